@@ -1,0 +1,22 @@
+// Compiles the AssemblyScript kernels in kernels/ to two WebAssembly modules:
+// one with relaxed SIMD (fused multiply-add) and one with plain SIMD128 as the fallback.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = join(root, 'kernels', 'index.ts');
+const outDir = join(root, 'dist', 'kernels');
+if (!existsSync(entry)) process.exit(0);
+mkdirSync(outDir, { recursive: true });
+
+const newest = Math.max(...readdirSync(join(root, 'kernels')).map((f) => statSync(join(root, 'kernels', f)).mtimeMs));
+const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
+const common = ['-O3', '--runtime', 'stub', '--importMemory', '--sharedMemory', '--initialMemory', '1',
+  '--maximumMemory', '65536', '--noAssert', '--memoryBase', '65536'];
+for (const [name, features] of [['simd', 'simd,threads'], ['relaxed', 'simd,relaxed-simd,threads']]) {
+  const out = join(outDir, `${name}.wasm`);
+  if (existsSync(out) && statSync(out).mtimeMs > newest) continue;
+  execFileSync(process.execPath, [asc, entry, ...common, '--enable', features, '-o', out], { stdio: 'inherit' });
+}

@@ -1,0 +1,4 @@
+// The registry of subcommands. Each lives in its own file under src/cli/; add one line here per command.
+import type { Command } from './command.js';
+
+export const commands: Record<string, Command> = {};
