@@ -1,0 +1,216 @@
+/**
+ * The contract between the tensor layer and a device. A backend owns its buffers (opaque handles),
+ * runs kernels on them in call order, and reads them back asynchronously (synchronously too where
+ * the device allows it, as the CPU does). Backends never see tensors, views or gradients: the
+ * tensor layer turns views into explicit strided layouts and allocates every output before it calls
+ * a kernel. Kernels never allocate.
+ *
+ * Units: every size, offset and stride below counts elements, not bytes. Elements are 4 bytes
+ * (f32, or i32 for token ids and positions). Unless a parameter says otherwise, a buffer argument
+ * is read or written densely from element 0 (row-major, last axis fastest).
+ *
+ * The same interface is implemented by:
+ * - `ReferenceBackend` (src/backend/reference): plain TypeScript loops, the definition of each
+ *   kernel, used by the tests to check the others;
+ * - `CpuBackend` (src/backend/cpu): WebAssembly SIMD kernels over one shared memory, with a
+ *   worker-thread pool for the heavy kernels;
+ * - a WebGPU backend later, where `read` is the only host round-trip.
+ */
+
+export type DType = 'f32' | 'i32';
+
+/** An allocation owned by a backend. Only the backend that made it may use it. */
+export interface DeviceBuffer {
+  /** Size in bytes (at least what was asked for). */
+  readonly byteLength: number;
+  /** True once `free` was called; any further use is an error. */
+  readonly freed: boolean;
+}
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'silu' | 'sigmoid' | 'abs' | 'sign' | 'square' | 'reciprocal'
+  /** d silu(x) / dx = s(x) * (1 + x * (1 - s(x))), s = sigmoid */
+  | 'siluGrad'
+  /** a * x + b */
+  | 'affine'
+  /** min(max(x, a), b) */
+  | 'clamp'
+  /** 1 where a <= x <= b, else 0 (the gradient mask of clamp) */
+  | 'inRange';
+
+/** Element-wise binary ops. Comparisons return 1 or 0 as f32. */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'eq' | 'gt' | 'ge';
+
+export type ReduceOp = 'sum' | 'max';
+
+export interface MatmulArgs {
+  /** Number of independent products. */
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  /** A holds op(A) = A^T: each batch item is stored as [k, m] instead of [m, k]. */
+  transA: boolean;
+  /** B holds op(B) = B^T: each batch item is stored as [n, k] instead of [k, n]. */
+  transB: boolean;
+  /** Element distance between consecutive batch items of A; 0 broadcasts one matrix. */
+  aBatchStride: number;
+  /** Element distance between consecutive batch items of B; 0 broadcasts one matrix. */
+  bBatchStride: number;
+  /** Element offsets of A and B within their buffers (default 0). */
+  aOffset?: number;
+  bOffset?: number;
+  /** Add into `out` instead of overwriting it. */
+  accumulate: boolean;
+}
+
+/**
+ * Fused causal attention with grouped KV heads.
+ * q, out: [B, Tq, H, D]; k, v: [B, *, Hkv, D] where the time axis of k/v is `kvBatchStride / (Hkv*D)`
+ * long (a KV cache may be longer than the `Tk` positions in use). H must be a multiple of Hkv; query
+ * head h reads kv head floor(h / (H / Hkv)) (HF repeat_kv order).
+ * Query i sits at absolute position `pastLen + i` and attends to keys j <= pastLen + i (causal) among
+ * the first Tk = pastLen + Tq keys. An optional additive bias `keyBias` [B, Tk] (0 or a large negative
+ * value) masks padded keys.
+ */
+export interface AttentionArgs {
+  B: number;
+  Tq: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  pastLen: number;
+  /** Element distance between batch items in k and v (= Tmax * Hkv * D for a cache of Tmax slots). */
+  kvBatchStride: number;
+  /** Softmax scale, usually 1/sqrt(D). */
+  scale: number;
+}
+
+export interface MemoryStats {
+  /** Bytes held by live (not freed) buffers. */
+  bytesInUse: number;
+  /** Highest bytesInUse seen since the backend started or `resetPeak` was called. */
+  peakBytesInUse: number;
+  /** Bytes the backend has reserved from the system (wasm memory size, device heap). */
+  bytesReserved: number;
+  /** Number of live buffers. */
+  liveBuffers: number;
+}
+
+export interface Backend {
+  readonly name: string;
+
+  // --- memory -------------------------------------------------------------------------------
+  alloc(byteLength: number): DeviceBuffer;
+  free(buf: DeviceBuffer): void;
+  /** Copies host data into `buf` starting at element `offset`. */
+  write(buf: DeviceBuffer, data: Float32Array | Int32Array, offset?: number): void;
+  /** Reads `length` elements from element `offset`, after every kernel queued before it has run. */
+  read(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Promise<Float32Array | Int32Array>;
+  /** Synchronous read, where the device allows it (CPU backends); undefined otherwise. */
+  readSync?(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array;
+  memoryStats(): MemoryStats;
+  resetPeak(): void;
+  /** Releases every resource (worker threads, device). The backend is unusable afterwards. */
+  destroy(): void;
+
+  // --- data movement ---------------------------------------------------------------------------
+  /** out[0..n) = value (f32 bits, or an integer for i32 buffers). */
+  fill(out: DeviceBuffer, n: number, value: number, dtype: DType): void;
+  /**
+   * Strided copy of a view: for every index i over `shape`,
+   * dst[dstOffset + sum(i*dstStrides)] (+)= src[srcOffset + sum(i*srcStrides)].
+   * Works for f32 and i32 alike when `accumulate` is false (a bit copy); accumulate is f32 only.
+   */
+  copyStrided(src: DeviceBuffer, srcOffset: number, srcStrides: number[],
+    dst: DeviceBuffer, dstOffset: number, dstStrides: number[], shape: number[], accumulate: boolean): void;
+
+  // --- element-wise ----------------------------------------------------------------------------
+  /** out[i] = op(x[i]) for i < n; `a`, `b` are the op's scalar parameters (see UnaryOp). */
+  unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, n: number, a: number, b: number): void;
+  /**
+   * Broadcasting binary op: out (dense, `shape`) = op(a, b), where a and b are read through
+   * strides over `shape` (stride 0 on a broadcast axis) from element offsets aOffset, bOffset.
+   */
+  binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[],
+    b: DeviceBuffer, bOffset: number, bStrides: number[], out: DeviceBuffer, shape: number[]): void;
+  /** out = cond != 0 ? a : b, all read through strides over `shape` like `binary`. */
+  where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[],
+    b: DeviceBuffer, bStrides: number[], out: DeviceBuffer, shape: number[]): void;
+
+  // --- reductions ------------------------------------------------------------------------------
+  /** x dense [outer, len, inner] -> out dense [outer, inner], reducing the middle axis. */
+  reduce(op: ReduceOp, x: DeviceBuffer, out: DeviceBuffer, outer: number, len: number, inner: number): void;
+
+  // --- matmul ----------------------------------------------------------------------------------
+  /** out [batch, m, n] (dense) = op(A) @ op(B) per batch item. */
+  matmul(a: DeviceBuffer, b: DeviceBuffer, out: DeviceBuffer, args: MatmulArgs): void;
+
+  // --- fused routines (each has its backward as a kernel) -----------------------------------------
+  /** Row softmax over the last axis: x, out [rows, cols]. */
+  softmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void;
+  /** dx = y * (dy - sum(dy * y)) per row, y the softmax output. */
+  softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void;
+  /** Row log-softmax over the last axis. */
+  logSoftmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void;
+  /** dx = dy - exp(y) * sum(dy) per row, y the log-softmax output. */
+  logSoftmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void;
+
+  /** out[r, :] = table[ids[r], :]; table [vocab, dim] f32, ids [rows] i32, out [rows, dim]. */
+  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number): void;
+  /** dTable[ids[r], :] += dOut[r, :] (scatter-add; dTable is not cleared first). */
+  embeddingBackward(dOut: DeviceBuffer, ids: DeviceBuffer, dTable: DeviceBuffer, rows: number, dim: number): void;
+
+  /**
+   * RMSNorm over the last axis: out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps).
+   * x, out [rows, dim]; w [dim]; rstd [rows] is written for the backward pass.
+   */
+  rmsnorm(x: DeviceBuffer, w: DeviceBuffer, out: DeviceBuffer, rstd: DeviceBuffer, rows: number, dim: number, eps: number): void;
+  /** dx [rows, dim] is overwritten; dw [dim] is accumulated into. */
+  rmsnormBackward(dy: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, rstd: DeviceBuffer,
+    dx: DeviceBuffer, dw: DeviceBuffer, rows: number, dim: number): void;
+
+  /**
+   * Rotary embedding, HF rotate-half convention, on x [rows, H, D] (rows = B*T) with
+   * positions [rows] i32 and tables cos, sin [maxPos, D/2]:
+   * for j < D/2: out[j] = x[j]*c - x[j+D/2]*s; out[j+D/2] = x[j+D/2]*c + x[j]*s.
+   * `inverse` rotates by the negative angle, which is the backward pass.
+   */
+  rope(x: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer, out: DeviceBuffer,
+    rows: number, H: number, D: number, inverse: boolean): void;
+
+  /**
+   * Forward of fused attention (see AttentionArgs). `lse` [B, H, Tq] receives the log-sum-exp of
+   * each query's scaled scores, for the backward pass.
+   */
+  attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null,
+    out: DeviceBuffer, lse: DeviceBuffer, args: AttentionArgs): void;
+  /** dq is overwritten; dk and dv (same layout as k, v) are accumulated into. */
+  attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null,
+    out: DeviceBuffer, lse: DeviceBuffer, dOut: DeviceBuffer,
+    dq: DeviceBuffer, dk: DeviceBuffer, dv: DeviceBuffer, args: AttentionArgs): void;
+
+  /**
+   * From logits [rows, vocab] scaled by `invTemperature`, the log-prob of the chosen token ids [rows]
+   * and the entropy of each row's distribution, without materialising the softmax:
+   * logp[r] = z[ids[r]] - lse, entropy[r] = lse - sum(p * z), z = logits * invTemperature.
+   * lse [rows] is written for the backward pass.
+   */
+  logprobEntropy(logits: DeviceBuffer, ids: DeviceBuffer, logp: DeviceBuffer, entropy: DeviceBuffer, lse: DeviceBuffer,
+    rows: number, vocab: number, invTemperature: number): void;
+  /**
+   * dLogits [rows, vocab] (overwritten) from upstream dLogp, dEntropy [rows]:
+   * dz_j = dLogp * (1[j = id] - p_j) - dEntropy * p_j * (log p_j + H), times invTemperature.
+   */
+  logprobEntropyBackward(logits: DeviceBuffer, ids: DeviceBuffer, lse: DeviceBuffer, entropy: DeviceBuffer,
+    dLogp: DeviceBuffer, dEntropy: DeviceBuffer, dLogits: DeviceBuffer, rows: number, vocab: number, invTemperature: number): void;
+
+  // --- optimizer -------------------------------------------------------------------------------
+  /**
+   * One AdamW step over n elements (PyTorch semantics, decoupled weight decay):
+   * p -= lr*wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+   * p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).
+   */
+  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+}
