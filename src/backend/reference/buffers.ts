@@ -1,14 +1,24 @@
 import type { DeviceBuffer, DType } from '../backend.js';
 
-/** A reference-backend buffer: a plain ArrayBuffer seen as f32 and as i32. */
+/**
+ * A reference-backend buffer: a plain ArrayBuffer seen as f32 and as i32. In float64 mode (for
+ * gradient checks against finite differences) each 4-byte element is held as a float64 instead,
+ * and integers are stored exactly in the same array.
+ */
 export class HostBuffer implements DeviceBuffer {
-  readonly f32: Float32Array;
-  readonly i32: Int32Array;
+  readonly f32: Float32Array | Float64Array;
+  readonly i32: Int32Array | Float64Array;
   freed = false;
-  constructor(readonly byteLength: number) {
-    const storage = new ArrayBuffer(Math.ceil(byteLength / 4) * 4);
-    this.f32 = new Float32Array(storage);
-    this.i32 = new Int32Array(storage);
+  constructor(readonly byteLength: number, float64: boolean) {
+    const elements = Math.ceil(byteLength / 4);
+    if (float64) {
+      this.f32 = new Float64Array(elements);
+      this.i32 = this.f32;
+    } else {
+      const storage = new ArrayBuffer(elements * 4);
+      this.f32 = new Float32Array(storage);
+      this.i32 = new Int32Array(storage);
+    }
   }
 }
 
@@ -18,7 +28,7 @@ export function host(buf: DeviceBuffer, op: string): HostBuffer {
   return buf;
 }
 
-export function view(buf: DeviceBuffer, dtype: DType, op: string): Float32Array | Int32Array {
+export function view(buf: DeviceBuffer, dtype: DType, op: string): Float32Array | Float64Array | Int32Array {
   const h = host(buf, op);
   return dtype === 'f32' ? h.f32 : h.i32;
 }

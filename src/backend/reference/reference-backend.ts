@@ -43,15 +43,26 @@ const binaryFns: { [K in BinaryOp]: (a: number, b: number) => number } = {
   ge: (a, b) => (a >= b ? 1 : 0),
 };
 
+export interface ReferenceOptions {
+  /** Hold every element as a float64 (gradient checks); reads still return f32/i32 arrays. */
+  float64?: boolean;
+}
+
 export class ReferenceBackend implements Backend {
-  readonly name = 'reference';
+  readonly name: string;
+  readonly float64: boolean;
   #live = new Set<HostBuffer>();
   #inUse = 0;
   #peak = 0;
 
+  constructor(options: ReferenceOptions = {}) {
+    this.float64 = options.float64 ?? false;
+    this.name = this.float64 ? 'reference-f64' : 'reference';
+  }
+
   alloc(byteLength: number): DeviceBuffer {
     if (!Number.isInteger(byteLength) || byteLength < 0) throw new Error(`alloc: invalid byte length ${byteLength}`);
-    const buf = new HostBuffer(byteLength);
+    const buf = new HostBuffer(byteLength, this.float64);
     this.#live.add(buf);
     this.#inUse += buf.byteLength;
     this.#peak = Math.max(this.#peak, this.#inUse);
@@ -72,7 +83,13 @@ export class ReferenceBackend implements Backend {
   }
 
   readSync(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array {
-    return view(buf, dtype, 'read').slice(offset, offset + length);
+    const src = view(buf, dtype, 'read').subarray(offset, offset + length);
+    return dtype === 'f32' ? Float32Array.from(src) : Int32Array.from(src);
+  }
+
+  /** The values at full precision (float64 mode), for gradient checks. */
+  readF64(buf: DeviceBuffer, offset: number, length: number): Float64Array {
+    return Float64Array.from(host(buf, 'readF64').f32.subarray(offset, offset + length));
   }
 
   read(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Promise<Float32Array | Int32Array> {
@@ -452,7 +469,7 @@ export class ReferenceBackend implements Backend {
 }
 
 /** log(sum(exp(x * scale))) over n elements from `base`, stable. */
-function logSumExp(xs: Float32Array, base: number, n: number, scale: number): number {
+function logSumExp(xs: Float32Array | Float64Array, base: number, n: number, scale: number): number {
   let max = -Infinity;
   for (let c = 0; c < n; c++) max = Math.max(max, xs[base + c]! * scale);
   if (max === -Infinity) return -Infinity;

@@ -1,0 +1,125 @@
+/**
+ * Process-wide engine state: the default backend, the stack of disposal scopes, and whether
+ * gradients are recorded. Kept in one place so tests can see and reset it.
+ */
+import type { Backend } from '../backend/backend.js';
+import type { Tensor } from './tensor.js';
+
+let defaultBackend: Backend | null = null;
+let gradEnabled = true;
+const scopes: Set<Tensor>[] = [];
+
+export function setBackend(backend: Backend): void {
+  defaultBackend = backend;
+}
+
+export function getBackend(): Backend {
+  if (!defaultBackend) throw new Error('no backend: call setBackend() (or initEngine()) before creating tensors');
+  return defaultBackend;
+}
+
+export function hasBackend(): boolean {
+  return defaultBackend !== null;
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn with gradient recording off (inference, optimizer updates, metrics). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Called by every new tensor so the innermost scope can dispose it. */
+export function trackTensor(t: Tensor): void {
+  scopes[scopes.length - 1]?.add(t);
+}
+
+/** Removes a tensor from every open scope so it outlives them (parameters, gradients, results). */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+/** What a scope function may return: tensors in it (at any depth of arrays/objects) survive. */
+export type Kept = Tensor | Kept[] | { [key: string]: Kept } | number | string | boolean | null | undefined | void;
+
+/**
+ * Runs fn and disposes every tensor created inside it, except those it returns (found in arrays
+ * and plain objects) and those passed to keep(). Survivors move to the enclosing scope.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    scopes.pop();
+    for (const t of scope) t.dispose();
+    throw err;
+  }
+  scopes.pop();
+  const survivors = new Set<Tensor>();
+  collectTensors(result, survivors);
+  for (const t of scope) {
+    if (survivors.has(t)) trackTensor(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/** Async variant of tidy for code that awaits read-backs inside the scope. */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    removeScope(scope);
+    for (const t of scope) t.dispose();
+    throw err;
+  }
+  removeScope(scope);
+  const survivors = new Set<Tensor>();
+  collectTensors(result, survivors);
+  for (const t of scope) {
+    if (survivors.has(t)) trackTensor(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+function removeScope(scope: Set<Tensor>): void {
+  const i = scopes.lastIndexOf(scope);
+  if (i >= 0) scopes.splice(i, 1);
+}
+
+function collectTensors(value: unknown, out: Set<Tensor>): void {
+  if (value === null || typeof value !== 'object') return;
+  if (isTensor(value)) {
+    out.add(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) collectTensors(v, out);
+    return;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value as Record<string, unknown>)) collectTensors(v, out);
+  }
+}
+
+const TENSOR_TAG = Symbol.for('tinyzero.tensor');
+export function isTensor(value: unknown): value is Tensor {
+  return typeof value === 'object' && value !== null && (value as { [TENSOR_TAG]?: boolean })[TENSOR_TAG] === true;
+}
+export const tensorTag = TENSOR_TAG;
