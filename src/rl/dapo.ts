@@ -57,5 +57,5 @@ export function overlongPenalty(
 ): number {
   if (!(bufferLen > 0)) throw new RangeError(`overlong_buffer.len must be > 0, got ${bufferLen}`);
   const exceed = validResponseLength - (maxResponseLength - bufferLen);
-  return Math.min((-exceed / bufferLen) * penaltyFactor, 0);
+  return Math.min((-exceed / bufferLen) * penaltyFactor, 0) + 0; // + 0 turns −0 into 0
 }

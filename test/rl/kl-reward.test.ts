@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AdaptiveKLController, FixedKLController, getKlController } from '../../src/rl/kl-controller.js';
+import { applyKlPenalty } from '../../src/rl/kl-reward.js';
+import { assertAllClose, assertClose, maskFromLengths, rng, uniform } from './helpers.js';
+
+test('fixed controller never moves; adaptive follows Ziegler et al. with the ±0.2 clip', () => {
+  const fixed = new FixedKLController(0.001);
+  fixed.update(5, 100);
+  assert.equal(fixed.value, 0.001);
+
+  const ctl = new AdaptiveKLController(0.1, 0.05, 100);
+  ctl.update(0.1, 10); // error = min(0.1/0.05 − 1, 0.2) = 0.2
+  assertClose(ctl.value, 0.1 * (1 + 0.2 * 10 / 100), 1e-15);
+  ctl.update(0.045, 10); // error = −0.1
+  assertClose(ctl.value, 0.1 * 1.02 * (1 - 0.1 * 10 / 100), 1e-15);
+});
+
+test('getKlController: fixed, adaptive, and the keys adaptive needs', () => {
+  assert.ok(getKlController({ type: 'fixed', klCoef: 0.001 }) instanceof FixedKLController);
+  const a = getKlController({ type: 'adaptive', klCoef: 0.2, horizon: 10000, targetKl: 6 });
+  assert.ok(a instanceof AdaptiveKLController);
+  assert.equal(a.value, 0.2);
+  assert.throws(() => getKlController({ type: 'adaptive', klCoef: 0.2 }), /horizon.*target_kl/);
+  assert.throws(() => getKlController({ type: 'adaptive', klCoef: 0.2, horizon: 0, targetKl: 6 }), /horizon must be > 0/);
+});
+
+test('applyKlPenalty: rewards = scores − β·KL·m, β read before the update, per-sequence mean KL', () => {
+  const T = 4;
+  const lens = [4, 2, 0];
+  const m = maskFromLengths(lens, T);
+  const rand = rng(61);
+  const scores = new Float64Array(m.length);
+  scores[3] = 1; scores[5] = 0.1; // outcome reward on the last valid token
+  const old = uniform(rand, m.length, -3, -0.1);
+  const refLp = uniform(rand, m.length, -3, -0.1);
+  const ctl = new AdaptiveKLController(0.5, 0.01, 10);
+  const got = applyKlPenalty({ tokenLevelScores: scores, oldLogProb: old, refLogProb: refLp, responseMask: m, responseLength: T }, ctl, 'kl');
+
+  const expected = Array.from(scores, (s, k) => s - 0.5 * (old[k]! - refLp[k]!) * m[k]!);
+  assertAllClose(got.tokenLevelRewards, expected, 1e-6, 1e-6);
+  const rowKl = lens.filter((l) => l > 0).map((l, i) => {
+    let s = 0;
+    for (let t = 0; t < l; t++) s += old[i * T + t]! - refLp[i * T + t]!;
+    return s / l;
+  });
+  const meanKl = rowKl.reduce((a, b) => a + b, 0) / rowKl.length; // the empty row is left out
+  assertClose(got.metrics['critic/kl'], meanKl, 1e-12, 1e-10);
+  assert.equal(got.metrics['critic/kl_coeff'], 0.5);
+  const err = Math.max(-0.2, Math.min(0.2, meanKl / 0.01 - 1));
+  assertClose(ctl.value, 0.5 * (1 + (err * 3) / 10), 1e-12, 1e-12, 'updated with n_steps = batch size');
+});
