@@ -7,7 +7,7 @@ import type { MatmulArgs } from '../../backend/backend.js';
 import { record } from '../autograd.js';
 import { broadcastShapes, formatShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { contiguous, reshape, transpose } from './movement.js';
+import { contiguous, expand, reshape, transpose } from './movement.js';
 import { reduceTo } from './reduce.js';
 
 interface Operand {
@@ -47,6 +47,14 @@ function describe(t: Tensor, batchShape: number[]): Operand | null {
   return { tensor: t, trans, batchStride: stride ?? 0 };
 }
 
+/** Copies `t` broadcast over the full batch into a dense buffer, which the kernel can always read. */
+function describeDense(t: Tensor, batchShape: number[]): Operand {
+  const full = expand(t, [...batchShape, ...t.shape.slice(-2)]);
+  const dense = contiguous(full);
+  full.dispose();
+  return describe(dense, batchShape)!;
+}
+
 export function matmul(a: Tensor, b: Tensor): Tensor {
   a.assertAlive('matmul');
   b.assertAlive('matmul');
@@ -67,8 +75,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
   const da = describe(a, batchShape);
   const db = describe(b, batchShape);
-  const ta = da ?? describe(contiguous(a), batchShape)!;
-  const tb = db ?? describe(contiguous(b), batchShape)!;
+  const ta = da ?? describeDense(a, batchShape);
+  const tb = db ?? describeDense(b, batchShape);
   if (out.size > 0) {
     if (k === 0) {
       a.backend.fill(out.buffer, out.size, 0, 'f32');
