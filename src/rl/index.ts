@@ -1,4 +1,13 @@
-/** RL core: advantages, losses with their gradients, KL, metrics, DAPO helpers. Engine-independent. */
+/**
+ * RL core: advantage estimators, losses, KL, data metrics and DAPO helpers, as pure functions over
+ * flat `[batch, responseLength]` arrays. Engine-independent by design.
+ *
+ * Gradient contract: each loss returns ∂loss/∂x for the per-token tensors the engine produced
+ * (`dLogProb`, `dEntropy`, `dVpreds`). The trainer back-propagates by seeding the engine's backward
+ * pass at those tensors with these upstream gradients, or equivalently by calling backward on the
+ * surrogate scalar `Σ logProb·stopGrad(dLogProb) + Σ entropy·stopGrad(dEntropy)`, which has the
+ * same gradient with respect to every parameter.
+ */
 export * from './types.js';
 export * from './masked.js';
 export * from './advantages.js';
