@@ -13,7 +13,7 @@ mkdirSync(outDir, { recursive: true });
 
 const newest = Math.max(...readdirSync(join(root, 'kernels')).map((f) => statSync(join(root, 'kernels', f)).mtimeMs));
 const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
-const common = ['-O3', '--runtime', 'stub', '--importMemory', '--sharedMemory', '--initialMemory', '1',
+const common = ['-O3', '--runtime', 'stub', '--importMemory', '--sharedMemory', '--initialMemory', '2',
   '--maximumMemory', '65536', '--noAssert', '--memoryBase', '65536'];
 for (const [name, features] of [['simd', 'simd,threads'], ['relaxed', 'simd,relaxed-simd,threads']]) {
   const out = join(outDir, `${name}.wasm`);

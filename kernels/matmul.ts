@@ -1,0 +1,249 @@
+// Matrix multiply. The general path packs B into column panels of 8 (zero-padded), then runs a
+// 4x8 register-blocked micro-kernel over row blocks, so every op(A)/op(B) layout shares one kernel:
+// op(A)[i, p] is read at a + i*aRs + p*aCs (any strides, splat-loaded), packed B is contiguous.
+// Small m (decoding) skips packing: the gemv kernels stream B once, directly.
+// Strides and batch strides are in elements; pointers in bytes.
+import { hsum, loadN, loadStrided, madd, storeN } from './simd';
+
+const NR = 8;
+
+/**
+ * Packs units [start, end) of (batch item, panel): panel p of item t holds op(B)[kk, 8p..8p+8) for
+ * every kk, 8 consecutive floats per kk, at bp + (t*panels + p)*k*8 floats. Columns >= n are zero.
+ */
+export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, start: i32, end: i32, tid: i32): void {
+  const panels = (n + NR - 1) / NR;
+  const zero = f32x4.splat(0);
+  for (let u = start; u < end; u++) {
+    const t = u / panels, p = u % panels;
+    const src = b + (<usize>t * <usize>bBatchStride << 2);
+    const dst = bp + (<usize>u * <usize>k * NR << 2);
+    const j0 = p * NR;
+    const cols = min(NR, n - j0);
+    if (!transB) {
+      // op(B) = B [k, n]: row kk of the panel is 8 consecutive floats of B's row kk.
+      for (let kk = 0; kk < k; kk++) {
+        const s = src + ((<usize>kk * <usize>n + <usize>j0) << 2);
+        const d = dst + (<usize>kk * NR << 2);
+        if (cols == NR) {
+          v128.store(d, v128.load(s));
+          v128.store(d, v128.load(s, 16), 16);
+        } else {
+          v128.store(d, cols > 0 ? loadN(s, cols, zero) : zero);
+          v128.store(d, cols > 4 ? loadN(s + 16, cols - 4, zero) : zero, 16);
+        }
+      }
+    } else {
+      // op(B) = B^T with B [n, k]: column j of the panel is B's contiguous row j.
+      for (let c = 0; c < NR; c++) {
+        const d = dst + (<usize>c << 2);
+        if (c >= cols) {
+          for (let kk = 0; kk < k; kk++) store<f32>(d + (<usize>kk * NR << 2), 0);
+          continue;
+        }
+        const s = src + ((<usize>(j0 + c) * <usize>k) << 2);
+        let kk = 0;
+        for (; kk + 4 <= k; kk += 4) {
+          const v = v128.load(s + (<usize>kk << 2));
+          const dk = d + (<usize>kk * NR << 2);
+          v128.store_lane<i32>(dk, v, 0);
+          v128.store_lane<i32>(dk + NR * 4, v, 1);
+          v128.store_lane<i32>(dk + NR * 8, v, 2);
+          v128.store_lane<i32>(dk + NR * 12, v, 3);
+        }
+        for (; kk < k; kk++) store<f32>(d + (<usize>kk * NR << 2), load<f32>(s + (<usize>kk << 2)));
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function storeRow(dst: usize, c0: v128, c1: v128, cols: i32, accumulate: i32): void {
+  if (cols == NR) {
+    if (accumulate) {
+      c0 = f32x4.add(c0, v128.load(dst));
+      c1 = f32x4.add(c1, v128.load(dst, 16));
+    }
+    v128.store(dst, c0);
+    v128.store(dst, c1, 16);
+    return;
+  }
+  const zero = f32x4.splat(0);
+  const n0 = min(4, cols), n1 = cols - 4;
+  if (accumulate) c0 = f32x4.add(c0, loadN(dst, n0, zero));
+  storeN(dst, c0, n0);
+  if (n1 > 0) {
+    if (accumulate) c1 = f32x4.add(c1, loadN(dst + 16, n1, zero));
+    storeN(dst + 16, c1, n1);
+  }
+}
+
+/** out rows [r0, r1) x panels [p0, p1) of one batch item. a, bp, out point at that item. */
+function gemmBlock(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, accumulate: i32,
+  r0: i32, r1: i32, p0: i32, p1: i32): void {
+  const rs = <usize>aRs << 2, cs = <usize>aCs << 2;
+  // Rows in chunks whose A slice stays in L2 while every panel of the range streams past it.
+  const mc = max(4, (65536 / max(k, 1)) & ~3);
+  for (let rc = r0; rc < r1; rc += mc) {
+    const rcEnd = min(r1, rc + mc);
+    for (let p = p0; p < p1; p++) {
+      const panel = bp + (<usize>p * <usize>k * NR << 2);
+      const j0 = p * NR;
+      const cols = min(NR, n - j0);
+      let i = rc;
+      for (; i + 4 <= rcEnd; i += 4) {
+        let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        let pa = a + <usize>i * rs;
+        let pb = panel;
+        for (let kk = 0; kk < k; kk++) {
+          const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+          const a0 = v128.load32_splat(pa);
+          const a1 = v128.load32_splat(pa + rs);
+          const a2 = v128.load32_splat(pa + 2 * rs);
+          const a3 = v128.load32_splat(pa + 3 * rs);
+          c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+          c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+          c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+          c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+          pa += cs;
+          pb += NR * 4;
+        }
+        const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
+        const ns = <usize>n << 2;
+        storeRow(dst, c00, c01, cols, accumulate);
+        storeRow(dst + ns, c10, c11, cols, accumulate);
+        storeRow(dst + 2 * ns, c20, c21, cols, accumulate);
+        storeRow(dst + 3 * ns, c30, c31, cols, accumulate);
+      }
+      for (; i < rcEnd; i++) {
+        let c0 = f32x4.splat(0), c1 = c0;
+        let pa = a + <usize>i * rs;
+        let pb = panel;
+        for (let kk = 0; kk < k; kk++) {
+          const a0 = v128.load32_splat(pa);
+          c0 = madd(a0, v128.load(pb), c0);
+          c1 = madd(a0, v128.load(pb, 16), c1);
+          pa += cs;
+          pb += NR * 4;
+        }
+        storeRow(out + ((<usize>i * <usize>n + <usize>j0) << 2), c0, c1, cols, accumulate);
+      }
+    }
+  }
+}
+
+/**
+ * out[t] (+)= op(A[t]) @ op(B[t]) from packed B. Units [start, end) are (batch item, row block of 4)
+ * when splitCols is 0, (batch item, panel) otherwise. bpBatchStride is 0 when one packed B serves
+ * every item (bBatchStride 0), else panels*k*8.
+ */
+export function gemm(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, aBatchStride: i32,
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, start: i32, end: i32, tid: i32): void {
+  const panels = (n + NR - 1) / NR;
+  const per = splitCols ? panels : (m + 3) >> 2;
+  let u = start;
+  while (u < end) {
+    const t = u / per;
+    const segEnd = min(end, (t + 1) * per);
+    const lo = u - t * per, hi = segEnd - t * per;
+    const at = a + (<usize>t * <usize>aBatchStride << 2);
+    const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
+    const ot = out + (<usize>t * <usize>m * <usize>n << 2);
+    if (splitCols) gemmBlock(at, bt, ot, m, n, k, aRs, aCs, accumulate, 0, m, lo, hi);
+    else gemmBlock(at, bt, ot, m, n, k, aRs, aCs, accumulate, lo << 2, min(m, hi << 2), 0, panels);
+    u = segEnd;
+  }
+}
+
+/**
+ * Small-m product with op(B) = B [k, n] read in place: units are (batch item, block of 16 columns).
+ * Each A element is splat once per k step and multiplies 16 columns of B's row.
+ */
+export function gemvN(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, aBatchStride: i32,
+  bBatchStride: i32, accumulate: i32, start: i32, end: i32, tid: i32): void {
+  const blocks = (n + 15) >> 4;
+  const zero = f32x4.splat(0);
+  const rs = <usize>aRs << 2, cs = <usize>aCs << 2, bs = <usize>n << 2;
+  for (let u = start; u < end; u++) {
+    const t = u / blocks;
+    const j0 = (u % blocks) << 4;
+    const cols = min(16, n - j0);
+    const at = a + (<usize>t * <usize>aBatchStride << 2);
+    const bt = b + ((<usize>t * <usize>bBatchStride + <usize>j0) << 2);
+    for (let i = 0; i < m; i++) {
+      let c0 = zero, c1 = zero, c2 = zero, c3 = zero;
+      let pa = at + <usize>i * rs;
+      let pb = bt;
+      if (cols == 16) {
+        for (let kk = 0; kk < k; kk++) {
+          const av = v128.load32_splat(pa);
+          c0 = madd(av, v128.load(pb), c0);
+          c1 = madd(av, v128.load(pb, 16), c1);
+          c2 = madd(av, v128.load(pb, 32), c2);
+          c3 = madd(av, v128.load(pb, 48), c3);
+          pa += cs; pb += bs;
+        }
+      } else {
+        for (let kk = 0; kk < k; kk++) {
+          const av = v128.load32_splat(pa);
+          c0 = madd(av, loadN(pb, cols, zero), c0);
+          if (cols > 4) c1 = madd(av, loadN(pb + 16, cols - 4, zero), c1);
+          if (cols > 8) c2 = madd(av, loadN(pb + 32, cols - 8, zero), c2);
+          if (cols > 12) c3 = madd(av, loadN(pb + 48, cols - 12, zero), c3);
+          pa += cs; pb += bs;
+        }
+      }
+      const dst = out + ((<usize>t * <usize>m * <usize>n + <usize>i * <usize>n + <usize>j0) << 2);
+      storeRow(dst, c0, c1, min(8, cols), accumulate);
+      if (cols > 8) storeRow(dst + 32, c2, c3, cols - 8, accumulate);
+    }
+  }
+}
+
+/**
+ * Small-m product with op(B) = B^T, B [n, k] read in place: units are (batch item, block of 4
+ * columns); each output is a dot product of an A row with a contiguous B row.
+ */
+export function gemvT(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, aBatchStride: i32,
+  bBatchStride: i32, accumulate: i32, start: i32, end: i32, tid: i32): void {
+  const blocks = (n + 3) >> 2;
+  const zero = f32x4.splat(0);
+  const rs = <usize>aRs << 2, cs = <isize>aCs << 2, ks = <usize>k << 2;
+  for (let u = start; u < end; u++) {
+    const t = u / blocks;
+    const j0 = (u % blocks) << 2;
+    const cols = min(4, n - j0);
+    const at = a + (<usize>t * <usize>aBatchStride << 2);
+    const b0 = b + ((<usize>t * <usize>bBatchStride + <usize>j0 * <usize>k) << 2);
+    // Rows past n alias row 0 of the block; their sums are computed and dropped.
+    const b1 = cols > 1 ? b0 + ks : b0, b2 = cols > 2 ? b0 + 2 * ks : b0, b3 = cols > 3 ? b0 + 3 * ks : b0;
+    for (let i = 0; i < m; i++) {
+      let c0 = zero, c1 = zero, c2 = zero, c3 = zero;
+      const pa = at + <usize>i * rs;
+      let kk = 0;
+      for (; kk + 4 <= k; kk += 4) {
+        const off = <usize>kk << 2;
+        const av = aCs == 1 ? v128.load(pa + off) : loadStrided(pa + <usize>kk * cs, cs, 4, zero);
+        c0 = madd(av, v128.load(b0 + off), c0);
+        c1 = madd(av, v128.load(b1 + off), c1);
+        c2 = madd(av, v128.load(b2 + off), c2);
+        c3 = madd(av, v128.load(b3 + off), c3);
+      }
+      if (kk < k) {
+        const off = <usize>kk << 2, r = k - kk;
+        const av = loadStrided(pa + <usize>kk * cs, cs, r, zero);
+        c0 = madd(av, loadN(b0 + off, r, zero), c0);
+        c1 = madd(av, loadN(b1 + off, r, zero), c1);
+        c2 = madd(av, loadN(b2 + off, r, zero), c2);
+        c3 = madd(av, loadN(b3 + off, r, zero), c3);
+      }
+      let res = f32x4.splat(hsum(c0));
+      res = f32x4.replace_lane(res, 1, hsum(c1));
+      res = f32x4.replace_lane(res, 2, hsum(c2));
+      res = f32x4.replace_lane(res, 3, hsum(c3));
+      const dst = out + ((<usize>t * <usize>m * <usize>n + <usize>i * <usize>n + <usize>j0) << 2);
+      if (accumulate) res = f32x4.add(res, loadN(dst, cols, zero));
+      storeN(dst, res, cols);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// RMSNorm, rotary embedding and the embedding gather/scatter-add.
+import { hsum, loadN, madd, storeN } from './simd';
+
+/** out = x * rstd * w with rstd = 1/sqrt(mean(x^2) + eps), rows [start, end); rstd[r] is saved. */
+export function rmsnorm(x: usize, w: usize, out: usize, rstd: usize, dim: i32, eps: f32, start: i32, end: i32, tid: i32): void {
+  const zero = f32x4.splat(0);
+  for (let r = start; r < end; r++) {
+    const off = <usize>r * <usize>dim << 2;
+    let acc = zero;
+    for (let j = 0; j < dim; j += 4) {
+      const v = loadN(x + off + (<usize>j << 2), min(4, dim - j), zero);
+      acc = madd(v, v, acc);
+    }
+    const inv = <f32>1.0 / Mathf.sqrt(hsum(acc) / <f32>dim + eps);
+    store<f32>(rstd + (<usize>r << 2), inv);
+    const vi = f32x4.splat(inv);
+    for (let j = 0; j < dim; j += 4) {
+      const n = min(4, dim - j), o = <usize>j << 2;
+      storeN(out + off + o, f32x4.mul(f32x4.mul(loadN(x + off + o, n, zero), vi), loadN(w + o, n, zero)), n);
+    }
+  }
+}
+
+/** dx = rstd*dy*w - x * rstd^3 * mean(dy*w*x), rows [start, end) (overwrites dx). */
+export function rmsnormBackwardDx(dy: usize, x: usize, w: usize, rstd: usize, dx: usize, dim: i32,
+  start: i32, end: i32, tid: i32): void {
+  const zero = f32x4.splat(0);
+  for (let r = start; r < end; r++) {
+    const off = <usize>r * <usize>dim << 2;
+    let acc = zero;
+    for (let j = 0; j < dim; j += 4) {
+      const n = min(4, dim - j), o = <usize>j << 2;
+      acc = madd(f32x4.mul(loadN(dy + off + o, n, zero), loadN(w + o, n, zero)), loadN(x + off + o, n, zero), acc);
+    }
+    const inv = load<f32>(rstd + (<usize>r << 2));
+    const vi = f32x4.splat(inv);
+    const coef = f32x4.splat(inv * inv * inv * hsum(acc) / <f32>dim);
+    for (let j = 0; j < dim; j += 4) {
+      const n = min(4, dim - j), o = <usize>j << 2;
+      const g = f32x4.mul(f32x4.mul(loadN(dy + off + o, n, zero), loadN(w + o, n, zero)), vi);
+      storeN(dx + off + o, f32x4.sub(g, f32x4.mul(loadN(x + off + o, n, zero), coef)), n);
+    }
+  }
+}
+
+/**
+ * dw[c] += sum_r dy[r, c] * x[r, c] * rstd[r], over column blocks of 64 [start, end): each thread
+ * owns its columns, so the accumulation over rows needs no synchronisation.
+ */
+export function rmsnormBackwardDw(dy: usize, x: usize, rstd: usize, dw: usize, rows: i32, dim: i32,
+  start: i32, end: i32, tid: i32): void {
+  const zero = f32x4.splat(0);
+  for (let u = start; u < end; u++) {
+    const c0 = u << 6, c1 = min(dim, c0 + 64);
+    for (let c = c0; c < c1; c += 4) {
+      const n = min(4, c1 - c), o = <usize>c << 2;
+      let acc = zero;
+      for (let r = 0; r < rows; r++) {
+        const off = (<usize>r * <usize>dim << 2) + o;
+        acc = madd(f32x4.mul(loadN(dy + off, n, zero), loadN(x + off, n, zero)), v128.load32_splat(rstd + (<usize>r << 2)), acc);
+      }
+      storeN(dw + o, f32x4.add(loadN(dw + o, n, zero), acc), n);
+    }
+  }
+}
+
+/**
+ * Rotate-half RoPE on x [rows, H, D], rows [start, end): out[j] = x[j]c - x[j+D/2]s,
+ * out[j+D/2] = x[j+D/2]c + x[j]s with c, s from row positions[r] of the [maxPos, D/2] tables.
+ * inverse negates s (the backward pass). x and out may alias: each chunk is loaded before stored.
+ */
+export function rope(x: usize, positions: usize, cos: usize, sin: usize, out: usize, H: i32, D: i32, inverse: i32,
+  start: i32, end: i32, tid: i32): void {
+  const half = D >> 1;
+  const zero = f32x4.splat(0);
+  for (let r = start; r < end; r++) {
+    const pos = load<i32>(positions + (<usize>r << 2));
+    const tc = cos + (<usize>pos * <usize>half << 2), ts = sin + (<usize>pos * <usize>half << 2);
+    for (let h = 0; h < H; h++) {
+      const base = (<usize>r * <usize>H + <usize>h) * <usize>D << 2;
+      const hb = <usize>half << 2;
+      for (let j = 0; j < half; j += 4) {
+        const n = min(4, half - j), o = <usize>j << 2;
+        const c = loadN(tc + o, n, zero);
+        let s = loadN(ts + o, n, zero);
+        if (inverse) s = f32x4.neg(s);
+        const x1 = loadN(x + base + o, n, zero), x2 = loadN(x + base + hb + o, n, zero);
+        storeN(out + base + o, f32x4.sub(f32x4.mul(x1, c), f32x4.mul(x2, s)), n);
+        storeN(out + base + hb + o, f32x4.add(f32x4.mul(x2, c), f32x4.mul(x1, s)), n);
+      }
+    }
+  }
+}
+
+/** out[r, :] = table[ids[r], :] for rows [start, end). Ids were range-checked by the caller. */
+export function embedding(table: usize, ids: usize, out: usize, dim: i32, start: i32, end: i32, tid: i32): void {
+  const zero = f32x4.splat(0);
+  for (let r = start; r < end; r++) {
+    const src = table + (<usize>load<i32>(ids + (<usize>r << 2)) * <usize>dim << 2);
+    const dst = out + (<usize>r * <usize>dim << 2);
+    for (let j = 0; j < dim; j += 4) {
+      const n = min(4, dim - j), o = <usize>j << 2;
+      storeN(dst + o, loadN(src + o, n, zero), n);
+    }
+  }
+}
+
+/**
+ * dTable[ids[r], c] += dOut[r, c] over column blocks of 64 [start, end). Splitting by columns
+ * (not rows) keeps repeated ids race-free and the summation order the reference's.
+ */
+export function embeddingBackward(dOut: usize, ids: usize, dTable: usize, rows: i32, dim: i32, start: i32, end: i32, tid: i32): void {
+  const zero = f32x4.splat(0);
+  for (let u = start; u < end; u++) {
+    const c0 = u << 6, c1 = min(dim, c0 + 64);
+    for (let r = 0; r < rows; r++) {
+      const dst = dTable + (<usize>load<i32>(ids + (<usize>r << 2)) * <usize>dim << 2);
+      const src = dOut + (<usize>r * <usize>dim << 2);
+      for (let c = c0; c < c1; c += 4) {
+        const n = min(4, c1 - c), o = <usize>c << 2;
+        storeN(dst + o, f32x4.add(loadN(dst + o, n, zero), loadN(src + o, n, zero)), n);
+      }
+    }
+  }
+}

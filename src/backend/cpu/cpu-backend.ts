@@ -1,0 +1,486 @@
+/**
+ * CpuBackend: the Backend contract on WebAssembly SIMD kernels (kernels/*.ts, AssemblyScript) over
+ * one shared WebAssembly.Memory, with a worker pool for the heavy kernels. Every method is
+ * synchronous: it validates its buffers, turns element offsets into byte pointers, and runs a kernel
+ * on the main thread or split across the pool. Pointers are plain numbers (wasm32 addresses).
+ */
+import os from 'node:os';
+import type {
+  AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, UnaryOp,
+} from '../backend.js';
+import { sizeClass, WasmAllocator } from './allocator.js';
+import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
+import { compileKernels, instantiateKernels, type KernelTable, type KernelVariant } from './kernels.js';
+import { ThreadPool } from './pool.js';
+import { wasm, type WasmMemory } from './wasm.js';
+import { collapse, denseStrides, extent, MAP_RANK } from './strided.js';
+
+export interface CpuBackendOptions {
+  /** Threads including the main one; default min(os.availableParallelism(), 8). */
+  threads?: number;
+  /** 'auto' picks relaxed SIMD when the runtime validates it. */
+  variant?: 'auto' | KernelVariant;
+}
+
+/** A block of the shared memory. */
+export class CpuBuffer implements DeviceBuffer {
+  freed = false;
+  constructor(readonly byteLength: number, readonly ptr: number, readonly owner: CpuBackend) {}
+}
+
+const UNARY_CODES: { [K in UnaryOp]: number } = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, silu: 5, sigmoid: 6, abs: 7, sign: 8, square: 9, reciprocal: 10,
+  siluGrad: 11, affine: 12, clamp: 13, inRange: 14,
+};
+const BINARY_CODES: { [K in BinaryOp]: number } = {
+  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, gt: 7, ge: 8,
+};
+const WHERE = 16, COPY = 32, COPY_ADD = 33;
+const REDUCE_CODES: { [K in ReduceOp]: number } = { sum: 0, max: 1 };
+
+/** Rows up to this use the unpacked gemv kernels: packing B would cost as much as the product. */
+const GEMV_MAX_M = 4;
+/** Cap on the packed-B scratch of one batched matmul chunk (bytes); batches beyond it are chunked. */
+const PACK_CHUNK_BYTES = 64 << 20;
+
+const f32Bits = new Int32Array(new Float32Array([0]).buffer);
+const f32View = new Float32Array(f32Bits.buffer);
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  /** Which compiled kernel module runs: 'relaxed' (fused multiply-add) or 'simd'. */
+  readonly kernelVariant: KernelVariant;
+  readonly threads: number;
+  readonly #memory: WasmMemory;
+  readonly #alloc: WasmAllocator;
+  readonly #k: KernelTable;
+  readonly #pool: ThreadPool;
+  #inUse = 0;
+  #peak = 0;
+  #live = 0;
+  #scratchPtr = 0;
+  #scratchBytes = 0;
+  #destroyed = false;
+
+  private constructor(memory: WasmMemory, kernels: KernelTable, pool: ThreadPool, variant: KernelVariant) {
+    this.#memory = memory;
+    this.#alloc = new WasmAllocator(memory, HEAP_BASE);
+    this.#k = kernels;
+    this.#pool = pool;
+    this.kernelVariant = variant;
+    this.threads = pool.threads;
+  }
+
+  static async create(opts: CpuBackendOptions = {}): Promise<CpuBackend> {
+    const threads = opts.threads ?? Math.min(os.availableParallelism(), 8);
+    const { module, variant } = await compileKernels(opts.variant ?? 'auto');
+    const memory = new wasm.Memory({ initial: HEAP_BASE / 65536 + 32, maximum: 65536, shared: true });
+    const kernels = instantiateKernels(module, memory);
+    const pool = await ThreadPool.create(kernels, module, memory, threads);
+    return new CpuBackend(memory, kernels, pool, variant);
+  }
+
+  // --- memory -------------------------------------------------------------------------------
+
+  alloc(byteLength: number): DeviceBuffer {
+    this.#alive('alloc');
+    if (!Number.isInteger(byteLength) || byteLength < 0) throw new Error(`alloc: invalid byte length ${byteLength}`);
+    const buf = new CpuBuffer(byteLength, this.#alloc.alloc(byteLength, 'alloc'), this);
+    this.#inUse += byteLength;
+    this.#peak = Math.max(this.#peak, this.#inUse);
+    this.#live++;
+    return buf;
+  }
+
+  free(buf: DeviceBuffer): void {
+    const b = this.#buf(buf, 'free');
+    b.freed = true;
+    this.#alloc.free(b.ptr, b.byteLength);
+    this.#inUse -= b.byteLength;
+    this.#live--;
+  }
+
+  write(buf: DeviceBuffer, data: Float32Array | Int32Array, offset = 0): void {
+    const b = this.#buf(buf, 'write');
+    if (offset < 0 || (offset + data.length) * 4 > b.byteLength) {
+      throw new Error(`write: ${data.length} elements at offset ${offset} overflow a ${b.byteLength}-byte buffer`);
+    }
+    new Uint8Array(this.#memory.buffer, b.ptr + offset * 4, data.length * 4).set(new Uint8Array(data.buffer, data.byteOffset, data.length * 4));
+  }
+
+  readSync(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array {
+    const b = this.#buf(buf, 'read');
+    if (offset < 0 || length < 0 || (offset + length) * 4 > b.byteLength) {
+      throw new Error(`read: ${length} elements at offset ${offset} exceed a ${b.byteLength}-byte buffer`);
+    }
+    // slice() copies, so later kernels or frees cannot change what the caller holds.
+    const mem = this.#memory.buffer;
+    const p = b.ptr + offset * 4;
+    return dtype === 'f32' ? new Float32Array(mem, p, length).slice() : new Int32Array(mem, p, length).slice();
+  }
+
+  read(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Promise<Float32Array | Int32Array> {
+    try {
+      return Promise.resolve(this.readSync(buf, dtype, offset, length));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  memoryStats(): MemoryStats {
+    return { bytesInUse: this.#inUse, peakBytesInUse: this.#peak, bytesReserved: this.#memory.buffer.byteLength, liveBuffers: this.#live };
+  }
+
+  resetPeak(): void {
+    this.#peak = this.#inUse;
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#pool.destroy();
+  }
+
+  // --- data movement ---------------------------------------------------------------------------
+
+  fill(out: DeviceBuffer, n: number, value: number, dtype: DType): void {
+    const o = this.#arg(out, n, 'fill', 'out');
+    let bits: number;
+    if (dtype === 'f32') {
+      f32View[0] = value;
+      bits = f32Bits[0]!;
+    } else {
+      bits = value | 0;
+    }
+    this.#pool.run('fill', [o, bits], n, n);
+  }
+
+  copyStrided(src: DeviceBuffer, srcOffset: number, srcStrides: number[], dst: DeviceBuffer, dstOffset: number,
+    dstStrides: number[], shape: number[], accumulate: boolean): void {
+    const op = 'copyStrided';
+    const s = this.#stridedArg(src, srcOffset, srcStrides, shape, op, 'src');
+    const d = this.#stridedArg(dst, dstOffset, dstStrides, shape, op, 'dst');
+    const zeros = shape.map(() => 0);
+    this.#map(accumulate ? COPY_ADD : COPY, [s, s, s, d], [srcStrides, zeros, zeros, dstStrides], shape);
+  }
+
+  // --- element-wise ----------------------------------------------------------------------------
+
+  unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, n: number, a: number, b: number): void {
+    const xp = this.#arg(x, n, op, 'x');
+    const op_ = this.#arg(out, n, op, 'out');
+    const code = UNARY_CODES[op];
+    if (code === undefined) throw new Error(`unary: unknown op ${String(op)}`);
+    this.#pool.run('unary', [code, xp, op_, a, b], n, op === 'log' ? n * 4 : n);
+  }
+
+  binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[], b: DeviceBuffer, bOffset: number,
+    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
+    const code = BINARY_CODES[op];
+    if (code === undefined) throw new Error(`binary: unknown op ${String(op)}`);
+    const ap = this.#stridedArg(a, aOffset, aStrides, shape, op, 'a');
+    const bp = this.#stridedArg(b, bOffset, bStrides, shape, op, 'b');
+    const dense = denseStrides(shape);
+    const op_ = this.#stridedArg(out, 0, dense, shape, op, 'out');
+    this.#map(code, [ap, bp, bp, op_], [aStrides, bStrides, bStrides, dense], shape);
+  }
+
+  where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[], b: DeviceBuffer,
+    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
+    const cp = this.#stridedArg(cond, 0, condStrides, shape, 'where', 'cond');
+    const ap = this.#stridedArg(a, 0, aStrides, shape, 'where', 'a');
+    const bp = this.#stridedArg(b, 0, bStrides, shape, 'where', 'b');
+    const dense = denseStrides(shape);
+    const op_ = this.#stridedArg(out, 0, dense, shape, 'where', 'out');
+    this.#map(WHERE, [cp, ap, bp, op_], [condStrides, aStrides, bStrides, dense], shape);
+  }
+
+  // --- reductions ------------------------------------------------------------------------------
+
+  reduce(op: ReduceOp, x: DeviceBuffer, out: DeviceBuffer, outer: number, len: number, inner: number): void {
+    const xp = this.#arg(x, outer * len * inner, op, 'x');
+    const o = this.#arg(out, outer * inner, op, 'out');
+    const code = REDUCE_CODES[op];
+    if (code === undefined) throw new Error(`reduce: unknown op ${String(op)}`);
+    if (outer * inner === 0) return;
+    if (len === 0) {
+      f32View[0] = op === 'sum' ? 0 : -Infinity;
+      this.#pool.run('fill', [o, f32Bits[0]!], outer * inner, outer * inner);
+      return;
+    }
+    const work = outer * len * inner;
+    if (inner === 1) this.#pool.run('reduceRows', [code, xp, o, len], outer, work);
+    else this.#pool.run('reduceCols', [code, xp, o, len, inner], outer * Math.ceil(inner / 64), work);
+  }
+
+  // --- matmul ----------------------------------------------------------------------------------
+
+  matmul(a: DeviceBuffer, b: DeviceBuffer, out: DeviceBuffer, args: MatmulArgs): void {
+    const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride, accumulate } = args;
+    const aOff = args.aOffset ?? 0;
+    const bOff = args.bOffset ?? 0;
+    for (const [name, v] of Object.entries({ batch, m, n, k, aBatchStride, bBatchStride, aOff, bOff })) {
+      if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: ${name} must be a non-negative integer, got ${v}`);
+    }
+    const ap = this.#arg(a, aOff + (batch - 1) * aBatchStride + m * k, 'matmul', 'a') + aOff * 4;
+    const bp = this.#arg(b, bOff + (batch - 1) * bBatchStride + k * n, 'matmul', 'b') + bOff * 4;
+    const op = this.#arg(out, batch * m * n, 'matmul', 'out');
+    if (batch * m * n === 0) return;
+    // op(A)[i, p] sits at a + i*aRs + p*aCs.
+    const aRs = transA ? 1 : k;
+    const aCs = transA ? m : 1;
+    const acc = accumulate ? 1 : 0;
+    const work = batch * m * n * Math.max(k, 1);
+    if (m <= GEMV_MAX_M) {
+      const common = [ap, bp, op, m, n, k, aRs, aCs, aBatchStride, bBatchStride, acc];
+      if (transB) this.#pool.run('gemvT', common, batch * Math.ceil(n / 4), work);
+      else this.#pool.run('gemvN', common, batch * Math.ceil(n / 16), work);
+      return;
+    }
+    const panels = Math.ceil(n / 8);
+    const packFloats = panels * Math.max(k, 1) * 8;
+    // One packed B serves every item when B is broadcast (batch stride 0).
+    const shared = bBatchStride === 0;
+    const per = shared ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
+    const scratch = this.#scratch((shared ? 1 : per) * packFloats * 4);
+    const rowBlocks = Math.ceil(m / 4);
+    for (let t0 = 0; t0 < batch; t0 += per) {
+      const cnt = Math.min(per, batch - t0);
+      if (!shared || t0 === 0) {
+        this.#pool.run('packB', [bp + t0 * bBatchStride * 4, scratch, k, n, transB ? 1 : 0, bBatchStride],
+          (shared ? 1 : cnt) * panels, (shared ? 1 : cnt) * k * n);
+      }
+      // Split by row blocks when there are enough to share, else by column panels.
+      const splitCols = cnt * rowBlocks >= 2 * this.threads ? 0 : 1;
+      this.#pool.run('gemm', [ap + t0 * aBatchStride * 4, scratch, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride,
+        shared ? 0 : packFloats, acc, splitCols], cnt * (splitCols ? panels : rowBlocks), cnt * m * n * Math.max(k, 1));
+    }
+  }
+
+  // --- fused routines --------------------------------------------------------------------------
+
+  softmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void {
+    this.#rows('softmax', [this.#arg(x, rows * cols, 'softmax', 'x'), this.#arg(out, rows * cols, 'softmax', 'out'), cols], rows, cols);
+  }
+
+  softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void {
+    const e = rows * cols, op = 'softmaxBackward';
+    this.#rows(op, [this.#arg(y, e, op, 'y'), this.#arg(dy, e, op, 'dy'), this.#arg(dx, e, op, 'dx'), cols], rows, cols);
+  }
+
+  logSoftmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void {
+    const e = rows * cols, op = 'logSoftmax';
+    this.#rows(op, [this.#arg(x, e, op, 'x'), this.#arg(out, e, op, 'out'), cols], rows, cols);
+  }
+
+  logSoftmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void {
+    const e = rows * cols, op = 'logSoftmaxBackward';
+    this.#rows(op, [this.#arg(y, e, op, 'y'), this.#arg(dy, e, op, 'dy'), this.#arg(dx, e, op, 'dx'), cols], rows, cols);
+  }
+
+  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number): void {
+    const op = 'embedding';
+    const tp = this.#arg(table, 0, op, 'table');
+    const ip = this.#ids(ids, rows, Math.floor(table.byteLength / 4 / dim), op);
+    this.#rows(op, [tp, ip, this.#arg(out, rows * dim, op, 'out'), dim], rows, dim);
+  }
+
+  embeddingBackward(dOut: DeviceBuffer, ids: DeviceBuffer, dTable: DeviceBuffer, rows: number, dim: number): void {
+    const op = 'embeddingBackward';
+    const dp = this.#arg(dOut, rows * dim, op, 'dOut');
+    const tp = this.#arg(dTable, 0, op, 'dTable');
+    const ip = this.#ids(ids, rows, Math.floor(dTable.byteLength / 4 / dim), op);
+    // Split by column blocks: rows may repeat an id, and each thread owns whole columns.
+    this.#pool.run(op, [dp, ip, tp, rows, dim], Math.ceil(dim / 64), rows * dim);
+  }
+
+  rmsnorm(x: DeviceBuffer, w: DeviceBuffer, out: DeviceBuffer, rstd: DeviceBuffer, rows: number, dim: number, eps: number): void {
+    const op = 'rmsnorm', e = rows * dim;
+    this.#rows(op, [this.#arg(x, e, op, 'x'), this.#arg(w, dim, op, 'w'), this.#arg(out, e, op, 'out'),
+      this.#arg(rstd, rows, op, 'rstd'), dim, eps], rows, dim);
+  }
+
+  rmsnormBackward(dy: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, rstd: DeviceBuffer, dx: DeviceBuffer,
+    dw: DeviceBuffer, rows: number, dim: number): void {
+    const op = 'rmsnormBackward', e = rows * dim;
+    const dyp = this.#arg(dy, e, op, 'dy'), xp = this.#arg(x, e, op, 'x'), wp = this.#arg(w, dim, op, 'w');
+    const rp = this.#arg(rstd, rows, op, 'rstd'), dxp = this.#arg(dx, e, op, 'dx'), dwp = this.#arg(dw, dim, op, 'dw');
+    this.#rows('rmsnormBackwardDx', [dyp, xp, wp, rp, dxp, dim], rows, dim);
+    // dw sums over rows: split by column blocks so each thread owns its slice of dw.
+    this.#pool.run('rmsnormBackwardDw', [dyp, xp, rp, dwp, rows, dim], Math.ceil(dim / 64), e);
+  }
+
+  rope(x: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer, out: DeviceBuffer,
+    rows: number, H: number, D: number, inverse: boolean): void {
+    const op = 'rope', e = rows * H * D;
+    if (D % 2 !== 0) throw new Error(`rope: head dim D must be even, got ${D}`);
+    const maxPos = Math.floor(Math.min(cos.byteLength, sin.byteLength) / 4 / Math.max(D / 2, 1));
+    const pp = this.#ids(positions, rows, maxPos, op, 'position');
+    this.#rows(op, [this.#arg(x, e, op, 'x'), pp, this.#arg(cos, 0, op, 'cos'), this.#arg(sin, 0, op, 'sin'),
+      this.#arg(out, e, op, 'out'), H, D, inverse ? 1 : 0], rows, H * D);
+  }
+
+  attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,
+    lse: DeviceBuffer, args: AttentionArgs): void {
+    const op = 'attention';
+    const { B, Tq, H, Hkv, D, pastLen, kvBatchStride, scale } = args;
+    const Tk = this.#checkAttention(args, op);
+    const kvElems = (B - 1) * kvBatchStride + Tk * Hkv * D;
+    const ptrs = [this.#arg(q, B * Tq * H * D, op, 'q'), this.#arg(k, kvElems, op, 'k'), this.#arg(v, kvElems, op, 'v')];
+    const bias = keyBias ? this.#arg(keyBias, B * Tk, op, 'keyBias') : 0;
+    const o = this.#arg(out, B * Tq * H * D, op, 'out');
+    const l = this.#arg(lse, B * H * Tq, op, 'lse');
+    const stride = Math.ceil((Tk * 4) / 64) * 64;
+    const scratch = this.#scratch(stride * this.threads);
+    this.#pool.run(op, [...ptrs, bias, keyBias ? 1 : 0, o, l, Tq, H, Hkv, D, pastLen, kvBatchStride, scale, scratch, stride],
+      B * H * Tq, B * H * Tq * Tk * D);
+  }
+
+  attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,
+    lse: DeviceBuffer, dOut: DeviceBuffer, dq: DeviceBuffer, dk: DeviceBuffer, dv: DeviceBuffer, args: AttentionArgs): void {
+    const op = 'attentionBackward';
+    const { B, Tq, H, Hkv, D, pastLen, kvBatchStride, scale } = args;
+    const Tk = this.#checkAttention(args, op);
+    const qe = B * Tq * H * D, kve = (B - 1) * kvBatchStride + Tk * Hkv * D;
+    const bias = keyBias ? this.#arg(keyBias, B * Tk, op, 'keyBias') : 0;
+    // Units are (batch, kv head) pairs: each owns its dk/dv rows, so the accumulation has no races.
+    this.#pool.run(op, [this.#arg(q, qe, op, 'q'), this.#arg(k, kve, op, 'k'), this.#arg(v, kve, op, 'v'), bias, keyBias ? 1 : 0,
+      this.#arg(out, qe, op, 'out'), this.#arg(lse, B * H * Tq, op, 'lse'), this.#arg(dOut, qe, op, 'dOut'),
+      this.#arg(dq, qe, op, 'dq'), this.#arg(dk, kve, op, 'dk'), this.#arg(dv, kve, op, 'dv'),
+      Tq, H, Hkv, D, pastLen, kvBatchStride, scale], B * Hkv, B * H * Tq * Tk * D);
+  }
+
+  logprobEntropy(logits: DeviceBuffer, ids: DeviceBuffer, logp: DeviceBuffer, entropy: DeviceBuffer, lse: DeviceBuffer,
+    rows: number, vocab: number, invTemperature: number): void {
+    const op = 'logprobEntropy';
+    const ip = this.#ids(ids, rows, vocab, op);
+    this.#rows(op, [this.#arg(logits, rows * vocab, op, 'logits'), ip, this.#arg(logp, rows, op, 'logp'),
+      this.#arg(entropy, rows, op, 'entropy'), this.#arg(lse, rows, op, 'lse'), vocab, invTemperature], rows, vocab);
+  }
+
+  logprobEntropyBackward(logits: DeviceBuffer, ids: DeviceBuffer, lse: DeviceBuffer, entropy: DeviceBuffer,
+    dLogp: DeviceBuffer, dEntropy: DeviceBuffer, dLogits: DeviceBuffer, rows: number, vocab: number, invTemperature: number): void {
+    const op = 'logprobEntropyBackward';
+    const ip = this.#ids(ids, rows, vocab, op);
+    this.#rows(op, [this.#arg(logits, rows * vocab, op, 'logits'), ip, this.#arg(lse, rows, op, 'lse'),
+      this.#arg(entropy, rows, op, 'entropy'), this.#arg(dLogp, rows, op, 'dLogp'), this.#arg(dEntropy, rows, op, 'dEntropy'),
+      this.#arg(dLogits, rows * vocab, op, 'dLogits'), vocab, invTemperature], rows, vocab);
+  }
+
+  // --- optimizer -------------------------------------------------------------------------------
+
+  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, step: number): void {
+    const op = 'adamw';
+    const ptrs = [this.#arg(param, n, op, 'param'), this.#arg(grad, n, op, 'grad'), this.#arg(m, n, op, 'm'), this.#arg(v, n, op, 'v')];
+    // Bias corrections in float64, once per call, as the reference computes them.
+    this.#pool.run(op, [...ptrs, lr, beta1, beta2, eps, weightDecay, 1 - beta1 ** step, 1 - beta2 ** step], n, n * 4);
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  #alive(op: string): void {
+    if (this.#destroyed) throw new Error(`${op}: the CPU backend was destroyed`);
+  }
+
+  #buf(buf: DeviceBuffer, op: string): CpuBuffer {
+    this.#alive(op);
+    if (!(buf instanceof CpuBuffer) || buf.owner !== this) throw new Error(`${op}: buffer does not belong to this CPU backend`);
+    if (buf.freed) throw new Error(`${op}: buffer used after it was freed`);
+    return buf;
+  }
+
+  /** The byte address of `buf`, after checking it is live and holds `elems` elements. */
+  #arg(buf: DeviceBuffer, elems: number, op: string, what: string): number {
+    const b = this.#buf(buf, op);
+    if (elems * 4 > b.byteLength) throw new Error(`${op}: ${what} needs ${elems} elements but its buffer holds ${b.byteLength} bytes`);
+    return b.ptr;
+  }
+
+  /** The byte address of element `offset` of `buf`, after checking the strided view stays inside it. */
+  #stridedArg(buf: DeviceBuffer, offset: number, strides: number[], shape: number[], op: string, what: string): number {
+    const b = this.#buf(buf, op);
+    if (strides.length !== shape.length) {
+      throw new Error(`${op}: ${what} has ${strides.length} strides for shape [${shape.join(', ')}]`);
+    }
+    if (shape.every((n) => n > 0)) {
+      const [lo, hi] = extent(shape, strides, offset);
+      if (lo < 0 || (hi + 1) * 4 > b.byteLength) {
+        throw new Error(`${op}: ${what} view (offset ${offset}, strides [${strides.join(', ')}], shape [${shape.join(', ')}]) `
+          + `reaches elements [${lo}, ${hi}] outside its ${b.byteLength}-byte buffer`);
+      }
+    }
+    return b.ptr + offset * 4;
+  }
+
+  /** Checks that `rows` i32 ids lie in [0, limit) (a kernel would read out of bounds) and returns their address. */
+  #ids(ids: DeviceBuffer, rows: number, limit: number, op: string, what = 'token id'): number {
+    const p = this.#arg(ids, rows, op, 'ids');
+    const view = new Int32Array(this.#memory.buffer, p, rows);
+    for (let r = 0; r < rows; r++) {
+      const id = view[r]!;
+      if (id < 0 || id >= limit) throw new Error(`${op}: ${what} ${id} at row ${r} is outside [0, ${limit})`);
+    }
+    return p;
+  }
+
+  #checkAttention(args: AttentionArgs, op: string): number {
+    const { B, Tq, H, Hkv, D, pastLen, kvBatchStride } = args;
+    if (Hkv <= 0 || H % Hkv !== 0) throw new Error(`${op}: H=${H} is not a multiple of Hkv=${Hkv}`);
+    const Tk = pastLen + Tq;
+    if (kvBatchStride < Tk * Hkv * D && B > 1) {
+      throw new Error(`${op}: kvBatchStride ${kvBatchStride} is shorter than Tk*Hkv*D = ${Tk * Hkv * D}`);
+    }
+    return Tk;
+  }
+
+  /** A row kernel over `rows` rows of `cols` elements. */
+  #rows(name: 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'embedding' | 'rmsnorm'
+    | 'rmsnormBackwardDx' | 'rope' | 'logprobEntropy' | 'logprobEntropyBackward', args: number[], rows: number, cols: number): void {
+    this.#pool.run(name, args, rows, rows * cols);
+  }
+
+  /** The strided map over `shape` with 4 operands (3 inputs and the output), after collapsing axes. */
+  #map(code: number, ptrs: number[], strides: number[][], shape: number[]): void {
+    const total = shape.reduce((a, b) => a * b, 1);
+    if (total === 0) return;
+    const { shape: s, strides: st } = collapse(shape, strides);
+    const lead = s.length - MAP_RANK;
+    if (lead > 0) {
+      // Rare: more than 6 axes survive collapsing. Walk the leading axis here.
+      for (let i = 0; i < s[0]!; i++) {
+        this.#mapRaw(code, ptrs.map((p, o) => p + i * st[o]![0]! * 4), st.map((x) => x.slice(1)), s.slice(1));
+      }
+      return;
+    }
+    this.#mapRaw(code, ptrs, st, s);
+  }
+
+  #mapRaw(code: number, ptrs: number[], strides: number[][], shape: number[]): void {
+    if (shape.length > MAP_RANK) {
+      this.#map(code, ptrs, strides, shape);
+      return;
+    }
+    const params = new Int32Array(this.#memory.buffer, MAP_PARAMS, 1 + 5 * MAP_RANK);
+    params.fill(0);
+    params[0] = shape.length;
+    params.set(shape, 1);
+    strides.forEach((s, o) => params.set(s, 1 + MAP_RANK * (o + 1)));
+    const total = shape.reduce((a, b) => a * b, 1);
+    this.#pool.run('stridedMap', [code, ...ptrs, MAP_PARAMS, MAP_INDEX], total, total);
+  }
+
+  /**
+   * A private block of at least `bytes` for kernel scratch (packed B, attention scores), kept and
+   * grown as needed. Not counted as a live buffer; it shows in bytesReserved.
+   */
+  #scratch(bytes: number): number {
+    if (bytes > this.#scratchBytes) {
+      if (this.#scratchBytes > 0) this.#alloc.free(this.#scratchPtr, this.#scratchBytes);
+      const size = sizeClass(bytes);
+      this.#scratchPtr = this.#alloc.alloc(size, 'scratch');
+      this.#scratchBytes = size;
+    }
+    return this.#scratchPtr;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A pool worker: instantiates the kernels on the shared memory, then loops forever, spinning on the
+ * control block's SEQ word for the next job (a sleeping thread takes 0.1-0.7 ms to wake, a spinning
+ * one about a microsecond) and falling back to Atomics.wait after IDLE_MS without work, so an idle
+ * process does not burn a core. See pool.ts for the protocol.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ARGS, CHUNK, CTRL, CTRL_WORDS, DONE, ERROR, KERNEL, MAX_ARGS, NARGS, QUIT, SEQ, UNITS } from './control.js';
+import { enableRelaxedSimd, instantiateKernels, KERNEL_NAMES } from './kernels.js';
+import type { WasmMemory, WasmModule } from './wasm.js';
+
+interface WorkerInit {
+  module: WasmModule;
+  memory: WasmMemory;
+  tid: number;
+}
+
+const IDLE_MS = 5;
+
+const { module, memory, tid } = workerData as WorkerInit;
+enableRelaxedSimd();
+const kernels = instantiateKernels(module, memory);
+const ctrl = new Int32Array(memory.buffer, CTRL, CTRL_WORDS);
+const args = new Float64Array(memory.buffer, ARGS, MAX_ARGS);
+
+// Jobs are counted from 0: none is published before every worker has said it is ready.
+let seen = 0;
+parentPort?.postMessage('ready');
+for (;;) {
+  let idleSince = performance.now();
+  let spins = 0;
+  while (Atomics.load(ctrl, SEQ) === seen) {
+    if ((++spins & 1023) !== 0) continue;
+    if (performance.now() - idleSince > IDLE_MS) {
+      Atomics.wait(ctrl, SEQ, seen);
+      idleSince = performance.now();
+    }
+  }
+  seen = Atomics.load(ctrl, SEQ);
+  if (Atomics.load(ctrl, QUIT) !== 0) break;
+  const units = Atomics.load(ctrl, UNITS);
+  const chunk = Atomics.load(ctrl, CHUNK);
+  const start = tid * chunk;
+  const end = Math.min(units, start + chunk);
+  if (start < end) {
+    try {
+      const call = Array.prototype.slice.call(args, 0, Atomics.load(ctrl, NARGS)) as number[];
+      kernels[KERNEL_NAMES[Atomics.load(ctrl, KERNEL)]!](...call, start, end, tid);
+    } catch {
+      Atomics.store(ctrl, ERROR, tid + 1);
+    }
+  }
+  Atomics.add(ctrl, DONE, 1);
+  Atomics.notify(ctrl, DONE);
+}
