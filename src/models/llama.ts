@@ -1,0 +1,194 @@
+/**
+ * Llama / Qwen2 decoder-only transformers (HF LlamaForCausalLM, Qwen2ForCausalLM) and the critic
+ * (the same backbone with a one-output `score` head, like LlamaForTokenClassification).
+ *
+ * Architecture: token embedding; per layer, pre-RMSNorm grouped-query attention with rotary
+ * embedding (rotate-half) and a residual, then pre-RMSNorm SwiGLU MLP with a residual; final RMSNorm.
+ * Qwen2 differs only by q/k/v biases. Parameter paths equal the safetensors names.
+ */
+import type { Backend } from '../backend/backend.js';
+import { Embedding, Linear, Module, ModuleList, normalInit, Prng, RMSNorm, uninitialized, type Init } from '../nn/index.js';
+import { add, attention, getBackend, linear, mul, reshape, rope, silu, type Tensor } from '../tensor/index.js';
+import { attentionBiases, type ModelConfig } from './config.js';
+import type { KVCache } from './kv-cache.js';
+import { makeRopeTables, type RopeTables } from './rope-tables.js';
+
+export interface ForwardOptions {
+  /** Position of each token [B, T] (i32); left padding makes these differ per row. */
+  positions: Tensor;
+  /** Additive bias per key [B, pastLen + T]: 0 for real tokens, a large negative value for padding. */
+  keyBias?: Tensor | null;
+  /** Decoding cache: keys/values of earlier positions are read from it and new ones appended. */
+  cache?: KVCache | null;
+}
+
+export interface BuildOptions {
+  /** Seed for random initialisation (HF: normal(0, initializer_range)). Ignored with `uninitialized`. */
+  seed?: number;
+  /** Skip initialisation because weights are loaded right after. */
+  uninitialized?: boolean;
+  backend?: Backend;
+  /** Length of the RoPE tables (default min(max_position_embeddings, 8192)). */
+  maxPositions?: number;
+}
+
+function initFor(config: ModelConfig, options: BuildOptions): Init {
+  if (options.uninitialized) return uninitialized();
+  const std = typeof config.extra.initializer_range === 'number' ? config.extra.initializer_range : 0.02;
+  return normalInit(new Prng(options.seed ?? 0), std);
+}
+
+class Attention extends Module {
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly o_proj: Linear;
+
+  constructor(readonly config: ModelConfig, init: Init) {
+    super();
+    const { hidden_size: hidden, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = config;
+    const bias = attentionBiases(config);
+    this.q_proj = this.addModule('q_proj', new Linear(hidden, H * D, { init, bias: bias.qkv }));
+    this.k_proj = this.addModule('k_proj', new Linear(hidden, Hkv * D, { init, bias: bias.qkv }));
+    this.v_proj = this.addModule('v_proj', new Linear(hidden, Hkv * D, { init, bias: bias.qkv }));
+    this.o_proj = this.addModule('o_proj', new Linear(H * D, hidden, { init, bias: bias.o }));
+  }
+
+  /** x [B, T, hidden] -> [B, T, hidden] */
+  forward(x: Tensor, layer: number, rot: RopeTables, options: ForwardOptions): Tensor {
+    const [B, T] = x.shape as [number, number];
+    const { num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = this.config;
+    const q = rope(reshape(this.q_proj.forward(x), [B, T, H, D]), options.positions, rot.cos, rot.sin);
+    const k = rope(reshape(this.k_proj.forward(x), [B, T, Hkv, D]), options.positions, rot.cos, rot.sin);
+    const v = reshape(this.v_proj.forward(x), [B, T, Hkv, D]);
+    const cache = options.cache;
+    let out: Tensor;
+    if (cache) {
+      const pastLen = cache.length;
+      cache.write(layer, k, v);
+      out = attention(q, cache.keys[layer]!, cache.values[layer]!, { pastLen, keyBias: options.keyBias ?? null });
+    } else {
+      out = attention(q, k, v, { keyBias: options.keyBias ?? null });
+    }
+    return this.o_proj.forward(reshape(out, [B, T, H * D]));
+  }
+}
+
+class Mlp extends Module {
+  readonly gate_proj: Linear;
+  readonly up_proj: Linear;
+  readonly down_proj: Linear;
+
+  constructor(config: ModelConfig, init: Init) {
+    super();
+    const bias = config.mlp_bias;
+    this.gate_proj = this.addModule('gate_proj', new Linear(config.hidden_size, config.intermediate_size, { init, bias }));
+    this.up_proj = this.addModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, { init, bias }));
+    this.down_proj = this.addModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { init, bias }));
+  }
+
+  /** SwiGLU: down(silu(gate(x)) * up(x)) */
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+class DecoderLayer extends Module {
+  readonly input_layernorm: RMSNorm;
+  readonly self_attn: Attention;
+  readonly post_attention_layernorm: RMSNorm;
+  readonly mlp: Mlp;
+
+  constructor(config: ModelConfig, init: Init) {
+    super();
+    this.input_layernorm = this.addModule('input_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    this.self_attn = this.addModule('self_attn', new Attention(config, init));
+    this.post_attention_layernorm = this.addModule('post_attention_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    this.mlp = this.addModule('mlp', new Mlp(config, init));
+  }
+
+  forward(x: Tensor, layer: number, rot: RopeTables, options: ForwardOptions): Tensor {
+    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, rot, options));
+    return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+/** The backbone (`model.*` in HF checkpoints): embeddings, layers, final norm. */
+export class DecoderModel extends Module {
+  readonly embed_tokens: Embedding;
+  readonly layers: ModuleList<DecoderLayer>;
+  readonly norm: RMSNorm;
+  readonly rot: RopeTables;
+
+  constructor(readonly config: ModelConfig, options: BuildOptions = {}) {
+    super();
+    const init = initFor(config, options);
+    const backend = options.backend ?? getBackend();
+    this.embed_tokens = this.addModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, init));
+    this.layers = this.addModule('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new DecoderLayer(config, init))));
+    this.norm = this.addModule('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    const length = options.maxPositions ?? Math.min(config.max_position_embeddings, 8192);
+    this.rot = makeRopeTables(config.head_dim, config.rope_theta, length, backend);
+  }
+
+  /** ids [B, T] (i32) -> final hidden states [B, T, hidden] */
+  forward(ids: Tensor, options: ForwardOptions): Tensor {
+    let h = this.embed_tokens.forward(ids);
+    this.layers.items.forEach((layer, i) => {
+      h = layer.forward(h, i, this.rot, options);
+    });
+    if (options.cache) options.cache.length += ids.shape[1]!;
+    return this.norm.forward(h);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.rot.cos.dispose();
+    this.rot.sin.dispose();
+  }
+}
+
+/** LlamaForCausalLM / Qwen2ForCausalLM. */
+export class CausalLM extends Module {
+  readonly model: DecoderModel;
+  /** Null when the output projection is tied to the input embedding. */
+  readonly lm_head: Linear | null;
+
+  constructor(readonly config: ModelConfig, options: BuildOptions = {}) {
+    super();
+    this.model = this.addModule('model', new DecoderModel(config, options));
+    this.lm_head = config.tie_word_embeddings
+      ? null
+      : this.addModule('lm_head', new Linear(config.hidden_size, config.vocab_size, { init: initFor(config, { ...options, seed: (options.seed ?? 0) + 1 }), bias: false }));
+  }
+
+  /** hidden [..., hidden] -> logits [..., vocab] */
+  logits(hidden: Tensor): Tensor {
+    return this.lm_head ? this.lm_head.forward(hidden) : linear(hidden, this.model.embed_tokens.weight);
+  }
+
+  /** ids [B, T] -> logits [B, T, vocab] */
+  forward(ids: Tensor, options: ForwardOptions): Tensor {
+    return this.logits(this.model.forward(ids, options));
+  }
+}
+
+/** The critic: backbone + `score` Linear(hidden, 1) (HF LlamaForTokenClassification with num_labels = 1). */
+export class ValueModel extends Module {
+  readonly model: DecoderModel;
+  readonly score: Linear;
+
+  constructor(readonly config: ModelConfig, options: BuildOptions = {}) {
+    super();
+    this.model = this.addModule('model', new DecoderModel(config, options));
+    // A fresh head, as veRL builds the critic from a causal-LM folder: small normal weights, zero bias.
+    const headInit = normalInit(new Prng((options.seed ?? 0) + 2), typeof config.extra.initializer_range === 'number' ? config.extra.initializer_range : 0.02);
+    this.score = this.addModule('score', new Linear(config.hidden_size, 1, { init: headInit, bias: true }));
+  }
+
+  /** ids [B, T] -> values [B, T] */
+  forward(ids: Tensor, options: ForwardOptions): Tensor {
+    const v = this.score.forward(this.model.forward(ids, options));
+    return reshape(v, v.shape.slice(0, -1));
+  }
+}
