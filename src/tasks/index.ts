@@ -1,0 +1,10 @@
+export * as countdown from './countdown.js';
+export * as multiply from './multiply.js';
+export * as arith from './arith.js';
+export * as gsm8k from './gsm8k.js';
+export * as math from './math.js';
+export * as digitCompletion from './digit-completion.js';
+export { solveCountdown } from './countdown-solver.js';
+export { computeScore, selectRmScoreFn, type ScoreFn } from './reward.js';
+export { lastAnswer, pyIntOfString, pyStrip, pyListRepr } from './py-str.js';
+export * from './py-expr/index.js';
