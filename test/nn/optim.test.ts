@@ -118,7 +118,7 @@ describe('AdamW', () => {
     setGrad(p, g);
     opt.step();
     // m_hat = g, v_hat = g^2 on step 1, so the update is lr * g / (|g| + eps); without the
-    // correction it would be lr * 0.1 g / (sqrt(0.001) |g|), about 3.2x smaller.
+    // correction it would be lr * 0.1 g / (sqrt(0.001) |g|), about 3.2x larger.
     const after = Array.from(values(p));
     after.forEach((x, i) => {
       const expected = before[i]! - 0.01 * g[i]! / (Math.abs(g[i]!) + 1e-8);
