@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
-import { Embedding, Linear, Prng, RMSNorm, createParameter, normalInit, onesInit, zerosInit } from '../../src/nn/index.js';
+import { Embedding, Linear, Prng, RMSNorm, asParameter, createParameter, normalInit, onesInit, uninitialized, zerosInit } from '../../src/nn/index.js';
 import { getBackend, setBackend, tensor, tidy } from '../../src/tensor/index.js';
 
 setBackend(new ReferenceBackend());
@@ -137,5 +137,19 @@ describe('initialisers and parameters', () => {
     p.dispose();
     q.dispose();
     assert.equal(getBackend().memoryStats().liveBuffers, before);
+  });
+
+  test('asParameter accepts only dense, history-free f32 tensors; uninitialized makes the right shape', () => {
+    const base = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    assert.throws(() => asParameter(base.slice(1, 0, 2)), /is a view; parameters must own a dense buffer/);
+    assert.throws(() => asParameter(tensor(Int32Array.from([1]))), /parameters are f32, got i32/);
+    const leaf = createParameter([2], onesInit());
+    const doubled = leaf.mul(2);
+    assert.throws(() => asParameter(doubled), /has autograd history \(made by \w+\); detach it first/);
+    const p = asParameter(base);
+    assert.equal(p.requiresGrad, true);
+    const u = createParameter([3, 2], uninitialized());
+    assert.deepEqual(u.shape, [3, 2]);
+    for (const t of [p, leaf, u, doubled]) t.dispose();
   });
 });

@@ -28,7 +28,13 @@ function reduceRaw(op: 'sum' | 'max', x: Tensor, axis: number | undefined, keepd
 /** Sum over `axis` (all elements when undefined). */
 export function sum(x: Tensor, axis?: number, keepdim = false): Tensor {
   const { out, keptShape } = reduceRaw('sum', x, axis, keepdim);
-  return record(out, 'sum', [x], (g) => [expand(reshape(g, keptShape), x.shape)]);
+  return record(out, 'sum', [x], (g) => {
+    // The reshaped view is only a step: free it, or outside a scope it would pin g's buffer.
+    const gk = reshape(g, keptShape);
+    const dx = expand(gk, x.shape);
+    gk.dispose();
+    return [dx];
+  });
 }
 
 export function mean(x: Tensor, axis?: number, keepdim = false): Tensor {
