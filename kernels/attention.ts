@@ -9,8 +9,8 @@ import { expf, expv, hsum, loadN, madd, storeN } from './simd';
   const zero = f32x4.splat(0);
   let acc = zero;
   for (let d = 0; d < D; d += 4) {
-    const n = min(4, D - d), o = <usize>d << 2;
-    acc = madd(loadN(a + o, n, zero), loadN(b + o, n, zero), acc);
+    const cnt = min(4, D - d), o = <usize>d << 2;
+    acc = madd(loadN(a + o, cnt, zero), loadN(b + o, cnt, zero), acc);
   }
   return hsum(acc);
 }
@@ -20,8 +20,8 @@ import { expf, expv, hsum, loadN, madd, storeN } from './simd';
 @inline function axpy(y: usize, x: usize, s: f32, D: i32): void {
   const zero = f32x4.splat(0), vs = f32x4.splat(s);
   for (let d = 0; d < D; d += 4) {
-    const n = min(4, D - d), o = <usize>d << 2;
-    storeN(y + o, madd(vs, loadN(x + o, n, zero), loadN(y + o, n, zero)), n);
+    const cnt = min(4, D - d), o = <usize>d << 2;
+    storeN(y + o, madd(vs, loadN(x + o, cnt, zero), loadN(y + o, cnt, zero)), cnt);
   }
 }
 
@@ -39,7 +39,7 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
   for (let u = start; u < end; u++) {
     const i = u % Tq, bh = u / Tq;
     const h = bh % H, b = bh / H, kh = h / group;
-    const qp = q + ((<usize>b * <usize>Tq + <usize>i) * <usize>H + <usize>h) * <usize>D << 2;
+    const qp = q + (((<usize>b * <usize>Tq + <usize>i) * <usize>H + <usize>h) * <usize>D << 2);
     const kb = k + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
     const vb = v + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
     const bb = bias + (<usize>b * <usize>Tk << 2);
@@ -51,12 +51,13 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
       store<f32>(s + (<usize>j << 2), sc);
       mx = max(mx, sc);
     }
-    const vm = f32x4.splat(mx);
+    const vm = f32x4.splat(mx), ninf = f32x4.splat(-Infinity);
     let acc = zero;
     for (let j = 0; j < n; j += 4) {
+      // Missing lanes load as -inf, whose exp is 0.
       const c = min(4, n - j), o = <usize>j << 2;
-      const e = expv(f32x4.sub(loadN(s + o, c, vm), vm));
-      acc = f32x4.add(acc, v128.and(e, c >= 4 ? i32x4.splat(-1) : loadN(0, 0, zero)));
+      const e = expv(f32x4.sub(loadN(s + o, c, ninf), vm));
+      acc = f32x4.add(acc, e);
       storeN(s + o, e, c);
     }
     const sum = hsum(acc);

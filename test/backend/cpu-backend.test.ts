@@ -1,0 +1,332 @@
+// Every CpuBackend kernel against ReferenceBackend on seeded random inputs: odd sizes, size-1
+// axes, broadcasts, strided and transposed views, GQA attention with a KV cache, and shapes large
+// enough that the work is split across the worker pool.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AttentionArgs, BinaryOp, MatmulArgs, UnaryOp } from '../../src/backend/backend.js';
+import { CpuBackend } from '../../src/backend/cpu/index.js';
+import { ReferenceBackend } from '../../src/backend/reference/index.js';
+import { Rng } from '../helpers/rng.js';
+import { assertSame } from './cpu-harness.js';
+
+let cpu: CpuBackend;
+const ref = new ReferenceBackend();
+const rng = new Rng(1234);
+
+before(async () => {
+  cpu = await CpuBackend.create({ threads: 2 });
+});
+after(() => cpu.destroy());
+
+const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+const positive = (n: number): Float32Array => Float32Array.from({ length: n }, () => 0.05 + rng.uniform() * 3);
+const ints = (n: number, max: number): Int32Array => Int32Array.from({ length: n }, () => rng.int(max));
+const dense = (shape: number[]): number[] => {
+  const s: number[] = [];
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
+  return s;
+};
+
+describe('element-wise', () => {
+  test('fill writes f32 values and i32 bit patterns', () => {
+    for (const n of [1, 3, 4, 37, 70001]) {
+      const f = cpu.alloc(n * 4);
+      cpu.fill(f, n, -2.5, 'f32');
+      assert.ok((cpu.readSync(f, 'f32', 0, n) as Float32Array).every((v) => v === -2.5));
+      cpu.fill(f, n, 123456789, 'i32');
+      assert.ok((cpu.readSync(f, 'i32', 0, n) as Int32Array).every((v) => v === 123456789));
+      cpu.free(f);
+    }
+  });
+
+  const unaryOps: UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'silu', 'sigmoid', 'abs', 'sign', 'square',
+    'reciprocal', 'siluGrad', 'affine', 'clamp', 'inRange'];
+  for (const op of unaryOps) {
+    test(`unary ${op}`, () => {
+      for (const n of [1, 3, 4, 9, 1001, 100_003]) {
+        const x = ['log', 'sqrt', 'rsqrt'].includes(op) ? positive(n) : rng.floats(n, 3);
+        if (op === 'sign' && n > 3) x[2] = 0;
+        assertSame(cpu, ref, `${op} n=${n}`, {
+          inputs: { x }, outputs: { out: n }, compare: ['out'],
+          call: (be, b) => be.unary(op, b.x!, b.out!, n, -0.7, 1.3),
+        });
+      }
+    });
+  }
+
+  const binaryOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'gt', 'ge'];
+  // [shape, aStrides, bStrides, aLen, bLen, aOffset, bOffset]
+  const layouts: [number[], number[], number[], number, number, number, number][] = [
+    [[7, 13], [13, 1], [13, 1], 91, 91, 0, 0], // contiguous, same shape
+    [[7, 13], [13, 1], [0, 0], 91, 1, 0, 0], // scalar broadcast
+    [[5, 9], [1, 0], [0, 1], 5, 9, 0, 0], // outer product broadcast
+    [[6, 5], [1, 6], [5, 1], 30, 30, 0, 0], // transposed a
+    [[1, 3, 1, 7], [21, 7, 7, 1], [0, 0, 0, 1], 21, 7, 0, 0], // size-1 axes
+    [[2, 3, 2, 3, 2], [36, 12, 6, 2, 1], [0, 1, 0, 3, 0], 80, 9, 8, 0], // rank 5 with offset
+    [[300, 1001], [1001, 1], [0, 1], 300 * 1001, 1001, 0, 0], // big: split across threads
+    [[4, 5], [10, 2], [5, 1], 45, 25, 3, 5], // strided with offsets
+  ];
+  for (const op of binaryOps) {
+    test(`binary ${op}`, () => {
+      for (const [shape, as, bs, an, bn, ao, bo] of layouts) {
+        const a = rng.floats(an + ao, 2);
+        const bdata = op === 'div' ? positive(bn + bo) : rng.floats(bn + bo, 2);
+        // Exact ties exercise eq/ge/maximum.
+        if (op === 'eq' || op === 'ge' || op === 'maximum') for (let i = 0; i < Math.min(an, bn); i += 3) a[ao + i] = bdata[bo + i]!;
+        assertSame(cpu, ref, `${op} [${shape}]`, {
+          inputs: { a, b: bdata }, outputs: { out: prod(shape) }, compare: ['out'],
+          call: (be, b) => be.binary(op, b.a!, ao, as, b.b!, bo, bs, b.out!, shape),
+        });
+      }
+    });
+  }
+
+  test('where with broadcast condition', () => {
+    for (const [shape, cs] of [[[4, 7], [1, 0]], [[3, 1, 5], [0, 0, 1]], [[200, 333], [333, 1]]] as [number[], number[]][]) {
+      const cn = prod(shape);
+      const cond = Float32Array.from({ length: cn }, () => (rng.uniform() < 0.5 ? 0 : 1));
+      assertSame(cpu, ref, `where [${shape}]`, {
+        inputs: { c: cond, a: rng.floats(prod(shape)), b: rng.floats(shape[shape.length - 1]!) },
+        outputs: { out: prod(shape) }, compare: ['out'],
+        call: (be, b) => be.where(b.c!, cs, b.a!, dense(shape), b.b!, shape.map((_, d) => (d === shape.length - 1 ? 1 : 0)), b.out!, shape),
+      });
+    }
+  });
+
+  test('adamw over several steps', () => {
+    for (const n of [1, 7, 50_001]) {
+      assertSame(cpu, ref, `adamw n=${n}`, {
+        inputs: { p: rng.floats(n), g: rng.floats(n), m: rng.floats(n, 0.1), v: positive(n) },
+        compare: ['p', 'm', 'v'],
+        call: (be, b) => {
+          for (let step = 1; step <= 3; step++) be.adamw(b.p!, b.g!, b.m!, b.v!, n, 1e-2, 0.9, 0.999, 1e-8, 0.01, step);
+        },
+      });
+    }
+  });
+});
+
+describe('copyStrided', () => {
+  // [shape, srcStrides, srcOffset, srcLen, dstStrides, dstOffset, dstLen]
+  const cases: [number[], number[], number, number, number[], number, number][] = [
+    [[3, 5], [1, 3], 0, 15, [5, 1], 0, 15], // transpose to dense
+    [[2, 3, 4, 5], [60, 1, 15, 3], 0, 120, [60, 20, 5, 1], 0, 120], // permuted rank 4
+    [[4, 6], [0, 1], 2, 8, [6, 1], 0, 24], // broadcast rows from an offset
+    [[5], [-1], 4, 5, [1], 0, 5], // reversed
+    [[2, 1, 3, 1, 2, 2, 3], [72, 0, 24, 0, 12, 6, 2], 1, 200, [72, 72, 24, 24, 6, 3, 1], 0, 144], // rank 7
+    [[7], [2], 1, 16, [3], 2, 24], // both strided
+    [[130, 517], [1, 130], 0, 130 * 517, [517, 1], 0, 130 * 517], // big transpose: split across threads
+  ];
+  for (const accumulate of [false, true]) {
+    test(`copyStrided accumulate=${accumulate}`, () => {
+      for (const [shape, ss, so, sn, ds, dOff, dn] of cases) {
+        assertSame(cpu, ref, `copy [${shape}]`, {
+          inputs: { src: rng.floats(sn), dst: rng.floats(dn) }, compare: ['dst'],
+          call: (be, b) => be.copyStrided(b.src!, so, ss, b.dst!, dOff, ds, shape, accumulate),
+        }, 0);
+      }
+    });
+  }
+
+  test('copyStrided copies i32 bits unchanged', () => {
+    const src = Int32Array.from({ length: 12 }, (_, i) => (i * 0x01010101) ^ 0x7fc00001);
+    const s = cpu.alloc(48);
+    const d = cpu.alloc(48);
+    cpu.write(s, src);
+    cpu.copyStrided(s, 0, [1, 4], d, 0, [3, 1], [4, 3], false);
+    const got = cpu.readSync(d, 'i32', 0, 12);
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) assert.equal(got[i * 3 + j], src[j * 4 + i]);
+    cpu.free(s);
+    cpu.free(d);
+  });
+
+  test('a view that leaves its buffer is rejected before any kernel runs', () => {
+    const s = cpu.alloc(40);
+    const d = cpu.alloc(40);
+    assert.throws(() => cpu.copyStrided(s, 5, [1], d, 0, [1], [6], false), /copyStrided: src view .* outside its 40-byte buffer/);
+    assert.throws(() => cpu.copyStrided(s, 0, [-1], d, 0, [1], [2], false), /copyStrided: src view/);
+    cpu.free(s);
+    cpu.free(d);
+  });
+});
+
+describe('reductions and row kernels', () => {
+  test('reduce sum and max over the middle axis', () => {
+    for (const op of ['sum', 'max'] as const) {
+      for (const [outer, len, inner] of [[1, 1, 1], [3, 7, 1], [2, 5, 9], [4, 1, 70], [1, 1001, 1], [3, 4, 130], [300, 257, 1], [9, 100, 300], [2, 0, 3]]) {
+        assertSame(cpu, ref, `${op} [${outer},${len},${inner}]`, {
+          inputs: { x: rng.floats(outer * len * inner) }, outputs: { out: outer * inner }, compare: ['out'],
+          call: (be, b) => be.reduce(op, b.x!, b.out!, outer!, len!, inner!),
+        });
+      }
+    }
+  });
+
+  const rowShapes = [[1, 1], [3, 7], [5, 130], [200, 333]];
+  test('softmax and its backward', () => {
+    for (const [rows, cols] of rowShapes) {
+      const n = rows! * cols!;
+      assertSame(cpu, ref, `softmax [${rows},${cols}]`, {
+        inputs: { x: rng.floats(n, 4), dy: rng.floats(n) }, outputs: { y: n, dx: n }, compare: ['y', 'dx'],
+        call: (be, b) => {
+          be.softmax(b.x!, b.y!, rows!, cols!);
+          be.softmaxBackward(b.y!, b.dy!, b.dx!, rows!, cols!);
+        },
+      });
+    }
+  });
+
+  test('logSoftmax and its backward', () => {
+    for (const [rows, cols] of rowShapes) {
+      const n = rows! * cols!;
+      assertSame(cpu, ref, `logSoftmax [${rows},${cols}]`, {
+        inputs: { x: rng.floats(n, 4), dy: rng.floats(n) }, outputs: { y: n, dx: n }, compare: ['y', 'dx'],
+        call: (be, b) => {
+          be.logSoftmax(b.x!, b.y!, rows!, cols!);
+          be.logSoftmaxBackward(b.y!, b.dy!, b.dx!, rows!, cols!);
+        },
+      });
+    }
+  });
+
+  test('rmsnorm and its backward (dw accumulates)', () => {
+    // dim 1 is left out: there dx = 0 up to f32 cancellation, which a relative test cannot judge.
+    for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [130, 257]]) {
+      const n = rows! * dim!;
+      assertSame(cpu, ref, `rmsnorm [${rows},${dim}]`, {
+        inputs: { x: rng.floats(n), w: rng.floats(dim!), dy: rng.floats(n), dw: rng.floats(dim!) },
+        outputs: { y: n, rstd: rows!, dx: n }, compare: ['y', 'rstd', 'dx', 'dw'],
+        call: (be, b) => {
+          be.rmsnorm(b.x!, b.w!, b.y!, b.rstd!, rows!, dim!, 1e-6);
+          be.rmsnormBackward(b.dy!, b.x!, b.w!, b.rstd!, b.dx!, b.dw!, rows!, dim!);
+        },
+      });
+    }
+  });
+
+  test('embedding gather and scatter-add backward with repeated ids', () => {
+    for (const [rows, dim, vocab] of [[1, 1, 1], [5, 7, 3], [300, 200, 50]]) {
+      const ids = ints(rows!, vocab!);
+      assertSame(cpu, ref, `embedding [${rows},${dim}]`, {
+        inputs: { t: rng.floats(vocab! * dim!), ids, d: rng.floats(rows! * dim!), dt: rng.floats(vocab! * dim!) },
+        outputs: { out: rows! * dim! }, compare: ['out', 'dt'],
+        call: (be, b) => {
+          be.embedding(b.t!, b.ids!, b.out!, rows!, dim!);
+          be.embeddingBackward(b.d!, b.ids!, b.dt!, rows!, dim!);
+        },
+      });
+    }
+  });
+
+  test('embedding rejects an id outside the table', () => {
+    const t = cpu.alloc(4 * 8);
+    const ids = cpu.alloc(8);
+    const out = cpu.alloc(16);
+    cpu.write(ids, new Int32Array([1, 4]));
+    assert.throws(() => cpu.embedding(t, ids, out, 2, 2), /embedding: token id 4 at row 1 is outside \[0, 4\)/);
+    for (const b of [t, ids, out]) cpu.free(b);
+  });
+
+  test('rope forward and inverse', () => {
+    for (const [rows, H, D, maxPos] of [[1, 1, 2, 1], [5, 3, 6, 9], [64, 4, 64, 100]]) {
+      const n = rows! * H! * D!;
+      const half = D! / 2;
+      const angles = Float32Array.from({ length: maxPos! * half }, () => rng.uniform() * 6);
+      for (const inverse of [false, true]) {
+        assertSame(cpu, ref, `rope [${rows},${H},${D}] inverse=${inverse}`, {
+          inputs: { x: rng.floats(n), pos: ints(rows!, maxPos!), cos: angles.map(Math.cos), sin: angles.map(Math.sin) },
+          outputs: { out: n }, compare: ['out'],
+          call: (be, b) => be.rope(b.x!, b.pos!, b.cos!, b.sin!, b.out!, rows!, H!, D!, inverse),
+        });
+      }
+    }
+  });
+
+  test('logprobEntropy and its backward', () => {
+    for (const [rows, vocab, invT] of [[1, 1, 1], [3, 7, 1], [4, 1000, 0.7], [64, 1001, 1]]) {
+      assertSame(cpu, ref, `logprobEntropy [${rows},${vocab}]`, {
+        inputs: { z: rng.floats(rows! * vocab!, 3), ids: ints(rows!, vocab!), dl: rng.floats(rows!), de: rng.floats(rows!) },
+        outputs: { lp: rows!, ent: rows!, lse: rows!, dz: rows! * vocab! }, compare: ['lp', 'ent', 'lse', 'dz'],
+        call: (be, b) => {
+          be.logprobEntropy(b.z!, b.ids!, b.lp!, b.ent!, b.lse!, rows!, vocab!, invT!);
+          be.logprobEntropyBackward(b.z!, b.ids!, b.lse!, b.ent!, b.dl!, b.de!, b.dz!, rows!, vocab!, invT!);
+        },
+      });
+    }
+  });
+});
+
+describe('matmul', () => {
+  const mm = (a: Partial<MatmulArgs> & { m: number; n: number; k: number }): MatmulArgs => ({
+    batch: 1, transA: false, transB: false, aBatchStride: a.m * a.k, bBatchStride: a.k * a.n, accumulate: false, ...a,
+  });
+  test('every transpose combination, odd sizes, gemv and packed paths', () => {
+    for (const [m, n, k] of [[1, 1, 1], [1, 7, 5], [3, 9, 16], [5, 7, 31], [17, 33, 9], [64, 20, 70], [4, 40, 3], [130, 67, 129], [8, 300, 40], [3, 500, 70]]) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const args = mm({ m: m!, n: n!, k: k!, transA, transB });
+          assertSame(cpu, ref, `matmul ${m}x${n}x${k} tA=${transA} tB=${transB}`, {
+            inputs: { a: rng.floats(m! * k!), b: rng.floats(k! * n!) }, outputs: { out: m! * n! }, compare: ['out'],
+            call: (be, b) => be.matmul(b.a!, b.b!, b.out!, args),
+          }, 1e-4);
+        }
+      }
+    }
+  });
+
+  test('batches with offsets, a broadcast B (stride 0) and accumulate', () => {
+    for (const [batch, m, n, k] of [[3, 5, 7, 9], [4, 1, 13, 6], [2, 33, 17, 40]]) {
+      for (const transB of [false, true]) {
+        const args: MatmulArgs = {
+          batch: batch!, m: m!, n: n!, k: k!, transA: false, transB, aBatchStride: m! * k! + 2, bBatchStride: 0,
+          aOffset: 3, bOffset: 1, accumulate: true,
+        };
+        assertSame(cpu, ref, `batched matmul ${batch}x${m}x${n}x${k} tB=${transB}`, {
+          inputs: { a: rng.floats(3 + batch! * (m! * k! + 2)), b: rng.floats(1 + k! * n!), out: rng.floats(batch! * m! * n!) },
+          compare: ['out'],
+          call: (be, b) => be.matmul(b.a!, b.b!, b.out!, args),
+        }, 1e-4);
+      }
+    }
+  });
+
+  test('per-item B (batch stride != 0) across chunks', () => {
+    const [batch, m, n, k] = [6, 12, 10, 8];
+    assertSame(cpu, ref, 'batched per-item B', {
+      inputs: { a: rng.floats(batch * m * k), b: rng.floats(batch * k * n) }, outputs: { out: batch * m * n }, compare: ['out'],
+      call: (be, b) => be.matmul(b.a!, b.b!, b.out!, mm({ batch, m, n, k, transA: true })),
+    }, 1e-4);
+  });
+});
+
+describe('attention', () => {
+  const configs: (AttentionArgs & { Tmax: number; bias: boolean })[] = [
+    { B: 2, Tq: 5, H: 4, Hkv: 2, D: 8, pastLen: 3, Tmax: 10, kvBatchStride: 0, scale: 0, bias: true },
+    { B: 1, Tq: 1, H: 2, Hkv: 1, D: 5, pastLen: 7, Tmax: 8, kvBatchStride: 0, scale: 0, bias: false },
+    { B: 3, Tq: 9, H: 3, Hkv: 3, D: 16, pastLen: 0, Tmax: 9, kvBatchStride: 0, scale: 0, bias: true },
+    { B: 2, Tq: 33, H: 6, Hkv: 2, D: 64, pastLen: 4, Tmax: 40, kvBatchStride: 0, scale: 0, bias: true },
+  ];
+  for (const cfg of configs) {
+    const { B, Tq, H, Hkv, D, pastLen, Tmax } = cfg;
+    const args: AttentionArgs = { B, Tq, H, Hkv, D, pastLen, kvBatchStride: Tmax * Hkv * D, scale: 1 / Math.sqrt(D) };
+    test(`forward and backward B=${B} Tq=${Tq} H=${H} Hkv=${Hkv} D=${D} past=${pastLen} bias=${cfg.bias}`, () => {
+      const Tk = pastLen + Tq;
+      const qn = B * Tq * H * D, kvn = B * Tmax * Hkv * D;
+      const bias = Float32Array.from({ length: B * Tk }, () => (rng.uniform() < 0.2 ? -1e9 : 0));
+      for (let b = 0; b < B; b++) bias[b * Tk] = 0; // every query keeps at least key 0
+      assertSame(cpu, ref, 'attention', {
+        inputs: { q: rng.floats(qn), k: rng.floats(kvn), v: rng.floats(kvn), bias, dOut: rng.floats(qn), dk: rng.floats(kvn), dv: rng.floats(kvn) },
+        outputs: { out: qn, lse: B * H * Tq, dq: qn }, compare: ['out', 'lse', 'dq', 'dk', 'dv'],
+        call: (be, b) => {
+          const kb = cfg.bias ? b.bias! : null;
+          be.attention(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, args);
+          be.attentionBackward(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, b.dOut!, b.dq!, b.dk!, b.dv!, args);
+        },
+      }, 1e-4);
+    });
+  }
+});
