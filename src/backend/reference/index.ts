@@ -1,1 +1,1 @@
-export { ReferenceBackend } from './reference-backend.js';
+export { ReferenceBackend, type ReferenceOptions } from './reference-backend.js';

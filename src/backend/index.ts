@@ -1,0 +1,29 @@
+/** Backends and the choice between them. */
+import type { Backend } from './backend.js';
+import { CpuBackend } from './cpu/index.js';
+import { ReferenceBackend } from './reference/index.js';
+
+export type {
+  Backend, DeviceBuffer, DType, UnaryOp, BinaryOp, ReduceOp, MatmulArgs, AttentionArgs, MemoryStats,
+} from './backend.js';
+export { CpuBackend, type CpuBackendOptions } from './cpu/index.js';
+export { ReferenceBackend, type ReferenceOptions } from './reference/index.js';
+
+export type DeviceName = 'cpu' | 'reference';
+
+export interface CreateBackendOptions {
+  /** Worker threads for the CPU backend (including the main thread). */
+  threads?: number;
+}
+
+/** Creates the backend for a `--device` / `trainer.device` value. */
+export async function createBackend(device: DeviceName | string, options: CreateBackendOptions = {}): Promise<Backend> {
+  switch (device) {
+    case 'cpu':
+      return CpuBackend.create({ threads: options.threads });
+    case 'reference':
+      return new ReferenceBackend();
+    default:
+      throw new Error(`unknown device '${device}': expected cpu or reference`);
+  }
+}
