@@ -1,4 +1,9 @@
 // The registry of subcommands. Each lives in its own file under src/cli/; add one line here per command.
 import type { Command } from './command.js';
+import { dataCommand } from './data.js';
+import { scoreCommand } from './score.js';
 
-export const commands: Record<string, Command> = {};
+export const commands: Record<string, Command> = {
+  data: dataCommand,
+  score: scoreCommand,
+};

@@ -57,3 +57,52 @@ export function solveCountdown(numbers: readonly number[], target: number): stri
   if (numbers.length === 0 || numbers.length > 6) throw new Error(`solveCountdown: expected 1 to 6 numbers, got ${numbers.length}`);
   return search(numbers.map((n) => ({ num: n, den: 1, expr: String(n), atomic: n >= 0 })), target);
 }
+
+/**
+ * Every integer in [lo, hi] that the numbers can make using each exactly once, ascending. Enumerates
+ * values per subset of the numbers (combining two disjoint subsets at a time), so a problem's full
+ * target set costs about as much as one exhaustive search.
+ */
+export function reachableTargets(numbers: readonly number[], lo: number, hi: number): number[] {
+  const n = numbers.length;
+  if (n === 0 || n > 6) throw new Error(`reachableTargets: expected 1 to 6 numbers, got ${n}`);
+  const memo = new Map<number, Map<string, [number, number]>>();
+  const values = (mask: number): Map<string, [number, number]> => {
+    const cached = memo.get(mask);
+    if (cached) return cached;
+    const out = new Map<string, [number, number]>();
+    if ((mask & (mask - 1)) === 0) {
+      const v = numbers[31 - Math.clz32(mask)]!;
+      out.set(`${v}/1`, [v, 1]);
+    } else {
+      // each unordered split {a, b} once: a holds the lowest set bit of mask
+      const low = mask & -mask;
+      for (let a = (mask - 1) & mask; a > 0; a = (a - 1) & mask) {
+        if (!(a & low)) continue;
+        const b = mask ^ a;
+        if (b === 0) continue;
+        for (const [an, ad] of values(a).values()) {
+          for (const [bn, bd] of values(b).values()) {
+            const add = (num: number, den: number): void => {
+              if (den === 0) return;
+              if (den < 0) { num = -num; den = -den; }
+              const g = gcd(num, den) || 1;
+              out.set(`${num / g}/${den / g}`, [num / g, den / g]);
+            };
+            add(an * bd + bn * ad, ad * bd);
+            add(an * bd - bn * ad, ad * bd);
+            add(bn * ad - an * bd, ad * bd);
+            add(an * bn, ad * bd);
+            if (bn !== 0) add(an * bd, ad * bn);
+            if (an !== 0) add(bn * ad, bd * an);
+          }
+        }
+      }
+    }
+    memo.set(mask, out);
+    return out;
+  };
+  const targets: number[] = [];
+  for (const [num, den] of values((1 << n) - 1).values()) if (den === 1 && num >= lo && num <= hi) targets.push(num);
+  return targets.sort((x, y) => x - y);
+}

@@ -5,7 +5,7 @@
  * evaluated by our bounded Python-semantics evaluator instead of `eval`.
  */
 import { Rng } from '../util/rng.js';
-import { solveCountdown } from './countdown-solver.js';
+import { reachableTargets, solveCountdown } from './countdown-solver.js';
 import { tryEvaluatePython, type PyNum } from './py-expr/index.js';
 import { PY_DIGIT_RUN, canonicalDigits, lastAnswer, pyListRepr, pyStrip } from './py-str.js';
 
@@ -50,11 +50,12 @@ export function generateCountdown(rng: Rng, options: CountdownGenOptions = {}): 
   for (let attempt = 0; attempt < 10_000; attempt++) {
     const count = rng.int(minNumbers, maxNumbers);
     const nums = Array.from({ length: count }, () => rng.int(minNumber, maxNumber));
-    for (let t = 0; t < 20; t++) {
-      const target = rng.int(minTarget, maxTarget);
-      const solution = solveCountdown(nums, target);
-      if (solution !== null) return { target, nums, solution };
-    }
+    const targets = reachableTargets(nums, minTarget, maxTarget);
+    if (targets.length === 0) continue;
+    const target = targets[rng.int(0, targets.length - 1)]!;
+    const solution = solveCountdown(nums, target);
+    if (solution === null) throw new Error(`generateCountdown: solver disagrees with the reachable set for ${pyListRepr(nums)} -> ${target}`);
+    return { target, nums, solution };
   }
   throw new Error(`generateCountdown: no solvable problem found for options ${JSON.stringify(options)}`);
 }

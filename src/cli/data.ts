@@ -1,0 +1,85 @@
+/**
+ * `tinyzero data <task> --out DIR ...` writes train.parquet and test.parquet for a generated task;
+ * `tinyzero data inspect FILE [--limit N] [--json]` prints a parquet file's schema and first rows.
+ */
+import { join } from 'node:path';
+import { intOption, parseArgs, stringOption } from './args.js';
+import type { Command } from './command.js';
+import { buildDataset, DATASET_TASKS, DEFAULT_SIZES, inferColumns, readParquet, writeParquet, type DatasetTask, type FieldType } from '../data/index.js';
+import { countdown } from '../tasks/index.js';
+
+const USAGE = `usage: tinyzero data <${DATASET_TASKS.join('|')}> --out DIR [--train-size N] [--test-size M] [--template base|qwen-instruct] [--seed S]
+       tinyzero data inspect FILE [--limit N] [--json]`;
+
+const json = (v: unknown, indent?: number): string =>
+  JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), indent);
+
+function typeName(t: FieldType): string {
+  if (t.kind === 'list') return `list<${typeName(t.element)}>`;
+  if (t.kind === 'struct') return `struct<${t.fields.map((f) => `${f.name}: ${typeName(f.type)}`).join(', ')}>`;
+  return t.kind;
+}
+
+async function generate(task: DatasetTask, args: string[]): Promise<number> {
+  const cmd = `data ${task}`;
+  const parsed = parseArgs(args, {
+    out: { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
+    template: { type: 'string' }, seed: { type: 'string' },
+  }, cmd);
+  const out = stringOption(parsed, 'out');
+  if (!out) throw new Error(`${cmd}: --out DIR is required`);
+  if (parsed.positionals.length > 0) throw new Error(`${cmd}: unexpected argument '${parsed.positionals[0]}'`);
+  const template = stringOption(parsed, 'template') ?? 'base';
+  if (!(countdown.COUNTDOWN_TEMPLATES as readonly string[]).includes(template)) {
+    throw new Error(`${cmd}: --template must be one of ${countdown.COUNTDOWN_TEMPLATES.join(', ')}, got '${template}'`);
+  }
+  if (task !== 'countdown' && parsed.options.template !== undefined) throw new Error(`${cmd}: --template applies to countdown only`);
+  const [train, test] = DEFAULT_SIZES[task];
+  const options = {
+    trainSize: intOption(parsed, 'train-size', train, cmd),
+    testSize: intOption(parsed, 'test-size', test, cmd),
+    seed: intOption(parsed, 'seed', 0, cmd),
+    template: template as countdown.CountdownTemplate,
+  };
+  const t0 = Date.now();
+  const data = buildDataset(task, options);
+  for (const split of ['train', 'test'] as const) {
+    const path = join(out, `${split}.parquet`);
+    writeParquet(path, data[split], data[split].length > 0 ? inferColumns(data[split]) : inferColumns(data.train.length > 0 ? data.train : data.test));
+    console.log(`wrote ${path} (${data[split].length} rows)`);
+  }
+  console.log(`${task}: seed ${options.seed}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+async function inspect(args: string[]): Promise<number> {
+  const parsed = parseArgs(args, { limit: { type: 'string' }, json: { type: 'boolean' } }, 'data inspect');
+  const [file, ...extra] = parsed.positionals;
+  if (!file || extra.length > 0) throw new Error('data inspect: expected exactly one FILE');
+  const limit = intOption(parsed, 'limit', 5, 'data inspect');
+  if (limit < 0) throw new Error(`data inspect: --limit must be >= 0, got ${limit}`);
+  const table = await readParquet(file);
+  const rows = table.rows.slice(0, limit);
+  if (parsed.options.json) {
+    console.log(json({ file, numRows: table.rows.length, columns: table.columns, rows }));
+    return 0;
+  }
+  console.log(`${file}: ${table.rows.length} rows`);
+  for (const c of table.columns) console.log(`  ${c.name}: ${typeName(c.type)}`);
+  rows.forEach((r, i) => console.log(`--- row ${i}\n${json(r, 2)}`));
+  return 0;
+}
+
+export const dataCommand: Command = {
+  summary: 'generate veRL parquet datasets (countdown, multiply, arith, digit-completion) or inspect one',
+  async run(args: string[]): Promise<number> {
+    const [sub, ...rest] = args;
+    if (!sub || sub === '--help' || sub === '-h') {
+      console.log(USAGE);
+      return sub ? 0 : 2;
+    }
+    if (sub === 'inspect') return inspect(rest);
+    if ((DATASET_TASKS as readonly string[]).includes(sub)) return generate(sub as DatasetTask, rest);
+    throw new Error(`data: unknown task '${sub}'. Expected one of ${[...DATASET_TASKS, 'inspect'].join(', ')}`);
+  },
+};

@@ -1,0 +1,47 @@
+/**
+ * `tinyzero score --input FILE.jsonl [--output FILE]`: scores each line's `solution_str` against
+ * its `ground_truth` with the reward that its `data_source` routes to. Output lines are the input
+ * plus "score" (stdout without --output); bad lines are reported by number on stderr and skipped.
+ */
+import { parseArgs, stringOption } from './args.js';
+import type { Command } from './command.js';
+import { readJsonl, toJsonl, writeJsonl } from '../data/index.js';
+import { computeScore } from '../tasks/index.js';
+
+export const scoreCommand: Command = {
+  summary: 'score JSONL lines {data_source, solution_str, ground_truth} with TinyZero\'s rewards',
+  async run(args: string[]): Promise<number> {
+    const parsed = parseArgs(args, { input: { type: 'string' }, output: { type: 'string' } }, 'score');
+    const input = stringOption(parsed, 'input');
+    if (!input) throw new Error('score: --input FILE.jsonl is required');
+    const output = stringOption(parsed, 'output');
+    const scored: Record<string, unknown>[] = [];
+    let bad = 0;
+    const skip = (line: number, why: string): void => {
+      bad++;
+      console.error(`${input}:${line}: skipped: ${why}`);
+    };
+    for (const entry of readJsonl(input)) {
+      if ('error' in entry) {
+        skip(entry.line, entry.error);
+        continue;
+      }
+      const { data_source: dataSource, solution_str: solutionStr, ground_truth: groundTruth } = entry.value;
+      if (typeof dataSource !== 'string') { skip(entry.line, `"data_source" must be a string, got ${JSON.stringify(dataSource)}`); continue; }
+      if (typeof solutionStr !== 'string') { skip(entry.line, `"solution_str" must be a string, got ${JSON.stringify(solutionStr)}`); continue; }
+      if (!('ground_truth' in entry.value)) { skip(entry.line, 'missing "ground_truth"'); continue; }
+      try {
+        scored.push({ ...entry.value, score: computeScore(dataSource, solutionStr, groundTruth) });
+      } catch (e) {
+        skip(entry.line, (e as Error).message);
+      }
+    }
+    if (output) {
+      writeJsonl(output, scored);
+      console.error(`wrote ${output}: ${scored.length} scored, ${bad} skipped`);
+    } else {
+      process.stdout.write(toJsonl(scored));
+    }
+    return 0;
+  },
+};
