@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { ChatTemplate, chatTemplateSource } from './chat-template.js';
 import { readJsonObject, writeJsonAtomic } from './files.js';
-import type { ChatMessage, ChatTemplateOptions, DecodeOptions, Tokenizer } from './types.js';
+import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, Tokenizer } from './types.js';
 
 /** The special tokens, in id order. */
 export const charSpecialTokens = ['S', 'E', 'P', 'U'] as const;
@@ -105,7 +105,8 @@ export class CharTokenizer implements Tokenizer {
     return file;
   }
 
-  encode(text: string): number[] {
+  /** `addSpecialTokens` changes nothing: the original adds no BOS/EOS either. */
+  encode(text: string, _options?: EncodeOptions): number[] {
     const out: number[] = [];
     for (const c of text) out.push(this.#ids.get(c) ?? charUnkId);
     return out;

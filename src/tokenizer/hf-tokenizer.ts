@@ -83,6 +83,7 @@ export class HfTokenizer implements Tokenizer {
         throw new Error(`${this.dir}: decode: id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
       }
     }
+    if (ids.length === 0) return ''; // the library rejects an empty list
     return this.#impl.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? false });
   }
 

@@ -134,7 +134,6 @@ test('writer: header padded with spaces to 8 bytes, ordered by element size then
   assert.equal(n % 8, 0);
   const text = bytes.subarray(8, 8 + n).toString('utf8');
   assert.match(text, /^\{"__metadata__":\{"format":"pt"\},"a":\{"dtype":"F32","shape":\[2\],"data_offsets":\[0,8\]\},"b":.*"z":.*\} *$/);
-  assert.equal(text.trimEnd().length + (n - text.trimEnd().length), n);
   assert.ok(/ *$/.exec(text)![0].length < 8);
   assert.deepEqual([...bytes.subarray(8 + n + 12)], [0, 0x3f, 0x80, 0x3f, 0, 0x40]);
   assert.equal(bytes.length, 8 + n + 12 + 6);
