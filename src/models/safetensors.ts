@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { bf16ArrayToF32, f16ArrayToF32, type SafetensorsDtype } from './dtype.js';
+import { bf16ArrayToF32, dtypeSize, f16ArrayToF32, type SafetensorsDtype } from './dtype.js';
 import { numel, parseHeader, parseHeaderLength, type SafetensorsHeader, type TensorInfo } from './safetensors-header.js';
 
 /** A tensor's raw little-endian bytes, as stored. */
@@ -146,6 +146,10 @@ export function readSafetensors(file: string): { tensors: Map<string, RawTensor>
 /** Widens a raw tensor to float32 (copies). */
 export function rawToFloat32(t: RawTensor, what = 'tensor'): Float32Array {
   const n = numel(t.shape);
+  if (t.data.length !== n * dtypeSize(t.dtype)) {
+    throw new Error(`${what}: ${t.data.length} bytes, but shape [${t.shape.join(', ')}] of ${t.dtype} needs ${n * dtypeSize(t.dtype)}`);
+  }
+  // Typed views need an offset that is a multiple of the element size; copy only when it is not.
   const aligned = t.data.byteOffset % 4 === 0 ? t.data : t.data.slice();
   switch (t.dtype) {
     case 'F32':

@@ -302,6 +302,15 @@ test('sharded index errors name the index, the tensor and the shard', () => {
   assert.throws(() => openWeights(tmp()), /no model.safetensors or model.safetensors.index.json/);
 });
 
+test('rawToFloat32 widens unaligned views and checks the byte count', () => {
+  const backing = new Uint8Array(1 + 8);
+  backing.set([0x80, 0x3f, 0x00, 0xc0, 0x00, 0x00, 0x80, 0x7f], 1); // BF16 1, -2, 0, +Inf at byte offset 1
+  const view = backing.subarray(1);
+  assert.deepEqual(rawToFloat32({ dtype: 'BF16', shape: [4], data: view }), new Float32Array([1, -2, 0, Infinity]));
+  assert.deepEqual(rawToFloat32({ dtype: 'F32', shape: [2], data: view }), new Float32Array(new Uint8Array(view).buffer));
+  assert.throws(() => rawToFloat32({ dtype: 'F16', shape: [5], data: view }, 'x'), /x: 8 bytes, but shape \[5\] of F16 needs 10/);
+});
+
 test('writer validates data length against the shape', () => {
   const file = join(tmp(), 'w.safetensors');
   assert.throws(() => writeSafetensors(file, { w: { shape: [3], data: new Float32Array(2) } }), /tensor 'w' has 2 values, shape \[3\] needs 3/);
