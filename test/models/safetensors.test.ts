@@ -82,6 +82,8 @@ test('tiny-llama fixture: values match BF16 decoded by hand from the file bytes'
       // The raw bytes are exactly the file's bytes.
       assert.deepEqual(Buffer.from(f.readRaw(name).data), bytes.subarray(begin, begin + 2 * count));
     }
+    // The in-place widening of readFloat32 agrees with widening a separate raw copy, for every tensor.
+    for (const name of f.names) assert.deepEqual(f.readFloat32(name), rawToFloat32(f.readRaw(name)), name);
     // Not all zero: the widened values carry real information.
     assert.ok(f.readFloat32('model.layers.0.self_attn.q_proj.weight').some((x) => x !== 0));
   } finally {
