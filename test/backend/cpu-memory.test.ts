@@ -219,6 +219,18 @@ describe('variants and threads', () => {
     }
   });
 
+  test('idle workers stop spinning and sleep', async () => {
+    const x = cpu.alloc(4 * 200_000);
+    cpu.fill(x, 200_000, 1, 'f32'); // large enough to wake the worker
+    await new Promise((r) => setTimeout(r, 100)); // past the spin window
+    const t0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 300));
+    const used = process.cpuUsage(t0);
+    // A worker still spinning would burn about 300 ms of CPU in this window.
+    assert.ok((used.user + used.system) / 1000 < 100, `idle process used ${(used.user + used.system) / 1000} ms of CPU`);
+    cpu.free(x);
+  });
+
   test('a process that never calls destroy() still exits', () => {
     const url = new URL('../../src/backend/cpu/index.js', import.meta.url).href;
     const script = `import { CpuBackend } from '${url}';
