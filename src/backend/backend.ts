@@ -99,6 +99,8 @@ export interface MemoryStats {
 
 export interface Backend {
   readonly name: string;
+  /** Most bytes the backend can hold at once (the CPU backend's 4 GiB WebAssembly memory); undefined when unknown. */
+  readonly capacityBytes?: number;
 
   // --- memory -------------------------------------------------------------------------------
   alloc(byteLength: number): DeviceBuffer;

@@ -15,6 +15,8 @@ export type ModelType = 'llama' | 'qwen2';
 export type TorchDtype = 'float32' | 'bfloat16' | 'float16';
 
 const architectureOf: { [M in ModelType]: string } = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
+/** A saved critic (backbone + one-output `score` head) names the token-classification class. */
+const criticArchitectureOf: { [M in ModelType]: string } = { llama: 'LlamaForTokenClassification', qwen2: 'Qwen2ForTokenClassification' };
 
 export interface ModelConfig {
   readonly model_type: ModelType;
@@ -78,8 +80,9 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     throw new Error(`${file}: model_type ${JSON.stringify(modelType)} is not supported (llama, qwen2)`);
   }
   const arch = o.architectures ?? [architectureOf[modelType]];
-  if (!Array.isArray(arch) || arch.length !== 1 || arch[0] !== architectureOf[modelType]) {
-    throw new Error(`${file}: architectures ${JSON.stringify(arch)}: expected ["${architectureOf[modelType]}"] for model_type '${modelType}'`);
+  const known = [architectureOf[modelType], criticArchitectureOf[modelType]];
+  if (!Array.isArray(arch) || arch.length !== 1 || !known.includes(String(arch[0]))) {
+    throw new Error(`${file}: architectures ${JSON.stringify(arch)}: expected ["${known[0]}"] or ["${known[1]}"] for model_type '${modelType}'`);
   }
   const k = { file, o };
   const hidden = positiveInt(k, 'hidden_size');
@@ -110,7 +113,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
   for (const [key, value] of Object.entries(o)) if (!modelledKeys.has(key)) extra[key] = value;
   return {
     model_type: modelType,
-    architectures: [architectureOf[modelType]],
+    architectures: [String(arch[0])],
     vocab_size: vocab,
     hidden_size: hidden,
     intermediate_size: positiveInt(k, 'intermediate_size'),
