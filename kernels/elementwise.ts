@@ -1,7 +1,7 @@
 // Element-wise kernels: fill, unary ops, the strided map behind binary/where/copyStrided, AdamW.
 // Every kernel processes the element range [start, end) so the pool can split it across threads;
 // `tid` is the calling thread's index (unused here, part of the pooled calling convention).
-import { expv, hmax, loadN, loadStrided, madd, sigmoidv, storeN, storeStrided } from './simd';
+import { expv, loadN, loadStrided, madd, sigmoidv, storeN, storeStrided } from './simd';
 
 /** out[start..end) = the 32-bit pattern `bits` (an f32's bits or an i32). */
 export function fill(out: usize, bits: i32, start: i32, end: i32, tid: i32): void {

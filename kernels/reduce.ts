@@ -58,7 +58,7 @@ export function reduceCols(op: i32, x: usize, out: usize, len: i32, inner: i32, 
   }
 }
 
-/** max over a row of n floats scaled by s (s > 0 keeps the argmax). */
+/** max over a contiguous row of n floats. */
 // @ts-ignore: decorator
 @inline function rowMax(p: usize, n: i32): f32 {
   return rowReduce(1, p, n);

@@ -168,10 +168,10 @@ export class CpuBackend implements Backend {
 
   unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, n: number, a: number, b: number): void {
     const xp = this.#arg(x, n, op, 'x');
-    const op_ = this.#arg(out, n, op, 'out');
+    const outPtr = this.#arg(out, n, op, 'out');
     const code = UNARY_CODES[op];
     if (code === undefined) throw new Error(`unary: unknown op ${String(op)}`);
-    this.#pool.run('unary', [code, xp, op_, a, b], n, op === 'log' ? n * 4 : n);
+    this.#pool.run('unary', [code, xp, outPtr, a, b], n, op === 'log' ? n * 4 : n);
   }
 
   binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[], b: DeviceBuffer, bOffset: number,
@@ -181,8 +181,8 @@ export class CpuBackend implements Backend {
     const ap = this.#stridedArg(a, aOffset, aStrides, shape, op, 'a');
     const bp = this.#stridedArg(b, bOffset, bStrides, shape, op, 'b');
     const dense = denseStrides(shape);
-    const op_ = this.#stridedArg(out, 0, dense, shape, op, 'out');
-    this.#map(code, [ap, bp, bp, op_], [aStrides, bStrides, bStrides, dense], shape);
+    const outPtr = this.#stridedArg(out, 0, dense, shape, op, 'out');
+    this.#map(code, [ap, bp, bp, outPtr], [aStrides, bStrides, bStrides, dense], shape);
   }
 
   where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[], b: DeviceBuffer,
@@ -191,8 +191,8 @@ export class CpuBackend implements Backend {
     const ap = this.#stridedArg(a, 0, aStrides, shape, 'where', 'a');
     const bp = this.#stridedArg(b, 0, bStrides, shape, 'where', 'b');
     const dense = denseStrides(shape);
-    const op_ = this.#stridedArg(out, 0, dense, shape, 'where', 'out');
-    this.#map(WHERE, [cp, ap, bp, op_], [condStrides, aStrides, bStrides, dense], shape);
+    const outPtr = this.#stridedArg(out, 0, dense, shape, 'where', 'out');
+    this.#map(WHERE, [cp, ap, bp, outPtr], [condStrides, aStrides, bStrides, dense], shape);
   }
 
   // --- reductions ------------------------------------------------------------------------------
