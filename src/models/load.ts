@@ -116,6 +116,8 @@ export interface SaveModelOptions {
   dtype?: FloatDtype;
   /** A folder whose tokenizer files are copied along, so the saved folder is self-contained. */
   tokenizerFrom?: string;
+  /** Split the weights into shards of at most this many bytes (default 5 GB, as transformers). */
+  maxShardBytes?: number;
 }
 
 const tokenizerFiles = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'generation_config.json'];
@@ -127,7 +129,7 @@ export async function saveModel(model: CausalLM | ValueModel, dir: string, optio
     ? { ...model.config, architectures: [model.config.model_type === 'qwen2' ? 'Qwen2ForTokenClassification' : 'LlamaForTokenClassification'], extra: { ...model.config.extra, num_labels: 1 } }
     : model.config;
   const tensors = await model.stateDict();
-  saveWeights(dir, tensors, { dtype: options.dtype ?? 'BF16' });
+  saveWeights(dir, tensors, { dtype: options.dtype ?? 'BF16', maxShardBytes: options.maxShardBytes });
   saveModelConfig(dir, config);
   if (options.tokenizerFrom) {
     for (const f of tokenizerFiles) {
