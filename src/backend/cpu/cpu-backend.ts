@@ -48,6 +48,8 @@ const f32View = new Float32Array(f32Bits.buffer);
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  /** wasm32 addresses 4 GiB; the control block and constants sit below HEAP_BASE. */
+  readonly capacityBytes = 2 ** 32 - HEAP_BASE;
   /** Which compiled kernel module runs: 'relaxed' (fused multiply-add) or 'simd'. */
   readonly kernelVariant: KernelVariant;
   readonly threads: number;
