@@ -1,0 +1,127 @@
+/**
+ * Cross-field rules, run on a config whose every leaf already has the right type. Errors are
+ * the checks veRL asserts at startup or deep inside a worker (spec §3.1, §3.7, §6), moved before any
+ * work; warnings are legal configs that probably do not do what the user means.
+ */
+import { klInReward, usesCritic, usesReferencePolicy } from './derived.js';
+import type { ConfigProblem } from './errors.js';
+import type { TinyZeroConfig } from './types.js';
+
+const A = 'actor_rollout_ref.actor';
+const R = 'actor_rollout_ref.rollout';
+const REF = 'actor_rollout_ref.ref';
+
+export function crossFieldErrors(c: TinyZeroConfig): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const err = (key: string, value: number | boolean | string | null, message: string): void => {
+    out.push({ key, value, message });
+  };
+  const actor = c.actor_rollout_ref.actor;
+  const rollout = c.actor_rollout_ref.rollout;
+  const ref = c.actor_rollout_ref.ref;
+  const n = rollout.n;
+  const tbs = c.data.train_batch_size;
+  const seqLen = rollout.prompt_length + rollout.response_length;
+
+  // Mini-batches split the step's responses evenly (veRL: real_train_batch_size % minimal_bsz).
+  if ((tbs * n) % (actor.ppo_mini_batch_size * n) !== 0) {
+    err(`${A}.ppo_mini_batch_size`, actor.ppo_mini_batch_size,
+      `data.train_batch_size × rollout.n (${tbs} × ${n}) must be divisible by ppo_mini_batch_size × rollout.n (${actor.ppo_mini_batch_size} × ${n})`);
+  }
+  microBatch(out, A, actor.ppo_mini_batch_size, actor.ppo_micro_batch_size, actor.use_dynamic_bsz);
+  if (actor.use_dynamic_bsz && actor.ppo_max_token_len_per_gpu < seqLen) tokenCap(out, `${A}.ppo_max_token_len_per_gpu`, actor.ppo_max_token_len_per_gpu, seqLen);
+
+  if (rollout.log_prob_micro_batch_size === null && !rollout.log_prob_use_dynamic_bsz) needMicro(out, `${R}.log_prob_micro_batch_size`);
+  if (rollout.log_prob_use_dynamic_bsz && rollout.log_prob_max_token_len_per_gpu < seqLen) {
+    tokenCap(out, `${R}.log_prob_max_token_len_per_gpu`, rollout.log_prob_max_token_len_per_gpu, seqLen);
+  }
+  if (usesReferencePolicy(c)) {
+    if (ref.log_prob_micro_batch_size === null && !ref.log_prob_use_dynamic_bsz) needMicro(out, `${REF}.log_prob_micro_batch_size`);
+    if (ref.log_prob_use_dynamic_bsz && ref.log_prob_max_token_len_per_gpu < seqLen) {
+      tokenCap(out, `${REF}.log_prob_max_token_len_per_gpu`, ref.log_prob_max_token_len_per_gpu, seqLen);
+    }
+  }
+
+  if (usesCritic(c)) {
+    const cr = c.critic;
+    if ((tbs * n) % (cr.ppo_mini_batch_size * n) !== 0) {
+      err('critic.ppo_mini_batch_size', cr.ppo_mini_batch_size,
+        `data.train_batch_size × rollout.n (${tbs} × ${n}) must be divisible by critic.ppo_mini_batch_size × rollout.n (${cr.ppo_mini_batch_size} × ${n})`);
+    }
+    microBatch(out, 'critic', cr.ppo_mini_batch_size, cr.ppo_micro_batch_size, cr.use_dynamic_bsz);
+    if (cr.forward_micro_batch_size === null && !cr.use_dynamic_bsz) needMicro(out, 'critic.forward_micro_batch_size');
+    if (cr.use_dynamic_bsz) {
+      if (cr.ppo_max_token_len_per_gpu < seqLen) tokenCap(out, 'critic.ppo_max_token_len_per_gpu', cr.ppo_max_token_len_per_gpu, seqLen);
+      if (cr.forward_max_token_len_per_gpu < seqLen) tokenCap(out, 'critic.forward_max_token_len_per_gpu', cr.forward_max_token_len_per_gpu, seqLen);
+    }
+  }
+
+  if (c.algorithm.adv_estimator === 'rloo' && n < 2) {
+    err(`${R}.n`, n, "adv_estimator 'rloo' needs rollout.n ≥ 2 (its baseline is the mean of the other samples)");
+  }
+  const fg = c.algorithm.filter_groups;
+  if (fg.enable) {
+    if (fg.metric === null) err('algorithm.filter_groups.metric', null, "filter_groups.enable needs a metric: 'acc' | 'score' | 'seq_reward' | 'seq_final_reward'");
+    const gen = c.data.gen_batch_size;
+    if (gen !== null && gen < tbs) err('data.gen_batch_size', gen, `must be ≥ data.train_batch_size (${tbs}) with filter_groups`);
+  }
+  const ob = c.reward_model.overlong_buffer;
+  if (ob.enable && (ob.len < 1 || ob.len > rollout.response_length)) {
+    err('reward_model.overlong_buffer.len', ob.len, `must be in 1..rollout.response_length (${rollout.response_length}) when overlong_buffer.enable`);
+  }
+  if (c.reward_model.enable) {
+    err('reward_model.enable', true, 'model-based reward models are not supported; rewards come from the task (data_source) rule functions');
+  }
+  return out;
+}
+
+function microBatch(out: ConfigProblem[], at: string, mini: number, micro: number | null, dynamic: boolean): void {
+  if (micro === null) {
+    if (!dynamic) needMicro(out, `${at}.ppo_micro_batch_size`);
+    return;
+  }
+  // veRL asserts this even with dynamic bsz: the ratio is the gradient-accumulation count
+  if (mini % micro !== 0) {
+    out.push({ key: `${at}.ppo_micro_batch_size`, value: micro, message: `must divide ${at}.ppo_mini_batch_size (${mini})` });
+  }
+}
+
+function needMicro(out: ConfigProblem[], key: string): void {
+  out.push({ key, value: null, message: 'needs a micro-batch size unless the matching use_dynamic_bsz is true' });
+}
+
+function tokenCap(out: ConfigProblem[], key: string, value: number, seqLen: number): void {
+  out.push({ key, value, message: `must be ≥ prompt_length + response_length (${seqLen}): one sequence must fit a micro-batch` });
+}
+
+export function crossFieldWarnings(c: TinyZeroConfig): string[] {
+  const out: string[] = [];
+  const actor = c.actor_rollout_ref.actor;
+  const rollout = c.actor_rollout_ref.rollout;
+  const est = c.algorithm.adv_estimator;
+  if ((est === 'grpo' || est === 'reinforce_plus_plus_baseline') && rollout.n < 2) {
+    out.push(`${est} with rollout.n=1: every group has one sample (${est === 'grpo' ? 'advantage = raw score' : 'advantage = 0, nothing is learned'}); set rollout.n > 1`);
+  }
+  if (est === 'grpo' && !actor.use_kl_loss && klInReward(c) && usesReferencePolicy(c)) {
+    out.push('grpo without actor.use_kl_loss: the per-token KL penalty is summed into the outcome score before group normalisation (TinyZero quirk 11); GRPO usually sets actor.use_kl_loss=True');
+  }
+  if (actor.use_kl_loss && c.algorithm.use_kl_in_reward === true) {
+    out.push('both algorithm.use_kl_in_reward and actor.use_kl_loss are on: KL is penalised twice');
+  }
+  if (c.trainer.critic_warmup > 0 && !usesCritic(c)) {
+    out.push(`trainer.critic_warmup=${c.trainer.critic_warmup} has no effect: adv_estimator '${est}' uses no critic`);
+  }
+  if (c.trainer.val_only && !c.trainer.val_before_train) {
+    out.push('trainer.val_only=True only acts with trainer.val_before_train=True (as in veRL); training will run');
+  }
+  if (rollout.n > 1 && (!rollout.do_sample || rollout.temperature === 0)) {
+    out.push(`rollout.n=${rollout.n} with greedy decoding: the n responses of a prompt are identical`);
+  }
+  if (actor.loss_scale_factor !== null && actor.loss_agg_mode !== 'seq-mean-token-sum-norm') {
+    out.push(`actor.loss_scale_factor is used only by loss_agg_mode 'seq-mean-token-sum-norm' (now '${actor.loss_agg_mode}')`);
+  }
+  if (rollout.prompt_length !== c.data.max_prompt_length || rollout.response_length !== c.data.max_response_length) {
+    out.push('rollout.prompt_length/response_length differ from data.max_prompt_length/max_response_length; veRL links them');
+  }
+  return out;
+}

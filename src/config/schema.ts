@@ -1,0 +1,227 @@
+/**
+ * The one place the defaults live: TinyZero's `verl/trainer/config/ppo_trainer.yaml` (spec §3.8),
+ * including its `${...}` links, so an override of `data.max_response_length` also moves
+ * `rollout.response_length` as it does in veRL. Keys TinyZero lacks are marked `added`.
+ */
+import { bool, either, field, type LeafSpec, float, int, listOf, nullable, oneOf, openMap, pair, str, type Section } from './fields.js';
+import type {
+  ActorFsdpConfig,
+  AdvEstimator,
+  FilterGroupsMetric,
+  KlPenaltyType,
+  LoggerBackend,
+  LossAggMode,
+  OptimConfig,
+  TinyZeroConfig,
+} from './types.js';
+
+export const ADV_ESTIMATORS: readonly AdvEstimator[] = ['gae', 'grpo', 'rloo', 'reinforce_plus_plus', 'reinforce_plus_plus_baseline', 'remax'];
+export const KL_PENALTY_TYPES: readonly KlPenaltyType[] = ['kl', 'k1', 'abs', 'mse', 'k2', 'low_var_kl', 'k3', 'k1+', 'k3+'];
+export const LOSS_AGG_MODES: readonly LossAggMode[] = ['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'];
+export const LOGGER_BACKENDS: readonly LoggerBackend[] = ['console', 'wandb', 'mlflow', 'tensorboard'];
+export const FILTER_GROUPS_METRICS: readonly FilterGroupsMetric[] = ['acc', 'score', 'seq_reward', 'seq_final_reward'];
+
+const paths = either(str, listOf(str));
+const pos = int({ min: 1 });
+const posOrNull = nullable(pos);
+const nonNeg = float({ min: 0 });
+const fraction = float({ min: 0, max: 1 });
+const ignoredBool = (def: boolean): LeafSpec<boolean> => field(bool, def, 'ignored (see ignored.ts)');
+
+function optim(lr: number): Section<OptimConfig> {
+  return {
+    lr: field(nonNeg, lr, 'AdamW learning rate'),
+    lr_warmup_steps_ratio: field(fraction, 0, 'warmup steps = int(ratio · total_training_steps); LR ramps min(1, (step+1)/warmup)'),
+    min_lr_ratio: field(nullable(fraction), null, 'cosine floor as a fraction of lr; null = 0'),
+    warmup_style: field(oneOf(['constant', 'cosine']), 'constant', 'LR shape after warmup'),
+    total_training_steps: field(int({ min: -1 }), -1, '-1 = injected by the trainer'),
+    betas: field(pair(float({ min: 0, max: 1 })), [0.9, 0.999], 'AdamW betas', { added: true }),
+    weight_decay: field(nonNeg, 1e-2, 'AdamW decoupled weight decay', { added: true }),
+  };
+}
+
+function fsdp(): Section<ActorFsdpConfig> {
+  return {
+    wrap_policy: { min_num_params: field(int({ min: 0 }), 0, 'ignored') },
+    param_offload: ignoredBool(false),
+    grad_offload: ignoredBool(false),
+    optimizer_offload: ignoredBool(false),
+    fsdp_size: field(int({ min: -1 }), -1, 'ignored'),
+  };
+}
+
+export const schema: Section<TinyZeroConfig> = {
+  data: {
+    tokenizer: field(nullable(str), null, 'ignored: the tokenizer comes from the model folder'),
+    train_files: field(paths, '~/data/rlhf/gsm8k/train.parquet', 'training parquet file(s)'),
+    val_files: field(paths, '~/data/rlhf/gsm8k/test.parquet', 'validation parquet file(s)'),
+    prompt_key: field(str, 'prompt', 'column holding the chat-format prompt'),
+    max_prompt_length: field(pos, 512, 'prompts are left-padded to this; a longer prompt is an error'),
+    max_response_length: field(pos, 512, 'generated tokens per response'),
+    train_batch_size: field(pos, 1024, 'prompts per training step'),
+    val_batch_size: field(posOrNull, 1312, 'prompts per validation generation chunk; null = all'),
+    return_raw_input_ids: ignoredBool(false),
+    return_raw_chat: ignoredBool(false),
+    gen_batch_size: field(posOrNull, null, 'DAPO dynamic sampling: prompts per generation round; null = train_batch_size', { added: true }),
+    apply_chat_template: field(bool, false, "render prompts with the tokenizer's chat template (TinyZero: no)", { added: true }),
+  },
+  actor_rollout_ref: {
+    hybrid_engine: field(bool, true, 'ignored: actor and rollout always share weights here'),
+    model: {
+      path: field(str, '~/models/deepseek-llm-7b-chat', 'Hugging Face model folder'),
+      external_lib: field(nullable(str), null, 'ignored'),
+      override_config: openMap('merged over config.json'),
+      enable_gradient_checkpointing: field(bool, false, 'ignored on CPU'),
+      use_remove_padding: field(bool, false, 'ignored: numerically equivalent (spec §3.7)'),
+      trust_remote_code: field(bool, false, 'ignored', { added: true }),
+    },
+    actor: {
+      strategy: field(oneOf(['fsdp']), 'fsdp', 'ignored: single process'),
+      ppo_mini_batch_size: field(pos, 256, 'prompts per optimizer step (× rollout.n responses)'),
+      ppo_micro_batch_size: field(posOrNull, 64, 'prompts per forward/backward; mini / micro = grad accumulation'),
+      use_dynamic_bsz: field(bool, false, 'micro-batches by token budget instead of row count'),
+      ppo_max_token_len_per_gpu: field(pos, 16384, 'token budget per micro-batch with use_dynamic_bsz'),
+      grad_clip: field(float({ gt: 0 }), 1.0, 'max global grad norm'),
+      clip_ratio: field(float({ gt: 0 }), 0.2, 'PPO ε'),
+      clip_ratio_low: field(nullable(float({ gt: 0 })), null, 'DAPO lower ε; null = clip_ratio', { added: true }),
+      clip_ratio_high: field(nullable(float({ gt: 0 })), null, 'DAPO upper ε; null = clip_ratio', { added: true }),
+      clip_ratio_c: field(nullable(float({ gt: 1 })), null, 'dual-clip c; null = off (TinyZero)', { added: true }),
+      loss_agg_mode: field(oneOf(LOSS_AGG_MODES), 'token-mean', 'how token losses are reduced', { added: true }),
+      loss_scale_factor: field(nullable(float({ gt: 0 })), null, 'seq-mean-token-sum-norm divisor; null = response length', { added: true }),
+      entropy_coeff: field(float(), 0.001, 'entropy bonus weight'),
+      use_kl_loss: field(bool, false, 'KL to the reference as a loss term (GRPO)'),
+      kl_loss_coef: field(nonNeg, 0.001, 'weight of the KL loss'),
+      kl_loss_type: field(oneOf(KL_PENALTY_TYPES), 'low_var_kl', 'KL estimator of the KL loss'),
+      ppo_epochs: field(pos, 1, 'passes over each batch'),
+      shuffle: field(bool, false, 'reshuffle rows between ppo epochs'),
+      ulysses_sequence_parallel_size: field(pos, 1, 'ignored'),
+      optim: optim(1e-6),
+      fsdp_config: fsdp(),
+    },
+    ref: {
+      fsdp_config: {
+        param_offload: ignoredBool(false),
+        wrap_policy: { min_num_params: field(int({ min: 0 }), 0, 'ignored') },
+        fsdp_size: field(int({ min: -1 }), -1, 'ignored'),
+      },
+      log_prob_micro_batch_size: field(posOrNull, 128, 'prompts per reference log-prob forward'),
+      log_prob_use_dynamic_bsz: field(bool, '${actor_rollout_ref.actor.use_dynamic_bsz}', 'token-budget micro-batches'),
+      log_prob_max_token_len_per_gpu: field(pos, '${actor_rollout_ref.actor.ppo_max_token_len_per_gpu}', 'token budget'),
+      ulysses_sequence_parallel_size: field(pos, '${actor_rollout_ref.actor.ulysses_sequence_parallel_size}', 'ignored'),
+    },
+    rollout: {
+      name: field(oneOf(['vllm', 'hf']), 'vllm', 'both use the built-in generator'),
+      temperature: field(nonNeg, 1.0, 'sampling temperature'),
+      top_k: field(int({ min: -1 }), -1, '-1 or 0 = off'),
+      top_p: field(float({ gt: 0, max: 1 }), 1, 'nucleus sampling mass'),
+      prompt_length: field(pos, '${data.max_prompt_length}', 'prompt tokens'),
+      response_length: field(pos, '${data.max_response_length}', 'max new tokens'),
+      dtype: field(oneOf(['bfloat16', 'float16', 'float32']), 'bfloat16', 'ignored: CPU computes in float32'),
+      gpu_memory_utilization: field(float({ gt: 0, max: 1 }), 0.5, 'ignored'),
+      ignore_eos: field(bool, false, 'keep generating past EOS'),
+      enforce_eager: ignoredBool(true),
+      free_cache_engine: ignoredBool(true),
+      load_format: field(str, 'dummy_dtensor', 'ignored'),
+      tensor_model_parallel_size: field(pos, 2, 'ignored'),
+      max_num_batched_tokens: field(pos, 8192, 'ignored'),
+      max_num_seqs: field(pos, 1024, 'ignored'),
+      log_prob_micro_batch_size: field(posOrNull, 128, 'prompts per old-log-prob forward'),
+      log_prob_use_dynamic_bsz: field(bool, '${actor_rollout_ref.actor.use_dynamic_bsz}', 'token-budget micro-batches'),
+      log_prob_max_token_len_per_gpu: field(pos, '${actor_rollout_ref.actor.ppo_max_token_len_per_gpu}', 'token budget'),
+      do_sample: field(bool, true, 'false = greedy (validation is always greedy)'),
+      n: field(pos, 1, 'responses per prompt'),
+      micro_batch_size: field(posOrNull, null, 'prompts per generation chunk; null = whole batch', { added: true }),
+    },
+  },
+  critic: {
+    strategy: field(oneOf(['fsdp']), 'fsdp', 'ignored: single process'),
+    optim: optim(1e-5),
+    model: {
+      path: field(str, '~/models/deepseek-llm-7b-chat', 'critic base model folder (fresh value head)'),
+      tokenizer_path: field(str, '${actor_rollout_ref.model.path}', 'tokenizer folder'),
+      override_config: openMap('merged over config.json'),
+      external_lib: field(nullable(str), '${actor_rollout_ref.model.external_lib}', 'ignored'),
+      enable_gradient_checkpointing: field(bool, false, 'ignored on CPU'),
+      use_remove_padding: field(bool, false, 'ignored: numerically equivalent'),
+      trust_remote_code: field(bool, false, 'ignored', { added: true }),
+      fsdp_config: fsdp(),
+    },
+    ppo_mini_batch_size: field(pos, '${actor_rollout_ref.actor.ppo_mini_batch_size}', 'prompts per critic optimizer step'),
+    ppo_micro_batch_size: field(posOrNull, 64, 'prompts per critic forward/backward'),
+    forward_micro_batch_size: field(posOrNull, '${critic.ppo_micro_batch_size}', 'prompts per value forward'),
+    use_dynamic_bsz: field(bool, '${actor_rollout_ref.actor.use_dynamic_bsz}', 'token-budget micro-batches'),
+    ppo_max_token_len_per_gpu: field(pos, 32768, 'token budget per critic micro-batch'),
+    forward_max_token_len_per_gpu: field(pos, '${critic.ppo_max_token_len_per_gpu}', 'token budget per value forward'),
+    ulysses_sequence_parallel_size: field(pos, 1, 'ignored'),
+    ppo_epochs: field(pos, '${actor_rollout_ref.actor.ppo_epochs}', 'passes over each batch'),
+    shuffle: field(bool, '${actor_rollout_ref.actor.shuffle}', 'reshuffle between epochs'),
+    grad_clip: field(float({ gt: 0 }), 1.0, 'max global grad norm'),
+    cliprange_value: field(float({ gt: 0 }), 0.5, 'value clip'),
+  },
+  reward_model: {
+    enable: field(bool, false, 'model-based reward (not supported; rule rewards only)'),
+    strategy: field(oneOf(['fsdp']), 'fsdp', 'ignored'),
+    model: {
+      input_tokenizer: field(str, '${actor_rollout_ref.model.path}', 'ignored'),
+      path: field(str, '~/models/FsfairX-LLaMA3-RM-v0.1', 'ignored'),
+      external_lib: field(nullable(str), '${actor_rollout_ref.model.external_lib}', 'ignored'),
+      use_remove_padding: field(bool, false, 'ignored'),
+      fsdp_config: {
+        min_num_params: field(int({ min: 0 }), 0, 'ignored'),
+        param_offload: ignoredBool(false),
+      },
+    },
+    micro_batch_size: field(pos, 64, 'ignored'),
+    max_length: field(posOrNull, null, 'ignored'),
+    ulysses_sequence_parallel_size: field(pos, 1, 'ignored'),
+    use_dynamic_bsz: field(bool, '${critic.use_dynamic_bsz}', 'ignored'),
+    forward_max_token_len_per_gpu: field(pos, '${critic.forward_max_token_len_per_gpu}', 'ignored'),
+    overlong_buffer: {
+      enable: field(bool, false, 'DAPO overlong reward shaping', { added: true }),
+      len: field(int({ min: 0 }), 0, 'penalty zone length in tokens', { added: true }),
+      penalty_factor: field(nonNeg, 0, 'penalty at max length', { added: true }),
+      log: field(bool, false, 'log the penalty', { added: true }),
+    },
+  },
+  algorithm: {
+    gamma: field(fraction, 1.0, 'discount'),
+    lam: field(fraction, 1.0, 'GAE λ'),
+    adv_estimator: field(oneOf(ADV_ESTIMATORS), 'gae', 'advantage estimator (gae uses a critic)'),
+    norm_adv_by_std_in_grpo: field(bool, true, 'false = Dr. GRPO', { added: true }),
+    use_kl_in_reward: field(nullable(bool), null, 'null = KL in reward iff not actor.use_kl_loss (TinyZero)', { added: true }),
+    kl_penalty: field(oneOf(KL_PENALTY_TYPES), 'kl', 'KL estimator of the in-reward penalty'),
+    kl_ctrl: {
+      type: field(oneOf(['fixed', 'adaptive']), 'fixed', 'KL coefficient controller'),
+      kl_coef: field(nonNeg, 0.001, 'β'),
+      horizon: field(pos, 10000, 'adaptive controller horizon', { added: true }),
+      target_kl: field(float({ gt: 0 }), 0.1, 'adaptive controller target', { added: true }),
+    },
+    filter_groups: {
+      enable: field(bool, false, 'DAPO dynamic sampling', { added: true }),
+      metric: field(nullable(oneOf(FILTER_GROUPS_METRICS)), null, 'per-trajectory value a group must vary in', { added: true }),
+      max_num_gen_batches: field(int(), 0, 'generation rounds before giving up; ≤ 0 = unlimited', { added: true }),
+    },
+  },
+  trainer: {
+    total_epochs: field(pos, 30, 'passes over the training set'),
+    total_training_steps: field(posOrNull, null, 'null = steps per epoch · total_epochs'),
+    project_name: field(str, 'verl_examples', 'tracking project'),
+    experiment_name: field(str, 'gsm8k', 'tracking run name'),
+    logger: field(listOf(oneOf(LOGGER_BACKENDS)), ['console', 'wandb'], 'tracking backends'),
+    nnodes: field(pos, 1, 'ignored'),
+    n_gpus_per_node: field(pos, 8, 'ignored'),
+    save_freq: field(int(), -1, 'checkpoint every N steps; ≤ 0 = never'),
+    test_freq: field(int(), -1, 'validate every N steps; ≤ 0 = never'),
+    critic_warmup: field(int({ min: 0 }), 0, 'steps of critic-only training'),
+    default_hdfs_dir: field(nullable(str), '~/experiments/gsm8k/ppo/${trainer.experiment_name}', 'ignored'),
+    default_local_dir: field(str, 'checkpoints/${trainer.project_name}/${trainer.experiment_name}', 'checkpoint folder'),
+    val_before_train: field(bool, true, 'validate at step 0', { added: true }),
+    val_only: field(bool, false, 'validate once and stop', { added: true }),
+    device: field(oneOf(['cpu', 'webgpu', 'reference']), 'cpu', 'compute backend', { added: true }),
+    threads: field(posOrNull, null, 'CPU threads; null = auto', { added: true }),
+    resume_mode: field(oneOf(['auto', 'disable']), 'auto', 'resume from the latest complete checkpoint', { added: true }),
+    max_actor_ckpt_to_keep: field(posOrNull, null, 'null = keep all', { added: true }),
+    max_critic_ckpt_to_keep: field(posOrNull, null, 'null = keep all', { added: true }),
+    seed: field(int({ min: 0 }), 1, 'seed of data order, sampling and init', { added: true }),
+  },
+};

@@ -1,0 +1,304 @@
+/**
+ * The run config: one typed object whose tree and snake_case keys are veRL's `ppo_trainer.yaml`
+ * (spec §3.8), so `key.path=value` overrides written for TinyZero name the same fields here.
+ * Defaults live in schema.ts only; this file is the shape. Keys marked "ignored" are accepted so
+ * TinyZero's scripts parse, and listed with their reason in ignored.ts.
+ */
+
+/** Any value YAML or a Hydra override can produce. */
+export type YamlValue = null | boolean | number | string | YamlValue[] | YamlMap;
+export interface YamlMap {
+  [key: string]: YamlValue;
+}
+
+/** `algorithm.adv_estimator` (TinyZero: gae | grpo; the rest from upstream veRL, spec §6). */
+export type AdvEstimator = 'gae' | 'grpo' | 'rloo' | 'reinforce_plus_plus' | 'reinforce_plus_plus_baseline' | 'remax';
+/** `algorithm.kl_penalty` / `actor.kl_loss_type`; k1 = kl, k2 = mse, k3 = low_var_kl, `+` = straight-through. `full` is refused, as in veRL. */
+export type KlPenaltyType = 'kl' | 'k1' | 'abs' | 'mse' | 'k2' | 'low_var_kl' | 'k3' | 'k1+' | 'k3+';
+export type LossAggMode = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
+export type KlCtrlType = 'fixed' | 'adaptive';
+export type WarmupStyle = 'constant' | 'cosine';
+export type ResumeMode = 'auto' | 'disable';
+export type LoggerBackend = 'console' | 'wandb' | 'mlflow' | 'tensorboard';
+export type Device = 'cpu' | 'webgpu' | 'reference';
+export type RolloutName = 'vllm' | 'hf';
+export type RolloutDtype = 'bfloat16' | 'float16' | 'float32';
+export type Strategy = 'fsdp';
+/** DAPO `filter_groups.metric`: the per-trajectory value whose spread decides whether a group is kept. */
+export type FilterGroupsMetric = 'acc' | 'score' | 'seq_reward' | 'seq_final_reward';
+
+export interface DataConfig {
+  /** ignored */
+  tokenizer: string | null;
+  /** one parquet path or a list (veRL accepts both) */
+  train_files: string | string[];
+  val_files: string | string[];
+  prompt_key: string;
+  max_prompt_length: number;
+  max_response_length: number;
+  /** prompts per training step */
+  train_batch_size: number;
+  /** prompts per validation generation chunk (TinyZero ignored it, quirk 4); null = the whole set */
+  val_batch_size: number | null;
+  /** ignored */
+  return_raw_input_ids: boolean;
+  /** ignored */
+  return_raw_chat: boolean;
+  /** DAPO dynamic sampling: prompts generated per round; null = train_batch_size (added, spec §6) */
+  gen_batch_size: number | null;
+  /** quirk 10: TinyZero uses the prompt text as is; true renders the tokenizer's chat template (added) */
+  apply_chat_template: boolean;
+}
+
+export interface FsdpWrapPolicy {
+  min_num_params: number;
+}
+/** All of it ignored: one process, no sharding. */
+export interface ActorFsdpConfig {
+  wrap_policy: FsdpWrapPolicy;
+  param_offload: boolean;
+  grad_offload: boolean;
+  optimizer_offload: boolean;
+  fsdp_size: number;
+}
+export interface RefFsdpConfig {
+  param_offload: boolean;
+  wrap_policy: FsdpWrapPolicy;
+  fsdp_size: number;
+}
+export interface RewardModelFsdpConfig {
+  min_num_params: number;
+  param_offload: boolean;
+}
+
+export interface OptimConfig {
+  lr: number;
+  /** warmup steps = int(ratio · total_training_steps) */
+  lr_warmup_steps_ratio: number;
+  /** cosine floor as a fraction of lr; null = 0 (honoured here, quirk 4) */
+  min_lr_ratio: number | null;
+  warmup_style: WarmupStyle;
+  /** -1 = injected by the trainer from the data size and total_epochs */
+  total_training_steps: number;
+  /** AdamW betas (veRL reads them with .get) */
+  betas: [number, number];
+  weight_decay: number;
+}
+
+export interface ActorModelConfig {
+  path: string;
+  /** ignored: no Python modules are imported */
+  external_lib: string | null;
+  /** merged over the checkpoint's config.json (open map: `+...override_config.key=value`) */
+  override_config: YamlMap;
+  enable_gradient_checkpointing: boolean;
+  use_remove_padding: boolean;
+  /** ignored: no remote code is ever run */
+  trust_remote_code: boolean;
+}
+
+export interface ActorConfig {
+  strategy: Strategy;
+  /** global, in prompts (× rollout.n responses) */
+  ppo_mini_batch_size: number;
+  /** global, in prompts; sets gradient accumulation; null only with use_dynamic_bsz */
+  ppo_micro_batch_size: number | null;
+  use_dynamic_bsz: boolean;
+  ppo_max_token_len_per_gpu: number;
+  grad_clip: number;
+  clip_ratio: number;
+  /** DAPO clip-higher: lower ε; null = clip_ratio */
+  clip_ratio_low: number | null;
+  /** DAPO clip-higher: upper ε; null = clip_ratio */
+  clip_ratio_high: number | null;
+  /** dual-clip constant c > 1; null = TinyZero's loss (no dual clip) */
+  clip_ratio_c: number | null;
+  loss_agg_mode: LossAggMode;
+  /** seq-mean-token-sum-norm constant; null = max response length */
+  loss_scale_factor: number | null;
+  entropy_coeff: number;
+  use_kl_loss: boolean;
+  kl_loss_coef: number;
+  kl_loss_type: KlPenaltyType;
+  /** honoured here (quirk 4) */
+  ppo_epochs: number;
+  /** honoured here (quirk 4): reshuffle rows between epochs */
+  shuffle: boolean;
+  ulysses_sequence_parallel_size: number;
+  optim: OptimConfig;
+  fsdp_config: ActorFsdpConfig;
+}
+
+export interface RefConfig {
+  fsdp_config: RefFsdpConfig;
+  log_prob_micro_batch_size: number | null;
+  log_prob_use_dynamic_bsz: boolean;
+  log_prob_max_token_len_per_gpu: number;
+  ulysses_sequence_parallel_size: number;
+}
+
+export interface RolloutConfig {
+  /** both map to the built-in generator */
+  name: RolloutName;
+  temperature: number;
+  /** -1 (vllm) or 0 (hf) = off */
+  top_k: number;
+  top_p: number;
+  prompt_length: number;
+  response_length: number;
+  dtype: RolloutDtype;
+  gpu_memory_utilization: number;
+  ignore_eos: boolean;
+  enforce_eager: boolean;
+  free_cache_engine: boolean;
+  load_format: string;
+  tensor_model_parallel_size: number;
+  max_num_batched_tokens: number;
+  max_num_seqs: number;
+  log_prob_micro_batch_size: number | null;
+  log_prob_use_dynamic_bsz: boolean;
+  log_prob_max_token_len_per_gpu: number;
+  do_sample: boolean;
+  /** responses per prompt (> 1 for GRPO) */
+  n: number;
+  /** prompts per generation chunk (veRL's hf rollout key, used by its e2e test); null = the whole batch */
+  micro_batch_size: number | null;
+}
+
+export interface ActorRolloutRefConfig {
+  hybrid_engine: boolean;
+  model: ActorModelConfig;
+  actor: ActorConfig;
+  ref: RefConfig;
+  rollout: RolloutConfig;
+}
+
+export interface CriticModelConfig {
+  path: string;
+  tokenizer_path: string;
+  override_config: YamlMap;
+  external_lib: string | null;
+  enable_gradient_checkpointing: boolean;
+  use_remove_padding: boolean;
+  trust_remote_code: boolean;
+  fsdp_config: ActorFsdpConfig;
+}
+
+export interface CriticConfig {
+  strategy: Strategy;
+  optim: OptimConfig;
+  model: CriticModelConfig;
+  /** same units as the actor: prompts (quirk 7 fixed) */
+  ppo_mini_batch_size: number;
+  ppo_micro_batch_size: number | null;
+  forward_micro_batch_size: number | null;
+  use_dynamic_bsz: boolean;
+  ppo_max_token_len_per_gpu: number;
+  forward_max_token_len_per_gpu: number;
+  ulysses_sequence_parallel_size: number;
+  ppo_epochs: number;
+  shuffle: boolean;
+  grad_clip: number;
+  cliprange_value: number;
+}
+
+export interface RewardModelSubConfig {
+  input_tokenizer: string;
+  path: string;
+  external_lib: string | null;
+  use_remove_padding: boolean;
+  fsdp_config: RewardModelFsdpConfig;
+}
+
+/** DAPO overlong reward shaping (spec §6). */
+export interface OverlongBufferConfig {
+  enable: boolean;
+  /** the last `len` tokens before max_response_length get a linear penalty */
+  len: number;
+  penalty_factor: number;
+  /** log the penalty as a metric */
+  log: boolean;
+}
+
+export interface RewardModelConfig {
+  /** model-based rewards are not supported: must stay false */
+  enable: boolean;
+  strategy: Strategy;
+  model: RewardModelSubConfig;
+  micro_batch_size: number;
+  max_length: number | null;
+  ulysses_sequence_parallel_size: number;
+  use_dynamic_bsz: boolean;
+  forward_max_token_len_per_gpu: number;
+  overlong_buffer: OverlongBufferConfig;
+}
+
+export interface KlCtrlConfig {
+  type: KlCtrlType;
+  kl_coef: number;
+  /** adaptive only (quirk 13: in the schema here, veRL needed `+`) */
+  horizon: number;
+  target_kl: number;
+}
+
+/** DAPO dynamic sampling (spec §6). */
+export interface FilterGroupsConfig {
+  enable: boolean;
+  metric: FilterGroupsMetric | null;
+  /** give up after this many generation rounds; ≤ 0 = unlimited */
+  max_num_gen_batches: number;
+}
+
+export interface AlgorithmConfig {
+  gamma: number;
+  lam: number;
+  adv_estimator: AdvEstimator;
+  /** GRPO divides by the group std; false = Dr. GRPO */
+  norm_adv_by_std_in_grpo: boolean;
+  /** null = TinyZero's rule: KL in the reward exactly when actor.use_kl_loss is false */
+  use_kl_in_reward: boolean | null;
+  kl_penalty: KlPenaltyType;
+  kl_ctrl: KlCtrlConfig;
+  filter_groups: FilterGroupsConfig;
+}
+
+export interface TrainerConfig {
+  total_epochs: number;
+  /** null = len(train dataloader) · total_epochs */
+  total_training_steps: number | null;
+  project_name: string;
+  experiment_name: string;
+  logger: LoggerBackend[];
+  nnodes: number;
+  n_gpus_per_node: number;
+  /** ≤ 0 = never */
+  save_freq: number;
+  /** ≤ 0 = never */
+  test_freq: number;
+  critic_warmup: number;
+  default_hdfs_dir: string | null;
+  default_local_dir: string;
+  val_before_train: boolean;
+  val_only: boolean;
+  /** compute backend (added) */
+  device: Device;
+  /** CPU worker threads; null = auto (added) */
+  threads: number | null;
+  /** auto = continue from the latest complete checkpoint (added; quirk 14) */
+  resume_mode: ResumeMode;
+  /** null = keep all (added) */
+  max_actor_ckpt_to_keep: number | null;
+  max_critic_ckpt_to_keep: number | null;
+  /** data order, sampling and init (added) */
+  seed: number;
+}
+
+/** The whole run config. */
+export interface TinyZeroConfig {
+  data: DataConfig;
+  actor_rollout_ref: ActorRolloutRefConfig;
+  critic: CriticConfig;
+  reward_model: RewardModelConfig;
+  algorithm: AlgorithmConfig;
+  trainer: TrainerConfig;
+}
