@@ -1,11 +1,15 @@
 // The registry of subcommands. Each lives in its own file under src/cli/; add one line here per command.
+import { benchCommand } from './bench.js';
 import type { Command } from './command.js';
+import { dashboardCommand } from './dashboard.js';
 import { dataCommand } from './data.js';
 import { demoCommand } from './demo.js';
 import { generateCommand } from './generate.js';
 import { scoreCommand } from './score.js';
 
 export const commands: Record<string, Command> = {
+  dashboard: dashboardCommand,
+  bench: benchCommand,
   data: dataCommand,
   demo: demoCommand,
   generate: generateCommand,

@@ -1,0 +1,94 @@
+/**
+ * Appends metrics and events to metrics.jsonl and events.jsonl in the run folder. Each line goes
+ * to the OS in one synchronous write (and is fsync'ed unless disabled), so a crash or SIGKILL loses
+ * at most the line being written; reopening the files trims such a partial line so later appends
+ * start on a clean line.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  EVENTS_FILE, METRICS_FILE, decodeJsonl, decodeEventLine, decodeMetricsLine, encodeMetricsLine, jsonReplacer,
+} from './jsonl-records.js';
+import type { EventKind, EventPayloads, Tracker } from './types.js';
+
+export interface JsonlTrackerOptions {
+  runDir: string;
+  /**
+   * When resuming from the checkpoint of this step, drop metrics and events logged after it: the
+   * resumed run logs those steps again, and the file should read as if it had never stopped.
+   */
+  resumeFromStep?: number;
+  /** fsync after every line (default true): one fsync per step is cheap next to a training step. */
+  fsync?: boolean;
+  /** Clock for the "time" field (tests pin it). */
+  now?: () => Date;
+}
+
+export class JsonlTracker implements Tracker {
+  readonly metricsPath: string;
+  readonly eventsPath: string;
+  private metricsFd: number | null;
+  private eventsFd: number | null;
+  private readonly fsync: boolean;
+  private readonly now: () => Date;
+
+  constructor(options: JsonlTrackerOptions) {
+    mkdirSync(options.runDir, { recursive: true });
+    this.metricsPath = join(options.runDir, METRICS_FILE);
+    this.eventsPath = join(options.runDir, EVENTS_FILE);
+    this.fsync = options.fsync ?? true;
+    this.now = options.now ?? (() => new Date());
+    if (options.resumeFromStep !== undefined) this.dropAfter(options.resumeFromStep);
+    this.metricsFd = openAppendTrimmed(this.metricsPath);
+    this.eventsFd = openAppendTrimmed(this.eventsPath);
+  }
+
+  log(metrics: Readonly<Record<string, number>>, step: number): void {
+    if (this.metricsFd === null) throw new Error('JsonlTracker: log() after close()');
+    const line = encodeMetricsLine({ step, time: this.now().toISOString(), metrics: { ...metrics } });
+    this.append(this.metricsFd, line);
+  }
+
+  event<K extends EventKind>(kind: K, payload: EventPayloads[K]): void {
+    if (this.eventsFd === null) throw new Error('JsonlTracker: event() after close()');
+    const line = JSON.stringify({ kind, time: this.now().toISOString(), ...payload }, jsonReplacer) + '\n';
+    this.append(this.eventsFd, line);
+  }
+
+  async close(): Promise<void> {
+    for (const fd of [this.metricsFd, this.eventsFd]) if (fd !== null) closeSync(fd);
+    this.metricsFd = this.eventsFd = null;
+  }
+
+  private append(fd: number, line: string): void {
+    const bytes = Buffer.from(line, 'utf8');
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    if (this.fsync) fsyncSync(fd);
+  }
+
+  /** Rewrites both files without the records of steps after `step` (atomically: temp + rename). */
+  private dropAfter(step: number): void {
+    const keepStep = (s: unknown): boolean => typeof s !== 'number' || s <= step;
+    for (const [path, decode] of [[this.metricsPath, decodeMetricsLine], [this.eventsPath, decodeEventLine]] as const) {
+      if (!existsSync(path)) continue;
+      const text = readFileSync(path, 'utf8');
+      const records = decodeJsonl(text, (line) => ({ line, record: decode(line) }), path);
+      const kept = records.filter(({ record }) => keepStep(record.step)).map(({ line }) => line + '\n');
+      if (kept.length === records.length) continue; // a partial tail is trimmed when the file is opened
+      const tmp = `${path}.tmp-${process.pid}`;
+      writeFileSync(tmp, kept.join(''));
+      renameSync(tmp, path);
+    }
+  }
+}
+
+/** Opens for append after cutting a partial last line (one without '\n') left by a crash. */
+function openAppendTrimmed(path: string): number {
+  const fd = openSync(path, 'a+');
+  const text = readFileSync(fd);
+  if (text.length > 0 && text[text.length - 1] !== 0x0a) {
+    ftruncateSync(fd, text.lastIndexOf(0x0a) + 1);
+  }
+  return fd;
+}
