@@ -18,7 +18,7 @@ import type {
 export const ADV_ESTIMATORS: readonly AdvEstimator[] = ['gae', 'grpo', 'rloo', 'reinforce_plus_plus', 'reinforce_plus_plus_baseline', 'remax'];
 export const KL_PENALTY_TYPES: readonly KlPenaltyType[] = ['kl', 'k1', 'abs', 'mse', 'k2', 'low_var_kl', 'k3', 'k1+', 'k3+'];
 export const LOSS_AGG_MODES: readonly LossAggMode[] = ['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'];
-export const LOGGER_BACKENDS: readonly LoggerBackend[] = ['console', 'wandb', 'mlflow', 'tensorboard'];
+export const LOGGER_BACKENDS: readonly LoggerBackend[] = ['console', 'jsonl', 'dashboard', 'wandb', 'tracking', 'mlflow', 'swanlab', 'tensorboard', 'vemlp_wandb', 'clearml'];
 export const FILTER_GROUPS_METRICS: readonly FilterGroupsMetric[] = ['acc', 'score', 'seq_reward', 'seq_final_reward'];
 
 const paths = either(str, listOf(str));
@@ -160,6 +160,7 @@ export const schema: Section<TinyZeroConfig> = {
   },
   reward_model: {
     enable: field(bool, false, 'model-based reward (not supported; rule rewards only)'),
+    reward_fn: field(oneOf(['data_source', 'digit_completion']), 'data_source', "rule reward: by data_source, or veRL's e2e digit-completion dense reward", { added: true }),
     strategy: field(oneOf(['fsdp']), 'fsdp', 'ignored'),
     model: {
       input_tokenizer: field(str, '${actor_rollout_ref.model.path}', 'ignored'),
@@ -223,5 +224,6 @@ export const schema: Section<TinyZeroConfig> = {
     max_actor_ckpt_to_keep: field(posOrNull, null, 'null = keep all', { added: true }),
     max_critic_ckpt_to_keep: field(posOrNull, null, 'null = keep all', { added: true }),
     seed: field(int({ min: 0 }), 1, 'seed of data order, sampling and init', { added: true }),
+    dashboard_port: field(nullable(int({ min: 0, max: 65535 })), null, "live dashboard port on 127.0.0.1 (0 = any free); null = only with logger 'dashboard'", { added: true }),
   },
 };

@@ -19,7 +19,10 @@ export type LossAggMode = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-
 export type KlCtrlType = 'fixed' | 'adaptive';
 export type WarmupStyle = 'constant' | 'cosine';
 export type ResumeMode = 'auto' | 'disable';
-export type LoggerBackend = 'console' | 'wandb' | 'mlflow' | 'tensorboard';
+/** console, jsonl and dashboard run here; veRL's online trackers are accepted and skipped with a warning (src/tracking). */
+export type LoggerBackend = 'console' | 'jsonl' | 'dashboard' | 'wandb' | 'tracking' | 'mlflow' | 'swanlab' | 'tensorboard' | 'vemlp_wandb' | 'clearml';
+/** How rewards are computed: by data_source (TinyZero's routing) or veRL's e2e digit-completion dense reward. */
+export type RewardFnName = 'data_source' | 'digit_completion';
 export type Device = 'cpu' | 'webgpu' | 'reference';
 export type RolloutName = 'vllm' | 'hf';
 export type RolloutDtype = 'bfloat16' | 'float16' | 'float32';
@@ -223,6 +226,8 @@ export interface OverlongBufferConfig {
 export interface RewardModelConfig {
   /** model-based rewards are not supported: must stay false */
   enable: boolean;
+  /** rule reward routing (added): 'data_source' as TinyZero, or 'digit_completion' for veRL's e2e task */
+  reward_fn: RewardFnName;
   strategy: Strategy;
   model: RewardModelSubConfig;
   micro_batch_size: number;
@@ -291,6 +296,8 @@ export interface TrainerConfig {
   max_critic_ckpt_to_keep: number | null;
   /** data order, sampling and init (added) */
   seed: number;
+  /** live dashboard on 127.0.0.1 at this port (0 = any free port); null = only when logger lists 'dashboard' (added) */
+  dashboard_port: number | null;
 }
 
 /** The whole run config. */
