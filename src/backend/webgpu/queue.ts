@@ -1,0 +1,160 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Records kernels in call order and submits them in batches. The tensor layer calls kernels
+ * synchronously; here each call becomes a compute pass in the current command encoder, with its
+ * parameters in a 256-byte slot of a uniform chunk. The batch is submitted when a host write or a
+ * read needs queue order (queue.writeBuffer would otherwise overtake encoded kernels), or every
+ * `batchLimit` kernels so the device starts working early. `read` resolves after every earlier
+ * kernel because its copy is submitted after them on the one queue.
+ */
+import { PARAM_WORDS } from './wgsl/common.js';
+
+const SLOT_BYTES = PARAM_WORDS * 4;
+const CHUNK_SLOTS = 256;
+/** Workgroups per grid dimension (the WebGPU default limit); larger dispatches become 2-D. */
+const MAX_GROUPS = 65535;
+
+export interface Binding {
+  buffer: GPUBuffer;
+  /** Bound read_write in the shader. */
+  write: boolean;
+}
+
+interface Chunk {
+  gpu: GPUBuffer;
+  host: Uint32Array;
+}
+
+export class KernelQueue {
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #chunks: Chunk[] = [];
+  /** Slots used in the current batch (across chunks). */
+  #slots = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pending = 0;
+  #errors: string[] = [];
+
+  constructor(readonly device: GPUDevice, readonly batchLimit = 64) {
+    // Validation errors surface asynchronously; keep them and throw them at the next read.
+    device.addEventListener('uncapturederror', (e) => {
+      this.#errors.push((e as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  pipeline(key: string, code: () => string): GPUComputePipeline {
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: code(), label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.#pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  get encoder(): GPUCommandEncoder {
+    this.#encoder ??= this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  /**
+   * Queues one dispatch of `groups` workgroups (a count, split into a 2-D grid past 65535, or an
+   * explicit [x, y, z] grid). Inputs that alias an output are bound through a temporary copy,
+   * since WebGPU forbids one buffer being bound writable and read-only in the same dispatch.
+   */
+  dispatch(pipeline: GPUComputePipeline, params: Uint32Array, bindings: Binding[], groups: number | [number, number, number],
+    temp: (bytes: number) => { gpu: GPUBuffer; release: () => void }): void {
+    const grid = typeof groups === 'number' ? splitGrid(groups) : groups;
+    if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
+    const slot = this.#slot(params);
+    const releases: (() => void)[] = [];
+    const written = new Set(bindings.filter((b) => b.write).map((b) => b.buffer));
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: slot.gpu, offset: slot.offset, size: SLOT_BYTES } }];
+    bindings.forEach((b, i) => {
+      let buffer = b.buffer;
+      if (!b.write && written.has(buffer)) {
+        const t = temp(buffer.size);
+        this.encoder.copyBufferToBuffer(buffer, 0, t.gpu, 0, buffer.size);
+        buffer = t.gpu;
+        releases.push(t.release);
+      }
+      entries.push({ binding: i + 1, resource: { buffer } });
+    });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    pass.end();
+    for (const r of releases) r();
+    if (++this.#pending >= this.batchLimit) this.flush();
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.#encoder) return;
+    const used = this.#slots;
+    for (let c = 0; c * CHUNK_SLOTS < used; c++) {
+      const n = Math.min(CHUNK_SLOTS, used - c * CHUNK_SLOTS);
+      const chunk = this.#chunks[c]!;
+      this.device.queue.writeBuffer(chunk.gpu, 0, chunk.host.buffer, 0, n * SLOT_BYTES);
+    }
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#pending = 0;
+    this.#slots = 0;
+  }
+
+  /** Copies `bytes` from `src` at byte `offset` to the host after all queued work. */
+  async read(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    if (bytes > 0) this.encoder.copyBufferToBuffer(src, offset, staging, 0, bytes);
+    this.#pending++;
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = staging.getMappedRange(0, bytes).slice(0);
+      staging.unmap();
+      this.throwErrors();
+      return out;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  throwErrors(): void {
+    if (this.#errors.length === 0) return;
+    const first = this.#errors[0]!;
+    const more = this.#errors.length - 1;
+    this.#errors = [];
+    throw new Error(`WebGPU error: ${first}${more > 0 ? ` (and ${more} more)` : ''}`);
+  }
+
+  #slot(params: Uint32Array): { gpu: GPUBuffer; offset: number } {
+    const c = Math.floor(this.#slots / CHUNK_SLOTS);
+    const s = this.#slots % CHUNK_SLOTS;
+    if (c === this.#chunks.length) {
+      this.#chunks.push({
+        gpu: this.device.createBuffer({ size: CHUNK_SLOTS * SLOT_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
+        host: new Uint32Array(CHUNK_SLOTS * PARAM_WORDS),
+      });
+    }
+    const chunk = this.#chunks[c]!;
+    chunk.host.set(params, s * PARAM_WORDS);
+    this.#slots++;
+    return { gpu: chunk.gpu, offset: s * SLOT_BYTES };
+  }
+
+  destroy(): void {
+    for (const c of this.#chunks) c.gpu.destroy();
+    this.#chunks = [];
+    this.#pipelines.clear();
+    this.#encoder = null;
+  }
+}
+
+export function splitGrid(groups: number): [number, number, number] {
+  if (groups <= MAX_GROUPS) return [groups, 1, 1];
+  const y = Math.ceil(groups / MAX_GROUPS);
+  if (y > MAX_GROUPS) throw new Error(`dispatch of ${groups} workgroups is too large`);
+  return [MAX_GROUPS, y, 1];
+}

@@ -1,0 +1,384 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The WebGPU backend: every kernel of the Backend contract as a WGSL compute shader (wgsl/), run on
+ * device buffers from a size-bucketed pool. Kernels are recorded in call order (queue.ts); `read`
+ * is the only host round trip. Browser-safe: the GPU object comes from the caller (node.ts opens
+ * Dawn's in Node).
+ */
+import type {
+  AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, UnaryOp,
+} from '../backend.js';
+import { BufferPool, GpuBuffer } from './buffers.js';
+import { openDevice, type AdapterReport, type GpuOpenOptions } from './device.js';
+import { KernelQueue, type Binding } from './queue.js';
+import {
+  ATTENTION_BLOCK, attentionDkDvWgsl, attentionDqWgsl, attentionForwardWgsl, attentionStatsWgsl,
+} from './wgsl/attention.js';
+import { Params } from './wgsl/common.js';
+import {
+  adamwWgsl, binaryWgsl, copyStridedWgsl, ELEMENT_GROUP, fillWgsl, MAX_RANK, unaryWgsl, whereWgsl,
+} from './wgsl/elementwise.js';
+import { embeddingBackwardWgsl, embeddingWgsl, ropeWgsl } from './wgsl/gather.js';
+import { MATMUL_TILE, matmulWgsl } from './wgsl/matmul.js';
+import {
+  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwWgsl, rmsnormDxWgsl,
+  rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
+} from './wgsl/rows.js';
+
+const groupsFor = (n: number): number => Math.ceil(n / ELEMENT_GROUP);
+const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly capacityBytes = undefined;
+  readonly #pool: BufferPool;
+  readonly #queue: KernelQueue;
+  /** Bound where a kernel's optional input (attention's keyBias) is absent. */
+  readonly #dummy: GPUBuffer;
+  #destroyed = false;
+
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterReport) {
+    this.#pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.#queue = new KernelQueue(device);
+    this.#dummy = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+  }
+
+  /** Opens a device on `gpu` (navigator.gpu, or dawn.node's); null when no adapter exists. */
+  static async create(gpu: GPU, options: GpuOpenOptions = {}): Promise<WebGpuBackend | null> {
+    const opened = await openDevice(gpu, options);
+    return opened ? new WebGpuBackend(opened.device, opened.report) : null;
+  }
+
+  // --- memory -------------------------------------------------------------------------------
+
+  alloc(byteLength: number): DeviceBuffer {
+    this.#alive('alloc');
+    return this.#pool.alloc(byteLength, 'alloc');
+  }
+
+  free(buf: DeviceBuffer): void {
+    this.#pool.free(this.#buf(buf, 'free'));
+  }
+
+  write(buf: DeviceBuffer, data: Float32Array | Int32Array, offset = 0): void {
+    const g = this.#buf(buf, 'write');
+    if ((offset + data.length) * 4 > g.byteLength) throw new Error(`write: ${data.length} elements at offset ${offset} overflow a ${g.byteLength}-byte buffer`);
+    if (data.length === 0) return;
+    // queue.writeBuffer runs at once on the queue timeline, so recorded kernels go first.
+    this.#queue.flush();
+    this.device.queue.writeBuffer(g.gpu, offset * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async read(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Promise<Float32Array | Int32Array> {
+    const g = this.#buf(buf, 'read');
+    if (offset < 0 || (offset + length) * 4 > g.byteLength) throw new Error(`read: ${length} elements at offset ${offset} outside a ${g.byteLength}-byte buffer`);
+    const bytes = await this.#queue.read(g.gpu, offset * 4, length * 4);
+    return dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
+  }
+
+  memoryStats(): MemoryStats {
+    const p = this.#pool;
+    return { bytesInUse: p.bytesInUse, peakBytesInUse: p.peakBytesInUse, bytesReserved: p.bytesReserved, liveBuffers: p.liveBuffers };
+  }
+
+  resetPeak(): void {
+    this.#pool.resetPeak();
+  }
+
+  /** Returns pooled (freed) buffers to the device. */
+  trimPool(): void {
+    this.#pool.trim();
+  }
+
+  /** Waits until every queued kernel has run (benchmarks). */
+  async sync(): Promise<void> {
+    this.#queue.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.#queue.throwErrors();
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#queue.flush();
+    this.#pool.destroy();
+    this.#queue.destroy();
+    this.#dummy.destroy();
+    this.device.destroy();
+  }
+
+  // --- data movement ---------------------------------------------------------------------------
+
+  fill(out: DeviceBuffer, n: number, value: number, dtype: DType): void {
+    const bits = dtype === 'f32' ? new Uint32Array(Float32Array.of(value).buffer)[0]! : value >>> 0;
+    this.#run('fill', 'fill', fillWgsl, new Params().u32(n, bits), [this.#out(out, 'fill', n)], groupsFor(n));
+  }
+
+  copyStrided(src: DeviceBuffer, srcOffset: number, srcStrides: number[], dst: DeviceBuffer, dstOffset: number,
+    dstStrides: number[], shape: number[], accumulate: boolean): void {
+    const op = 'copyStrided';
+    const s = this.#buf(src, op);
+    const d = this.#buf(dst, op);
+    checkView(op, 'src', s, srcOffset, srcStrides, shape);
+    checkView(op, 'dst', d, dstOffset, dstStrides, shape);
+    const n = prod(shape);
+    if (n === 0) return;
+    this.#run(op, `copy:${accumulate}`, () => copyStridedWgsl(accumulate),
+      stridedParams(op, n, shape, [srcStrides, dstStrides], [srcOffset, dstOffset]),
+      [{ buffer: s.gpu, write: false }, { buffer: d.gpu, write: true }], groupsFor(n));
+  }
+
+  // --- element-wise ----------------------------------------------------------------------------
+
+  unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, n: number, a: number, b: number): void {
+    this.#run(op, `unary:${op}`, () => unaryWgsl(op), new Params().u32(n).f32(a, b),
+      [this.#in(x, op, n), this.#out(out, op, n)], groupsFor(n));
+  }
+
+  binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[], b: DeviceBuffer, bOffset: number,
+    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
+    const n = prod(shape);
+    checkView(op, 'a', this.#buf(a, op), aOffset, aStrides, shape);
+    checkView(op, 'b', this.#buf(b, op), bOffset, bStrides, shape);
+    this.#run(op, `binary:${op}`, () => binaryWgsl(op), stridedParams(op, n, shape, [aStrides, bStrides], [aOffset, bOffset]),
+      [this.#in(a, op, 0), this.#in(b, op, 0), this.#out(out, op, n)], groupsFor(n));
+  }
+
+  where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[], b: DeviceBuffer,
+    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
+    const n = prod(shape);
+    this.#run('where', 'where', whereWgsl, stridedParams('where', n, shape, [condStrides, aStrides, bStrides], [0, 0]),
+      [this.#in(cond, 'where', 0), this.#in(a, 'where', 0), this.#in(b, 'where', 0), this.#out(out, 'where', n)], groupsFor(n));
+  }
+
+  // --- reductions ------------------------------------------------------------------------------
+
+  reduce(op: ReduceOp, x: DeviceBuffer, out: DeviceBuffer, outer: number, len: number, inner: number): void {
+    const bindings = [this.#in(x, op, outer * len * inner), this.#out(out, op, outer * inner)];
+    if (inner === 1) {
+      this.#run(op, `reduceRow:${op}`, () => reduceRowWgsl(op), new Params().u32(outer, len, 1).f32(-Infinity), bindings, outer);
+    } else {
+      this.#run(op, `reduce:${op}`, () => reduceStridedWgsl(op), new Params().u32(outer, len, inner).f32(-Infinity), bindings, groupsFor(outer * inner));
+    }
+  }
+
+  // --- matmul ----------------------------------------------------------------------------------
+
+  matmul(a: DeviceBuffer, b: DeviceBuffer, out: DeviceBuffer, args: MatmulArgs): void {
+    const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride, accumulate } = args;
+    const aOff = args.aOffset ?? 0;
+    const bOff = args.bOffset ?? 0;
+    if (batch > 65535) throw new Error(`matmul: batch ${batch} exceeds 65535`);
+    const params = new Params().u32(m, n, k, aBatchStride, bBatchStride, aOff, bOff, accumulate ? 1 : 0);
+    const grid: [number, number, number] = [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), batch];
+    if (grid[1] > 65535) throw new Error(`matmul: m = ${m} needs more than 65535 row tiles`);
+    this.#run('matmul', `matmul:${transA}:${transB}`, () => matmulWgsl(transA, transB), params,
+      [this.#in(a, 'matmul', 0), this.#in(b, 'matmul', 0), this.#out(out, 'matmul', batch * m * n)], grid);
+  }
+
+  // --- fused routines ----------------------------------------------------------------------------
+
+  softmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void {
+    this.#rowOp('softmax', `softmax:false`, () => softmaxWgsl(false), [x], out, rows, cols);
+  }
+
+  softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void {
+    this.#rowOp('softmaxBackward', 'softmaxBackward:false', () => softmaxBackwardWgsl(false), [y, dy], dx, rows, cols);
+  }
+
+  logSoftmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void {
+    this.#rowOp('logSoftmax', 'softmax:true', () => softmaxWgsl(true), [x], out, rows, cols);
+  }
+
+  logSoftmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void {
+    this.#rowOp('logSoftmaxBackward', 'softmaxBackward:true', () => softmaxBackwardWgsl(true), [y, dy], dx, rows, cols);
+  }
+
+  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number): void {
+    const op = 'embedding';
+    const t = this.#buf(table, op);
+    const vocab = dim > 0 ? Math.floor(t.byteLength / 4 / dim) : 0;
+    this.#run(op, op, embeddingWgsl, new Params().u32(rows, dim, vocab),
+      [this.#in(table, op, 0), this.#in(ids, op, rows), this.#out(out, op, rows * dim)], groupsFor(rows * dim));
+  }
+
+  embeddingBackward(dOut: DeviceBuffer, ids: DeviceBuffer, dTable: DeviceBuffer, rows: number, dim: number): void {
+    const op = 'embeddingBackward';
+    const t = this.#buf(dTable, op);
+    const vocab = dim > 0 ? Math.floor(t.byteLength / 4 / dim) : 0;
+    this.#run(op, op, embeddingBackwardWgsl, new Params().u32(rows, dim, vocab),
+      [this.#in(dOut, op, rows * dim), this.#in(ids, op, rows), this.#out(dTable, op, 0)], groupsFor(dim));
+  }
+
+  rmsnorm(x: DeviceBuffer, w: DeviceBuffer, out: DeviceBuffer, rstd: DeviceBuffer, rows: number, dim: number, eps: number): void {
+    const op = 'rmsnorm';
+    this.#run(op, op, rmsnormWgsl, new Params().u32(rows, dim).f32(eps),
+      [this.#in(x, op, rows * dim), this.#in(w, op, dim), this.#out(out, op, rows * dim), this.#out(rstd, op, rows)], rows);
+  }
+
+  rmsnormBackward(dy: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, rstd: DeviceBuffer, dx: DeviceBuffer,
+    dw: DeviceBuffer, rows: number, dim: number): void {
+    const op = 'rmsnormBackward';
+    const params = new Params().u32(rows, dim);
+    // dw first: dx may share a buffer with dy (an in-place backward), and dw reads dy.
+    this.#run(op, 'rmsnormDw', rmsnormDwWgsl, params,
+      [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim)], groupsFor(dim));
+    this.#run(op, 'rmsnormDx', rmsnormDxWgsl, params,
+      [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(w, op, dim), this.#in(rstd, op, rows),
+        this.#out(dx, op, rows * dim)], rows);
+  }
+
+  rope(x: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer, out: DeviceBuffer,
+    rows: number, H: number, D: number, inverse: boolean): void {
+    const op = 'rope';
+    const n = rows * H * D;
+    this.#run(op, op, ropeWgsl, new Params().u32(rows, H, D).f32(inverse ? -1 : 1),
+      [this.#in(x, op, n), this.#in(positions, op, rows), this.#in(cos, op, 0), this.#in(sin, op, 0), this.#out(out, op, n)],
+      groupsFor(n / 2));
+  }
+
+  attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,
+    lse: DeviceBuffer, args: AttentionArgs): void {
+    const op = 'attention';
+    const { B, Tq, H, D } = args;
+    const [params, groups] = attentionParams(args, Math.ceil(Tq / ATTENTION_BLOCK), H, keyBias !== null);
+    this.#run(op, `attention:${D}`, () => attentionForwardWgsl(D), params,
+      [this.#in(q, op, B * Tq * H * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#bias(keyBias, op),
+        this.#out(out, op, B * Tq * H * D), this.#out(lse, op, B * H * Tq)], groups);
+  }
+
+  attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,
+    lse: DeviceBuffer, dOut: DeviceBuffer, dq: DeviceBuffer, dk: DeviceBuffer, dv: DeviceBuffer, args: AttentionArgs): void {
+    const op = 'attentionBackward';
+    const { B, Tq, H, Hkv, D, pastLen } = args;
+    const rows = B * Tq * H;
+    if (rows === 0) return;
+    const stats = this.#pool.alloc(2 * rows * 4, op);
+    try {
+      this.#run(op, 'attentionStats', attentionStatsWgsl, new Params().u32(rows, Tq, H, D, rows),
+        [this.#in(out, op, rows * D), this.#in(dOut, op, rows * D), this.#in(lse, op, rows), { buffer: stats.gpu, write: true }],
+        groupsFor(rows));
+      const st: Binding = { buffer: stats.gpu, write: false };
+      const [qp, qGroups] = attentionParams(args, Math.ceil(Tq / ATTENTION_BLOCK), H, keyBias !== null);
+      this.#run(op, `attentionDq:${D}`, () => attentionDqWgsl(D), qp,
+        [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#bias(keyBias, op), st,
+          this.#in(dOut, op, rows * D), this.#out(dq, op, rows * D)], qGroups);
+      const [kp, kGroups] = attentionParams(args, Math.ceil((pastLen + Tq) / ATTENTION_BLOCK), Hkv, keyBias !== null);
+      this.#run(op, `attentionDkDv:${D}`, () => attentionDkDvWgsl(D), kp,
+        [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#bias(keyBias, op), st,
+          this.#in(dOut, op, rows * D), this.#out(dk, op, 0), this.#out(dv, op, 0)], kGroups);
+    } finally {
+      // Safe at once: later users of this buffer are queued after these kernels.
+      this.#pool.free(stats);
+    }
+  }
+
+  logprobEntropy(logits: DeviceBuffer, ids: DeviceBuffer, logp: DeviceBuffer, entropy: DeviceBuffer, lse: DeviceBuffer,
+    rows: number, vocab: number, invTemperature: number): void {
+    const op = 'logprobEntropy';
+    this.#run(op, op, logprobEntropyWgsl, new Params().u32(rows, vocab).f32(invTemperature),
+      [this.#in(logits, op, rows * vocab), this.#in(ids, op, rows), this.#out(logp, op, rows), this.#out(entropy, op, rows),
+        this.#out(lse, op, rows)], rows);
+  }
+
+  logprobEntropyBackward(logits: DeviceBuffer, ids: DeviceBuffer, lse: DeviceBuffer, entropy: DeviceBuffer,
+    dLogp: DeviceBuffer, dEntropy: DeviceBuffer, dLogits: DeviceBuffer, rows: number, vocab: number, invTemperature: number): void {
+    const op = 'logprobEntropyBackward';
+    this.#run(op, op, logprobEntropyBackwardWgsl, new Params().u32(rows, vocab).f32(invTemperature),
+      [this.#in(logits, op, rows * vocab), this.#in(ids, op, rows), this.#in(lse, op, rows), this.#in(entropy, op, rows),
+        this.#in(dLogp, op, rows), this.#in(dEntropy, op, rows), this.#out(dLogits, op, rows * vocab)], groupsFor(rows * vocab));
+  }
+
+  // --- optimizer -------------------------------------------------------------------------------
+
+  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, step: number): void {
+    const op = 'adamw';
+    // Bias corrections in float64 on the host, like the reference.
+    const params = new Params().u32(n).f32(lr, beta1, beta2, eps, weightDecay, 1 - beta1 ** step, 1 - beta2 ** step);
+    this.#run(op, op, adamwWgsl, params,
+      [this.#out(param, op, n), this.#in(grad, op, n), this.#out(m, op, n), this.#out(v, op, n)], groupsFor(n));
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  #rowOp(op: string, key: string, code: () => string, inputs: DeviceBuffer[], out: DeviceBuffer, rows: number, cols: number): void {
+    this.#run(op, key, code, new Params().u32(rows, cols),
+      [...inputs.map((b) => this.#in(b, op, rows * cols)), this.#out(out, op, rows * cols)], rows);
+  }
+
+  #run(op: string, key: string, code: () => string, params: Params, bindings: Binding[], groups: number | [number, number, number]): void {
+    this.#alive(op);
+    const pipeline = this.#queue.pipeline(key, code);
+    this.#queue.dispatch(pipeline, params.words, bindings, groups, (bytes) => {
+      const t = this.#pool.alloc(bytes, op);
+      return { gpu: t.gpu, release: () => this.#pool.free(t) };
+    });
+  }
+
+  #alive(op: string): void {
+    if (this.#destroyed) throw new Error(`${op}: the webgpu backend was destroyed`);
+  }
+
+  #buf(buf: DeviceBuffer, op: string): GpuBuffer {
+    if (!(buf instanceof GpuBuffer)) throw new Error(`${op}: buffer does not belong to the webgpu backend`);
+    if (buf.freed) throw new Error(`${op}: buffer used after it was freed`);
+    this.#alive(op);
+    return buf;
+  }
+
+  /** A read-only binding of at least `elements` elements. */
+  #in(buf: DeviceBuffer, op: string, elements: number): Binding {
+    return { buffer: this.#sized(buf, op, elements).gpu, write: false };
+  }
+
+  #out(buf: DeviceBuffer, op: string, elements: number): Binding {
+    return { buffer: this.#sized(buf, op, elements).gpu, write: true };
+  }
+
+  #bias(keyBias: DeviceBuffer | null, op: string): Binding {
+    return keyBias ? this.#in(keyBias, op, 0) : { buffer: this.#dummy, write: false };
+  }
+
+  #sized(buf: DeviceBuffer, op: string, elements: number): GpuBuffer {
+    const g = this.#buf(buf, op);
+    if (elements * 4 > g.byteLength) throw new Error(`${op}: needs ${elements} elements but the buffer holds ${g.byteLength} bytes`);
+    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    if (g.byteLength > maxBinding) throw new Error(`${op}: a ${g.byteLength}-byte buffer exceeds maxStorageBufferBindingSize (${maxBinding})`);
+    return g;
+  }
+}
+
+/** Parameters for `blocks` workgroups per (batch, head) of `heads` heads (H for queries, Hkv for keys). */
+function attentionParams(args: AttentionArgs, blocks: number, heads: number, hasBias: boolean): [Params, number] {
+  const { B, Tq, H, Hkv, pastLen, kvBatchStride, scale } = args;
+  if (H % Hkv !== 0) throw new Error(`attention: H = ${H} is not a multiple of Hkv = ${Hkv}`);
+  const groups = blocks * B * heads;
+  const p = new Params().u32(B, Tq, H, Hkv, pastLen, kvBatchStride).f32(scale).u32(hasBias ? 1 : 0, blocks, groups, B * H * Tq);
+  return [p, groups];
+}
+
+/** params for the strided kernels: n, rank, two offsets, then shape and up to three stride arrays in slots of 8. */
+function stridedParams(op: string, n: number, shape: number[], strides: number[][], offsets: [number, number]): Params {
+  if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} exceeds ${MAX_RANK}`);
+  // Rank 0 is one element.
+  const s = shape.length === 0 ? [1] : shape;
+  const p = new Params().u32(n, s.length).i32(...offsets).at(4).u32(...s);
+  strides.forEach((st, i) => p.at(12 + 8 * i).i32(...(shape.length === 0 ? [0] : st)));
+  return p;
+}
+
+/** Throws unless every element a strided view touches lies inside its buffer (the device would clamp silently). */
+function checkView(op: string, name: string, buf: GpuBuffer, offset: number, strides: number[], shape: number[]): void {
+  if (prod(shape) === 0) return;
+  let lo = offset;
+  let hi = offset;
+  shape.forEach((size, d) => {
+    const span = (size - 1) * strides[d]!;
+    if (span < 0) lo += span;
+    else hi += span;
+  });
+  if (lo < 0 || (hi + 1) * 4 > buf.byteLength) {
+    throw new Error(`${op}: ${name} view [${lo}, ${hi}] lies outside its ${buf.byteLength}-byte buffer`);
+  }
+}

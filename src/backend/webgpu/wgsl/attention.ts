@@ -1,0 +1,230 @@
+/**
+ * Fused causal attention with grouped KV heads (see AttentionArgs), flash-attention style: no
+ * [Tq, Tk] score matrix is stored. The head size D is compiled in, so q, the output accumulator
+ * and the gradient accumulators live in registers.
+ *
+ * - forward: a 64-invocation workgroup takes 64 queries of one (batch, head); K/V tiles of TK keys
+ *   pass through workgroup memory and each invocation keeps an online softmax (running max, sum).
+ * - backward, in three kernels so no two invocations ever add into the same element:
+ *   `stats` packs [lse | delta = rowsum(dOut * out)] into one buffer (it keeps the others within
+ *   8 storage bindings, the WebGPU default), `dq` walks keys per query like the forward, and `dkdv`
+ *   takes 64 keys of one (batch, kv head) per workgroup and walks every query of every head in the
+ *   group through workgroup tiles, accumulating dk and dv in registers before one += store.
+ *
+ * params: 0 B, 1 Tq, 2 H, 3 Hkv, 4 pastLen, 5 kvBatchStride, 6 scale (f32), 7 hasBias,
+ * 8 blocks per (batch, head), 9 workgroups, 10 B*H*Tq (the offset of delta in stats).
+ */
+import { header, storage } from './common.js';
+
+export const ATTENTION_BLOCK = 64;
+
+/** Keys (or queries) per workgroup tile: two [tile, D] f32 tiles stay within 16 KiB. */
+export const attentionTile = (D: number): number => Math.max(1, Math.min(64, Math.floor(2048 / D)));
+
+const prologue = /* wgsl */ `
+  let g = linearGroup(wid, nwg);
+  if (g >= pu(9u)) { return; }
+  let Tq = pu(1u); let H = pu(2u); let Hkv = pu(3u); let past = pu(4u); let kvs = pu(5u);
+  let scale = pf(6u); let hasBias = pu(7u) != 0u; let nb = pu(8u);
+  let Tk = past + Tq;`;
+
+const dot = (a: string, b: string): string => `var s = 0.0;\n      for (var d = 0u; d < D; d++) { s += ${a} * ${b}; }`;
+
+/** Per-query kernel shared by the forward pass and dq: loads K/V tiles and calls `perKey` for each visible key. */
+function queryKernel(D: number, decls: string, init: string, perKey: string, finish: string): string {
+  const TK = attentionTile(D);
+  return header + decls + /* wgsl */ `
+const D = ${D}u;
+const TK = ${TK}u;
+var<workgroup> Ks: array<f32, ${TK * D}>;
+var<workgroup> Vs: array<f32, ${TK * D}>;
+var<workgroup> Bs: array<f32, ${TK}>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+${prologue}
+  let qb = g % nb;
+  let bh = g / nb;
+  let h = bh % H;
+  let b = bh / H;
+  let kh = h / (H / Hkv);
+  let i = qb * 64u + t;
+  let live = i < Tq;
+  let qBase = ((b * Tq + min(i, Tq - 1u)) * H + h) * D;
+  let sIdx = (b * H + h) * Tq + min(i, Tq - 1u);
+  var q: array<f32, ${D}>;
+  for (var d = 0u; d < D; d++) { q[d] = Q[qBase + d]; }
+${init}
+  let nKeys = past + min(Tq, (qb + 1u) * 64u);
+  let limit = past + i;
+  for (var k0 = 0u; k0 < nKeys; k0 += TK) {
+    for (var e = t; e < TK * D; e += 64u) {
+      let j = k0 + e / D;
+      var kv = 0.0;
+      var vv = 0.0;
+      if (j < nKeys) {
+        let o = b * kvs + (j * Hkv + kh) * D + e % D;
+        kv = K[o];
+        vv = V[o];
+      }
+      Ks[e] = kv;
+      Vs[e] = vv;
+    }
+    if (t < TK) {
+      let j = k0 + t;
+      var bb = 0.0;
+      if (hasBias && j < nKeys) { bb = KB[b * Tk + j]; }
+      Bs[t] = bb;
+    }
+    workgroupBarrier();
+    if (live) {
+      for (var jj = 0u; jj < TK; jj++) {
+        if (k0 + jj > limit) { break; }
+        let kOff = jj * D;
+        ${dot('q[d]', 'Ks[kOff + d]')}
+        let score = s * scale + Bs[jj];
+${perKey}
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+${finish}
+  }
+}`;
+}
+
+export const attentionForwardWgsl = (D: number): string => queryKernel(D,
+  storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
+    ['OUT', 'f32', 'read_write'], ['LSE', 'f32', 'read_write']]),
+  `  var acc: array<f32, ${D}>;
+  for (var d = 0u; d < D; d++) { acc[d] = 0.0; }
+  var mx = NEG_BIG;
+  var l = 0.0;`,
+  `        if (score > mx) {
+          let corr = exp(mx - score);
+          l *= corr;
+          for (var d = 0u; d < D; d++) { acc[d] *= corr; }
+          mx = score;
+        }
+        let p = exp(score - mx);
+        l += p;
+        for (var d = 0u; d < D; d++) { acc[d] += p * Vs[kOff + d]; }`,
+  `    LSE[sIdx] = mx + log(l);
+    for (var d = 0u; d < D; d++) { OUT[qBase + d] = acc[d] / l; }`);
+
+export const attentionDqWgsl = (D: number): string => queryKernel(D,
+  storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
+    ['ST', 'f32', 'read'], ['DO', 'f32', 'read'], ['DQ', 'f32', 'read_write']]),
+  `  var go: array<f32, ${D}>;
+  var acc: array<f32, ${D}>;
+  for (var d = 0u; d < D; d++) { go[d] = DO[qBase + d]; acc[d] = 0.0; }
+  let lse = ST[sIdx];
+  let delta = ST[pu(10u) + sIdx];`,
+  `        let p = exp(score - lse);
+        var dp = 0.0;
+        for (var d = 0u; d < D; d++) { dp += go[d] * Vs[kOff + d]; }
+        let ds = p * (dp - delta) * scale;
+        for (var d = 0u; d < D; d++) { acc[d] += ds * Ks[kOff + d]; }`,
+  `    for (var d = 0u; d < D; d++) { DQ[qBase + d] = acc[d]; }`);
+
+/** params: 0 rows (B*Tq*H), 1 Tq, 2 H, 3 D, 4 B*H*Tq. One invocation per query row. */
+export const attentionStatsWgsl = (): string => header +
+  storage([['O', 'f32', 'read'], ['DO', 'f32', 'read'], ['LSE', 'f32', 'read'], ['ST', 'f32', 'read_write']]) + /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let idx = linearGroup(wid, nwg) * 256u + t;
+  if (idx >= pu(0u)) { return; }
+  let Tq = pu(1u); let H = pu(2u); let D = pu(3u);
+  let h = idx % H;
+  let i = (idx / H) % Tq;
+  let b = idx / (H * Tq);
+  let sIdx = (b * H + h) * Tq + i;
+  var s = 0.0;
+  for (var d = 0u; d < D; d++) { s += DO[idx * D + d] * O[idx * D + d]; }
+  ST[sIdx] = LSE[sIdx];
+  ST[pu(4u) + sIdx] = s;
+}`;
+
+export const attentionDkDvWgsl = (D: number): string => {
+  const TQ = attentionTile(D);
+  return header + storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
+    ['ST', 'f32', 'read'], ['DO', 'f32', 'read'], ['DK', 'f32', 'read_write'], ['DV', 'f32', 'read_write']]) + /* wgsl */ `
+const D = ${D}u;
+const TQ = ${TQ}u;
+var<workgroup> Qs: array<f32, ${TQ * D}>;
+var<workgroup> Gs: array<f32, ${TQ * D}>;
+var<workgroup> Ls: array<f32, ${TQ}>;
+var<workgroup> Ds: array<f32, ${TQ}>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+${prologue}
+  let kb = g % nb;
+  let bk = g / nb;
+  let kh = bk % Hkv;
+  let b = bk / Hkv;
+  let group = H / Hkv;
+  let j = kb * 64u + t;
+  let live = j < Tk;
+  let kBase = b * kvs + (min(j, Tk - 1u) * Hkv + kh) * D;
+  var kv: array<f32, ${D}>;
+  var vv: array<f32, ${D}>;
+  var dk: array<f32, ${D}>;
+  var dv: array<f32, ${D}>;
+  for (var d = 0u; d < D; d++) { kv[d] = K[kBase + d]; vv[d] = V[kBase + d]; dk[d] = 0.0; dv[d] = 0.0; }
+  var bj = 0.0;
+  if (hasBias && live) { bj = KB[b * Tk + j]; }
+  // The first query that sees this block's first key.
+  let iStart = max(kb * 64u, past) - past;
+  for (var hh = 0u; hh < group; hh++) {
+    let h = kh * group + hh;
+    for (var i0 = iStart; i0 < Tq; i0 += TQ) {
+      for (var e = t; e < TQ * D; e += 64u) {
+        let i = i0 + e / D;
+        var qv = 0.0;
+        var gv = 0.0;
+        if (i < Tq) {
+          let o = ((b * Tq + i) * H + h) * D + e % D;
+          qv = Q[o];
+          gv = DO[o];
+        }
+        Qs[e] = qv;
+        Gs[e] = gv;
+      }
+      if (t < TQ) {
+        let i = min(i0 + t, Tq - 1u);
+        let sIdx = (b * H + h) * Tq + i;
+        Ls[t] = ST[sIdx];
+        Ds[t] = ST[pu(10u) + sIdx];
+      }
+      workgroupBarrier();
+      if (live) {
+        for (var ii = 0u; ii < TQ; ii++) {
+          let i = i0 + ii;
+          if (i >= Tq) { break; }
+          if (j > past + i) { continue; }
+          let qOff = ii * D;
+          var s = 0.0;
+          var dp = 0.0;
+          for (var d = 0u; d < D; d++) {
+            s += Qs[qOff + d] * kv[d];
+            dp += Gs[qOff + d] * vv[d];
+          }
+          let p = exp(s * scale + bj - Ls[ii]);
+          let ds = p * (dp - Ds[ii]) * scale;
+          for (var d = 0u; d < D; d++) {
+            dk[d] += ds * Qs[qOff + d];
+            dv[d] += p * Gs[qOff + d];
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  if (live) {
+    for (var d = 0u; d < D; d++) {
+      DK[kBase + d] += dk[d];
+      DV[kBase + d] += dv[d];
+    }
+  }
+}`;
+};

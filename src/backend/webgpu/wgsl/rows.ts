@@ -1,0 +1,150 @@
+/**
+ * Row kernels: one 256-invocation workgroup per row reduces across the row in workgroup memory
+ * (softmax, log-softmax, RMSNorm, log-prob/entropy and the inner=1 reduction); the rest are one
+ * invocation per element or per column. Row loops stride by 256 so any row length works.
+ */
+import { header, storage, workgroupReduce } from './common.js';
+
+const rowMain = (body: string): string => /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let row = linearGroup(wid, nwg);
+  if (row >= pu(0u)) { return; }
+  let cols = pu(1u);
+  let base = row * cols;
+${body}
+}`;
+
+const threadMain = (body: string): string => /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let idx = linearGroup(wid, nwg) * 256u + t;
+${body}
+}`;
+
+/** Row max then log-sum-exp of X[base..base+cols) * scale; leaves `lse` in scope. */
+const rowLse = (scale: string): string => `
+  var mx = NEG_BIG;
+  for (var c = t; c < cols; c += 256u) { mx = max(mx, X[base + c] * ${scale}); }
+  mx = wgMax(mx, t);
+  var s = 0.0;
+  for (var c = t; c < cols; c += 256u) { s += exp(X[base + c] * ${scale} - mx); }
+  s = wgSum(s, t);
+  let lse = mx + log(s);`;
+
+/** params: rows, cols. Softmax (log = false) or log-softmax of each row. */
+export const softmaxWgsl = (log: boolean): string => header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
+  workgroupReduce + rowMain(`${rowLse('1.0')}
+  for (var c = t; c < cols; c += 256u) { Y[base + c] = ${log ? 'X[base + c] - lse' : 'exp(X[base + c] - lse)'}; }`);
+
+/** params: rows, cols. dx = y * (dy - sum(dy*y)) or, for log-softmax, dy - exp(y) * sum(dy). */
+export const softmaxBackwardWgsl = (log: boolean): string => header +
+  storage([['Yv', 'f32', 'read'], ['DY', 'f32', 'read'], ['DX', 'f32', 'read_write']]) + workgroupReduce + rowMain(`
+  var s = 0.0;
+  for (var c = t; c < cols; c += 256u) { s += ${log ? 'DY[base + c]' : 'DY[base + c] * Yv[base + c]'}; }
+  s = wgSum(s, t);
+  for (var c = t; c < cols; c += 256u) {
+    let i = base + c;
+    DX[i] = ${log ? 'DY[i] - exp(Yv[i]) * s' : 'Yv[i] * (DY[i] - s)'};
+  }`);
+
+/** params: outer (rows), len, inner = 1, -infinity. A workgroup reduces each row. */
+export const reduceRowWgsl = (op: 'sum' | 'max'): string => header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
+  workgroupReduce + rowMain(op === 'sum' ? `
+  var s = 0.0;
+  for (var c = t; c < cols; c += 256u) { s += X[base + c]; }
+  s = wgSum(s, t);
+  if (t == 0u) { Y[row] = s; }` : `
+  // Starts at -infinity (param 3, a runtime value: WGSL rejects an infinite constant) so an empty
+  // row gives -inf like the reference.
+  var m = pf(3u);
+  for (var c = t; c < cols; c += 256u) { m = max(m, X[base + c]); }
+  m = wgMax(m, t);
+  if (t == 0u) { Y[row] = m; }`);
+
+/** params: outer, len, inner, -infinity. One invocation per output, looping over the reduced axis. */
+export const reduceStridedWgsl = (op: 'sum' | 'max'): string => header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
+  threadMain(`
+  let outer = pu(0u); let len = pu(1u); let inner = pu(2u);
+  if (idx >= outer * inner) { return; }
+  let o = idx / inner;
+  let i = idx % inner;
+  var acc = ${op === 'sum' ? '0.0' : 'pf(3u)'};
+  for (var l = 0u; l < len; l++) {
+    let v = X[(o * len + l) * inner + i];
+    acc = ${op === 'sum' ? 'acc + v' : 'max(acc, v)'};
+  }
+  Y[idx] = acc;`);
+
+/** params: rows, dim, eps. */
+export const rmsnormWgsl = (): string => header +
+  storage([['X', 'f32', 'read'], ['W', 'f32', 'read'], ['Y', 'f32', 'read_write'], ['R', 'f32', 'read_write']]) +
+  workgroupReduce + rowMain(`
+  var s = 0.0;
+  for (var c = t; c < cols; c += 256u) { let x = X[base + c]; s += x * x; }
+  s = wgSum(s, t);
+  let inv = 1.0 / sqrt(s / f32(cols) + pf(2u));
+  if (t == 0u) { R[row] = inv; }
+  for (var c = t; c < cols; c += 256u) { Y[base + c] = X[base + c] * inv * W[c]; }`);
+
+/** params: rows, dim. dx = inv*dy*w - x * inv^3 * mean(dy*w*x), per row. */
+export const rmsnormDxWgsl = (): string => header +
+  storage([['DY', 'f32', 'read'], ['X', 'f32', 'read'], ['W', 'f32', 'read'], ['R', 'f32', 'read'], ['DX', 'f32', 'read_write']]) +
+  workgroupReduce + rowMain(`
+  let inv = R[row];
+  var s = 0.0;
+  for (var c = t; c < cols; c += 256u) { s += DY[base + c] * W[c] * X[base + c]; }
+  s = wgSum(s, t);
+  let coef = inv * inv * inv * s / f32(cols);
+  for (var c = t; c < cols; c += 256u) { let i = base + c; DX[i] = inv * DY[i] * W[c] - X[i] * coef; }`);
+
+/** params: rows, dim. dw[c] += sum over rows of dy*x*rstd: one invocation per column, no races. */
+export const rmsnormDwWgsl = (): string => header +
+  storage([['DY', 'f32', 'read'], ['X', 'f32', 'read'], ['R', 'f32', 'read'], ['DW', 'f32', 'read_write']]) + threadMain(`
+  let rows = pu(0u); let dim = pu(1u);
+  if (idx >= dim) { return; }
+  var acc = 0.0;
+  for (var r = 0u; r < rows; r++) { let i = r * dim + idx; acc += DY[i] * X[i] * R[r]; }
+  DW[idx] += acc;`);
+
+/** params: rows, vocab, invTemperature. logp, entropy and lse per row in one pass over the logits. */
+export const logprobEntropyWgsl = (): string => header +
+  storage([['X', 'f32', 'read'], ['IDS', 'i32', 'read'], ['LP', 'f32', 'read_write'], ['ENT', 'f32', 'read_write'], ['LSE', 'f32', 'read_write']]) +
+  workgroupReduce + rowMain(`
+  let it = pf(2u);
+  var mx = NEG_BIG;
+  for (var c = t; c < cols; c += 256u) { mx = max(mx, X[base + c] * it); }
+  mx = wgMax(mx, t);
+  var s = 0.0;
+  var sz = 0.0;
+  for (var c = t; c < cols; c += 256u) {
+    let z = X[base + c] * it;
+    let e = exp(z - mx);
+    s += e;
+    sz += e * z;
+  }
+  s = wgSum(s, t);
+  sz = wgSum(sz, t);
+  if (t == 0u) {
+    let lse = mx + log(s);
+    // Ids outside the vocabulary cannot throw on the device; they read logit 0.
+    let id = u32(IDS[row]);
+    var zid = 0.0;
+    if (id < cols) { zid = X[base + id] * it; }
+    LSE[row] = lse;
+    LP[row] = zid - lse;
+    ENT[row] = lse - sz / s;
+  }`);
+
+/** params: rows, vocab, invTemperature. One invocation per logit. */
+export const logprobEntropyBackwardWgsl = (): string => header +
+  storage([['X', 'f32', 'read'], ['IDS', 'i32', 'read'], ['LSE', 'f32', 'read'], ['ENT', 'f32', 'read'],
+    ['DLP', 'f32', 'read'], ['DENT', 'f32', 'read'], ['DX', 'f32', 'read_write']]) + threadMain(`
+  let rows = pu(0u); let vocab = pu(1u); let it = pf(2u);
+  if (idx >= rows * vocab) { return; }
+  let r = idx / vocab;
+  let c = idx % vocab;
+  let logP = X[idx] * it - LSE[r];
+  let p = exp(logP);
+  let hit = select(0.0, 1.0, i32(c) == IDS[r]);
+  DX[idx] = (DLP[r] * (hit - p) - DENT[r] * p * (logP + ENT[r])) * it;`);

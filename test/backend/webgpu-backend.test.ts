@@ -1,0 +1,339 @@
+// Every WebGPU kernel against ReferenceBackend on seeded random inputs: odd sizes, size-1 axes,
+// broadcasts, strided and transposed views, GQA attention with a KV cache and key bias. Sizes stay
+// small because here the device is Mesa's software rasteriser under Dawn's OpenGL ES backend.
+// Without any adapter every test is skipped with the reason.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AttentionArgs, BinaryOp, MatmulArgs, UnaryOp } from '../../src/backend/backend.js';
+import { ReferenceBackend } from '../../src/backend/reference/index.js';
+import { Rng } from '../helpers/rng.js';
+import { assertSameAsync, openWebGpu } from './webgpu-harness.js';
+
+const { gpu: maybeGpu, skip } = await openWebGpu();
+const gpu = maybeGpu!;
+const ref = new ReferenceBackend();
+const rng = new Rng(4321);
+after(() => maybeGpu?.destroy());
+
+const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+const positive = (n: number): Float32Array => Float32Array.from({ length: n }, () => 0.05 + rng.uniform() * 3);
+const ints = (n: number, max: number): Int32Array => Int32Array.from({ length: n }, () => rng.int(max));
+const dense = (shape: number[]): number[] => {
+  const s: number[] = [];
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
+  return s;
+};
+
+describe('webgpu backend', { skip }, () => {
+  test('adapter report', (t) => {
+    const a = gpu.adapter;
+    t.diagnostic(`adapter: ${a.vendor} ${a.architecture} ${a.device} ${a.description} (${a.featureLevel}); ` +
+      `shader-f16 ${a.shaderF16}; maxStorageBuffersPerShaderStage ${a.limits.maxStorageBuffersPerShaderStage}; ` +
+      `maxStorageBufferBindingSize ${a.limits.maxStorageBufferBindingSize}; maxBufferSize ${a.limits.maxBufferSize}`);
+    assert.ok(a.limits.maxStorageBuffersPerShaderStage! >= 8);
+  });
+
+  describe('memory', () => {
+    test('fill and write/read round trips; f32 and i32 bits', async () => {
+      for (const n of [1, 3, 70001]) {
+        const f = gpu.alloc(n * 4);
+        gpu.fill(f, n, -2.5, 'f32');
+        assert.ok((await gpu.read(f, 'f32', 0, n)).every((v) => v === -2.5));
+        gpu.fill(f, n, 123456789, 'i32');
+        assert.ok((await gpu.read(f, 'i32', 0, n)).every((v) => v === 123456789));
+        gpu.free(f);
+      }
+      const b = gpu.alloc(40);
+      gpu.write(b, Int32Array.from([1, 2, 3, -4]), 3);
+      assert.deepEqual([...await gpu.read(b, 'i32', 3, 4)], [1, 2, 3, -4]);
+      gpu.free(b);
+    });
+
+    test('freed buffers are pooled and reused; stats track live bytes; use after free names the op', async () => {
+      const before = gpu.memoryStats();
+      const a = gpu.alloc(1000);
+      const s1 = gpu.memoryStats();
+      assert.equal(s1.liveBuffers, before.liveBuffers + 1);
+      assert.ok(s1.bytesInUse - before.bytesInUse >= 1000);
+      gpu.free(a);
+      const reserved = gpu.memoryStats().bytesReserved;
+      const b = gpu.alloc(1000);
+      assert.equal(gpu.memoryStats().bytesReserved, reserved, 'the freed buffer is reused');
+      gpu.free(b);
+      assert.equal(gpu.memoryStats().bytesInUse, before.bytesInUse);
+      assert.throws(() => gpu.unary('exp', b, b, 1, 0, 0), /exp: buffer used after it was freed/);
+      await assert.rejects(gpu.read(b, 'f32', 0, 1), /read: buffer used after it was freed/);
+      assert.throws(() => gpu.free(b), /free: buffer used after it was freed/);
+    });
+
+    test('a view that leaves its buffer is rejected', () => {
+      const s = gpu.alloc(40);
+      const d = gpu.alloc(40);
+      assert.throws(() => gpu.copyStrided(s, 250, [1], d, 0, [1], [6], false), /copyStrided: src view .* outside/);
+      assert.throws(() => gpu.copyStrided(s, 0, [-1], d, 0, [1], [2], false), /copyStrided: src view/);
+      gpu.free(s);
+      gpu.free(d);
+    });
+
+    test('in-place kernels (an input aliasing the output) read the old values', async () => {
+      const x = rng.floats(300);
+      const b = gpu.alloc(1200);
+      gpu.write(b, x);
+      gpu.binary('add', b, 0, [1], b, 0, [1], b, [300]);
+      const got = await gpu.read(b, 'f32', 0, 300);
+      for (let i = 0; i < 300; i++) assert.equal(got[i], Math.fround(x[i]! * 2));
+      gpu.free(b);
+    });
+  });
+
+  describe('element-wise', () => {
+    const unaryOps: UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'silu', 'sigmoid', 'abs', 'sign', 'square',
+      'reciprocal', 'siluGrad', 'affine', 'clamp', 'inRange'];
+    test('unary ops', async () => {
+      for (const op of unaryOps) {
+        for (const n of [1, 9, 1001]) {
+          const x = ['log', 'sqrt', 'rsqrt'].includes(op) ? positive(n) : rng.floats(n, 3);
+          if (op === 'sign' && n > 3) x[2] = 0;
+          await assertSameAsync(gpu, ref, `${op} n=${n}`, {
+            inputs: { x }, outputs: { out: n }, compare: ['out'],
+            call: (be, b) => be.unary(op, b.x!, b.out!, n, -0.7, 1.3),
+          }, 1e-5);
+        }
+      }
+    });
+
+    const binaryOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'gt', 'ge'];
+    const layouts: [number[], number[], number[], number, number, number, number][] = [
+      [[7, 13], [13, 1], [13, 1], 91, 91, 0, 0],
+      [[7, 13], [13, 1], [0, 0], 91, 1, 0, 0],
+      [[5, 9], [1, 0], [0, 1], 5, 9, 0, 0],
+      [[6, 5], [1, 6], [5, 1], 30, 30, 0, 0],
+      [[1, 3, 1, 7], [21, 7, 7, 1], [0, 0, 0, 1], 21, 7, 0, 0],
+      [[2, 3, 2, 3, 2], [36, 12, 6, 2, 1], [0, 1, 0, 3, 0], 80, 9, 8, 0],
+      [[4, 5], [10, 2], [5, 1], 45, 25, 3, 5],
+      [[], [], [], 1, 1, 0, 0],
+    ];
+    test('binary ops over broadcast and strided layouts', async () => {
+      for (const op of binaryOps) {
+        for (const [shape, as, bs, an, bn, ao, bo] of layouts) {
+          const a = rng.floats(an + ao, 2);
+          const bdata = op === 'div' ? positive(bn + bo) : rng.floats(bn + bo, 2);
+          if (op === 'eq' || op === 'ge' || op === 'maximum') for (let i = 0; i < Math.min(an, bn); i += 3) a[ao + i] = bdata[bo + i]!;
+          await assertSameAsync(gpu, ref, `${op} [${shape}]`, {
+            inputs: { a, b: bdata }, outputs: { out: prod(shape) }, compare: ['out'],
+            call: (be, b) => be.binary(op, b.a!, ao, as, b.b!, bo, bs, b.out!, shape),
+          });
+        }
+      }
+    });
+
+    test('where with broadcast condition', async () => {
+      for (const [shape, cs] of [[[4, 7], [1, 0]], [[3, 1, 5], [0, 0, 1]], [[20, 33], [33, 1]]] as [number[], number[]][]) {
+        const cond = Float32Array.from({ length: prod(shape) }, () => (rng.uniform() < 0.5 ? 0 : 1));
+        await assertSameAsync(gpu, ref, `where [${shape}]`, {
+          inputs: { c: cond, a: rng.floats(prod(shape)), b: rng.floats(shape[shape.length - 1]!) },
+          outputs: { out: prod(shape) }, compare: ['out'],
+          call: (be, b) => be.where(b.c!, cs, b.a!, dense(shape), b.b!, shape.map((_, d) => (d === shape.length - 1 ? 1 : 0)), b.out!, shape),
+        });
+      }
+    });
+
+    test('adamw over several steps', async () => {
+      for (const n of [1, 7, 5001]) {
+        await assertSameAsync(gpu, ref, `adamw n=${n}`, {
+          inputs: { p: rng.floats(n), g: rng.floats(n), m: rng.floats(n, 0.1), v: positive(n) },
+          compare: ['p', 'm', 'v'],
+          call: (be, b) => {
+            for (let step = 1; step <= 3; step++) be.adamw(b.p!, b.g!, b.m!, b.v!, n, 1e-2, 0.9, 0.999, 1e-8, 0.01, step);
+          },
+        });
+      }
+    });
+
+    test('copyStrided, plain and accumulating, up to rank 8', async () => {
+      const cases: [number[], number[], number, number, number[], number, number][] = [
+        [[3, 5], [1, 3], 0, 15, [5, 1], 0, 15],
+        [[2, 3, 4, 5], [60, 1, 15, 3], 0, 120, [60, 20, 5, 1], 0, 120],
+        [[4, 6], [0, 1], 2, 8, [6, 1], 0, 24],
+        [[5], [-1], 4, 5, [1], 0, 5],
+        [[2, 1, 3, 1, 2, 2, 3], [72, 0, 24, 0, 12, 6, 2], 1, 200, [72, 72, 24, 24, 6, 3, 1], 0, 144],
+        [[2, 1, 2, 1, 2, 2, 1, 3], [48, 0, 24, 0, 12, 6, 0, 2], 1, 100, [48, 48, 24, 24, 12, 6, 3, 1], 0, 96],
+        [[7], [2], 1, 16, [3], 2, 24],
+        [[33, 57], [1, 33], 0, 33 * 57, [57, 1], 0, 33 * 57],
+      ];
+      for (const accumulate of [false, true]) {
+        for (const [shape, ss, so, sn, ds, dOff, dn] of cases) {
+          await assertSameAsync(gpu, ref, `copy [${shape}] acc=${accumulate}`, {
+            inputs: { src: rng.floats(sn), dst: rng.floats(dn) }, compare: ['dst'],
+            call: (be, b) => be.copyStrided(b.src!, so, ss, b.dst!, dOff, ds, shape, accumulate),
+          }, 0);
+        }
+      }
+    });
+
+    test('copyStrided copies i32 bits unchanged', async () => {
+      const src = Int32Array.from({ length: 12 }, (_, i) => (i * 0x01010101) ^ 0x7fc00001);
+      const s = gpu.alloc(48);
+      const d = gpu.alloc(48);
+      gpu.write(s, src);
+      gpu.copyStrided(s, 0, [1, 4], d, 0, [3, 1], [4, 3], false);
+      const got = await gpu.read(d, 'i32', 0, 12);
+      for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) assert.equal(got[i * 3 + j], src[j * 4 + i]);
+      gpu.free(s);
+      gpu.free(d);
+    });
+  });
+
+  describe('reductions and row kernels', () => {
+    test('reduce sum and max over the middle axis', async () => {
+      for (const op of ['sum', 'max'] as const) {
+        for (const [outer, len, inner] of [[1, 1, 1], [3, 7, 1], [2, 5, 9], [4, 1, 70], [1, 1001, 1], [3, 4, 130], [9, 100, 30], [2, 0, 3], [2, 0, 1]]) {
+          await assertSameAsync(gpu, ref, `${op} [${outer},${len},${inner}]`, {
+            inputs: { x: rng.floats(outer! * len! * inner!) }, outputs: { out: outer! * inner! }, compare: ['out'],
+            call: (be, b) => be.reduce(op, b.x!, b.out!, outer!, len!, inner!),
+          });
+        }
+      }
+    });
+
+    const rowShapes = [[1, 1], [3, 7], [5, 130], [20, 333]];
+    test('softmax, logSoftmax and their backward', async () => {
+      for (const [rows, cols] of rowShapes) {
+        const n = rows! * cols!;
+        await assertSameAsync(gpu, ref, `softmax [${rows},${cols}]`, {
+          inputs: { x: rng.floats(n, 4), dy: rng.floats(n) }, outputs: { y: n, dx: n, ly: n, ldx: n }, compare: ['y', 'dx', 'ly', 'ldx'],
+          call: (be, b) => {
+            be.softmax(b.x!, b.y!, rows!, cols!);
+            be.softmaxBackward(b.y!, b.dy!, b.dx!, rows!, cols!);
+            be.logSoftmax(b.x!, b.ly!, rows!, cols!);
+            be.logSoftmaxBackward(b.ly!, b.dy!, b.ldx!, rows!, cols!);
+          },
+        });
+      }
+    });
+
+    test('rmsnorm and its backward (dw accumulates)', async () => {
+      for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [13, 257]]) {
+        const n = rows! * dim!;
+        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}]`, {
+          inputs: { x: rng.floats(n), w: rng.floats(dim!), dy: rng.floats(n), dw: rng.floats(dim!) },
+          outputs: { y: n, rstd: rows!, dx: n }, compare: ['y', 'rstd', 'dx', 'dw'],
+          call: (be, b) => {
+            be.rmsnorm(b.x!, b.w!, b.y!, b.rstd!, rows!, dim!, 1e-6);
+            be.rmsnormBackward(b.dy!, b.x!, b.w!, b.rstd!, b.dx!, b.dw!, rows!, dim!);
+          },
+        });
+      }
+    });
+
+    test('embedding gather and scatter-add backward with repeated ids', async () => {
+      for (const [rows, dim, vocab] of [[1, 1, 1], [5, 7, 3], [60, 40, 9]]) {
+        await assertSameAsync(gpu, ref, `embedding [${rows},${dim}]`, {
+          inputs: { t: rng.floats(vocab! * dim!), ids: ints(rows!, vocab!), d: rng.floats(rows! * dim!), dt: rng.floats(vocab! * dim!) },
+          outputs: { out: rows! * dim! }, compare: ['out', 'dt'],
+          call: (be, b) => {
+            be.embedding(b.t!, b.ids!, b.out!, rows!, dim!);
+            be.embeddingBackward(b.d!, b.ids!, b.dt!, rows!, dim!);
+          },
+        });
+      }
+    });
+
+    test('rope forward and inverse', async () => {
+      for (const [rows, H, D, maxPos] of [[1, 1, 2, 1], [5, 3, 6, 9], [16, 4, 64, 40]]) {
+        const n = rows! * H! * D!;
+        const angles = Float32Array.from({ length: maxPos! * (D! / 2) }, () => rng.uniform() * 6);
+        for (const inverse of [false, true]) {
+          await assertSameAsync(gpu, ref, `rope [${rows},${H},${D}] inverse=${inverse}`, {
+            inputs: { x: rng.floats(n), pos: ints(rows!, maxPos!), cos: angles.map(Math.cos), sin: angles.map(Math.sin) },
+            outputs: { out: n }, compare: ['out'],
+            call: (be, b) => be.rope(b.x!, b.pos!, b.cos!, b.sin!, b.out!, rows!, H!, D!, inverse),
+          });
+        }
+      }
+    });
+
+    test('logprobEntropy and its backward', async () => {
+      for (const [rows, vocab, invT] of [[1, 1, 1], [3, 7, 1], [4, 1000, 0.7], [9, 301, 1]]) {
+        await assertSameAsync(gpu, ref, `logprobEntropy [${rows},${vocab}]`, {
+          inputs: { z: rng.floats(rows! * vocab!, 3), ids: ints(rows!, vocab!), dl: rng.floats(rows!), de: rng.floats(rows!) },
+          outputs: { lp: rows!, ent: rows!, lse: rows!, dz: rows! * vocab! }, compare: ['lp', 'ent', 'lse', 'dz'],
+          call: (be, b) => {
+            be.logprobEntropy(b.z!, b.ids!, b.lp!, b.ent!, b.lse!, rows!, vocab!, invT!);
+            be.logprobEntropyBackward(b.z!, b.ids!, b.lse!, b.ent!, b.dl!, b.de!, b.dz!, rows!, vocab!, invT!);
+          },
+        }, 2e-5);
+      }
+    });
+  });
+
+  describe('matmul', () => {
+    const mm = (a: Partial<MatmulArgs> & { m: number; n: number; k: number }): MatmulArgs => ({
+      batch: 1, transA: false, transB: false, aBatchStride: a.m * a.k, bBatchStride: a.k * a.n, accumulate: false, ...a,
+    });
+    test('every transpose combination at odd sizes', async () => {
+      for (const [m, n, k] of [[1, 1, 1], [1, 7, 5], [5, 7, 31], [17, 33, 9], [64, 20, 70], [130, 67, 129]]) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            await assertSameAsync(gpu, ref, `matmul ${m}x${n}x${k} tA=${transA} tB=${transB}`, {
+              inputs: { a: rng.floats(m! * k!), b: rng.floats(k! * n!) }, outputs: { out: m! * n! }, compare: ['out'],
+              call: (be, b) => be.matmul(b.a!, b.b!, b.out!, mm({ m: m!, n: n!, k: k!, transA, transB })),
+            }, 1e-4);
+          }
+        }
+      }
+    });
+
+    test('batches with offsets, broadcast B, per-item B and accumulate', async () => {
+      for (const [batch, m, n, k] of [[3, 5, 7, 9], [2, 33, 17, 40]]) {
+        for (const transB of [false, true]) {
+          const args: MatmulArgs = {
+            batch: batch!, m: m!, n: n!, k: k!, transA: false, transB, aBatchStride: m! * k! + 2, bBatchStride: 0,
+            aOffset: 3, bOffset: 1, accumulate: true,
+          };
+          await assertSameAsync(gpu, ref, `batched ${batch}x${m}x${n}x${k} tB=${transB}`, {
+            inputs: { a: rng.floats(3 + batch! * (m! * k! + 2)), b: rng.floats(1 + k! * n!), out: rng.floats(batch! * m! * n!) },
+            compare: ['out'], call: (be, b) => be.matmul(b.a!, b.b!, b.out!, args),
+          }, 1e-4);
+        }
+      }
+      const [batch, m, n, k] = [6, 12, 10, 8];
+      await assertSameAsync(gpu, ref, 'batched per-item B', {
+        inputs: { a: rng.floats(batch * m * k), b: rng.floats(batch * k * n) }, outputs: { out: batch * m * n }, compare: ['out'],
+        call: (be, b) => be.matmul(b.a!, b.b!, b.out!, mm({ batch, m, n, k, transA: true })),
+      }, 1e-4);
+    });
+  });
+
+  describe('attention', () => {
+    const configs: (AttentionArgs & { Tmax: number; bias: boolean })[] = [
+      { B: 2, Tq: 5, H: 4, Hkv: 2, D: 8, pastLen: 3, Tmax: 10, kvBatchStride: 0, scale: 0, bias: true },
+      { B: 1, Tq: 1, H: 2, Hkv: 1, D: 5, pastLen: 7, Tmax: 8, kvBatchStride: 0, scale: 0, bias: false },
+      { B: 3, Tq: 9, H: 3, Hkv: 3, D: 16, pastLen: 0, Tmax: 9, kvBatchStride: 0, scale: 0, bias: true },
+      { B: 1, Tq: 70, H: 4, Hkv: 2, D: 64, pastLen: 4, Tmax: 80, kvBatchStride: 0, scale: 0, bias: true },
+    ];
+    for (const cfg of configs) {
+      const { B, Tq, H, Hkv, D, pastLen, Tmax } = cfg;
+      const args: AttentionArgs = { B, Tq, H, Hkv, D, pastLen, kvBatchStride: Tmax * Hkv * D, scale: 1 / Math.sqrt(D) };
+      test(`forward and backward B=${B} Tq=${Tq} H=${H} Hkv=${Hkv} D=${D} past=${pastLen} bias=${cfg.bias}`, async () => {
+        const Tk = pastLen + Tq;
+        const qn = B * Tq * H * D, kvn = B * Tmax * Hkv * D;
+        const bias = Float32Array.from({ length: B * Tk }, () => (rng.uniform() < 0.2 ? -1e9 : 0));
+        for (let b = 0; b < B; b++) bias[b * Tk] = 0;
+        await assertSameAsync(gpu, ref, 'attention', {
+          inputs: { q: rng.floats(qn), k: rng.floats(kvn), v: rng.floats(kvn), bias, dOut: rng.floats(qn), dk: rng.floats(kvn), dv: rng.floats(kvn) },
+          outputs: { out: qn, lse: B * H * Tq, dq: qn }, compare: ['out', 'lse', 'dq', 'dk', 'dv'],
+          call: (be, b) => {
+            const kb = cfg.bias ? b.bias! : null;
+            be.attention(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, args);
+            be.attentionBackward(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, b.dOut!, b.dq!, b.dk!, b.dv!, args);
+          },
+        }, 1e-4);
+      });
+    }
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * The WebGPU side of the kernel comparison: like cpu-harness's runCase, but reading back with
+ * `await read` (WebGPU has no synchronous read), and opening the backend once per test file with
+ * the reason to skip when this machine has no adapter at all.
+ */
+import assert from 'node:assert/strict';
+import type { Backend, DeviceBuffer } from '../../src/backend/backend.js';
+import type { WebGpuBackend } from '../../src/backend/webgpu/index.js';
+import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
+import { relError, runCase, type Case } from './cpu-harness.js';
+
+/** The backend, or the reason there is none (shown as the skip message). */
+export async function openWebGpu(): Promise<{ gpu: WebGpuBackend | null; skip: string | false }> {
+  try {
+    const gpu = await createNodeWebGpuBackend();
+    if (gpu) return { gpu, skip: false };
+    return { gpu: null, skip: 'no WebGPU adapter on this machine (Dawn found neither a native nor an OpenGL ES adapter)' };
+  } catch (e) {
+    return { gpu: null, skip: `WebGPU unavailable: ${(e as Error).message}` };
+  }
+}
+
+export async function runCaseAsync(be: Backend, c: Case): Promise<Record<string, Float32Array>> {
+  const bufs: Record<string, DeviceBuffer> = {};
+  for (const [name, data] of Object.entries(c.inputs)) {
+    bufs[name] = be.alloc(Math.max(data.length, 1) * 4);
+    be.write(bufs[name]!, data);
+  }
+  for (const [name, n] of Object.entries(c.outputs ?? {})) {
+    bufs[name] = be.alloc(Math.max(n, 1) * 4);
+    be.fill(bufs[name]!, Math.max(n, 1), 0, 'f32');
+  }
+  c.call(be, bufs);
+  const out: Record<string, Float32Array> = {};
+  // Compare only the elements the case defined: pooled device buffers are larger than asked for.
+  const sizes: Record<string, number> = {};
+  for (const [name, data] of Object.entries(c.inputs)) sizes[name] = Math.max(data.length, 1);
+  for (const [name, n] of Object.entries(c.outputs ?? {})) sizes[name] = Math.max(n, 1);
+  for (const name of c.compare) out[name] = (await be.read(bufs[name]!, 'f32', 0, sizes[name]!)) as Float32Array;
+  for (const buf of Object.values(bufs)) be.free(buf);
+  return out;
+}
+
+/** Runs `c` on the WebGPU backend and the reference; every compared output must agree within `tol`. */
+export async function assertSameAsync(gpu: Backend, ref: Backend, label: string, c: Case, tol = 1e-5): Promise<void> {
+  const got = await runCaseAsync(gpu, c);
+  const want = runCase(ref, c);
+  for (const name of c.compare) {
+    const w = want[name]!.subarray(0, got[name]!.length);
+    const err = relError(got[name]!, w);
+    assert.ok(err <= tol, `${label}: ${name} differs from the reference by ${err.toExponential(2)} (tolerance ${tol})`);
+  }
+}
