@@ -124,7 +124,7 @@ export function nullable<V>(inner: ValueType<V>): ValueType<V | null> {
 
 export function listOf<V>(inner: ValueType<V>): ValueType<V[]> {
   return {
-    expected: `a list of ${inner.expected.replace(/^an? /, '')}s`,
+    expected: `a list, each ${inner.expected}`,
     accepts: (raw) => Array.isArray(raw) && raw.every((x) => inner.accepts(x)),
   };
 }
