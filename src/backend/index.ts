@@ -9,11 +9,13 @@ export type {
 export { CpuBackend, type CpuBackendOptions } from './cpu/index.js';
 export { ReferenceBackend, type ReferenceOptions } from './reference/index.js';
 
-export type DeviceName = 'cpu' | 'reference';
+export type DeviceName = 'cpu' | 'reference' | 'webgpu';
 
 export interface CreateBackendOptions {
   /** Worker threads for the CPU backend (including the main thread). */
   threads?: number;
+  /** Dawn backend for device webgpu ('vulkan', 'opengles', ...); default: the native one, else OpenGL ES. */
+  webgpuBackend?: string;
 }
 
 /** Creates the backend for a `--device` / `trainer.device` value. */
@@ -23,7 +25,14 @@ export async function createBackend(device: DeviceName | string, options: Create
       return CpuBackend.create({ threads: options.threads });
     case 'reference':
       return new ReferenceBackend();
+    case 'webgpu': {
+      // Imported on demand so nothing loads Dawn unless a WebGPU run asks for it.
+      const { createNodeWebGpuBackend } = await import('./webgpu/node.js');
+      const backend = await createNodeWebGpuBackend({ backend: options.webgpuBackend });
+      if (!backend) throw new Error('device webgpu: Dawn found no WebGPU adapter on this machine');
+      return backend;
+    }
     default:
-      throw new Error(`unknown device '${device}': expected cpu or reference`);
+      throw new Error(`unknown device '${device}': expected cpu, reference or webgpu`);
   }
 }

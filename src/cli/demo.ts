@@ -7,7 +7,7 @@ import { createBackend } from '../backend/index.js';
 import { generate } from '../generation/index.js';
 import { parseModelConfig } from '../models/config.js';
 import { CausalLM } from '../models/llama.js';
-import { AdamW, clipGradNorm, cosineWithWarmup } from '../nn/index.js';
+import { AdamW, clipGradNormAsync, cosineWithWarmup } from '../nn/index.js';
 import * as T from '../tensor/index.js';
 import { intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
@@ -17,7 +17,7 @@ const TEXT = 'TinyZero reproduced DeepSeek R1-Zero on the Countdown game: reinfo
 
 const spec = {
   steps: { type: 'string' as const, help: 'training steps (default 300)' },
-  device: { type: 'string' as const, help: 'cpu or reference (default cpu)' },
+  device: { type: 'string' as const, help: 'cpu, webgpu or reference (default cpu)' },
   threads: { type: 'string' as const, help: 'CPU threads (default: all cores, up to 8)' },
   seed: { type: 'string' as const, help: 'initialisation seed (default 0)' },
 };
@@ -62,13 +62,16 @@ export const demoCommand: Command = {
           targets[b * L + t] = data[offset + t + 1]!;
         }
       }
-      const loss = T.tidy(() => {
+      const nll = T.tidy(() => {
         const logits = model.forward(T.tensor(inputs, [B, L]), { positions });
         const nll = T.neg(T.mean(T.logprobEntropy(logits, T.tensor(targets, [B, L])).logp));
         nll.backward();
-        return nll.item();
+        return T.keep(nll);
       });
-      const gradNorm = clipGradNorm(model.parameters(), 1.0);
+      // Asynchronous reads so the same loop runs on WebGPU, which has no synchronous read-back.
+      const loss = (await nll.data())[0]!;
+      nll.dispose();
+      const gradNorm = await clipGradNormAsync(model.parameters(), 1.0);
       opt.step();
       model.zeroGrad();
       if (step === 1) first = loss;

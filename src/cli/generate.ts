@@ -21,7 +21,7 @@ const spec = {
   'ignore-eos': { type: 'boolean' as const, help: 'do not stop at eos' },
   logprobs: { type: 'boolean' as const, help: 'print per-token log-probs' },
   json: { type: 'boolean' as const, help: 'one JSON object per sample' },
-  device: { type: 'string' as const, help: 'cpu or reference (default cpu)' },
+  device: { type: 'string' as const, help: 'cpu, webgpu or reference (default cpu)' },
   threads: { type: 'string' as const, help: 'CPU threads' },
 };
 
