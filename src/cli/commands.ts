@@ -5,6 +5,7 @@ import { dashboardCommand } from './dashboard.js';
 import { dataCommand } from './data.js';
 import { demoCommand } from './demo.js';
 import { generateCommand } from './generate.js';
+import { trainCommand } from './train.js';
 import { scoreCommand } from './score.js';
 
 export const commands: Record<string, Command> = {
@@ -13,5 +14,6 @@ export const commands: Record<string, Command> = {
   data: dataCommand,
   demo: demoCommand,
   generate: generateCommand,
+  train: trainCommand,
   score: scoreCommand,
 };

@@ -1,0 +1,287 @@
+/**
+ * The PPO/GRPO loop in veRL's step order (spec 3.2): generate (n per prompt) and recompute old
+ * log-probs, reference log-probs, values, rewards, KL in reward, advantages, critic update, actor
+ * update after `critic_warmup`, validation every `test_freq` steps, checkpoint every `save_freq`
+ * steps, then one flat metrics dict per step. Each phase is its own function and is timed as
+ * `timing_s/{name}`.
+ */
+import { join } from 'node:path';
+import type { TinyZeroConfig } from '../config/types.js';
+import { applyKlPenalty, computeAdvantage, computeDataMetrics } from '../rl/index.js';
+import type { ProgressDisplay, Tracker } from '../tracking/index.js';
+import { computeLogProbs, updatePolicy } from './actor.js';
+import type { RolloutBatch } from './batch.js';
+import { listCheckpoints, readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
+import { computeValues, updateCritic } from './critic.js';
+import { computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
+import { rollout } from './rollout.js';
+import { epochPrompts } from './schedule.js';
+import type { RunSetup } from './setup.js';
+import { validate } from './validate.js';
+import { loadCausalLM, loadValueModel } from '../models/load.js';
+import type { Module } from '../nn/index.js';
+import { copyInto } from '../tensor/index.js';
+
+export interface FitContext {
+  config: TinyZeroConfig;
+  run: RunSetup;
+  tracker: Tracker;
+  progress: ProgressDisplay | null;
+  rewardFn: RewardFn;
+  /** Checkpoint and metrics folder (trainer.default_local_dir). */
+  runDir: string;
+  log: (line: string) => void;
+}
+
+export interface FitSummary {
+  firstStep: number;
+  lastStep: number;
+  resumedFrom: number | null;
+  /** Validation metrics before the first step (absent on resume) and after the last. */
+  initialValidation: Record<string, number> | null;
+  finalValidation: Record<string, number> | null;
+  lastCheckpoint: string | null;
+  seconds: number;
+}
+
+class Timer {
+  readonly timing: Record<string, number> = {};
+  constructor(private readonly progress: ProgressDisplay | null) {}
+  async time<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.progress?.phase(name);
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.timing[name] = (this.timing[name] ?? 0) + (performance.now() - start) / 1000;
+    }
+  }
+}
+
+/** Loads the latest complete checkpoint when resume_mode is auto; returns the step it holds. */
+export function resumeIfAny(ctx: FitContext): number | null {
+  if (ctx.config.trainer.resume_mode !== 'auto') return null;
+  const latest = listCheckpoints(ctx.runDir).at(-1);
+  if (!latest) return null;
+  const state = readTrainerState(latest.dir);
+  const { run } = ctx;
+  const maxPositions = ctx.config.data.max_prompt_length + ctx.config.data.max_response_length;
+  // Weights come from the checkpoint folders into the models already built.
+  const actor = loadCausalLM(join(latest.dir, 'actor'), { backend: run.backend, maxPositions });
+  copyWeights(actor, run.actor.model);
+  actor.dispose();
+  if (run.critic) {
+    const critic = loadValueModel(join(latest.dir, 'critic'), { backend: run.backend, maxPositions });
+    copyWeights(critic, run.critic.model);
+    critic.dispose();
+  }
+  restoreTrainingState(latest.dir, state, run.actor, run.critic);
+  if ('value' in run.klCtrl) (run.klCtrl as { value: number }).value = state.klCoef;
+  ctx.log(`resumed from ${latest.dir} (step ${state.globalStep})`);
+  return state.globalStep;
+}
+
+/** Copies every parameter of `from` into the same-named parameter of `to` (same architecture). */
+function copyWeights(from: Module, to: Module): void {
+  for (const [name, p] of from.namedParameters()) copyInto(p, to.getParameter(name), false);
+}
+
+async function runValidation(ctx: FitContext, step: number): Promise<Record<string, number>> {
+  const { run, config } = ctx;
+  const result = await validate(run.actor.model, run.tokenizer, run.val, {
+    promptLength: config.data.max_prompt_length,
+    responseLength: config.data.max_response_length,
+    chunk: config.data.val_batch_size,
+    rewardFn: ctx.rewardFn,
+    eosTokenIds: run.eosTokenIds,
+    padTokenId: run.padTokenId,
+  });
+  ctx.tracker.event('validation', { step, metrics: result.metrics, samples: result.samples });
+  return result.metrics;
+}
+
+/** rollout + old log-probs (veRL times both as 'gen'). */
+async function generatePhase(ctx: FitContext, step: number): Promise<RolloutBatch> {
+  const { run, config } = ctx;
+  const r = config.actor_rollout_ref.rollout;
+  const prompts = epochPrompts(run.train, config.data.train_batch_size, run.stepsPerEpoch, step, config.trainer.seed);
+  const batch = await rollout(run.actor.model, prompts, {
+    n: r.n, temperature: r.temperature, topK: r.top_k, topP: r.top_p, ignoreEos: r.ignore_eos,
+    promptLength: config.data.max_prompt_length, responseLength: config.data.max_response_length,
+    eosTokenIds: run.eosTokenIds, padTokenId: run.padTokenId,
+    chunk: r.micro_batch_size, seed: config.trainer.seed * 65_537 + step,
+    onProgress: (_done, _total, tokens) => ctx.progress?.addTokens(tokens),
+  });
+  const micro = r.log_prob_micro_batch_size ?? batch.rows;
+  batch.oldLogProb = (await computeLogProbs(run.actor.model, batch, micro, r.temperature)).logp;
+  return batch;
+}
+
+function advantagePhase(ctx: FitContext, batch: RolloutBatch): Record<string, number> {
+  const { run, config } = ctx;
+  const R = batch.responseLength;
+  const metrics: Record<string, number> = {};
+  batch.tokenLevelScores = computeTokenLevelScores(batch, run.tokenizer, ctx.rewardFn);
+  if (run.klInReward && batch.refLogProb) {
+    const kl = applyKlPenalty({
+      tokenLevelScores: batch.tokenLevelScores, oldLogProb: batch.oldLogProb!, refLogProb: batch.refLogProb,
+      responseMask: batch.responseMask, responseLength: R,
+    }, run.klCtrl, config.algorithm.kl_penalty);
+    batch.tokenLevelRewards = kl.tokenLevelRewards;
+    Object.assign(metrics, kl.metrics);
+  } else {
+    batch.tokenLevelRewards = batch.tokenLevelScores;
+    if (run.klInReward) Object.assign(metrics, { 'critic/kl': 0, 'critic/kl_coeff': 0 });
+  }
+  const adv = computeAdvantage(config.algorithm.adv_estimator, {
+    tokenLevelRewards: batch.tokenLevelRewards, responseMask: batch.responseMask, responseLength: R,
+    values: batch.values, index: batch.uid, gamma: config.algorithm.gamma, lam: config.algorithm.lam,
+    normAdvByStdInGrpo: config.algorithm.norm_adv_by_std_in_grpo,
+  });
+  batch.advantages = Float32Array.from(adv.advantages);
+  batch.returns = Float32Array.from(adv.returns);
+  return metrics;
+}
+
+function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): { miniBatchRows: number; microBatchRows: number; useDynamicBsz: boolean; maxTokenLen: number; epochs: number; shuffle: boolean; gradClip: number } {
+  const n = ctx.config.actor_rollout_ref.rollout.n;
+  const c = role === 'actor' ? ctx.config.actor_rollout_ref.actor : ctx.config.critic;
+  // Quirk 7 fixed: the critic's sizes are in prompts, like the actor's, so both scale by n.
+  const mini = c.ppo_mini_batch_size * n;
+  return {
+    miniBatchRows: mini,
+    microBatchRows: (c.ppo_micro_batch_size ?? c.ppo_mini_batch_size) * n,
+    useDynamicBsz: c.use_dynamic_bsz,
+    maxTokenLen: c.ppo_max_token_len_per_gpu,
+    epochs: c.ppo_epochs,
+    shuffle: c.shuffle,
+    gradClip: c.grad_clip,
+  };
+}
+
+function sampleRecords(ctx: FitContext, batch: RolloutBatch, count: number): { prompt: string; response: string; score: number; dataSource: string }[] {
+  const R = batch.responseLength;
+  const scores = rowSums(batch.tokenLevelScores!, batch.rows, R);
+  return Array.from({ length: Math.min(count, batch.rows) }, (_, i) => {
+    const r = Math.floor((i * batch.rows) / Math.min(count, batch.rows));
+    let len = 0;
+    for (let t = 0; t < R; t++) len += batch.responseMask[r * R + t]!;
+    return {
+      prompt: batch.prompts[r]!.text,
+      response: ctx.run.tokenizer.decode(Array.from(batch.responses.subarray(r * R, r * R + len))),
+      score: scores[r]!,
+      dataSource: batch.prompts[r]!.dataSource,
+    };
+  });
+}
+
+/** One training step; returns its metrics. */
+async function trainStep(ctx: FitContext, step: number): Promise<{ metrics: Record<string, number>; batch: RolloutBatch }> {
+  const { run, config } = ctx;
+  const timer = new Timer(ctx.progress);
+  const metrics: Record<string, number> = {};
+  const stepStart = performance.now();
+  const batch = await timer.time('gen', () => generatePhase(ctx, step));
+  const micro = config.actor_rollout_ref.ref.log_prob_micro_batch_size ?? batch.rows;
+  if (run.ref) batch.refLogProb = await timer.time('ref', async () => (await computeLogProbs(run.ref!, batch, micro, config.actor_rollout_ref.rollout.temperature)).logp);
+  if (run.critic) {
+    const critic = run.critic;
+    batch.values = await timer.time('values', () => computeValues(critic.model, batch, config.critic.forward_micro_batch_size ?? batch.rows));
+  }
+  Object.assign(metrics, await timer.time('adv', async () => advantagePhase(ctx, batch)));
+  if (run.critic) {
+    const critic = run.critic;
+    Object.assign(metrics, await timer.time('update_critic', () => updateCritic(critic.model, critic.optimizer, batch, {
+      ...batchingFor(ctx, 'critic'), cliprangeValue: config.critic.cliprange_value, lossAggMode: config.actor_rollout_ref.actor.loss_agg_mode,
+      seed: config.trainer.seed * 131 + step, step,
+    })));
+    critic.scheduler.step();
+  }
+  if (config.trainer.critic_warmup <= step) {
+    const a = config.actor_rollout_ref.actor;
+    Object.assign(metrics, await timer.time('update_actor', () => updatePolicy(run.actor.model, run.actor.optimizer, batch, {
+      ...batchingFor(ctx, 'actor'),
+      temperature: config.actor_rollout_ref.rollout.temperature,
+      seed: config.trainer.seed * 131 + step,
+      step,
+      loss: {
+        clipRatio: a.clip_ratio, clipRatioLow: a.clip_ratio_low ?? undefined, clipRatioHigh: a.clip_ratio_high ?? undefined,
+        clipRatioC: a.clip_ratio_c ?? undefined, entropyCoeff: a.entropy_coeff, useKlLoss: a.use_kl_loss,
+        klLossCoef: a.kl_loss_coef, klLossType: a.kl_loss_type, lossAggMode: a.loss_agg_mode,
+        agg: { lossScaleFactor: a.loss_scale_factor ?? undefined },
+      },
+    })));
+    run.actor.scheduler.step();
+  }
+  if (config.trainer.test_freq > 0 && step % config.trainer.test_freq === 0) {
+    Object.assign(metrics, await timer.time('testing', () => runValidation(ctx, step)));
+  }
+  if (config.trainer.save_freq > 0 && step % config.trainer.save_freq === 0) {
+    await timer.time('save_checkpoint', () => checkpoint(ctx, step));
+  }
+  timer.timing.step = (performance.now() - stepStart) / 1000;
+  Object.assign(metrics, computeDataMetrics({
+    tokenLevelScores: batch.tokenLevelScores!, tokenLevelRewards: batch.tokenLevelRewards!, advantages: batch.advantages!,
+    returns: batch.returns!, responseMask: batch.responseMask, responseLength: batch.responseLength, promptMask: batch.promptMask,
+    values: batch.values,
+  }));
+  Object.assign(metrics, timingMetrics(batch, timer.timing));
+  return { metrics, batch };
+}
+
+function timingMetrics(batch: RolloutBatch, timing: Record<string, number>): Record<string, number> {
+  const responseTokens = batch.responseMask.reduce((s, v) => s + v, 0);
+  const allTokens = responseTokens + batch.promptMask.reduce((s, v) => s + v, 0);
+  const out: Record<string, number> = {};
+  for (const [name, seconds] of Object.entries(timing)) out[`timing_s/${name}`] = seconds;
+  for (const [name, seconds] of Object.entries(timing)) {
+    if (name === 'step' || name === 'testing' || name === 'save_checkpoint') continue;
+    out[`timing_per_token_ms/${name}`] = (seconds * 1000) / Math.max(1, name === 'gen' ? responseTokens : allTokens);
+  }
+  return out;
+}
+
+async function checkpoint(ctx: FitContext, step: number): Promise<string> {
+  const { run, config } = ctx;
+  const dir = await saveCheckpoint(ctx.runDir, step, {
+    actor: run.actor, critic: run.critic, klCoef: run.klCtrl.value, tokenizerDir: config.actor_rollout_ref.model.path,
+  }, { actor: config.trainer.max_actor_ckpt_to_keep, critic: config.trainer.max_critic_ckpt_to_keep });
+  return dir;
+}
+
+export async function fit(ctx: FitContext): Promise<FitSummary> {
+  const { config, run, tracker } = ctx;
+  const start = performance.now();
+  const resumedFrom = resumeIfAny(ctx);
+  const firstStep = (resumedFrom ?? 0) + 1;
+  let initialValidation: Record<string, number> | null = null;
+  if (resumedFrom === null && config.trainer.val_before_train && run.val.length > 0) {
+    ctx.progress?.phase('testing');
+    initialValidation = await runValidation(ctx, 0);
+    tracker.log(initialValidation, 0);
+    if (config.trainer.val_only) return { firstStep, lastStep: 0, resumedFrom, initialValidation, finalValidation: initialValidation, lastCheckpoint: null, seconds: (performance.now() - start) / 1000 };
+  }
+  let finalValidation: Record<string, number> | null = null;
+  let lastCheckpoint: string | null = listCheckpoints(ctx.runDir).at(-1)?.dir ?? null;
+  for (let step = firstStep; step <= run.totalSteps; step++) {
+    ctx.progress?.startStep(step);
+    const { metrics, batch } = await trainStep(ctx, step);
+    if (config.trainer.save_freq > 0 && step % config.trainer.save_freq === 0) lastCheckpoint = listCheckpoints(ctx.runDir).at(-1)?.dir ?? lastCheckpoint;
+    tracker.log(metrics, step);
+    tracker.event('samples', { step, split: 'train', samples: sampleRecords(ctx, batch, 2) });
+    ctx.progress?.endStep(step);
+    const valKeys = Object.keys(metrics).filter((k) => k.startsWith('val/'));
+    if (valKeys.length > 0) finalValidation = Object.fromEntries(valKeys.map((k) => [k, metrics[k]!]));
+    if (step === run.totalSteps) {
+      const validated = config.trainer.test_freq > 0 && step % config.trainer.test_freq === 0;
+      if (!validated && config.trainer.test_freq > 0 && run.val.length > 0) {
+        finalValidation = await runValidation(ctx, step);
+        tracker.log(finalValidation, step);
+      }
+      const saved = config.trainer.save_freq > 0 && step % config.trainer.save_freq === 0;
+      if (!saved && config.trainer.save_freq > 0) lastCheckpoint = await checkpoint(ctx, step);
+    }
+  }
+  return { firstStep, lastStep: run.totalSteps, resumedFrom, initialValidation, finalValidation, lastCheckpoint, seconds: (performance.now() - start) / 1000 };
+}
+

@@ -1,0 +1,91 @@
+/**
+ * Everything a run needs before its first step (veRL RayPPOTrainer's init): backend, tokenizer,
+ * datasets, actor / reference / critic models, optimizers, LR schedules and the KL controller.
+ */
+import { createBackend } from '../backend/index.js';
+import type { Backend } from '../backend/backend.js';
+import type { TinyZeroConfig, OptimConfig } from '../config/types.js';
+import type { CausalLM, ValueModel } from '../models/llama.js';
+import { loadCausalLM, loadValueModel } from '../models/load.js';
+import { AdamW, LrScheduler, warmupStepsFromRatio, type LrSchedule } from '../nn/index.js';
+import { getKlController, type KlController } from '../rl/index.js';
+import { setBackend } from '../tensor/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import type { Trainable } from './checkpoint.js';
+import { loadPromptDataset, type PromptRow } from './dataset.js';
+
+export interface RunSetup {
+  backend: Backend;
+  tokenizer: Tokenizer;
+  eosTokenIds: number[];
+  padTokenId: number;
+  train: PromptRow[];
+  val: PromptRow[];
+  stepsPerEpoch: number;
+  totalSteps: number;
+  actor: Trainable & { model: CausalLM };
+  ref: CausalLM | null;
+  critic: (Trainable & { model: ValueModel }) | null;
+  klCtrl: KlController;
+  /** KL folded into the rewards (veRL: exactly when use_kl_loss is off, unless use_kl_in_reward says otherwise). */
+  klInReward: boolean;
+}
+
+function schedule(optim: OptimConfig, totalSteps: number): LrSchedule {
+  const warmupSteps = warmupStepsFromRatio(optim.lr_warmup_steps_ratio, totalSteps);
+  return optim.warmup_style === 'cosine'
+    ? { kind: 'cosine', warmupSteps, totalSteps, minLrRatio: optim.min_lr_ratio ?? 0 }
+    : { kind: 'constant', warmupSteps };
+}
+
+function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig, totalSteps: number): Trainable & { model: M } {
+  const optimizer = new AdamW(model, { lr: optim.lr, betas: optim.betas, weightDecay: optim.weight_decay });
+  return { model, optimizer, scheduler: new LrScheduler(optimizer, optim.lr, schedule(optim, totalSteps)) };
+}
+
+export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
+  const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
+  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined });
+  setBackend(backend);
+  const modelPath = arr.model.path;
+  const tokenizer = loadTokenizer(modelPath);
+  const datasetOptions = { promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template };
+  const train = await loadPromptDataset(data.train_files, tokenizer, datasetOptions);
+  const val = await loadPromptDataset(data.val_files, tokenizer, datasetOptions);
+  const stepsPerEpoch = Math.floor(train.length / data.train_batch_size);
+  if (stepsPerEpoch === 0) {
+    throw new Error(`data.train_batch_size = ${data.train_batch_size} is larger than the ${train.length} training prompts in ${String(data.train_files)}`);
+  }
+  // Quirk 3 fixed: exactly this many steps run.
+  const totalSteps = trainer.total_training_steps ?? stepsPerEpoch * trainer.total_epochs;
+
+  const maxPositions = data.max_prompt_length + data.max_response_length;
+  const actorModel = loadCausalLM(modelPath, { backend, forTraining: true, maxPositions });
+  const useKlLoss = arr.actor.use_kl_loss;
+  const klInReward = algorithm.use_kl_in_reward ?? !useKlLoss;
+  const klCtrl = getKlController({
+    type: algorithm.kl_ctrl.type, klCoef: algorithm.kl_ctrl.kl_coef, horizon: algorithm.kl_ctrl.horizon, targetKl: algorithm.kl_ctrl.target_kl,
+  });
+  // A frozen reference is only needed when some KL term can be non-zero.
+  const needRef = useKlLoss || (klInReward && (algorithm.kl_ctrl.kl_coef > 0 || algorithm.kl_ctrl.type === 'adaptive'));
+  const ref = needRef ? loadCausalLM(modelPath, { backend, maxPositions }) : null;
+  const critic = algorithm.adv_estimator === 'gae'
+    ? trainable(loadValueModel(config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
+    : null;
+  const eosTokenIds = [tokenizer.eosTokenId];
+  return {
+    backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, stepsPerEpoch, totalSteps,
+    actor: trainable(actorModel, arr.actor.optim, totalSteps), ref, critic, klCtrl, klInReward,
+  };
+}
+
+export function disposeRun(run: RunSetup): void {
+  run.actor.optimizer.dispose();
+  run.actor.model.dispose();
+  run.ref?.dispose();
+  if (run.critic) {
+    run.critic.optimizer.dispose();
+    run.critic.model.dispose();
+  }
+  run.backend.destroy();
+}
