@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { configWarnings, saveConfig, type TinyZeroConfig } from '../config/index.js';
 import { createTracker, ProgressDisplay } from '../tracking/index.js';
+import { listCheckpoints } from './checkpoint.js';
 import { fit, type FitSummary } from './fit.js';
 import type { RewardFn } from './reward.js';
 import { disposeRun, setupRun } from './setup.js';
@@ -32,9 +33,12 @@ export async function train(config: TinyZeroConfig, options: TrainOptions = {}):
   let status: 'completed' | 'failed' = 'failed';
   let lastStep = 0;
   try {
+    // Records after the checkpoint we resume from (or all, on a fresh start) are dropped from the JSONL.
+    const resumeFrom = config.trainer.resume_mode === 'auto' ? (listCheckpoints(runDir).at(-1)?.step ?? 0) : 0;
     tracker = await createTracker({
       loggers: config.trainer.logger,
       runDir,
+      resumeFromStep: resumeFrom,
       title: `${config.trainer.project_name} / ${config.trainer.experiment_name}`,
       statusLine: progress ?? undefined,
       dashboardPort: config.trainer.dashboard_port,
