@@ -1,0 +1,106 @@
+// WebGPU benchmarks: adapter report, matmul GFLOP/s, and one Qwen2.5-0.5B-sized decoder layer
+// (hidden 896, 14 heads, 2 KV heads, head dim 64, intermediate 4864; random weights) forward and
+// forward+backward in GFLOP/s. Prints one JSON object (also written to --out FILE).
+// Usage: npm run build && node scripts/gpu-bench.mjs [--small] [--backend vulkan|opengles] [--out FILE]
+//   --small: sizes a software rasteriser finishes in seconds (to test the script, not to measure).
+import { writeFileSync } from 'node:fs';
+import { createNodeWebGpuBackend } from '../dist/src/backend/webgpu/node.js';
+import { parseModelConfig } from '../dist/src/models/config.js';
+import { DecoderModel } from '../dist/src/models/llama.js';
+import * as T from '../dist/src/tensor/index.js';
+
+const argv = process.argv.slice(2);
+const opt = (name) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const small = argv.includes('--small');
+const be = await createNodeWebGpuBackend({ backend: opt('backend') });
+if (!be) {
+  console.error('gpu-bench: no WebGPU adapter');
+  process.exit(2);
+}
+const result = { adapter: be.adapter, matmul: [], layer: null };
+console.error(`adapter: ${JSON.stringify({ ...be.adapter, limits: undefined })}`);
+
+/** Best wall time in seconds of `fn` over `reps` runs, each waited for on the device. */
+async function bestTime(fn, reps) {
+  fn();
+  await be.sync(); // warm-up: compiles pipelines, fills the buffer pool
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    fn();
+    await be.sync();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+const shapes = small
+  ? [{ m: 128, n: 128, k: 128, transB: false }, { m: 256, n: 256, k: 256, transB: true }]
+  : [
+    { m: 1024, n: 1024, k: 1024, transB: false },
+    { m: 4096, n: 4096, k: 4096, transB: false },
+    { m: 4096, n: 4864, k: 896, transB: true }, // an MLP up-projection of 8x512 tokens (weights stored [out, in])
+  ];
+for (const { m, n, k, transB } of shapes) {
+  const a = be.alloc(m * k * 4);
+  const b = be.alloc(k * n * 4);
+  const out = be.alloc(m * n * 4);
+  be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
+  be.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
+  const args = { batch: 1, m, n, k, transA: false, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+  const iters = small ? 2 : 10;
+  const s = await bestTime(() => { for (let i = 0; i < iters; i++) be.matmul(a, b, out, args); }, 3);
+  const gflops = (2 * m * n * k * iters) / s / 1e9;
+  result.matmul.push({ m, n, k, transB, ms: (s / iters) * 1e3, gflops: +gflops.toFixed(1) });
+  console.error(`matmul ${m}x${n}x${k} transB=${transB}: ${(s / iters * 1e3).toFixed(2)} ms, ${gflops.toFixed(0)} GFLOP/s`);
+  for (const x of [a, b, out]) be.free(x);
+}
+
+// One decoder layer of Qwen2.5-0.5B's shape (a one-layer model with a tiny vocabulary, so the
+// embedding and final norm cost next to nothing).
+T.setBackend(be);
+const cfg = small
+  ? { hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 160, B: 2, L: 32 }
+  : { hidden_size: 896, num_attention_heads: 14, num_key_value_heads: 2, intermediate_size: 4864, B: 8, L: 512 };
+const config = parseModelConfig({
+  model_type: 'qwen2', vocab_size: 64, hidden_size: cfg.hidden_size, intermediate_size: cfg.intermediate_size,
+  num_hidden_layers: 1, num_attention_heads: cfg.num_attention_heads, num_key_value_heads: cfg.num_key_value_heads,
+  max_position_embeddings: 4096, tie_word_embeddings: true,
+});
+const model = new DecoderModel(config, { seed: 0, maxPositions: cfg.L });
+const { B, L } = cfg;
+const ids = T.keep(T.tensor(Int32Array.from({ length: B * L }, (_, i) => (i * 7) % 64), [B, L]));
+const positions = T.keep(T.tensor(Int32Array.from({ length: B * L }, (_, i) => i % L), [B, L]));
+const probe = T.keep(T.tensor(Float32Array.from({ length: B * L * cfg.hidden_size }, () => Math.random() - 0.5), [B, L, cfg.hidden_size]));
+const hd = cfg.hidden_size / cfg.num_attention_heads;
+const kvDim = cfg.num_key_value_heads * hd;
+// Matmul FLOPs per token (q, k, v, o, gate, up, down) plus causal attention (QK^T and PV, L/2 keys on average).
+const perToken = 2 * (2 * cfg.hidden_size * cfg.hidden_size + 2 * cfg.hidden_size * kvDim + 3 * cfg.hidden_size * cfg.intermediate_size)
+  + 2 * 2 * cfg.num_attention_heads * hd * (L / 2);
+const fwdFlops = perToken * B * L;
+const reps = small ? 2 : 5;
+const fwd = await bestTime(() => T.tidy(() => T.noGrad(() => { model.forward(ids, { positions }); })), reps);
+const fwdBwd = await bestTime(() => T.tidy(() => {
+  const h = model.forward(ids, { positions });
+  T.sum(T.mul(h, probe)).backward();
+}), reps);
+model.zeroGrad();
+result.layer = {
+  shape: { ...cfg, head_dim: hd },
+  forwardGflop: +(fwdFlops / 1e9).toFixed(2),
+  forwardMs: +(fwd * 1e3).toFixed(2),
+  forwardGflops: +(fwdFlops / fwd / 1e9).toFixed(1),
+  // Backward counted as twice the forward's FLOPs (the usual 3x for forward + backward).
+  forwardBackwardMs: +(fwdBwd * 1e3).toFixed(2),
+  forwardBackwardGflops: +((3 * fwdFlops) / fwdBwd / 1e9).toFixed(1),
+  memory: be.memoryStats(),
+};
+console.error(`layer ${B}x${L}: forward ${(fwd * 1e3).toFixed(1)} ms (${result.layer.forwardGflops} GFLOP/s), ` +
+  `forward+backward ${(fwdBwd * 1e3).toFixed(1)} ms (${result.layer.forwardBackwardGflops} GFLOP/s)`);
+const json = JSON.stringify(result, null, 2);
+console.log(json);
+if (opt('out')) writeFileSync(opt('out'), json);
+be.destroy();
