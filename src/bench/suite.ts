@@ -1,0 +1,82 @@
+/**
+ * The whole bench: machine facts and peaks, matmul against the peers, memory-bound kernels against
+ * the copy bandwidth, attention, a training step and batched decoding. `quick` shrinks every size
+ * and repetition so the run takes seconds (for the test of the report's shape); its figures mean
+ * nothing.
+ */
+import os from 'node:os';
+import { ATTENTION_SHAPES, benchAttention, type AttentionRow } from './attention.js';
+import { benchFused, type FusedRow } from './fused.js';
+import { BIG_SHAPES, benchMatmul, SMALL_SHAPES, type MatmulRow } from './matmul.js';
+import { benchDecode, benchTrainStep, type DecodeResult, type TrainStepResult } from './model.js';
+import { measurePeak, type PeakResult } from './peak.js';
+import { loadPeers, type PeerStatus } from './peers.js';
+import { createPair } from './setup.js';
+import type { RaceOptions } from './timing.js';
+
+export const REPORT_SCHEMA = 'tinyzero-bench/1';
+
+export interface BenchOptions {
+  device: string;
+  threads?: number;
+  quick: boolean;
+  /** Hugging Face folder for the training step and decoding. */
+  model: string;
+  /** Progress lines (to stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface BenchReport {
+  schema: typeof REPORT_SCHEMA;
+  date: string;
+  quick: boolean;
+  machine: { cpu: string; cores: number; node: string; platform: string };
+  device: string;
+  threads: number;
+  kernelVariant: string | null;
+  peak: PeakResult | null;
+  peers: PeerStatus[];
+  matmul: MatmulRow[];
+  fused: FusedRow[];
+  attention: AttentionRow[];
+  trainStep: TrainStepResult;
+  decode: DecodeResult[];
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const log = opts.log ?? ((): void => {});
+  const q = opts.quick;
+  const race: RaceOptions = q ? { rounds: 1, minMs: 1 } : { rounds: 5, minMs: 150 };
+  const pair = await createPair(opts.device, opts.threads);
+  try {
+    const variant = 'kernelVariant' in pair.pool ? String(pair.pool.kernelVariant) : null;
+    log(`bench: ${opts.device}, ${pair.threads} thread(s)${variant ? `, ${variant} kernels` : ''}${q ? ' (quick)' : ''}`);
+    const peak = opts.device === 'cpu' ? measurePeak(q ? 5 : 50, q ? 1 : 5) : null;
+    const peakPerCore = peak?.gflopsPerCore ?? null;
+    const { peers, status } = await loadPeers();
+    log('bench: matmul');
+    const matmul = await benchMatmul(pair, peers, q ? SMALL_SHAPES : [...BIG_SHAPES, ...SMALL_SHAPES], peakPerCore, race);
+    log('bench: memory-bound kernels');
+    const fused = await benchFused(pair, q ? { rows: 64, dim: 256, lpRows: 4, vocab: 4096 } : { rows: 4096, dim: 1024, lpRows: 128, vocab: 32768 }, race);
+    log('bench: attention');
+    const attention = await benchAttention(pair, q ? ATTENTION_SHAPES.slice(0, 1) : ATTENTION_SHAPES, peakPerCore, race);
+    log('bench: training step');
+    const trainStep = await benchTrainStep(pair.pool, opts.model, q ? 2 : 8, q ? 8 : 48, q ? 1 : 5);
+    log('bench: decoding');
+    const decode = await benchDecode(pair.pool, opts.model, [1, 64, 800], q ? 4 : 16, q ? 2 : 32, q ? 1 : 3);
+    return {
+      schema: REPORT_SCHEMA,
+      date: new Date().toISOString(),
+      quick: q,
+      machine: { cpu: os.cpus()[0]?.model.trim() ?? 'unknown', cores: os.availableParallelism(), node: process.version, platform: `${process.platform}/${process.arch}` },
+      device: opts.device,
+      threads: pair.threads,
+      kernelVariant: variant,
+      peak,
+      peers: status,
+      matmul, fused, attention, trainStep, decode,
+    };
+  } finally {
+    pair.destroy();
+  }
+}

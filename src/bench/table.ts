@@ -1,0 +1,32 @@
+/** The human-readable summary of a bench report: one fixed-width table per section. */
+import type { BenchReport } from './suite.js';
+
+function table(title: string, head: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = [head, ...rows.map((r) => r.map((c) => (c == null ? '-' : String(c))))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [`\n${title}`, line(cells[0]!), ...cells.slice(1).map(line)].join('\n');
+}
+
+export function formatReport(r: BenchReport): string {
+  const out: string[] = [];
+  out.push(`${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}; device ${r.device}, ${r.threads} thread(s)` +
+    `${r.kernelVariant ? `, ${r.kernelVariant} kernels` : ''}${r.quick ? ' (quick: figures are not meaningful)' : ''}`);
+  if (r.peak) out.push(`SIMD128 peak (${r.peak.instruction}): ${r.peak.gflopsPerCore.toFixed(1)} GFLOP/s per core`);
+  out.push(`peers: ${r.peers.map((p) => ('version' in p ? `${p.name} ${p.version}` : `${p.name} unavailable (${p.unavailable})`)).join('; ')}`);
+  const peerNames = r.peers.filter((p) => 'version' in p).map((p) => p.name);
+  const cols = ['ours_1t', 'ours_pool', ...peerNames.flatMap((p) => [`${p}_1t`, `${p}_pool`])];
+  out.push(table('matmul GFLOP/s', ['shape', 'layout', ...cols, 'pool/1t', '1t/peak', ...peerNames.map((p) => `1t/${p}`)],
+    r.matmul.map((m) => [m.shape, m.layout, ...cols.map((c) => m.gflops[c]), m.ratios['ours_pool/ours_1t'], m.ratios['ours_1t/peak'],
+      ...peerNames.map((p) => m.ratios[`ours_1t/${p}_1t`])])));
+  out.push(table('memory-bound kernels GB/s (ideal traffic; ratio to a copy of the same size)', ['kernel', 'shape', '1t', 'pool', '1t/copy', 'pool/copy'],
+    r.fused.map((f) => [f.kernel, f.shape, f.gbs['1t'], f.gbs['pool'], f.ofCopy['1t'], f.ofCopy['pool']])));
+  out.push(table('attention GFLOP/s', ['shape', 'B', 'T', 'H', 'Hkv', 'D', 'dir', '1t', 'pool', '1t/peak', 'pool/peak'],
+    r.attention.map((a) => [a.name, a.B, a.T, a.H, a.Hkv, a.D, a.dir, a.gflops['1t'], a.gflops['pool'], a.ofPeak['1t'], a.ofPeak['pool']])));
+  const t = r.trainStep;
+  out.push(`\ntraining step (${t.batch}x${t.seqLen} tokens, ${t.model}): ${(t.seconds * 1000).toFixed(1)} ms, ` +
+    `${t.tokensPerSecond.toFixed(0)} tokens/s, ${t.gflops.toFixed(2)} GFLOP/s; host traffic ${t.hostBytesWritten} B in, ${t.hostBytesRead} B out`);
+  out.push(table('decoding (prompt + new tokens, ignore eos)', ['batch', 'prompt', 'new', 'seconds', 'tokens/s'],
+    r.decode.map((d) => [d.batch, d.promptLen, d.newTokens, d.seconds, d.tokensPerSecond])));
+  return out.join('\n');
+}

@@ -1,0 +1,40 @@
+/** `tinyzero bench`: the performance suite of src/bench; writes a JSON report and prints a table. */
+import { writeFileSync } from 'node:fs';
+import { formatReport, runBench } from '../bench/index.js';
+import { intOption, parseArgs, stringOption } from './args.js';
+import type { Command } from './command.js';
+
+const spec = {
+  device: { type: 'string' as const, help: 'cpu or webgpu (default cpu)' },
+  threads: { type: 'string' as const, help: 'pool threads (default: all cores, up to 8)' },
+  model: { type: 'string' as const, help: 'model folder for the training step and decoding (default the tiny-llama fixture)' },
+  out: { type: 'string' as const, help: 'JSON report file (default bench-results.json)' },
+  quick: { type: 'boolean' as const, help: 'tiny sizes, one repetition: checks the plumbing, not the speed' },
+  json: { type: 'boolean' as const, help: 'print only the JSON report to stdout' },
+};
+
+const DEFAULT_MODEL = new URL('../../../../shared/fixtures/tiny-llama', import.meta.url);
+
+export const benchCommand: Command = {
+  summary: 'benchmark matmul, kernels, a training step and decoding beside onnxruntime and tfjs',
+  async run(args) {
+    const cmd = 'bench';
+    const parsed = parseArgs(args, spec, cmd);
+    const threads = parsed.options.threads === undefined ? undefined : intOption(parsed, 'threads', 1, cmd);
+    const json = parsed.options.json === true;
+    const report = await runBench({
+      device: stringOption(parsed, 'device') ?? 'cpu',
+      threads,
+      quick: parsed.options.quick === true,
+      model: stringOption(parsed, 'model') ?? DEFAULT_MODEL.pathname,
+      log: (line) => console.error(line),
+    });
+    const text = JSON.stringify(report, null, 2);
+    if (json) console.log(text);
+    else console.log(formatReport(report));
+    const out = stringOption(parsed, 'out') ?? 'bench-results.json';
+    writeFileSync(out, `${text}\n`);
+    if (!json) console.log(`\nreport written to ${out}`);
+    return 0;
+  },
+};

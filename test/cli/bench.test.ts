@@ -1,0 +1,69 @@
+// `tinyzero bench --quick --json`: the report's shape, never its timings (speed is shown by running
+// the bench, not asserted in tests).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const main = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+const isNum = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+
+test('bench --quick --json prints and writes the full report', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tinyzero-bench-'));
+  try {
+    const out = join(dir, 'report.json');
+    const r = spawnSync(process.execPath, [main, 'bench', '--quick', '--json', '--threads', '2', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), report, 'the file holds what was printed');
+    assert.equal(report['schema'], 'tinyzero-bench/1');
+    assert.equal(report['device'], 'cpu');
+    assert.equal(report['threads'], 2);
+    assert.equal(report['quick'], true);
+    const peak = report['peak'] as { gflopsPerCore: number; instruction: string };
+    assert.ok(isNum(peak.gflopsPerCore) && ['relaxed_madd', 'mul+add'].includes(peak.instruction));
+
+    // Peers are either measured or say why not; both are fine here.
+    const peers = report['peers'] as Record<string, string>[];
+    assert.deepEqual(peers.map((p) => p['name']), ['onnxruntime', 'tfjs-wasm']);
+    for (const p of peers) assert.ok(typeof p['version'] === 'string' || typeof p['unavailable'] === 'string');
+
+    const matmul = report['matmul'] as { shape: string; layout: string; gflops: Record<string, number>; ratios: Record<string, number | null> }[];
+    assert.deepEqual([...new Set(matmul.map((m) => m.shape))], ['8x896x896', '200x128x344', '800x128x16']);
+    assert.deepEqual([...new Set(matmul.map((m) => m.layout))], ['NN', 'NT', 'TN']);
+    for (const m of matmul) {
+      assert.ok(isNum(m.gflops['ours_1t']) && isNum(m.gflops['ours_pool']), JSON.stringify(m));
+      assert.ok('ours_pool/ours_1t' in m.ratios && 'ours_1t/peak' in m.ratios);
+    }
+
+    const fused = report['fused'] as { kernel: string; gbs: Record<string, number>; ofCopy: Record<string, number> }[];
+    assert.deepEqual(fused.map((f) => f.kernel), ['copy', 'rmsnorm fwd', 'rmsnorm bwd', 'softmax fwd', 'softmax bwd',
+      'logprobEntropy fwd', 'logprobEntropy bwd']);
+    for (const f of fused) assert.ok(isNum(f.gbs['1t']) && isNum(f.gbs['pool']) && isNum(f.ofCopy['pool']));
+
+    const attention = report['attention'] as { dir: string; gflops: Record<string, number> }[];
+    assert.deepEqual(attention.map((a) => a.dir), ['fwd', 'bwd']);
+    for (const a of attention) assert.ok(isNum(a.gflops['1t']) && isNum(a.gflops['pool']));
+
+    const step = report['trainStep'] as Record<string, number>;
+    for (const key of ['tokensPerSecond', 'gflops', 'gflopPerStep', 'seconds']) assert.ok(isNum(step[key]), key);
+    // Only the token ids go in and the loss comes out: no other copies between JS and wasm memory.
+    assert.equal(step['hostBytesWritten'], 2 * step['batch']! * step['seqLen']! * 4);
+    assert.equal(step['hostBytesRead'], 4);
+
+    const decode = report['decode'] as { batch: number; tokensPerSecond: number }[];
+    assert.deepEqual(decode.map((d) => d.batch), [1, 64, 800]);
+    for (const d of decode) assert.ok(isNum(d.tokensPerSecond));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench rejects unknown options', () => {
+  const r = spawnSync(process.execPath, [main, 'bench', '--fast'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /unknown option '--fast'/);
+});
