@@ -85,12 +85,172 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
   }
 }
 
+/** [sum(a), sum(b), sum(c), sum(d)]: four horizontal sums in six instructions. */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 1, 4, 5), v128.shuffle<f32>(a, b, 2, 3, 6, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 1, 4, 5), v128.shuffle<f32>(c, d, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
+}
+
 /**
- * Backward over units [start, end) = (batch, kv head) pairs, u = b*Hkv + kh. A unit owns the dk/dv
- * rows of its kv head in its batch item, and the dq rows of every query head in the group, so
- * threads never write the same element. dq is overwritten; dk, dv are accumulated into.
+ * Backward of one block of up to 4 query rows [i0, i0 + nr) of query head h against its keys, the
+ * FlashAttention-2 recipe with the block as the unit of reuse. Pass 1 walks the keys once and
+ * forms, for all 4 rows together, s = q.k and dp = dO.v (each key row loaded once per block, not
+ * once per query), then p = exp(s*scale + bias - lse) and ds = p*(dp - delta)*scale, kept as one
+ * vector per key in `sc` ([key][4 rows] p, then [key][4 rows] ds). Pass 2 forms dq = ds @ K with 8
+ * output features per register pair. Pass 3 adds ds^T @ Q into dk and p^T @ dO into dv, each key's
+ * 4 row weights splat once. D % 4 == 0. dq rows are overwritten; dk/dv (dkb, dvb: this unit's kv
+ * head in its batch item, rows rowStride bytes apart) are accumulated into.
+ */
+function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize, k: usize, v: usize, dkb: usize, dvb: usize,
+  bias: usize, hasBias: i32, sc: usize, i0: i32, nr: i32, b: i32, h: i32, Tq: i32, H: i32, D: i32, pastLen: i32,
+  rowStride: usize, scale: f32): void {
+  const zero = f32x4.splat(0);
+  const qRow = <usize>H * <usize>D << 2;
+  // Rows past nr alias row i0 and are masked out (their lse is +inf, so p = 0).
+  const r0 = ((<usize>b * <usize>Tq + <usize>i0) * <usize>H + <usize>h) * <usize>D << 2;
+  const o1: usize = nr > 1 ? qRow : 0, o2: usize = nr > 2 ? 2 * qRow : 0, o3: usize = nr > 3 ? 3 * qRow : 0;
+  const q0 = q + r0, q1 = q0 + o1, q2 = q0 + o2, q3 = q0 + o3;
+  const g0 = dOut + r0, g1 = g0 + o1, g2 = g0 + o2, g3 = g0 + o3;
+  const lp = lse + (((<usize>b * <usize>H + <usize>h) * <usize>Tq + <usize>i0) << 2);
+  const inf = f32x4.splat(Infinity);
+  const lv = loadN(lp, nr, inf);
+  // delta_r = dO_r . out_r, the row term of the softmax backward.
+  let e0 = zero, e1 = zero, e2 = zero, e3 = zero;
+  const u0 = out + r0, u1 = u0 + o1, u2 = u0 + o2, u3 = u0 + o3;
+  for (let d = 0; d < D; d += 4) {
+    const o = <usize>d << 2;
+    e0 = madd(v128.load(g0 + o), v128.load(u0 + o), e0);
+    e1 = madd(v128.load(g1 + o), v128.load(u1 + o), e1);
+    e2 = madd(v128.load(g2 + o), v128.load(u2 + o), e2);
+    e3 = madd(v128.load(g3 + o), v128.load(u3 + o), e3);
+  }
+  const delta = hsum4(e0, e1, e2, e3);
+  const n = pastLen + i0 + nr; // keys any row of the block sees
+  // Row r sees keys j <= pastLen + i0 + r, i.e. lane r is live when r >= j - pastLen - i0.
+  const lanes = i32x4(0, 1, 2, 3);
+  const vs = f32x4.splat(scale);
+  const pOff = <usize>n << 4; // ds vectors follow the p vectors
+  for (let j = 0; j < n; j++) {
+    const kj = k + <usize>j * rowStride, vj = v + <usize>j * rowStride;
+    let s0 = zero, s1 = zero, s2 = zero, s3 = zero, p0 = zero, p1 = zero, p2 = zero, p3 = zero;
+    for (let d = 0; d < D; d += 4) {
+      const o = <usize>d << 2;
+      const kv = v128.load(kj + o), vv = v128.load(vj + o);
+      s0 = madd(v128.load(q0 + o), kv, s0);
+      s1 = madd(v128.load(q1 + o), kv, s1);
+      s2 = madd(v128.load(q2 + o), kv, s2);
+      s3 = madd(v128.load(q3 + o), kv, s3);
+      p0 = madd(v128.load(g0 + o), vv, p0);
+      p1 = madd(v128.load(g1 + o), vv, p1);
+      p2 = madd(v128.load(g2 + o), vv, p2);
+      p3 = madd(v128.load(g3 + o), vv, p3);
+    }
+    let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
+    if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bias + (<usize>j << 2))));
+    const live = i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0));
+    const p = v128.and(expv(f32x4.sub(sv, lv)), live);
+    const ds = f32x4.mul(f32x4.mul(p, f32x4.sub(hsum4(p0, p1, p2, p3), delta)), vs);
+    v128.store(sc + (<usize>j << 4), p);
+    v128.store(sc + pOff + (<usize>j << 4), ds);
+  }
+  // dq_r = sum_j ds[j][r] k_j, 8 features of the 4 rows in 8 registers.
+  const w0 = dq + r0, w1 = w0 + qRow, w2 = w0 + 2 * qRow, w3 = w0 + 3 * qRow;
+  const dsp = sc + pOff;
+  for (let d = 0; d < D; d += 8) {
+    const o = <usize>d << 2;
+    const two = d + 8 <= D;
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero, c0 = zero, c1 = zero, c2 = zero, c3 = zero;
+    let kp = k + o;
+    for (let j = 0; j < n; j++) {
+      const w = dsp + (<usize>j << 4);
+      const x0 = v128.load32_splat(w), x1 = v128.load32_splat(w + 4), x2 = v128.load32_splat(w + 8), x3 = v128.load32_splat(w + 12);
+      const ka = v128.load(kp);
+      a0 = madd(x0, ka, a0); a1 = madd(x1, ka, a1); a2 = madd(x2, ka, a2); a3 = madd(x3, ka, a3);
+      if (two) {
+        const kb = v128.load(kp, 16);
+        c0 = madd(x0, kb, c0); c1 = madd(x1, kb, c1); c2 = madd(x2, kb, c2); c3 = madd(x3, kb, c3);
+      }
+      kp += rowStride;
+    }
+    v128.store(w0 + o, a0);
+    if (two) v128.store(w0 + o, c0, 16);
+    if (nr > 1) { v128.store(w1 + o, a1); if (two) v128.store(w1 + o, c1, 16); }
+    if (nr > 2) { v128.store(w2 + o, a2); if (two) v128.store(w2 + o, c2, 16); }
+    if (nr > 3) { v128.store(w3 + o, a3); if (two) v128.store(w3 + o, c3, 16); }
+  }
+  // dk_j += sum_r ds[j][r] q_r and dv_j += sum_r p[j][r] dO_r (masked rows carry zero weights).
+  for (let j = 0; j < n; j++) {
+    const pw = sc + (<usize>j << 4), dw = dsp + (<usize>j << 4);
+    const x0 = v128.load32_splat(dw), x1 = v128.load32_splat(dw + 4), x2 = v128.load32_splat(dw + 8), x3 = v128.load32_splat(dw + 12);
+    const y0 = v128.load32_splat(pw), y1 = v128.load32_splat(pw + 4), y2 = v128.load32_splat(pw + 8), y3 = v128.load32_splat(pw + 12);
+    const dkj = dkb + <usize>j * rowStride, dvj = dvb + <usize>j * rowStride;
+    for (let d = 0; d < D; d += 4) {
+      const o = <usize>d << 2;
+      let a = v128.load(dkj + o);
+      a = madd(x0, v128.load(q0 + o), a); a = madd(x1, v128.load(q1 + o), a);
+      a = madd(x2, v128.load(q2 + o), a); a = madd(x3, v128.load(q3 + o), a);
+      v128.store(dkj + o, a);
+      let c = v128.load(dvj + o);
+      c = madd(y0, v128.load(g0 + o), c); c = madd(y1, v128.load(g1 + o), c);
+      c = madd(y2, v128.load(g2 + o), c); c = madd(y3, v128.load(g3 + o), c);
+      v128.store(dvj + o, c);
+    }
+  }
+}
+
+/**
+ * Blocked backward (D % 4 == 0). With split == 0, units [start, end) are (batch, kv head) pairs and
+ * a unit owns the dk/dv rows of its kv head, accumulating into dk/dv directly. With split == 1
+ * (too few pairs to keep every thread busy), units are (batch, kv head, query head of the group,
+ * query block) and each thread accumulates into its own zeroed dk/dv copy at partials +
+ * tid*partialStride (dk copy, then dv copy kvElems floats later), summed into dk/dv afterwards;
+ * query blocks are dealt in the order 0, last, 1, last-1, ... so the contiguous chunk of each
+ * thread gets a fair share of the causal triangle. dq is overwritten. scratch + tid*scratchStride
+ * holds a thread's p/ds vectors (32*Tk bytes).
  */
 export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,
+  dOut: usize, dq: usize, dk: usize, dv: usize, Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32,
+  scale: f32, scratch: usize, scratchStride: i32, split: i32, partials: usize, partialStride: i32, kvElems: i32,
+  start: i32, end: i32, tid: i32): void {
+  const group = H / Hkv, Tk = pastLen + Tq;
+  const rowStride = <usize>Hkv * <usize>D << 2;
+  const sc = scratch + <usize>tid * <usize>scratchStride;
+  const blocks = (Tq + 3) >> 2;
+  const dkOut = split ? partials + <usize>tid * <usize>partialStride : dk;
+  const dvOut = split ? dkOut + (<usize>kvElems << 2) : dv;
+  for (let u = start; u < end; u++) {
+    let b: i32, kh: i32, g0: i32, g1: i32, bl0: i32, bl1: i32;
+    if (split) {
+      const z = u % blocks, rest = u / blocks;
+      const blk = (z & 1) ? blocks - 1 - (z >> 1) : z >> 1;
+      g0 = rest % group; g1 = g0 + 1;
+      b = rest / group / Hkv; kh = (rest / group) % Hkv;
+      bl0 = blk; bl1 = blk + 1;
+    } else {
+      b = u / Hkv; kh = u % Hkv;
+      g0 = 0; g1 = group; bl0 = 0; bl1 = blocks;
+    }
+    const kvOff = (<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2;
+    const bb = bias + (<usize>b * <usize>Tk << 2);
+    for (let g = g0; g < g1; g++) {
+      for (let bl = bl0; bl < bl1; bl++) {
+        const i0 = bl << 2;
+        backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, dkOut + kvOff, dvOut + kvOff, bb, hasBias, sc, i0,
+          min(4, Tq - i0), b, kh * group + g, Tq, H, D, pastLen, rowStride, scale);
+      }
+    }
+  }
+}
+
+/**
+ * Row-at-a-time backward, for head sizes that are not a multiple of 4 (the blocked kernel below
+ * needs whole vectors). Units [start, end) = (batch, kv head) pairs, u = b*Hkv + kh; a unit owns the
+ * dk/dv rows of its kv head in its batch item and the dq rows of every query head in the group, so
+ * threads never write the same element. dq is overwritten; dk, dv are accumulated into.
+ */
+export function attentionBackwardRows(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,
   dOut: usize, dq: usize, dk: usize, dv: usize, Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32,
   scale: f32, start: i32, end: i32, tid: i32): void {
   const group = H / Hkv, Tk = pastLen + Tq;

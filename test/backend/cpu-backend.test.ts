@@ -309,6 +309,10 @@ describe('attention', () => {
     { B: 1, Tq: 1, H: 2, Hkv: 1, D: 5, pastLen: 7, Tmax: 8, kvBatchStride: 0, scale: 0, bias: false },
     { B: 3, Tq: 9, H: 3, Hkv: 3, D: 16, pastLen: 0, Tmax: 9, kvBatchStride: 0, scale: 0, bias: true },
     { B: 2, Tq: 33, H: 6, Hkv: 2, D: 64, pastLen: 4, Tmax: 40, kvBatchStride: 0, scale: 0, bias: true },
+    // One (batch, kv head) pair: the backward splits query blocks over threads with private dk/dv copies.
+    { B: 1, Tq: 37, H: 3, Hkv: 1, D: 32, pastLen: 2, Tmax: 41, kvBatchStride: 0, scale: 0, bias: true },
+    // Three pairs on two threads: split too; D = 36 leaves a 4-wide tail after the 8-wide dq pass.
+    { B: 3, Tq: 18, H: 2, Hkv: 1, D: 36, pastLen: 0, Tmax: 18, kvBatchStride: 0, scale: 0, bias: false },
   ];
   for (const cfg of configs) {
     const { B, Tq, H, Hkv, D, pastLen, Tmax } = cfg;

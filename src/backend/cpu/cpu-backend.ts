@@ -11,7 +11,7 @@ import type {
 import { sizeClass, WasmAllocator } from './allocator.js';
 import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
 import { compileKernels, instantiateKernels, type KernelTable, type KernelVariant } from './kernels.js';
-import { ThreadPool } from './pool.js';
+import { PARALLEL_MIN_WORK, ThreadPool } from './pool.js';
 import { wasm, type WasmMemory } from './wasm.js';
 import { collapse, denseStrides, extent, MAP_RANK } from './strided.js';
 
@@ -345,11 +345,38 @@ export class CpuBackend implements Backend {
     const Tk = this.#checkAttention(args, op);
     const qe = B * Tq * H * D, kve = (B - 1) * kvBatchStride + Tk * Hkv * D;
     const bias = keyBias ? this.#arg(keyBias, B * Tk, op, 'keyBias') : 0;
-    // Units are (batch, kv head) pairs: each owns its dk/dv rows, so the accumulation has no races.
-    this.#pool.run(op, [this.#arg(q, qe, op, 'q'), this.#arg(k, kve, op, 'k'), this.#arg(v, kve, op, 'v'), bias, keyBias ? 1 : 0,
+    const ptrs = [this.#arg(q, qe, op, 'q'), this.#arg(k, kve, op, 'k'), this.#arg(v, kve, op, 'v'), bias, keyBias ? 1 : 0,
       this.#arg(out, qe, op, 'out'), this.#arg(lse, B * H * Tq, op, 'lse'), this.#arg(dOut, qe, op, 'dOut'),
       this.#arg(dq, qe, op, 'dq'), this.#arg(dk, kve, op, 'dk'), this.#arg(dv, kve, op, 'dv'),
-      Tq, H, Hkv, D, pastLen, kvBatchStride, scale], B * Hkv, B * H * Tq * Tk * D);
+      Tq, H, Hkv, D, pastLen, kvBatchStride, scale];
+    const work = B * H * Tq * Tk * D;
+    if (D % 4 !== 0) {
+      // Units are (batch, kv head) pairs: each owns its dk/dv rows, so the accumulation has no races.
+      this.#pool.run('attentionBackwardRows', ptrs, B * Hkv, work);
+      return;
+    }
+    const pairs = B * Hkv;
+    const stride = Math.ceil((Tk * 32) / 64) * 64;
+    // Too few (batch, kv head) pairs to share evenly: split over query blocks instead, each thread
+    // accumulating dk/dv into a private zeroed copy that is added into dk/dv afterwards.
+    const split = this.threads > 1 && work >= PARALLEL_MIN_WORK && (pairs < this.threads || (pairs < 4 * this.threads && pairs % this.threads !== 0));
+    const partialFloats = 2 * kve;
+    const scratch = this.#scratch(stride * this.threads + (split ? partialFloats * 4 * this.threads : 0));
+    const partials = scratch + stride * this.threads;
+    if (!split) {
+      this.#pool.run(op, [...ptrs, scratch, stride, 0, 0, 0, kve], pairs, work);
+      return;
+    }
+    f32View[0] = 0;
+    this.#pool.run('fill', [partials, f32Bits[0]!], partialFloats * this.threads, partialFloats * this.threads);
+    const units = pairs * (H / Hkv) * Math.ceil(Tq / 4);
+    this.#pool.run(op, [...ptrs, scratch, stride, 1, partials, partialFloats * 4, kve], units, work);
+    const dkp = this.#arg(dk, kve, op, 'dk'), dvp = this.#arg(dv, kve, op, 'dv');
+    for (let t = 0; t < this.threads; t++) {
+      const src = partials + t * partialFloats * 4;
+      this.#mapRaw(COPY_ADD, [src, src, src, dkp], [[1], [0], [0], [1]], [kve]);
+      this.#mapRaw(COPY_ADD, [src + kve * 4, src, src, dvp], [[1], [0], [0], [1]], [kve]);
+    }
   }
 
   logprobEntropy(logits: DeviceBuffer, ids: DeviceBuffer, logp: DeviceBuffer, entropy: DeviceBuffer, lse: DeviceBuffer,
