@@ -12,6 +12,7 @@ import type {
   LoggerBackend,
   LossAggMode,
   OptimConfig,
+  SftConfig,
   TinyZeroConfig,
 } from './types.js';
 
@@ -226,4 +227,42 @@ export const schema: Section<TinyZeroConfig> = {
     seed: field(int({ min: 0 }), 1, 'seed of data order, sampling and init', { added: true }),
     dashboard_port: field(nullable(int({ min: 0, max: 65535 })), null, "live dashboard port on 127.0.0.1 (0 = any free); null = only with logger 'dashboard'", { added: true }),
   },
+  // `tinyzero sft` only (veRL's sft_trainer.yaml, regrouped); it shares trainer.{default_local_dir,
+  // seed, logger, device, threads, resume_mode, project_name, experiment_name} with RL runs.
+  sft: sftSection(),
 };
+
+function sftSection(): Section<SftConfig> {
+  const added = { added: true };
+  const base = optim(1e-3);
+  return {
+    train_files: field(paths, '~/data/sft/train.parquet', 'SFT parquet/JSONL file(s)', added),
+    val_files: field(nullable(paths), null, 'eval-loss parquet/JSONL file(s); null = none', added),
+    text_key: field(str, 'text', 'plain-text column (loss on every token)', added),
+    prompt_key: field(str, 'prompt', 'prompt column of pair rows (no loss)', added),
+    response_key: field(str, 'response', 'response column of pair rows (loss)', added),
+    max_length: field(pos, 512, 'tokens per example; longer ones are cut', added),
+    add_eos: field(bool, true, "append the tokenizer's EOS to every example", added),
+    train_batch_size: field(pos, 64, 'examples per optimizer step', added),
+    micro_batch_size: field(pos, 16, 'examples per forward/backward (gradient accumulation)', added),
+    total_epochs: field(pos, 1, 'passes over the training set', added),
+    total_training_steps: field(posOrNull, null, 'null = steps per epoch · total_epochs', added),
+    optim: {
+      ...base,
+      lr: field(nonNeg, 1e-3, 'AdamW learning rate', added),
+      lr_warmup_steps_ratio: field(fraction, 0.05, 'warmup steps = int(ratio · total steps)', added),
+      warmup_style: field(oneOf(['constant', 'cosine']), 'cosine', 'LR shape after warmup', added),
+      min_lr_ratio: field(nullable(fraction), 0.1, 'cosine floor as a fraction of lr', added),
+      total_training_steps: field(int({ min: -1 }), -1, 'ignored: sft.total_training_steps', added),
+      betas: field(pair(float({ min: 0, max: 1 })), [0.9, 0.95], 'AdamW betas', added),
+      weight_decay: field(nonNeg, 0.01, 'AdamW decoupled weight decay', added),
+    },
+    grad_clip: field(float({ gt: 0 }), 1.0, 'gradient norm clip', added),
+    test_freq: field(int(), 50, 'eval loss every N steps; ≤ 0 = never', added),
+    save_freq: field(int(), -1, 'checkpoint every N steps; ≤ 0 = only at the end', added),
+    max_ckpt_to_keep: field(posOrNull, 2, 'null = keep all', added),
+    model: {
+      path: field(str, '~/models/base', 'HF folder; config.json + tokenizer without weights = train from scratch', added),
+    },
+  };
+}

@@ -300,6 +300,42 @@ export interface TrainerConfig {
   dashboard_port: number | null;
 }
 
+/** `tinyzero sft` (added; veRL's fsdp_sft_trainer): causal-LM training on text or prompt/response pairs. */
+export interface SftConfig {
+  /** parquet or JSONL file(s) */
+  train_files: string | string[];
+  /** null = no eval loss */
+  val_files: string | string[] | null;
+  /** column of plain-text rows (loss on every token); rows without it use prompt_key + response_key */
+  text_key: string;
+  prompt_key: string;
+  /** loss only on these tokens */
+  response_key: string;
+  /** tokens per example; longer examples are cut at the end */
+  max_length: number;
+  /** append the tokenizer's EOS to every example */
+  add_eos: boolean;
+  /** examples per optimizer step */
+  train_batch_size: number;
+  /** examples per forward/backward; gradients accumulate over the step */
+  micro_batch_size: number;
+  total_epochs: number;
+  /** null = steps per epoch · total_epochs */
+  total_training_steps: number | null;
+  optim: OptimConfig;
+  grad_clip: number;
+  /** eval loss every N steps; ≤ 0 = never */
+  test_freq: number;
+  /** checkpoint every N steps; ≤ 0 = only at the end */
+  save_freq: number;
+  /** null = keep all */
+  max_ckpt_to_keep: number | null;
+  model: {
+    /** HF folder: its weights, or random init (seeded by trainer.seed) when it has only config.json + tokenizer */
+    path: string;
+  };
+}
+
 /** The whole run config. */
 export interface TinyZeroConfig {
   data: DataConfig;
@@ -308,4 +344,5 @@ export interface TinyZeroConfig {
   reward_model: RewardModelConfig;
   algorithm: AlgorithmConfig;
   trainer: TrainerConfig;
+  sft: SftConfig;
 }
