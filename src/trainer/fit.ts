@@ -175,8 +175,13 @@ function sampleRecords(ctx: FitContext, batch: RolloutBatch, count: number): { p
   });
 }
 
-/** One training step; returns its metrics. */
-async function trainStep(ctx: FitContext, step: number): Promise<{ metrics: Record<string, number>; batch: RolloutBatch }> {
+/**
+ * One training step; returns its metrics. The step validates when `test_freq` says so, and on the
+ * last step of the run. The checkpoint is written by the caller after the metrics are logged, so a
+ * checkpoint never exists without its step's record; its duration is reported with the next step
+ * (`previousSaveSeconds`).
+ */
+async function trainStep(ctx: FitContext, step: number, previousSaveSeconds: number | null): Promise<{ metrics: Record<string, number>; batch: RolloutBatch }> {
   const { run, config } = ctx;
   const timer = new Timer(ctx.progress);
   const metrics: Record<string, number> = {};
@@ -213,13 +218,12 @@ async function trainStep(ctx: FitContext, step: number): Promise<{ metrics: Reco
     })));
     run.actor.scheduler.step();
   }
-  if (config.trainer.test_freq > 0 && step % config.trainer.test_freq === 0) {
+  const lastStep = step === run.totalSteps;
+  if (config.trainer.test_freq > 0 && run.val.length > 0 && (step % config.trainer.test_freq === 0 || lastStep)) {
     Object.assign(metrics, await timer.time('testing', () => runValidation(ctx, step)));
   }
-  if (config.trainer.save_freq > 0 && step % config.trainer.save_freq === 0) {
-    await timer.time('save_checkpoint', () => checkpoint(ctx, step));
-  }
   timer.timing.step = (performance.now() - stepStart) / 1000;
+  if (previousSaveSeconds !== null) timer.timing.save_checkpoint = previousSaveSeconds;
   Object.assign(metrics, computeDataMetrics({
     tokenLevelScores: batch.tokenLevelScores!, tokenLevelRewards: batch.tokenLevelRewards!, advantages: batch.advantages!,
     returns: batch.returns!, responseMask: batch.responseMask, responseLength: batch.responseLength, promptMask: batch.promptMask,
@@ -263,24 +267,23 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
   }
   let finalValidation: Record<string, number> | null = null;
   let lastCheckpoint: string | null = listCheckpoints(ctx.runDir).at(-1)?.dir ?? null;
+  let saveSeconds: number | null = null;
   for (let step = firstStep; step <= run.totalSteps; step++) {
     ctx.progress?.startStep(step);
-    const { metrics, batch } = await trainStep(ctx, step);
-    if (config.trainer.save_freq > 0 && step % config.trainer.save_freq === 0) lastCheckpoint = listCheckpoints(ctx.runDir).at(-1)?.dir ?? lastCheckpoint;
+    const { metrics, batch } = await trainStep(ctx, step, saveSeconds);
     tracker.log(metrics, step);
     tracker.event('samples', { step, split: 'train', samples: sampleRecords(ctx, batch, 2) });
-    ctx.progress?.endStep(step);
     const valKeys = Object.keys(metrics).filter((k) => k.startsWith('val/'));
     if (valKeys.length > 0) finalValidation = Object.fromEntries(valKeys.map((k) => [k, metrics[k]!]));
-    if (step === run.totalSteps) {
-      const validated = config.trainer.test_freq > 0 && step % config.trainer.test_freq === 0;
-      if (!validated && config.trainer.test_freq > 0 && run.val.length > 0) {
-        finalValidation = await runValidation(ctx, step);
-        tracker.log(finalValidation, step);
-      }
-      const saved = config.trainer.save_freq > 0 && step % config.trainer.save_freq === 0;
-      if (!saved && config.trainer.save_freq > 0) lastCheckpoint = await checkpoint(ctx, step);
+    saveSeconds = null;
+    const saveFreq = config.trainer.save_freq;
+    if (saveFreq > 0 && (step % saveFreq === 0 || step === run.totalSteps)) {
+      ctx.progress?.phase('save_checkpoint');
+      const t0 = performance.now();
+      lastCheckpoint = await checkpoint(ctx, step);
+      saveSeconds = (performance.now() - t0) / 1000;
     }
+    ctx.progress?.endStep(step);
   }
   return { firstStep, lastStep: run.totalSteps, resumedFrom, initialValidation, finalValidation, lastCheckpoint, seconds: (performance.now() - start) / 1000 };
 }
