@@ -1,5 +1,6 @@
 /**
- * Models: Hugging Face checkpoint formats (safetensors, config.json) and, later, the architectures.
+ * Models: Hugging Face checkpoint formats (safetensors, config.json), the Llama/Qwen2 architectures
+ * with their KV cache, and loading/saving whole model folders.
  */
 export * from './dtype.js';
 export * from './safetensors-header.js';
@@ -9,3 +10,7 @@ export * from './safetensors-sharded.js';
 export * from './config.js';
 export type { Json } from './config-keys.js';
 export { writeFileAtomic, writeTextAtomic } from './atomic-file.js';
+export { CausalLM, ValueModel, DecoderModel, type ForwardOptions, type BuildOptions } from './llama.js';
+export { KVCache } from './kv-cache.js';
+export { makeRopeTables, type RopeTables } from './rope-tables.js';
+export { loadCausalLM, loadValueModel, saveModel, countParameters, checkFits, type LoadModelOptions, type SaveModelOptions } from './load.js';
