@@ -34,6 +34,8 @@ export interface RolloutBatch {
   tokenLevelRewards?: Float32Array;
   advantages?: Float32Array;
   returns?: Float32Array;
+  /** [rows] ReMax baseline: the greedy response's score for the row's prompt. */
+  rewardBaselines?: Float32Array;
 }
 
 /** Builds the padded layout from unpadded prompt ids and right-padded responses [rows, width]. */

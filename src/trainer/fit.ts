@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import type { TinyZeroConfig } from '../config/types.js';
-import { applyKlPenalty, computeAdvantage, computeDataMetrics } from '../rl/index.js';
+import { applyKlPenalty, computeAdvantage, computeDataMetrics, overlongPenalty } from '../rl/index.js';
 import type { ProgressDisplay, Tracker } from '../tracking/index.js';
 import { computeLogProbs, updatePolicy } from './actor.js';
-import type { RolloutBatch } from './batch.js';
+import { responseLengths, type RolloutBatch } from './batch.js';
 import { listCheckpoints, readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
 import { computeValues, updateCritic } from './critic.js';
 import { computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
@@ -105,16 +105,37 @@ async function generatePhase(ctx: FitContext, step: number): Promise<RolloutBatc
   const { run, config } = ctx;
   const r = config.actor_rollout_ref.rollout;
   const prompts = epochPrompts(run.train, config.data.train_batch_size, run.stepsPerEpoch, step, config.trainer.seed);
-  const batch = await rollout(run.actor.model, prompts, {
-    n: r.n, temperature: r.temperature, topK: r.top_k, topP: r.top_p, ignoreEos: r.ignore_eos,
+  const common = {
+    topK: r.top_k, topP: r.top_p, ignoreEos: r.ignore_eos,
     promptLength: config.data.max_prompt_length, responseLength: config.data.max_response_length,
-    eosTokenIds: run.eosTokenIds, padTokenId: run.padTokenId,
-    chunk: r.micro_batch_size, seed: config.trainer.seed * 65_537 + step,
+    eosTokenIds: run.eosTokenIds, padTokenId: run.padTokenId, chunk: r.micro_batch_size,
+  };
+  const batch = await rollout(run.actor.model, prompts, {
+    ...common, n: r.n, temperature: r.do_sample ? r.temperature : 0, seed: config.trainer.seed * 65_537 + step,
     onProgress: (_done, _total, tokens) => ctx.progress?.addTokens(tokens),
   });
+  if (config.algorithm.adv_estimator === 'remax') {
+    // ReMax's baseline: the score of a greedy response to the same prompt.
+    const greedy = await rollout(run.actor.model, prompts, { ...common, n: 1, temperature: 0, seed: 0 });
+    const baseline = rowSums(computeTokenLevelScores(greedy, run.tokenizer, ctx.rewardFn), greedy.rows, greedy.responseLength);
+    batch.rewardBaselines = Float32Array.from(batch.uid, (u) => baseline[u]!);
+  }
   const micro = r.log_prob_micro_batch_size ?? batch.rows;
   batch.oldLogProb = (await computeLogProbs(run.actor.model, batch, micro, r.temperature)).logp;
   return batch;
+}
+
+/** DAPO overlong shaping: a linear penalty on responses within `len` tokens of the maximum, added to the score. */
+function applyOverlongPenalty(ctx: FitContext, batch: RolloutBatch, scores: Float32Array): Record<string, number> {
+  const ob = ctx.config.reward_model.overlong_buffer;
+  const R = batch.responseLength;
+  let total = 0;
+  responseLengths(batch).forEach((len, r) => {
+    const penalty = overlongPenalty(len, R, ob.len, ob.penalty_factor);
+    scores[r * R + (len > 0 ? len - 1 : R - 1)]! += penalty;
+    total += penalty;
+  });
+  return ob.log ? { 'critic/overlong_penalty/mean': total / batch.rows } : {};
 }
 
 function advantagePhase(ctx: FitContext, batch: RolloutBatch): Record<string, number> {
@@ -122,6 +143,7 @@ function advantagePhase(ctx: FitContext, batch: RolloutBatch): Record<string, nu
   const R = batch.responseLength;
   const metrics: Record<string, number> = {};
   batch.tokenLevelScores = computeTokenLevelScores(batch, run.tokenizer, ctx.rewardFn);
+  if (config.reward_model.overlong_buffer.enable) Object.assign(metrics, applyOverlongPenalty(ctx, batch, batch.tokenLevelScores));
   if (run.klInReward && batch.refLogProb) {
     const kl = applyKlPenalty({
       tokenLevelScores: batch.tokenLevelScores, oldLogProb: batch.oldLogProb!, refLogProb: batch.refLogProb,
@@ -135,7 +157,7 @@ function advantagePhase(ctx: FitContext, batch: RolloutBatch): Record<string, nu
   }
   const adv = computeAdvantage(config.algorithm.adv_estimator, {
     tokenLevelRewards: batch.tokenLevelRewards, responseMask: batch.responseMask, responseLength: R,
-    values: batch.values, index: batch.uid, gamma: config.algorithm.gamma, lam: config.algorithm.lam,
+    values: batch.values, index: batch.uid, rewardBaselines: batch.rewardBaselines, gamma: config.algorithm.gamma, lam: config.algorithm.lam,
     normAdvByStdInGrpo: config.algorithm.norm_adv_by_std_in_grpo,
   });
   batch.advantages = Float32Array.from(adv.advantages);

@@ -72,3 +72,25 @@ test('a diverging run stops with a clear message and keeps its last checkpoint i
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('ReMax (greedy baseline) with DAPO overlong shaping runs and logs the penalty', { timeout: 120_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'tinyzero-remax-'));
+  try {
+    const config = await tinyRun(tmp, 'digit-completion-grpo.yaml', [
+      'algorithm.adv_estimator=remax', 'data.train_batch_size=8', 'actor_rollout_ref.rollout.n=2',
+      'actor_rollout_ref.actor.ppo_mini_batch_size=8', 'actor_rollout_ref.actor.ppo_micro_batch_size=4',
+      'reward_model.overlong_buffer.enable=true', 'reward_model.overlong_buffer.len=4',
+      'reward_model.overlong_buffer.penalty_factor=1.0', 'reward_model.overlong_buffer.log=true',
+      'trainer.total_training_steps=1', 'trainer.test_freq=-1', 'trainer.save_freq=-1', 'trainer.val_before_train=false',
+    ]);
+    await train(config, { progress: false, log: () => {} });
+    const [record] = readMetricsJsonl(join(tmp, 'run', 'metrics.jsonl'));
+    const penalty = record!.metrics['critic/overlong_penalty/mean']!;
+    assert.ok(penalty <= 0 && penalty >= -1, `penalty ${penalty}`);
+    // A random model often runs to the 10-token limit, which costs the full penalty factor.
+    if (record!.metrics['response_length/clip_ratio']! > 0) assert.ok(penalty < 0);
+    assert.ok(Number.isFinite(record!.metrics['actor/pg_loss']));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
