@@ -72,15 +72,16 @@ function loadInto(model: Module, weights: WeightSource, dir: string, optional: (
   }
 }
 
-/** LlamaForCausalLM / Qwen2ForCausalLM from a folder. */
-export function loadCausalLM(dir: string, options: LoadModelOptions = {}): CausalLM {
+/** Builds a model from a folder's config.json, then fills its parameters from the folder's weights. */
+function loadFolder<M extends CausalLM | ValueModel>(dir: string, head: 'lm' | 'value', options: LoadModelOptions,
+  build: (config: ModelConfig, backend: Backend) => M, optional: (name: string) => boolean): M {
   const backend = options.backend ?? getBackend();
   const config = loadModelConfig(dir);
-  checkFits(config, 'lm', backend, options.forTraining ?? false, dir);
+  checkFits(config, head, backend, options.forTraining ?? false, dir);
   const weights = openWeights(dir);
-  const model = new CausalLM(config, { uninitialized: true, backend, maxPositions: options.maxPositions });
+  const model = build(config, backend);
   try {
-    loadInto(model, weights, dir, () => false);
+    loadInto(model, weights, dir, optional);
   } catch (err) {
     model.dispose();
     throw err;
@@ -90,25 +91,18 @@ export function loadCausalLM(dir: string, options: LoadModelOptions = {}): Causa
   return model;
 }
 
+/** LlamaForCausalLM / Qwen2ForCausalLM from a folder. */
+export function loadCausalLM(dir: string, options: LoadModelOptions = {}): CausalLM {
+  return loadFolder(dir, 'lm', options, (config, backend) => new CausalLM(config, { uninitialized: true, backend, maxPositions: options.maxPositions }), () => false);
+}
+
 /**
  * The critic from a folder: a causal-LM folder gives the backbone and a fresh value head (as veRL
  * builds its critic from the actor's base model); a saved critic folder also gives the head.
  */
 export function loadValueModel(dir: string, options: LoadModelOptions & { seed?: number } = {}): ValueModel {
-  const backend = options.backend ?? getBackend();
-  const config = loadModelConfig(dir);
-  checkFits(config, 'value', backend, options.forTraining ?? false, dir);
-  const weights = openWeights(dir);
-  const model = new ValueModel(config, { backend, seed: options.seed, maxPositions: options.maxPositions });
-  try {
-    loadInto(model, weights, dir, (n) => n.startsWith('score.'));
-  } catch (err) {
-    model.dispose();
-    throw err;
-  } finally {
-    weights.close();
-  }
-  return model;
+  return loadFolder(dir, 'value', options, (config, backend) => new ValueModel(config, { backend, seed: options.seed, maxPositions: options.maxPositions }),
+    (n) => n.startsWith('score.'));
 }
 
 export interface SaveModelOptions {

@@ -29,7 +29,7 @@ export interface TrainerState {
   criticOptimizer: OptimizerMeta | null;
 }
 
-type OptimizerMeta = Omit<AdamWState, 'params'> & { paramSteps: Record<string, { step: number; shape: number[] }> };
+export type OptimizerMeta = Omit<AdamWState, 'params'> & { paramSteps: Record<string, { step: number; shape: number[] }> };
 
 const STEP_DIR = /^global_step_(\d+)$/;
 
@@ -39,7 +39,7 @@ export interface Trainable {
   scheduler: LrScheduler;
 }
 
-async function saveOptimizer(optimizer: AdamW, dir: string): Promise<OptimizerMeta> {
+export async function saveOptimizer(optimizer: AdamW, dir: string): Promise<OptimizerMeta> {
   const state = await optimizer.stateDict();
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const paramSteps: OptimizerMeta['paramSteps'] = {};
@@ -53,7 +53,7 @@ async function saveOptimizer(optimizer: AdamW, dir: string): Promise<OptimizerMe
   return { ...meta, paramSteps };
 }
 
-function loadOptimizer(optimizer: AdamW, dir: string, meta: OptimizerMeta): void {
+export function loadOptimizer(optimizer: AdamW, dir: string, meta: OptimizerMeta): void {
   const file = SafetensorsFile.open(join(dir, 'optimizer.safetensors'));
   try {
     const params: AdamWState['params'] = {};

@@ -3,13 +3,13 @@
  * value-loss update over mini- and micro-batches. Quirk 6 fixed: the loss uses the response mask.
  */
 import type { ValueModel } from '../models/llama.js';
-import { AdamW, clipGradNormAsync } from '../nn/index.js';
+import type { AdamW } from '../nn/index.js';
 import { computeValueLoss, type LossAggMode } from '../rl/index.js';
 import { mul, noGrad, sum, tensor, tidyAsync } from '../tensor/index.js';
-import { epochOrders, splitMicro, type BatchingOptions } from './actor.js';
+import { runPpoUpdate, type BatchingOptions } from './ppo-update.js';
 import { takeRows, type RolloutBatch } from './batch.js';
 import { criticForward } from './forward.js';
-import { MetricsAccumulator, NonFiniteError } from './metrics-accumulator.js';
+import { NonFiniteError } from './metrics-accumulator.js';
 import { chunks } from './micro-batches.js';
 
 /** V [rows, R] for the whole batch, zero off the response mask (as veRL multiplies by the mask). */
@@ -40,37 +40,20 @@ export async function updateCritic(model: ValueModel, optimizer: AdamW, batch: R
   const R = batch.responseLength;
   const { values, returns } = batch;
   if (!values || !returns) throw new Error('updateCritic: the batch needs values and returns');
-  const acc = new MetricsAccumulator(additive);
-  for (const order of epochOrders(batch.rows, options.epochs, options.shuffle, options.seed + 1)) {
-    for (const mini of chunks(order, options.miniBatchRows)) {
-      const miniMask = takeRows(batch.responseMask, R, mini);
-      const agg = {
-        batchNumTokens: miniMask.reduce((s, v) => s + v, 0),
-        globalBatchSize: mini.filter((_, i) => miniMask.subarray(i * R, (i + 1) * R).some((v) => v > 0)).length,
-      };
-      model.zeroGrad();
-      for (const micro of splitMicro(batch, mini, options)) {
-        const metrics = await tidyAsync(async () => {
-          const vpredT = criticForward(model, batch, micro);
-          const result = computeValueLoss({
-            vpreds: (await vpredT.data()) as Float32Array,
-            returns: takeRows(returns, R, micro),
-            values: takeRows(values, R, micro),
-            responseMask: takeRows(batch.responseMask, R, micro),
-            responseLength: R,
-          }, { cliprangeValue: options.cliprangeValue, lossAggMode: options.lossAggMode, agg });
-          if (!Number.isFinite(result.vfLoss)) throw new NonFiniteError('the critic loss', result.vfLoss, options.step);
-          sum(mul(vpredT, tensor(result.dVpreds, [micro.length, R]))).backward();
-          return { 'critic/vf_loss': result.vfLoss, 'critic/vf_clipfrac': result.metrics.vf_clipfrac, 'critic/vpred_mean': result.metrics.vpred_mean };
-        });
-        acc.addMicro(metrics);
-      }
-      const gradNorm = await clipGradNormAsync(model.parameters(), options.gradClip);
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteError('the critic gradient norm', gradNorm, options.step);
-      optimizer.step();
-      model.zeroGrad();
-      acc.endMini({ 'critic/grad_norm': gradNorm });
-    }
-  }
-  return { ...acc.result(), 'critic/lr': optimizer.lr };
+  return runPpoUpdate({
+    role: 'critic', model, optimizer, batch, options: { ...options, seed: options.seed + 1 }, additive,
+    micro: (micro, agg) => tidyAsync(async () => {
+      const vpredT = criticForward(model, batch, micro);
+      const result = computeValueLoss({
+        vpreds: (await vpredT.data()) as Float32Array,
+        returns: takeRows(returns, R, micro),
+        values: takeRows(values, R, micro),
+        responseMask: takeRows(batch.responseMask, R, micro),
+        responseLength: R,
+      }, { cliprangeValue: options.cliprangeValue, lossAggMode: options.lossAggMode, agg });
+      if (!Number.isFinite(result.vfLoss)) throw new NonFiniteError('the critic loss', result.vfLoss, options.step);
+      sum(mul(vpredT, tensor(result.dVpreds, [micro.length, R]))).backward();
+      return { 'critic/vf_loss': result.vfLoss, 'critic/vf_clipfrac': result.metrics.vf_clipfrac, 'critic/vpred_mean': result.metrics.vpred_mean };
+    }),
+  });
 }

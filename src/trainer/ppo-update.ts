@@ -1,0 +1,94 @@
+/**
+ * The update loop shared by actor and critic (veRL dp_actor.update_policy / dp_critic.update_critic):
+ * for each PPO epoch (rows reshuffled when asked), for each mini-batch: clear gradients, run every
+ * micro-batch's forward/backward, clip the gradient norm (stopping on NaN/Inf), step the optimizer.
+ * Micro-batch losses are weighted by the mini-batch's totals, so they add up to the mini-batch loss.
+ */
+import { AdamW, clipGradNormAsync, Prng, type Module } from '../nn/index.js';
+import type { AggOptions } from '../rl/index.js';
+import { takeRows, type RolloutBatch } from './batch.js';
+import { MetricsAccumulator, NonFiniteError } from './metrics-accumulator.js';
+import { chunks, tokenBudgetBatches } from './micro-batches.js';
+
+export interface BatchingOptions {
+  /** Rows per mini-batch (prompts × n). */
+  miniBatchRows: number;
+  /** Rows per micro-batch; ignored with dynamic batching. */
+  microBatchRows: number;
+  useDynamicBsz: boolean;
+  /** Token budget per micro-batch with dynamic batching. */
+  maxTokenLen: number;
+  epochs: number;
+  shuffle: boolean;
+  gradClip: number;
+}
+
+/** Micro-batches of `rows`, fixed-size or by token budget. */
+export function splitMicro(batch: RolloutBatch, rows: number[], options: Pick<BatchingOptions, 'microBatchRows' | 'useDynamicBsz' | 'maxTokenLen'>): number[][] {
+  if (!options.useDynamicBsz) return chunks(rows, options.microBatchRows);
+  const S = batch.promptLength + batch.responseLength;
+  const tokens = rows.map((r) => {
+    let n = 0;
+    for (let j = 0; j < S; j++) n += batch.attentionMask[r * S + j]!;
+    return n;
+  });
+  return tokenBudgetBatches(rows, tokens, options.maxTokenLen, S);
+}
+
+/** Row orders for each PPO epoch: identity, or a fresh shuffle per epoch from `seed`. */
+export function epochOrders(rows: number, epochs: number, shuffle: boolean, seed: number): number[][] {
+  return Array.from({ length: epochs }, (_, e) => {
+    const order = Array.from({ length: rows }, (_, i) => i);
+    if (shuffle) {
+      const rng = new Prng(seed * 7919 + e);
+      for (let i = rows - 1; i > 0; i--) {
+        const j = Math.floor(rng.uniform() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+    }
+    return order;
+  });
+}
+
+/** The mini-batch totals the loss aggregation divides by: valid tokens and rows with any valid token. */
+function miniBatchAgg(batch: RolloutBatch, mini: number[]): Required<Pick<AggOptions, 'batchNumTokens' | 'globalBatchSize'>> {
+  const R = batch.responseLength;
+  const mask = takeRows(batch.responseMask, R, mini);
+  let tokens = 0;
+  let rows = 0;
+  for (let i = 0; i < mini.length; i++) {
+    let n = 0;
+    for (let t = 0; t < R; t++) n += mask[i * R + t]!;
+    tokens += n;
+    if (n > 0) rows++;
+  }
+  return { batchNumTokens: tokens, globalBatchSize: rows };
+}
+
+export async function runPpoUpdate(args: {
+  role: 'actor' | 'critic';
+  model: Module;
+  optimizer: AdamW;
+  batch: RolloutBatch;
+  options: BatchingOptions & { seed: number; step: number };
+  /** Metrics that are shares of the mini-batch loss (summed over micro-batches). */
+  additive: ReadonlySet<string>;
+  /** Forward, loss and backward of one micro-batch; returns its metrics. */
+  micro: (rows: number[], agg: Required<Pick<AggOptions, 'batchNumTokens' | 'globalBatchSize'>>) => Promise<Record<string, number>>;
+}): Promise<Record<string, number>> {
+  const { role, model, optimizer, batch, options } = args;
+  const acc = new MetricsAccumulator(args.additive);
+  for (const order of epochOrders(batch.rows, options.epochs, options.shuffle, options.seed)) {
+    for (const mini of chunks(order, options.miniBatchRows)) {
+      const agg = miniBatchAgg(batch, mini);
+      model.zeroGrad();
+      for (const micro of splitMicro(batch, mini, options)) acc.addMicro(await args.micro(micro, agg));
+      const gradNorm = await clipGradNormAsync(model.parameters(), options.gradClip);
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(`the ${role} gradient norm`, gradNorm, options.step);
+      optimizer.step();
+      model.zeroGrad();
+      acc.endMini({ [`${role}/grad_norm`]: gradNorm });
+    }
+  }
+  return { ...acc.result(), [`${role}/lr`]: optimizer.lr };
+}
