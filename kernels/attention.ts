@@ -206,8 +206,8 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
  * (too few pairs to keep every thread busy), units are (batch, kv head, query head of the group,
  * query block) and each thread accumulates into its own zeroed dk/dv copy at partials +
  * tid*partialStride (dk copy, then dv copy kvElems floats later), summed into dk/dv afterwards;
- * query blocks are dealt in the order 0, last, 1, last-1, ... so the contiguous chunk of each
- * thread gets a fair share of the causal triangle. dq is overwritten. scratch + tid*scratchStride
+ * query blocks are dealt in the order 0, last, 1, last-1, ... so each contiguous chunk of units
+ * gets a fair share of the causal triangle. dq is overwritten. scratch + tid*scratchStride
  * holds a thread's p/ds vectors (32*Tk bytes).
  */
 export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,

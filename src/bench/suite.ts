@@ -46,7 +46,7 @@ export interface BenchReport {
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const log = opts.log ?? ((): void => {});
   const q = opts.quick;
-  const race: RaceOptions = q ? { rounds: 1, minMs: 1 } : { rounds: 5, minMs: 150 };
+  const race: RaceOptions = q ? { rounds: 1, minMs: 1 } : { rounds: 3, minMs: 120 };
   const pair = await createPair(opts.device, opts.threads);
   try {
     const variant = 'kernelVariant' in pair.pool ? String(pair.pool.kernelVariant) : null;

@@ -8,13 +8,20 @@
 export const CTRL = 1024;
 /** Int32 indices into the control block. */
 export const SEQ = 0; // bumped by the main thread to publish a job (or to quit)
-export const DONE = 1; // workers that finished the current job
+// word 1 is unused
 export const KERNEL = 2; // index into KERNEL_NAMES
 export const NARGS = 3;
 export const UNITS = 4; // units of work in the job
-export const CHUNK = 5; // units per thread; thread t owns [t*CHUNK, (t+1)*CHUNK)
+export const CHUNK = 5; // units per chunk; chunk c is [c*CHUNK, (c+1)*CHUNK)
 export const QUIT = 6;
 export const ERROR = 7; // 1 + tid of a worker whose kernel threw, else 0
+/**
+ * The claim word: (chunks << 16) | next chunk. Threads take chunks with compare-and-swap, so the
+ * count and the cursor change together and a claim is valid only inside the job that published it.
+ */
+export const NEXT = 8;
+export const COMPLETED = 9; // chunks finished by workers
+export const SPIN = 10; // 1: idle workers spin a few ms before sleeping; 0: they sleep at once
 export const CTRL_WORDS = 16;
 /** Byte address of the job's arguments (Float64, up to MAX_ARGS). */
 export const ARGS = CTRL + CTRL_WORDS * 4;
@@ -28,3 +35,13 @@ export const MAX_THREADS = 64;
 
 /** The first buffer address: above the 64 KiB of kernel static data that follows memoryBase. */
 export const HEAP_BASE = 131072;
+
+/** Claims the next chunk of the current job from the claim word, or returns -1 when all are taken. */
+export function claimChunk(ctrl: Int32Array): number {
+  for (;;) {
+    const w = Atomics.load(ctrl, NEXT);
+    const next = w & 0xffff;
+    if (next >= w >>> 16) return -1;
+    if (Atomics.compareExchange(ctrl, NEXT, w, w + 1) === w) return next;
+  }
+}

@@ -5,7 +5,7 @@
  * process does not burn a core. See pool.ts for the protocol.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ARGS, CHUNK, CTRL, CTRL_WORDS, DONE, ERROR, KERNEL, MAX_ARGS, NARGS, QUIT, SEQ, UNITS } from './control.js';
+import { ARGS, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, NARGS, QUIT, SEQ, SPIN, UNITS } from './control.js';
 import { enableRelaxedSimd, instantiateKernels, KERNEL_NAMES } from './kernels.js';
 import type { WasmMemory, WasmModule } from './wasm.js';
 
@@ -31,25 +31,26 @@ for (;;) {
   let spins = 0;
   while (Atomics.load(ctrl, SEQ) === seen) {
     if ((++spins & 1023) !== 0) continue;
-    if (performance.now() - idleSince > IDLE_MS) {
+    // The pool turns spinning off while it finds the machine too busy for it (see ThreadPool.run).
+    if (Atomics.load(ctrl, SPIN) === 0 || performance.now() - idleSince > IDLE_MS) {
       Atomics.wait(ctrl, SEQ, seen);
       idleSince = performance.now();
     }
   }
   seen = Atomics.load(ctrl, SEQ);
   if (Atomics.load(ctrl, QUIT) !== 0) break;
-  const units = Atomics.load(ctrl, UNITS);
-  const chunk = Atomics.load(ctrl, CHUNK);
-  const start = tid * chunk;
-  const end = Math.min(units, start + chunk);
-  if (start < end) {
+  // Parameters are read after a successful claim: the job cannot finish (and be replaced) while a
+  // claimed chunk is unfinished, so they belong to the job the chunk came from.
+  for (let c = claimChunk(ctrl); c >= 0; c = claimChunk(ctrl)) {
+    const units = Atomics.load(ctrl, UNITS);
+    const chunk = Atomics.load(ctrl, CHUNK);
     try {
       const call = Array.prototype.slice.call(args, 0, Atomics.load(ctrl, NARGS)) as number[];
-      kernels[KERNEL_NAMES[Atomics.load(ctrl, KERNEL)]!](...call, start, end, tid);
+      kernels[KERNEL_NAMES[Atomics.load(ctrl, KERNEL)]!](...call, c * chunk, Math.min(units, (c + 1) * chunk), tid);
     } catch {
       Atomics.store(ctrl, ERROR, tid + 1);
     }
+    Atomics.add(ctrl, COMPLETED, 1);
+    Atomics.notify(ctrl, COMPLETED);
   }
-  Atomics.add(ctrl, DONE, 1);
-  Atomics.notify(ctrl, DONE);
 }
