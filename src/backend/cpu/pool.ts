@@ -19,7 +19,7 @@ import type { WasmMemory, WasmModule } from './wasm.js';
 /** Below this much work (elements touched, roughly) a job runs on the main thread alone. */
 export const PARALLEL_MIN_WORK = 1 << 15;
 /** The most the threshold rises to while the workers lag (see ThreadPool.run). */
-const MAX_MIN_WORK = 1 << 24;
+const MAX_MIN_WORK = 1 << 30;
 /**
  * While the threshold is raised, a job below it still splits once per this many ms, to see whether
  * the workers keep up again. Rare on purpose: each split wakes the workers, and a woken worker spins
