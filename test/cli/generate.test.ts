@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { tinyLlamaDir } from '../helpers/assets.js';
 
 const main = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const model = new URL('../../../../shared/fixtures/tiny-llama', import.meta.url).pathname;
+const model = tinyLlamaDir;
 
 function run(args: string[]) {
   return spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 60_000 });

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { parquetMetadata } from 'hyparquet';
 import { buildDataset, readParquet, writeParquet, parquetBytes, inferColumns } from '../../src/data/index.js';
 import { computeScore } from '../../src/tasks/index.js';
+import { digitCompletionDir } from '../helpers/assets.js';
 
-const FIXTURES = '/work/shared/fixtures/verl-parquet';
+const FIXTURES = digitCompletionDir;
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'tinyzero-data-'));
 const schemaOf = (path: string): unknown => parquetMetadata(new Uint8Array(readFileSync(path)).buffer).schema;
 

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { attentionBiases, eosTokenIds, loadModelConfig, parseModelConfig, saveModelConfig, toHfConfigJson } from '../../src/models/index.js';
+import { tinyLlamaDir } from '../helpers/assets.js';
 
-const tinyLlama = '/work/shared/fixtures/tiny-llama';
+const tinyLlama = tinyLlamaDir;
 
 /** Shaped like Qwen2.5-0.5B's config.json. */
 const qwen25Like = {

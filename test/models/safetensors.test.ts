@@ -3,12 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tinyLlamaDir } from '../helpers/assets.js';
 import {
   SafetensorsFile, ShardedSafetensors, openWeights, rawToFloat32, readSafetensors, saveWeights, writeSafetensors,
   type FloatDtype, type RawTensor,
 } from '../../src/models/index.js';
 
-const fixture = '/work/shared/fixtures/tiny-llama/model.safetensors';
+const fixture = `${tinyLlamaDir}/model.safetensors`;
 const tmp = () => mkdtempSync(join(tmpdir(), 'tinyzero-st-'));
 
 /** BF16 decoded from its bit fields, independent of the code under test. */

@@ -15,8 +15,9 @@ import { openWeights } from '../../src/models/safetensors-sharded.js';
 import { CharTokenizer } from '../../src/tokenizer/index.js';
 import * as T from '../../src/tensor/index.js';
 import { llamaLogitsF64 } from '../helpers/llama-f64.js';
+import { tinyLlamaDir } from '../helpers/assets.js';
 
-const dir = new URL('../../../../shared/fixtures/tiny-llama', import.meta.url).pathname;
+const dir = tinyLlamaDir;
 const weights = openWeights(dir);
 const config = loadModelConfig(dir);
 const f64 = (n: string): Float64Array | null => (weights.has(n) ? Float64Array.from(weights.readFloat32(n)) : null);

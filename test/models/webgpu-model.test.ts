@@ -14,12 +14,13 @@ import * as T from '../../src/tensor/index.js';
 import { CharTokenizer } from '../../src/tokenizer/index.js';
 import { openWebGpu } from '../backend/webgpu-harness.js';
 import { Rng } from '../helpers/rng.js';
+import { tinyLlamaDir } from '../helpers/assets.js';
 
 const { gpu: maybeGpu, skip } = await openWebGpu();
 const gpu = maybeGpu!;
 after(() => maybeGpu?.destroy());
 
-const dir = new URL('../../../../shared/fixtures/tiny-llama', import.meta.url).pathname;
+const dir = tinyLlamaDir;
 
 /** max |a - b| / max |b|. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {

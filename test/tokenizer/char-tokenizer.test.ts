@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CharTokenizer, loadTokenizer } from '../../src/tokenizer/index.js';
+import { tinyLlamaDir } from '../helpers/assets.js';
 
-const tinyLlama = '/work/shared/fixtures/tiny-llama';
+const tinyLlama = tinyLlamaDir;
 
 /** The spec's mapping (verl-semantics §7.2): S=0, E=1, P=2, U=3, '0'..'9' -> 4..13, ',' -> 14, ':' -> 15. */
 function specIds(text: string): number[] {
