@@ -25,6 +25,14 @@ import { expf, expv, hsum, loadN, madd, storeN } from './simd';
   }
 }
 
+/** [sum(a), sum(b), sum(c), sum(d)]: four horizontal sums in six instructions. */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 1, 4, 5), v128.shuffle<f32>(a, b, 2, 3, 6, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 1, 4, 5), v128.shuffle<f32>(c, d, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
+}
+
 /**
  * Forward over query rows [start, end), numbered ((b*H + h)*Tq + i). keyBias is read only when
  * hasBias. scratch + tid*scratchStride holds this thread's Tk scores (bytes).
@@ -83,14 +91,6 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
       if (nd > 12) storeN(op + o + 48, f32x4.mul(a3, inv), nd - 12);
     }
   }
-}
-
-/** [sum(a), sum(b), sum(c), sum(d)]: four horizontal sums in six instructions. */
-// @ts-ignore: decorator
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 1, 4, 5), v128.shuffle<f32>(a, b, 2, 3, 6, 7));
-  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 1, 4, 5), v128.shuffle<f32>(c, d, 2, 3, 6, 7));
-  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
 }
 
 /**
@@ -240,6 +240,92 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
         backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, dkOut + kvOff, dvOut + kvOff, bb, hasBias, sc, i0,
           min(4, Tq - i0), b, kh * group + g, Tq, H, D, pastLen, rowStride, scale);
       }
+    }
+  }
+}
+
+/**
+ * Forward over blocks of up to 4 query rows (D % 4 == 0): units [start, end) are (batch, head,
+ * block), u = (b*H + h)*blocks + block. Each key row is loaded once per block for the 4 scores
+ * (not once per query), the scores of the block are kept as one vector per key in this thread's
+ * scratch (16*Tk bytes at scratch + tid*scratchStride), and out = p @ V is formed 8 features of
+ * the 4 rows at a time. Decoding (Tq < 4) uses the row kernel above instead.
+ */
+export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,
+  Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32, scale: f32,
+  scratch: usize, scratchStride: i32, start: i32, end: i32, tid: i32): void {
+  const group = H / Hkv, Tk = pastLen + Tq;
+  const sc = scratch + <usize>tid * <usize>scratchStride;
+  const rowStride = <usize>Hkv * <usize>D << 2;
+  const qRow = <usize>H * <usize>D << 2;
+  const blocks = (Tq + 3) >> 2;
+  const zero = f32x4.splat(0), ninf = f32x4.splat(-Infinity), vs = f32x4.splat(scale);
+  const lanes = i32x4(0, 1, 2, 3);
+  for (let u = start; u < end; u++) {
+    const bh = u / blocks, i0 = (u % blocks) << 2;
+    const h = bh % H, b = bh / H, kh = h / group;
+    const nr = min(4, Tq - i0);
+    // Rows past nr alias row i0; their results are computed and dropped.
+    const r0 = ((<usize>b * <usize>Tq + <usize>i0) * <usize>H + <usize>h) * <usize>D << 2;
+    const o1: usize = nr > 1 ? qRow : 0, o2: usize = nr > 2 ? 2 * qRow : 0, o3: usize = nr > 3 ? 3 * qRow : 0;
+    const q0 = q + r0, q1 = q0 + o1, q2 = q0 + o2, q3 = q0 + o3;
+    const kb = k + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
+    const vb = v + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
+    const bb = bias + (<usize>b * <usize>Tk << 2);
+    const n = pastLen + i0 + nr;
+    let mx = ninf;
+    for (let j = 0; j < n; j++) {
+      const kj = kb + <usize>j * rowStride;
+      let s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+      for (let d = 0; d < D; d += 4) {
+        const o = <usize>d << 2;
+        const kv = v128.load(kj + o);
+        s0 = madd(v128.load(q0 + o), kv, s0);
+        s1 = madd(v128.load(q1 + o), kv, s1);
+        s2 = madd(v128.load(q2 + o), kv, s2);
+        s3 = madd(v128.load(q3 + o), kv, s3);
+      }
+      let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
+      if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
+      sv = v128.bitselect(sv, ninf, i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0)));
+      mx = f32x4.max(mx, sv);
+      v128.store(sc + (<usize>j << 4), sv);
+    }
+    let sum = zero;
+    for (let j = 0; j < n; j++) {
+      const p = expv(f32x4.sub(v128.load(sc + (<usize>j << 4)), mx));
+      sum = f32x4.add(sum, p);
+      v128.store(sc + (<usize>j << 4), p);
+    }
+    // lse per row; the stores skip the aliased rows.
+    const lv = f32x4.add(mx, f32x4(Mathf.log(f32x4.extract_lane(sum, 0)), Mathf.log(f32x4.extract_lane(sum, 1)),
+      Mathf.log(f32x4.extract_lane(sum, 2)), Mathf.log(f32x4.extract_lane(sum, 3))));
+    storeN(lse + (((<usize>b * <usize>H + <usize>h) * <usize>Tq + <usize>i0) << 2), lv, nr);
+    const inv = f32x4.div(f32x4.splat(1), sum);
+    const i0v = f32x4.splat(f32x4.extract_lane(inv, 0)), i1v = f32x4.splat(f32x4.extract_lane(inv, 1));
+    const i2v = f32x4.splat(f32x4.extract_lane(inv, 2)), i3v = f32x4.splat(f32x4.extract_lane(inv, 3));
+    const w0 = out + r0, w1 = w0 + qRow, w2 = w0 + 2 * qRow, w3 = w0 + 3 * qRow;
+    for (let d = 0; d < D; d += 8) {
+      const o = <usize>d << 2;
+      const two = d + 8 <= D;
+      let a0 = zero, a1 = zero, a2 = zero, a3 = zero, c0 = zero, c1 = zero, c2 = zero, c3 = zero;
+      let vp = vb + o;
+      for (let j = 0; j < n; j++) {
+        const w = sc + (<usize>j << 4);
+        const x0 = v128.load32_splat(w), x1 = v128.load32_splat(w + 4), x2 = v128.load32_splat(w + 8), x3 = v128.load32_splat(w + 12);
+        const va = v128.load(vp);
+        a0 = madd(x0, va, a0); a1 = madd(x1, va, a1); a2 = madd(x2, va, a2); a3 = madd(x3, va, a3);
+        if (two) {
+          const vc = v128.load(vp, 16);
+          c0 = madd(x0, vc, c0); c1 = madd(x1, vc, c1); c2 = madd(x2, vc, c2); c3 = madd(x3, vc, c3);
+        }
+        vp += rowStride;
+      }
+      v128.store(w0 + o, f32x4.mul(a0, i0v));
+      if (two) v128.store(w0 + o, f32x4.mul(c0, i0v), 16);
+      if (nr > 1) { v128.store(w1 + o, f32x4.mul(a1, i1v)); if (two) v128.store(w1 + o, f32x4.mul(c1, i1v), 16); }
+      if (nr > 2) { v128.store(w2 + o, f32x4.mul(a2, i2v)); if (two) v128.store(w2 + o, f32x4.mul(c2, i2v), 16); }
+      if (nr > 3) { v128.store(w3 + o, f32x4.mul(a3, i3v)); if (two) v128.store(w3 + o, f32x4.mul(c3, i3v), 16); }
     }
   }
 }

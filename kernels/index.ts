@@ -6,5 +6,5 @@ export { fill, unary, stridedMap, adamw } from './elementwise';
 export { reduceRows, reduceCols, softmax, softmaxBackward, logSoftmax, logSoftmaxBackward } from './reduce';
 export { packB, gemm, gemvN, gemvT } from './matmul';
 export { rmsnorm, rmsnormBackwardDx, rmsnormBackwardDw, rope, embedding, embeddingBackward } from './norm';
-export { attention, attentionBackward, attentionBackwardRows } from './attention';
+export { attention, attentionBlocks, attentionBackward, attentionBackwardRows } from './attention';
 export { logprobEntropy, logprobEntropyBackward } from './logprob';

@@ -332,10 +332,13 @@ export class CpuBackend implements Backend {
     const bias = keyBias ? this.#arg(keyBias, B * Tk, op, 'keyBias') : 0;
     const o = this.#arg(out, B * Tq * H * D, op, 'out');
     const l = this.#arg(lse, B * H * Tq, op, 'lse');
-    const stride = Math.ceil((Tk * 4) / 64) * 64;
+    // Blocks of 4 query rows share each key row load; decoding (Tq < 4) and odd head sizes go row by row.
+    const blocked = Tq >= 4 && D % 4 === 0;
+    const stride = Math.ceil((Tk * (blocked ? 16 : 4)) / 64) * 64;
     const scratch = this.#scratch(stride * this.threads);
-    this.#pool.run(op, [...ptrs, bias, keyBias ? 1 : 0, o, l, Tq, H, Hkv, D, pastLen, kvBatchStride, scale, scratch, stride],
-      B * H * Tq, B * H * Tq * Tk * D);
+    const common = [...ptrs, bias, keyBias ? 1 : 0, o, l, Tq, H, Hkv, D, pastLen, kvBatchStride, scale, scratch, stride];
+    if (blocked) this.#pool.run('attentionBlocks', common, B * H * Math.ceil(Tq / 4), B * H * Tq * Tk * D);
+    else this.#pool.run(op, common, B * H * Tq, B * H * Tq * Tk * D);
   }
 
   attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,

@@ -14,7 +14,7 @@ export const KERNEL_NAMES = [
   'reduceRows', 'reduceCols', 'softmax', 'softmaxBackward', 'logSoftmax', 'logSoftmaxBackward',
   'packB', 'gemm', 'gemvN', 'gemvT',
   'rmsnorm', 'rmsnormBackwardDx', 'rmsnormBackwardDw', 'rope', 'embedding', 'embeddingBackward',
-  'attention', 'attentionBackward', 'attentionBackwardRows', 'logprobEntropy', 'logprobEntropyBackward',
+  'attention', 'attentionBlocks', 'attentionBackward', 'attentionBackwardRows', 'logprobEntropy', 'logprobEntropyBackward',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 /** A kernel takes numbers only: byte pointers, element counts, f32 scalars, 0/1 flags. */
