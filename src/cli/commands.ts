@@ -7,6 +7,7 @@ import { demoCommand } from './demo.js';
 import { generateCommand } from './generate.js';
 import { trainCommand } from './train.js';
 import { scoreCommand } from './score.js';
+import { sftCommand } from './sft.js';
 
 export const commands: Record<string, Command> = {
   dashboard: dashboardCommand,
@@ -16,4 +17,5 @@ export const commands: Record<string, Command> = {
   generate: generateCommand,
   train: trainCommand,
   score: scoreCommand,
+  sft: sftCommand,
 };

@@ -8,3 +8,4 @@ export { solveCountdown } from './countdown-solver.js';
 export { computeScore, selectRmScoreFn, type ScoreFn } from './reward.js';
 export { lastAnswer, pyIntOfString, pyStrip, pyListRepr } from './py-str.js';
 export * from './py-expr/index.js';
+export * as countdownCorpus from './countdown-corpus.js';

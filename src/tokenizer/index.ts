@@ -6,3 +6,4 @@ export * from './chat-template.js';
 export * from './char-tokenizer.js';
 export * from './hf-tokenizer.js';
 export * from './load.js';
+export * from './phrase-tokenizer.js';

@@ -1,0 +1,35 @@
+// `npm run make-base`: rebuilds assets/models/countdown-base from scratch. Writes the synthetic
+// corpus and the untrained model folder into build/countdown-base/, runs
+// `tinyzero sft --config examples/countdown-base-sft.yaml` (extra arguments are passed on as
+// overrides, e.g. sft.total_training_steps=100), then saves the last checkpoint's model in BF16.
+// Resumable: rerunning continues the SFT run from its latest checkpoint.
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeCorpus, writeInitModel } from '../dist/src/tasks/countdown-base-recipe.js';
+import { listSftCheckpoints } from '../dist/src/sft/index.js';
+import { loadCausalLM, saveModel } from '../dist/src/models/load.js';
+import { createBackend } from '../dist/src/backend/index.js';
+import { setBackend } from '../dist/src/tensor/index.js';
+
+const TRAIN_ROWS = 64 * 600; // one epoch = 600 steps of 64
+const VAL_ROWS = 512;
+const root = 'build/countdown-base';
+const out = 'assets/models/countdown-base';
+if (!existsSync(join(root, 'corpus', 'train.jsonl'))) {
+  writeCorpus(join(root, 'corpus'), TRAIN_ROWS, VAL_ROWS, 1);
+  console.log(`wrote the corpus: ${TRAIN_ROWS} + ${VAL_ROWS} rows in ${root}/corpus`);
+}
+writeInitModel(join(root, 'init'));
+const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'sft', '--config', 'examples/countdown-base-sft.yaml', ...process.argv.slice(2)], { stdio: 'inherit' });
+if (r.status !== 0) process.exit(r.status ?? 1);
+const last = listSftCheckpoints(join(root, 'sft')).at(-1);
+if (!last) throw new Error('make-base: the SFT run left no checkpoint');
+const backend = await createBackend('cpu', {});
+setBackend(backend);
+const model = loadCausalLM(join(last.dir, 'model'), { backend });
+rmSync(out, { recursive: true, force: true });
+await saveModel(model, out, { dtype: 'BF16', tokenizerFrom: join(last.dir, 'model') });
+model.dispose();
+backend.destroy();
+console.log(`saved ${out} from ${last.dir}`);

@@ -1,0 +1,24 @@
+/**
+ * `tinyzero sft --config FILE.yaml [key.path=value ...]`: causal-LM training (the `sft` section of
+ * the config, plus trainer.{default_local_dir, seed, logger, device, threads, resume_mode}).
+ */
+import { resolveConfig } from '../config/index.js';
+import { sft } from '../sft/index.js';
+import type { Command } from './command.js';
+import { splitTrainArgs } from './train.js';
+
+export const sftCommand: Command = {
+  summary: 'supervised causal-LM training on text or prompt/response pairs (--config FILE.yaml, key.path=value overrides)',
+  async run(args) {
+    const { file, overrides, quiet } = splitTrainArgs(args);
+    const config = resolveConfig({ file, overrides });
+    const s = await sft(config, { progress: !quiet });
+    process.stderr.write(
+      `\ndone: sft steps ${s.firstStep}-${s.lastStep}${s.resumedFrom !== null ? ` (resumed from step ${s.resumedFrom})` : ''} in ${s.seconds.toFixed(1)} s\n` +
+      `  train loss: ${s.losses.length > 0 ? `${s.losses[0]!.toFixed(4)} -> ${s.losses.at(-1)!.toFixed(4)}` : 'n/a'}` +
+      `${s.finalValLoss !== null ? `, eval loss ${s.finalValLoss.toFixed(4)}` : ''}\n` +
+      `  metrics: ${s.runDir}/metrics.jsonl\n  checkpoint: ${s.lastCheckpoint ?? 'none'} (model in its model/ folder)\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,178 @@
+/**
+ * `tinyzero sft`: causal-LM training of one model (veRL's fsdp_sft_trainer, on our engine). Each
+ * step takes `train_batch_size` examples in a per-epoch shuffled order that depends only on
+ * (seed, epoch), runs them as micro-batches with gradient accumulation, clips the gradient norm and
+ * steps AdamW under the LR schedule. Eval loss every `test_freq` steps; checkpoints every
+ * `save_freq` steps and at the end; with resume_mode auto it continues from the latest checkpoint and
+ * reproduces the uninterrupted run.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createBackend } from '../backend/index.js';
+import { saveConfig, type TinyZeroConfig } from '../config/index.js';
+import { CausalLM } from '../models/llama.js';
+import { loadModelConfig } from '../models/config.js';
+import { loadCausalLM } from '../models/load.js';
+import { AdamW, LrScheduler, Prng, clipGradNormAsync, warmupStepsFromRatio, type Module } from '../nn/index.js';
+import { copyInto, noGrad, setBackend, tidyAsync } from '../tensor/index.js';
+import { loadTokenizer } from '../tokenizer/index.js';
+import { createTracker, ProgressDisplay } from '../tracking/index.js';
+import { loadSftExamples, targetCount, type SftExample } from './data.js';
+import { listSftCheckpoints, readSftState, restoreSftState, saveSftCheckpoint } from './checkpoint.js';
+import { makeMicroBatch, microBatchLoss } from './loss.js';
+
+export interface SftSummary {
+  firstStep: number;
+  lastStep: number;
+  resumedFrom: number | null;
+  /** Per completed step, the training loss (token mean over the step). */
+  losses: number[];
+  finalValLoss: number | null;
+  lastCheckpoint: string | null;
+  runDir: string;
+  seconds: number;
+}
+
+export interface SftOptions {
+  log?: (line: string) => void;
+  progress?: boolean;
+}
+
+/** The examples of 1-based `step`: a shuffle per epoch from (seed, epoch), cut into batches. */
+export function stepExamples<T>(items: readonly T[], batchSize: number, step: number, seed: number): T[] {
+  const perEpoch = Math.floor(items.length / batchSize);
+  const epoch = Math.floor((step - 1) / perEpoch);
+  const within = (step - 1) % perEpoch;
+  const order = Array.from({ length: items.length }, (_, i) => i);
+  const rng = new Prng(seed * 1_000_003 + epoch);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.uniform() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order.slice(within * batchSize, (within + 1) * batchSize).map((i) => items[i]!);
+}
+
+function hasWeights(dir: string): boolean {
+  return existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'));
+}
+
+function copyWeights(from: Module, to: Module): void {
+  for (const [name, p] of from.namedParameters()) copyInto(p, to.getParameter(name), false);
+}
+
+/** Token-mean loss over `examples` without gradients. */
+export async function evalLoss(model: CausalLM, examples: readonly SftExample[], micro: number, padId: number): Promise<number> {
+  let total = 0;
+  let tokens = 0;
+  for (let i = 0; i < examples.length; i += micro) {
+    const mb = makeMicroBatch(examples.slice(i, i + micro), padId);
+    await tidyAsync(async () => {
+      const loss = noGrad(() => microBatchLoss(model, mb, 1));
+      total += ((await loss.data()) as Float32Array)[0]!;
+    });
+    tokens += mb.targetTokens;
+  }
+  return total / Math.max(1, tokens);
+}
+
+export async function sft(config: TinyZeroConfig, options: SftOptions = {}): Promise<SftSummary> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const c = config.sft;
+  const { trainer } = config;
+  const runDir = trainer.default_local_dir;
+  const start = performance.now();
+  saveConfig(config, join(runDir, 'config.yaml'), ['resolved tinyzero config of this SFT run']);
+  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined });
+  setBackend(backend);
+  const tokenizer = loadTokenizer(c.model.path);
+  const dataOptions = { textKey: c.text_key, promptKey: c.prompt_key, responseKey: c.response_key, maxLength: c.max_length, addEos: c.add_eos };
+  const train = await loadSftExamples(c.train_files, tokenizer, dataOptions);
+  const val = c.val_files === null ? [] : await loadSftExamples(c.val_files, tokenizer, dataOptions);
+  const perEpoch = Math.floor(train.length / c.train_batch_size);
+  if (perEpoch === 0) throw new Error(`sft.train_batch_size = ${c.train_batch_size} is larger than the ${train.length} training examples`);
+  const totalSteps = c.total_training_steps ?? perEpoch * c.total_epochs;
+
+  const model = hasWeights(c.model.path)
+    ? loadCausalLM(c.model.path, { backend, forTraining: true, maxPositions: c.max_length })
+    : new CausalLM(loadModelConfig(c.model.path), { backend, seed: trainer.seed, maxPositions: c.max_length });
+  const optimizer = new AdamW(model, { lr: c.optim.lr, betas: c.optim.betas, weightDecay: c.optim.weight_decay });
+  const warmupSteps = warmupStepsFromRatio(c.optim.lr_warmup_steps_ratio, totalSteps);
+  const scheduler = new LrScheduler(optimizer, c.optim.lr, c.optim.warmup_style === 'cosine'
+    ? { kind: 'cosine', warmupSteps, totalSteps, minLrRatio: c.optim.min_lr_ratio ?? 0 }
+    : { kind: 'constant', warmupSteps });
+
+  let resumedFrom: number | null = null;
+  const latest = trainer.resume_mode === 'auto' ? listSftCheckpoints(runDir).at(-1) : undefined;
+  if (latest) {
+    const state = readSftState(latest.dir);
+    const saved = loadCausalLM(join(latest.dir, 'model'), { backend, maxPositions: c.max_length });
+    copyWeights(saved, model);
+    saved.dispose();
+    restoreSftState(latest.dir, state, optimizer, scheduler);
+    resumedFrom = state.globalStep;
+    log(`resumed from ${latest.dir} (step ${state.globalStep})`);
+  }
+  const progress = options.progress === false ? null : new ProgressDisplay({ totalSteps });
+  const tracker = await createTracker({
+    loggers: trainer.logger, runDir, resumeFromStep: resumedFrom ?? 0, statusLine: progress ?? undefined,
+    title: `${trainer.project_name} / ${trainer.experiment_name} (sft)`, dashboardPort: trainer.dashboard_port, warn: log,
+  });
+  log(`sft: ${train.length} examples, ${val.length} eval examples, ${totalSteps} steps (${perEpoch} per epoch); ` +
+    `${model.numParameters().toLocaleString()} parameters${hasWeights(c.model.path) ? '' : ' (from scratch)'}; backend ${backend.name}; run folder ${runDir}`);
+  const save = (step: number): Promise<string> => saveSftCheckpoint(runDir, step, { model, optimizer, scheduler, tokenizerDir: c.model.path }, c.max_ckpt_to_keep);
+  const losses: number[] = [];
+  let finalValLoss: number | null = null;
+  let lastCheckpoint = latest?.dir ?? null;
+  const firstStep = (resumedFrom ?? 0) + 1;
+  let status: 'completed' | 'failed' = 'failed';
+  try {
+    for (let step = firstStep; step <= totalSteps; step++) {
+      progress?.startStep(step);
+      const t0 = performance.now();
+      const examples = stepExamples(train, c.train_batch_size, step, trainer.seed);
+      const normaliser = Math.max(1, examples.reduce((s, e) => s + targetCount(e), 0));
+      let loss = 0;
+      progress?.phase('update');
+      for (let i = 0; i < examples.length; i += c.micro_batch_size) {
+        const mb = makeMicroBatch(examples.slice(i, i + c.micro_batch_size), tokenizer.padTokenId);
+        await tidyAsync(async () => {
+          const l = microBatchLoss(model, mb, normaliser);
+          l.backward();
+          loss += ((await l.data()) as Float32Array)[0]!;
+        });
+        progress?.addTokens(mb.rows * mb.width);
+      }
+      const lr = optimizer.lr;
+      const gradNorm = await clipGradNormAsync(model.parameters(), c.grad_clip);
+      if (!Number.isFinite(gradNorm)) throw new Error(`sft: the gradient norm is ${gradNorm} at step ${step}`);
+      optimizer.step();
+      model.zeroGrad();
+      scheduler.step();
+      losses.push(loss);
+      const metrics: Record<string, number> = { 'train/loss': loss, 'train/lr': lr, 'train/grad_norm': gradNorm, 'train/target_tokens': normaliser };
+      if ((c.test_freq > 0 && step % c.test_freq === 0) || step === totalSteps) {
+        if (val.length > 0) {
+          progress?.phase('testing');
+          finalValLoss = await evalLoss(model, val, c.micro_batch_size, tokenizer.padTokenId);
+          metrics['val/loss'] = finalValLoss;
+        }
+      }
+      metrics['timing_s/step'] = (performance.now() - t0) / 1000;
+      if ((c.save_freq > 0 && step % c.save_freq === 0) || step === totalSteps) {
+        progress?.phase('save_checkpoint');
+        lastCheckpoint = await save(step);
+      }
+      tracker.log(metrics, step);
+      progress?.endStep(step);
+    }
+    status = 'completed';
+  } finally {
+    progress?.close();
+    tracker.event('run_end', { step: losses.length + firstStep - 1, status });
+    await tracker.close();
+    optimizer.dispose();
+    model.dispose();
+    backend.destroy();
+  }
+  return { firstStep, lastStep: totalSteps, resumedFrom, losses, finalValLoss, lastCheckpoint, runDir, seconds: (performance.now() - start) / 1000 };
+}
