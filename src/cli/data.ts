@@ -8,7 +8,7 @@ import type { Command } from './command.js';
 import { buildDataset, DATASET_TASKS, DEFAULT_SIZES, inferColumns, readParquet, writeParquet, type DatasetTask, type FieldType } from '../data/index.js';
 import { countdown } from '../tasks/index.js';
 
-const USAGE = `usage: tinyzero data <${DATASET_TASKS.join('|')}> --out DIR [--train-size N] [--test-size M] [--template base|qwen-instruct] [--seed S]
+const USAGE = `usage: tinyzero data <${DATASET_TASKS.join('|')}> --out DIR [--train-size N] [--test-size M] [--template base|qwen-instruct] [--numbers 3|3-4] [--seed S]
        tinyzero data inspect FILE [--limit N] [--json]`;
 
 const json = (v: unknown, indent?: number): string =>
@@ -24,7 +24,7 @@ async function generate(task: DatasetTask, args: string[]): Promise<number> {
   const cmd = `data ${task}`;
   const parsed = parseArgs(args, {
     out: { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
-    template: { type: 'string' }, seed: { type: 'string' },
+    template: { type: 'string' }, seed: { type: 'string' }, numbers: { type: 'string' },
   }, cmd);
   const out = stringOption(parsed, 'out');
   if (!out) throw new Error(`${cmd}: --out DIR is required`);
@@ -34,12 +34,21 @@ async function generate(task: DatasetTask, args: string[]): Promise<number> {
     throw new Error(`${cmd}: --template must be one of ${countdown.COUNTDOWN_TEMPLATES.join(', ')}, got '${template}'`);
   }
   if (task !== 'countdown' && parsed.options.template !== undefined) throw new Error(`${cmd}: --template applies to countdown only`);
+  const numbers = stringOption(parsed, 'numbers');
+  if (task !== 'countdown' && numbers !== undefined) throw new Error(`${cmd}: --numbers applies to countdown only`);
+  const range = numbers === undefined ? undefined : /^(\d+)(?:-(\d+))?$/.exec(numbers);
+  if (range === null) throw new Error(`${cmd}: --numbers must be N or MIN-MAX, got '${numbers}'`);
+  const countdownNumbers: [number, number] | undefined = range ? [Number(range[1]), Number(range[2] ?? range[1])] : undefined;
+  if (countdownNumbers && !(countdownNumbers[0] >= 2 && countdownNumbers[0] <= countdownNumbers[1] && countdownNumbers[1] <= 6)) {
+    throw new Error(`${cmd}: --numbers must be within 2-6, got '${numbers}'`);
+  }
   const [train, test] = DEFAULT_SIZES[task];
   const options = {
     trainSize: intOption(parsed, 'train-size', train, cmd),
     testSize: intOption(parsed, 'test-size', test, cmd),
     seed: intOption(parsed, 'seed', 0, cmd),
     template: template as countdown.CountdownTemplate,
+    countdownNumbers,
   };
   const t0 = Date.now();
   const data = buildDataset(task, options);

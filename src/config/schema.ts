@@ -226,6 +226,7 @@ export const schema: Section<TinyZeroConfig> = {
     max_critic_ckpt_to_keep: field(posOrNull, null, 'null = keep all', { added: true }),
     seed: field(int({ min: 0 }), 1, 'seed of data order, sampling and init', { added: true }),
     dashboard_port: field(nullable(int({ min: 0, max: 65535 })), null, "live dashboard port on 127.0.0.1 (0 = any free); null = only with logger 'dashboard'", { added: true }),
+    log_samples: field(int({ min: 0 }), 0, 'sampled training responses printed to the log each step', { added: true }),
   },
   // `tinyzero sft` only (veRL's sft_trainer.yaml, regrouped); it shares trainer.{default_local_dir,
   // seed, logger, device, threads, resume_mode, project_name, experiment_name} with RL runs.

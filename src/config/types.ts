@@ -298,6 +298,8 @@ export interface TrainerConfig {
   seed: number;
   /** live dashboard on 127.0.0.1 at this port (0 = any free port); null = only when logger lists 'dashboard' (added) */
   dashboard_port: number | null;
+  /** sampled training responses printed to the log each step (added) */
+  log_samples: number;
 }
 
 /** `tinyzero sft` (added; veRL's fsdp_sft_trainer): causal-LM training on text or prompt/response pairs. */

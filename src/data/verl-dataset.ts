@@ -14,6 +14,8 @@ export interface DatasetOptions {
   testSize?: number;
   seed?: number;
   template?: countdown.CountdownTemplate;
+  /** Countdown only: how many numbers per problem (default 3 to 4, as TinyZero's dataset). */
+  countdownNumbers?: [number, number];
 }
 
 /** TinyZero's defaults: countdown 327680/1024, multiply and arth 32768/4096, digit completion 800/200. */
@@ -46,7 +48,8 @@ export function buildDataset(task: DatasetTask, options: DatasetOptions = {}): {
     case 'countdown': {
       const template = options.template ?? 'base';
       const make = (split: string) => (_: unknown, i: number): Row => {
-        const p = countdown.generateCountdown(rng);
+        const [minNumbers, maxNumbers] = options.countdownNumbers ?? [3, 4];
+        const p = countdown.generateCountdown(rng, { minNumbers, maxNumbers });
         return {
           target: p.target,
           nums: p.nums,

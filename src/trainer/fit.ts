@@ -42,6 +42,8 @@ export interface FitSummary {
   finalValidation: Record<string, number> | null;
   lastCheckpoint: string | null;
   seconds: number;
+  /** The metrics of the last step this run trained (null when it trained none). */
+  lastMetrics: Record<string, number> | null;
 }
 
 class Timer {
@@ -285,16 +287,23 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
     ctx.progress?.phase('testing');
     initialValidation = await runValidation(ctx, 0);
     tracker.log(initialValidation, 0);
-    if (config.trainer.val_only) return { firstStep, lastStep: 0, resumedFrom, initialValidation, finalValidation: initialValidation, lastCheckpoint: null, seconds: (performance.now() - start) / 1000 };
+    if (config.trainer.val_only) return { firstStep, lastStep: 0, resumedFrom, initialValidation, finalValidation: initialValidation, lastCheckpoint: null, seconds: (performance.now() - start) / 1000, lastMetrics: null };
   }
   let finalValidation: Record<string, number> | null = null;
   let lastCheckpoint: string | null = listCheckpoints(ctx.runDir).at(-1)?.dir ?? null;
+  let lastMetrics: Record<string, number> | null = null;
   let saveSeconds: number | null = null;
   for (let step = firstStep; step <= run.totalSteps; step++) {
     ctx.progress?.startStep(step);
     const { metrics, batch } = await trainStep(ctx, step, saveSeconds);
     tracker.log(metrics, step);
-    tracker.event('samples', { step, split: 'train', samples: sampleRecords(ctx, batch, 2) });
+    const samples = sampleRecords(ctx, batch, Math.max(2, config.trainer.log_samples));
+    tracker.event('samples', { step, split: 'train', samples: samples.slice(0, 2) });
+    // A few sampled responses on the log, one line each, so a run shows what the policy writes.
+    for (const sample of samples.slice(0, config.trainer.log_samples)) {
+      ctx.log(`  sample (step ${step}, score ${sample.score.toFixed(1)}): ${JSON.stringify(sample.response)}`);
+    }
+    lastMetrics = metrics;
     const valKeys = Object.keys(metrics).filter((k) => k.startsWith('val/'));
     if (valKeys.length > 0) finalValidation = Object.fromEntries(valKeys.map((k) => [k, metrics[k]!]));
     saveSeconds = null;
@@ -307,6 +316,6 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
     }
     ctx.progress?.endStep(step);
   }
-  return { firstStep, lastStep: run.totalSteps, resumedFrom, initialValidation, finalValidation, lastCheckpoint, seconds: (performance.now() - start) / 1000 };
+  return { firstStep, lastStep: run.totalSteps, resumedFrom, initialValidation, finalValidation, lastCheckpoint, seconds: (performance.now() - start) / 1000, lastMetrics };
 }
 
