@@ -66,7 +66,9 @@
  */
 // @ts-ignore: decorator
 @inline export function expv(x: v128): v128 {
-  const xc = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.3));
+  // pmin/pmax are one instruction each (minps/maxps); the NaN-propagating min/max are a sequence
+  // of six or more on x64. A NaN still passes through both (a comparison with NaN keeps `x`).
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.3)), f32x4.splat(-87.3));
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
   let r = madd(n, f32x4.splat(-0.693359375), xc);
   r = madd(n, f32x4.splat(2.12194440e-4), r);
@@ -78,7 +80,9 @@
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   const r2 = f32x4.mul(r, r);
   const y = f32x4.add(madd(p, r2, r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // n is a whole number in [-126, 128] here, so the relaxed conversion (one cvttps2dq) is exact.
+  const ni = ASC_FEATURE_RELAXED_SIMD ? i32x4.relaxed_trunc_f32x4_s(n) : i32x4.trunc_sat_f32x4_s(n);
+  const scale = i32x4.shl(i32x4.add(ni, i32x4.splat(127)), 23);
   let out = f32x4.mul(y, scale);
   out = v128.andnot(out, f32x4.lt(x, f32x4.splat(-87.3)));
   return v128.bitselect(f32x4.splat(Infinity), out, f32x4.gt(x, f32x4.splat(88.7)));
