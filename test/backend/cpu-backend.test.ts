@@ -294,6 +294,15 @@ describe('matmul', () => {
     }
   });
 
+  test('A stored transposed and large enough to be copied row-major first (batched, offset, accumulate)', () => {
+    const [batch, m, n, k] = [2, 260, 24, 256];
+    const args: MatmulArgs = { batch, m, n, k, transA: true, transB: true, aBatchStride: m * k + 5, bBatchStride: n * k, aOffset: 2, accumulate: true };
+    assertSame(cpu, ref, 'matmul TN copied A', {
+      inputs: { a: rng.floats(2 + batch * (m * k + 5)), b: rng.floats(batch * n * k), out: rng.floats(batch * m * n) }, compare: ['out'],
+      call: (be, b) => be.matmul(b.a!, b.b!, b.out!, args),
+    }, 1e-4);
+  });
+
   test('per-item B (batch stride != 0) across chunks', () => {
     const [batch, m, n, k] = [6, 12, 10, 8];
     assertSame(cpu, ref, 'batched per-item B', {
