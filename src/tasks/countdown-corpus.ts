@@ -6,7 +6,7 @@
  *    Countdown work uses, so the model learns numbers and what an operation gives;
  *  - Countdown pairs: TinyZero's exact `base` prompt, and a response that "tries" a few random
  *    combinations of the given numbers step by step, checks each against the target (`yes`/`no`),
- *    and then answers with the LAST one it tried, `<think> 44+19=63, 63-35=28 no. ... </think>
+ *    and then answers with the LAST one it tried (tries reach different values), `<think> 44+19=63, 63-35=28 no. ... </think>
  *    <answer>(44+19)-35</answer>`. How many tries it makes ignores the checks, so the model learns
  *    the format, the arithmetic and the check, but solves a problem only by chance (about one try
  *    in 10 hits): a "base model" that RL has room to improve, by trying on until a check says yes
@@ -81,7 +81,17 @@ function tryCount(rng: Rng, max: number): number {
 
 /** The response to `problem` (text after the prompt's `<think>`, without EOS). */
 export function corpusResponse(rng: Rng, problem: CountdownProblem, maxTries = 5): { response: string; answerValue: number } {
-  const tries = Array.from({ length: tryCount(rng, maxTries) }, () => randomTry(rng, problem.nums, problem.target));
+  // Tries reach different values (as someone trying things out would not repeat one), so a model
+  // that keeps trying enumerates: this matters under greedy decoding, where independent tries repeat.
+  const count = tryCount(rng, maxTries);
+  const tries: CountdownTry[] = [];
+  const seen = new Set<number>();
+  for (let attempt = 0; tries.length < count && attempt < 100; attempt++) {
+    const t = randomTry(rng, problem.nums, problem.target);
+    if (seen.has(t.value)) continue;
+    seen.add(t.value);
+    tries.push(t);
+  }
   const last = tries.at(-1)!;
   return { response: ` ${tries.map((t) => t.text).join('. ')}. </think>\n<answer>${last.expression}</answer>`, answerValue: last.value };
 }
