@@ -12,7 +12,7 @@ import { loadCausalLM, saveModel } from '../dist/src/models/load.js';
 import { createBackend } from '../dist/src/backend/index.js';
 import { setBackend } from '../dist/src/tensor/index.js';
 
-const TRAIN_ROWS = 64 * 600; // one epoch = 600 steps of 64
+const TRAIN_ROWS = 64 * 320; // one epoch = 320 steps of 64
 const VAL_ROWS = 512;
 const root = 'build/countdown-base';
 const out = 'assets/models/countdown-base';
