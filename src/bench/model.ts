@@ -56,14 +56,26 @@ function countTraffic(be: Backend, counts: { written: number; read: number }): (
     counts.written += data.byteLength;
     write.call(be, buf, data, offset);
   };
+  // A read may be served by readSync (the CPU's is): count the outer call only.
+  let depth = 0;
   be.read = (buf, dtype, offset, length) => {
-    counts.read += length * 4;
-    return read.call(be, buf, dtype, offset, length);
+    if (depth === 0) counts.read += length * 4;
+    depth++;
+    try {
+      return read.call(be, buf, dtype, offset, length);
+    } finally {
+      depth--;
+    }
   };
   if (readSync) {
     be.readSync = (buf, dtype, offset, length) => {
-      counts.read += length * 4;
-      return readSync.call(be, buf, dtype, offset, length);
+      if (depth === 0) counts.read += length * 4;
+      depth++;
+      try {
+        return readSync.call(be, buf, dtype, offset, length);
+      } finally {
+        depth--;
+      }
     };
   }
   return () => {
@@ -82,26 +94,29 @@ export async function benchTrainStep(be: Backend, dir: string, B: number, L: num
   const ids = Int32Array.from({ length: B * L }, () => Math.floor(Math.random() * V));
   const targets = Int32Array.from({ length: B * L }, () => Math.floor(Math.random() * V));
   const positions = T.keep(T.tensor(Int32Array.from({ length: B * L }, (_, i) => i % L), [B, L]));
-  const step = (): void => {
-    T.tidy(() => {
+  const step = async (): Promise<void> => {
+    const loss = T.tidy(() => {
       const logits = model.forward(T.tensor(ids, [B, L]), { positions });
-      const loss = T.neg(T.mean(T.logprobEntropy(logits, T.tensor(targets, [B, L])).logp));
-      loss.backward();
-      return loss.item();
+      const l = T.neg(T.mean(T.logprobEntropy(logits, T.tensor(targets, [B, L])).logp));
+      l.backward();
+      return l;
     });
     opt.step();
     model.zeroGrad();
+    // Reading the loss waits for the device (WebGPU queues work) and is what a trainer logs.
+    await loss.data();
+    loss.dispose();
   };
   try {
-    step(); // warm-up: scratch growth, optimizer state
+    await step(); // warm-up: scratch growth, optimizer state
     const counts = { written: 0, read: 0 };
     const stop = countTraffic(be, counts);
     try {
-      step();
+      await step();
     } finally {
       stop();
     }
-    const seconds = await bestOf(rounds, () => Promise.resolve(step()));
+    const seconds = await bestOf(rounds, step);
     const flops = trainFlops(model.config, B, L);
     return {
       model: dir, batch: B, seqLen: L, seconds: round(seconds, 5), tokensPerSecond: round((B * L) / seconds, 1),
