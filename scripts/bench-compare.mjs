@@ -1,0 +1,56 @@
+// Before/after of the CPU backend, side by side in one process: two builds (their dist/src folders),
+// each on 1 thread and on the pool, timed in interleaved rounds (src/bench/timing.js). Prints GFLOP/s.
+// Usage: git worktree add /tmp/old <commit> && (cd /tmp/old && ln -s "$PWD/node_modules" . && npm run build)
+//        node scripts/bench-compare.mjs /tmp/old/dist/src dist/src [--threads 2]
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [oldRoot, newRoot] = process.argv.slice(2, 4).map((p) => pathToFileURL(resolve(p)).href);
+if (!oldRoot || !newRoot) {
+  console.error('usage: node scripts/bench-compare.mjs OLD_DIST_SRC NEW_DIST_SRC [--threads N]');
+  process.exit(2);
+}
+const ti = process.argv.indexOf('--threads');
+const threads = ti > 0 ? Number(process.argv[ti + 1]) : 2;
+const { race } = await import(`${newRoot}/bench/timing.js`);
+const builds = [];
+for (const [tag, root] of [['old', oldRoot], ['new', newRoot]]) {
+  const { CpuBackend } = await import(`${root}/backend/cpu/index.js`);
+  builds.push([`${tag}_1t`, await CpuBackend.create({ threads: 1 })], [`${tag}_pool`, await CpuBackend.create({ threads })]);
+}
+const rnd = (be, n) => {
+  const b = be.alloc(n * 4);
+  be.write(b, Float32Array.from({ length: n }, () => Math.random() - 0.5));
+  return b;
+};
+const opts = { rounds: 5, minMs: 100 };
+const show = (label, flops, secs) => console.log(`${label}: ${builds.map(([n], i) => `${n} ${(flops / secs[i] / 1e9).toFixed(2)}`).join('  ')}`);
+
+for (const s of [{ B: 8, T: 48, H: 4, Hkv: 4, D: 32 }, { B: 1, T: 512, H: 14, Hkv: 2, D: 64 }, { B: 1, T: 512, H: 8, Hkv: 1, D: 64 }]) {
+  const pairs = s.B * s.H * s.T * (s.T + 1) / 2;
+  const calls = builds.map(([, be]) => {
+    const qe = s.B * s.T * s.H * s.D, kve = s.B * s.T * s.Hkv * s.D;
+    const q = rnd(be, qe), k = rnd(be, kve), v = rnd(be, kve), dO = rnd(be, qe);
+    const out = be.alloc(qe * 4), lse = be.alloc(s.B * s.H * s.T * 4), dq = be.alloc(qe * 4), dk = be.alloc(kve * 4), dv = be.alloc(kve * 4);
+    const args = { B: s.B, Tq: s.T, H: s.H, Hkv: s.Hkv, D: s.D, pastLen: 0, kvBatchStride: s.T * s.Hkv * s.D, scale: 1 / Math.sqrt(s.D) };
+    be.attention(q, k, v, null, out, lse, args);
+    return {
+      fwd: { run: () => be.attention(q, k, v, null, out, lse, args) },
+      bwd: { run: () => be.attentionBackward(q, k, v, null, out, lse, dO, dq, dk, dv, args) },
+    };
+  });
+  const name = `B=${s.B} T=${s.T} H=${s.H} Hkv=${s.Hkv} D=${s.D}`;
+  show(`attention fwd ${name}`, 4 * s.D * pairs, await race(calls.map((c) => c.fwd), opts));
+  show(`attention bwd ${name}`, 10 * s.D * pairs, await race(calls.map((c) => c.bwd), opts));
+}
+for (const [m, n, k] of [[1024, 1024, 1024], [256, 4864, 896], [8, 896, 896], [200, 128, 344], [800, 128, 16]]) {
+  for (const layout of ['NN', 'NT', 'TN']) {
+    const cs = builds.map(([, be]) => {
+      const a = rnd(be, m * k), b = rnd(be, k * n), o = be.alloc(m * n * 4);
+      const args = { batch: 1, m, n, k, transA: layout === 'TN', transB: layout === 'NT', aBatchStride: 0, bBatchStride: 0, accumulate: false };
+      return { run: () => be.matmul(a, b, o, args) };
+    });
+    show(`matmul ${m}x${n}x${k} ${layout}`, 2 * m * n * k, await race(cs, opts));
+  }
+}
+for (const [, be] of builds) be.destroy();
