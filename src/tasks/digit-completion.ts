@@ -64,14 +64,20 @@ export function computeReward(prompt: string, response: string, sequenceReward =
 
 /**
  * The token-level reward row as veRL's e2e reward function builds it: the per-char rewards of the
- * response (EOS removed), padded to `responseLength` with the last value (1 if both response and
- * ground truth are empty, else 0 for an empty response), times the response attention mask.
+ * response (separator and EOS characters removed), then the last value (1 if both response and
+ * ground truth are empty, else 0 for an empty response) on the token after the text, normally the
+ * EOS; times the response attention mask, so a sequence earns at most 1.0.
+ *
+ * Deliberate fix: veRL pads the whole tail with the last value. A response that never stops, made of
+ * removed characters (e.g. 32 separators 'S') or the right answer followed by them, then earns the
+ * last value on every remaining valid token, up to 32 per sequence; our PPO run learnt exactly that
+ * within 50 steps. Giving the last value once keeps every honest score unchanged.
  */
 export function digitCompletionTokenRewards(prompt: string, response: string, responseMask: ArrayLike<number>): Float32Array {
   const gt = groundTruthResponse(prompt);
   const dense = Array.from(computeReward(prompt, response));
   const last = dense.length > 0 ? dense.at(-1)! : gt.length === 0 ? 1 : 0;
   const out = new Float32Array(responseMask.length);
-  for (let i = 0; i < out.length; i++) out[i] = (i < dense.length ? dense[i]! : last) * responseMask[i]!;
+  for (let i = 0; i < out.length; i++) out[i] = (i < dense.length ? dense[i]! : i === dense.length ? last : 0) * responseMask[i]!;
   return out;
 }

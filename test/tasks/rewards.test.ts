@@ -100,6 +100,12 @@ test('digit completion: ground truth, dense reward, token rewards', () => {
   assert.deepEqual(Array.from(full), [p, p, p, p, p, p, p, p, 0, 0]);
   assert.ok(Math.abs(full.reduce((a, b) => a + b, 0) - 1) < 1e-6, 'full match + EOS sums to 1');
   assert.deepEqual(Array.from(digitCompletion.digitCompletionTokenRewards('7,8:20,0', '', [1, 0])), [1, 0]);
+  // A response that never stops, of removed characters or the answer followed by them, earns at most 1.0.
+  const sum = (a: Float32Array): number => a.reduce((x, y) => x + y, 0);
+  const never = new Array<number>(32).fill(1);
+  assert.equal(sum(digitCompletion.digitCompletionTokenRewards('7,8:20,0', '', never)), 1);
+  assert.ok(Math.abs(sum(digitCompletion.digitCompletionTokenRewards('8,3:9,4', '7,2,6,1', never)) - 1) < 1e-6);
+  assert.ok(Math.abs(sum(digitCompletion.digitCompletionTokenRewards('8,3:9,4', '7,2', never)) - 4 * p) < 1e-6, 'three matching characters and the token after them');
   const all = digitCompletion.allDigitCompletionPrompts();
   assert.equal(all.length, 1000);
   // diff 0 and diff 9 give the same second number mod 9, so veRL's 1000 prompts hold 900 distinct ones
