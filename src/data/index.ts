@@ -3,3 +3,4 @@ export { toSchemaElements, fromSchemaElements, inferType, type Field, type Field
 export { readJsonl, parseJsonl, writeJsonl, toJsonl, type JsonlLine } from './jsonl.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { buildDataset, DATASET_TASKS, DEFAULT_SIZES, type DatasetTask, type DatasetOptions } from './verl-dataset.js';
+export { readDataRows } from './rows.js';

@@ -1,8 +1,8 @@
 /** Neural-network building blocks: modules and parameters, layers, initialisers, AdamW, clipping, LR schedules. */
-export { Prng, type PrngState } from './random.js';
+export { Prng, permutation, type PrngState } from './random.js';
 export { normalInit, constantInit, zerosInit, onesInit, uninitialized, initTensor, type Init } from './init.js';
 export { createParameter, asParameter, writeParameter, type Parameter } from './parameter.js';
-export { Module, ModuleList, type ParameterData, type LoadOptions, type LoadReport } from './module.js';
+export { Module, ModuleList, copyParameters, type ParameterData, type LoadOptions, type LoadReport } from './module.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Embedding } from './embedding.js';
 export { RMSNorm } from './rmsnorm.js';

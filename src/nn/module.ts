@@ -4,7 +4,7 @@
  * Subclasses register what they own in their constructor with addParameter / addModule.
  */
 import type { Backend } from '../backend/backend.js';
-import { getBackend, formatShape, type Shape, type Tensor } from '../tensor/index.js';
+import { copyInto, getBackend, formatShape, type Shape, type Tensor } from '../tensor/index.js';
 import type { Init } from './init.js';
 import { createParameter, writeParameter, type Parameter } from './parameter.js';
 
@@ -209,4 +209,9 @@ export class ModuleList<M extends Module = Module> extends Module {
   [Symbol.iterator](): Iterator<M> {
     return this.items[Symbol.iterator]();
   }
+}
+
+/** Copies every parameter of `from` into the same-named parameter of `to` (same architecture). */
+export function copyParameters(from: Module, to: Module): void {
+  for (const [name, p] of from.namedParameters()) copyInto(p, to.getParameter(name), false);
 }

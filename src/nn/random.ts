@@ -59,3 +59,13 @@ export class Prng {
     this.#spare = state.spare;
   }
 }
+
+/** A Fisher-Yates permutation of 0..n-1 drawn from `rng` (the one shuffle every data order uses). */
+export function permutation(n: number, rng: Prng): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.uniform() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}

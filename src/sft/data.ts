@@ -4,7 +4,7 @@
  * tokens only (veRL's SFTDataset masks the prompt the same way). Tokenised without special tokens;
  * the EOS is appended (and is a target) when `addEos`; examples longer than `maxLength` are cut.
  */
-import { readJsonl, readParquet, type Row } from '../data/index.js';
+import { readDataRows, type Row } from '../data/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 export interface SftExample {
@@ -19,17 +19,6 @@ export interface SftDataOptions {
   responseKey: string;
   maxLength: number;
   addEos: boolean;
-}
-
-export async function readRows(file: string): Promise<Row[]> {
-  if (file.endsWith('.parquet')) return (await readParquet(file)).rows;
-  if (file.endsWith('.jsonl')) {
-    return readJsonl(file).map((l) => {
-      if ('error' in l) throw new Error(`${file}: line ${l.line}: ${l.error}`);
-      return l.value;
-    });
-  }
-  throw new Error(`${file}: expected a .parquet or .jsonl data file`);
 }
 
 /** One row as an example. */
@@ -67,7 +56,7 @@ export function toExample(row: Row, tokenizer: Tokenizer, options: SftDataOption
 export async function loadSftExamples(files: string | readonly string[], tokenizer: Tokenizer, options: SftDataOptions): Promise<SftExample[]> {
   const out: SftExample[] = [];
   for (const file of typeof files === 'string' ? [files] : files) {
-    const rows = await readRows(file);
+    const rows = await readDataRows(file);
     rows.forEach((row, i) => out.push(toExample(row, tokenizer, options, `${file} row ${i}`)));
   }
   return out;

@@ -13,8 +13,8 @@ import { saveConfig, type TinyZeroConfig } from '../config/index.js';
 import { CausalLM } from '../models/llama.js';
 import { loadModelConfig } from '../models/config.js';
 import { loadCausalLM } from '../models/load.js';
-import { AdamW, LrScheduler, Prng, clipGradNormAsync, warmupStepsFromRatio, type Module } from '../nn/index.js';
-import { copyInto, noGrad, setBackend, tidyAsync } from '../tensor/index.js';
+import { AdamW, LrScheduler, Prng, clipGradNormAsync, copyParameters, permutation, warmupStepsFromRatio } from '../nn/index.js';
+import { noGrad, setBackend, tidyAsync } from '../tensor/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { createTracker, ProgressDisplay } from '../tracking/index.js';
 import { loadSftExamples, targetCount, type SftExample } from './data.js';
@@ -43,21 +43,12 @@ export function stepExamples<T>(items: readonly T[], batchSize: number, step: nu
   const perEpoch = Math.floor(items.length / batchSize);
   const epoch = Math.floor((step - 1) / perEpoch);
   const within = (step - 1) % perEpoch;
-  const order = Array.from({ length: items.length }, (_, i) => i);
-  const rng = new Prng(seed * 1_000_003 + epoch);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = permutation(items.length, new Prng(seed * 1_000_003 + epoch));
   return order.slice(within * batchSize, (within + 1) * batchSize).map((i) => items[i]!);
 }
 
 function hasWeights(dir: string): boolean {
   return existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'));
-}
-
-function copyWeights(from: Module, to: Module): void {
-  for (const [name, p] of from.namedParameters()) copyInto(p, to.getParameter(name), false);
 }
 
 /** Token-mean loss over `examples` without gradients. */
@@ -106,7 +97,7 @@ export async function sft(config: TinyZeroConfig, options: SftOptions = {}): Pro
   if (latest) {
     const state = readSftState(latest.dir);
     const saved = loadCausalLM(join(latest.dir, 'model'), { backend, maxPositions: c.max_length });
-    copyWeights(saved, model);
+    copyParameters(saved, model);
     saved.dispose();
     restoreSftState(latest.dir, state, optimizer, scheduler);
     resumedFrom = state.globalStep;

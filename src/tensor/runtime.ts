@@ -56,39 +56,40 @@ export type Kept = Tensor | Kept[] | { [key: string]: Kept } | number | string |
  * and plain objects) and those passed to keep(). Survivors move to the enclosing scope.
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
+  const scope = openScope();
   let result: T;
   try {
     result = fn();
   } catch (err) {
-    scopes.pop();
-    for (const t of scope) t.dispose();
+    closeScope(scope, undefined);
     throw err;
   }
-  scopes.pop();
-  const survivors = new Set<Tensor>();
-  collectTensors(result, survivors);
-  for (const t of scope) {
-    if (survivors.has(t)) trackTensor(t);
-    else t.dispose();
-  }
-  return result;
+  return closeScope(scope, result);
 }
 
 /** Async variant of tidy for code that awaits read-backs inside the scope. */
 export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
+  const scope = openScope();
   let result: T;
   try {
     result = await fn();
   } catch (err) {
-    removeScope(scope);
-    for (const t of scope) t.dispose();
+    closeScope(scope, undefined);
     throw err;
   }
-  removeScope(scope);
+  return closeScope(scope, result);
+}
+
+function openScope(): Set<Tensor> {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  return scope;
+}
+
+/** Removes `scope` (wherever it sits: async scopes may close out of order) and frees all but `result`'s tensors. */
+function closeScope<T>(scope: Set<Tensor>, result: T): T {
+  const i = scopes.lastIndexOf(scope);
+  if (i >= 0) scopes.splice(i, 1);
   const survivors = new Set<Tensor>();
   collectTensors(result, survivors);
   for (const t of scope) {
@@ -96,11 +97,6 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
     else t.dispose();
   }
   return result;
-}
-
-function removeScope(scope: Set<Tensor>): void {
-  const i = scopes.lastIndexOf(scope);
-  if (i >= 0) scopes.splice(i, 1);
 }
 
 function collectTensors(value: unknown, out: Set<Tensor>): void {

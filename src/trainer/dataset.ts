@@ -3,7 +3,7 @@
  * as is unless `data.apply_chat_template`; tokenised without special tokens; a prompt longer than
  * `data.max_prompt_length` is an error (truncation='error'), named by file and row.
  */
-import { readJsonl, readParquet, type Row } from '../data/index.js';
+import { readDataRows, type Row } from '../data/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 export interface PromptRow {
@@ -25,17 +25,6 @@ export interface DatasetOptions {
   applyChatTemplate: boolean;
 }
 
-async function readRows(file: string): Promise<Row[]> {
-  if (file.endsWith('.parquet')) return (await readParquet(file)).rows;
-  if (file.endsWith('.jsonl')) {
-    return readJsonl(file).map((l) => {
-      if ('error' in l) throw new Error(`${file}: line ${l.line}: ${l.error}`);
-      return l.value;
-    });
-  }
-  throw new Error(`${file}: expected a .parquet or .jsonl data file`);
-}
-
 function promptText(row: Row, key: string, file: string, i: number, tokenizer: Tokenizer, chat: boolean): string {
   const value = row[key];
   if (typeof value === 'string') return value;
@@ -53,7 +42,7 @@ function promptText(row: Row, key: string, file: string, i: number, tokenizer: T
 export async function loadPromptDataset(files: string | string[], tokenizer: Tokenizer, options: DatasetOptions): Promise<PromptRow[]> {
   const out: PromptRow[] = [];
   for (const file of Array.isArray(files) ? files : [files]) {
-    const rows = await readRows(file);
+    const rows = await readDataRows(file);
     rows.forEach((row, i) => {
       const text = promptText(row, options.promptKey, file, i, tokenizer, options.applyChatTemplate);
       const ids = tokenizer.encode(text, { addSpecialTokens: false });

@@ -19,8 +19,7 @@ import { epochPrompts } from './schedule.js';
 import type { RunSetup } from './setup.js';
 import { validate } from './validate.js';
 import { loadCausalLM, loadValueModel } from '../models/load.js';
-import type { Module } from '../nn/index.js';
-import { copyInto } from '../tensor/index.js';
+import { copyParameters } from '../nn/index.js';
 
 export interface FitContext {
   config: TinyZeroConfig;
@@ -70,22 +69,17 @@ export function resumeIfAny(ctx: FitContext): number | null {
   const maxPositions = ctx.config.data.max_prompt_length + ctx.config.data.max_response_length;
   // Weights come from the checkpoint folders into the models already built.
   const actor = loadCausalLM(join(latest.dir, 'actor'), { backend: run.backend, maxPositions });
-  copyWeights(actor, run.actor.model);
+  copyParameters(actor, run.actor.model);
   actor.dispose();
   if (run.critic) {
     const critic = loadValueModel(join(latest.dir, 'critic'), { backend: run.backend, maxPositions });
-    copyWeights(critic, run.critic.model);
+    copyParameters(critic, run.critic.model);
     critic.dispose();
   }
   restoreTrainingState(latest.dir, state, run.actor, run.critic);
   if ('value' in run.klCtrl) (run.klCtrl as { value: number }).value = state.klCoef;
   ctx.log(`resumed from ${latest.dir} (step ${state.globalStep})`);
   return state.globalStep;
-}
-
-/** Copies every parameter of `from` into the same-named parameter of `to` (same architecture). */
-function copyWeights(from: Module, to: Module): void {
-  for (const [name, p] of from.namedParameters()) copyInto(p, to.getParameter(name), false);
 }
 
 async function runValidation(ctx: FitContext, step: number): Promise<Record<string, number>> {

@@ -4,7 +4,7 @@
  * micro-batch's forward/backward, clip the gradient norm (stopping on NaN/Inf), step the optimizer.
  * Micro-batch losses are weighted by the mini-batch's totals, so they add up to the mini-batch loss.
  */
-import { AdamW, clipGradNormAsync, Prng, type Module } from '../nn/index.js';
+import { AdamW, clipGradNormAsync, permutation, Prng, type Module } from '../nn/index.js';
 import type { AggOptions } from '../rl/index.js';
 import { takeRows, type RolloutBatch } from './batch.js';
 import { MetricsAccumulator, NonFiniteError } from './metrics-accumulator.js';
@@ -37,17 +37,8 @@ export function splitMicro(batch: RolloutBatch, rows: number[], options: Pick<Ba
 
 /** Row orders for each PPO epoch: identity, or a fresh shuffle per epoch from `seed`. */
 export function epochOrders(rows: number, epochs: number, shuffle: boolean, seed: number): number[][] {
-  return Array.from({ length: epochs }, (_, e) => {
-    const order = Array.from({ length: rows }, (_, i) => i);
-    if (shuffle) {
-      const rng = new Prng(seed * 7919 + e);
-      for (let i = rows - 1; i > 0; i--) {
-        const j = Math.floor(rng.uniform() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
-    }
-    return order;
-  });
+  return Array.from({ length: epochs }, (_, e) =>
+    shuffle ? permutation(rows, new Prng(seed * 7919 + e)) : Array.from({ length: rows }, (_, i) => i));
 }
 
 /** The mini-batch totals the loss aggregation divides by: valid tokens and rows with any valid token. */

@@ -3,17 +3,12 @@
  * set drawn from (seed, epoch), dropping the last partial batch (veRL's DataLoader: shuffle=True,
  * drop_last=True). A pure function of the step, so a resumed run sees the same data order.
  */
-import { Prng } from '../nn/index.js';
+import { permutation, Prng } from '../nn/index.js';
 import type { PromptRow } from './dataset.js';
 
 export function epochPrompts(train: readonly PromptRow[], batchSize: number, stepsPerEpoch: number, step: number, seed: number): PromptRow[] {
   const epoch = Math.floor((step - 1) / stepsPerEpoch);
   const position = (step - 1) % stepsPerEpoch;
-  const order = Array.from({ length: train.length }, (_, i) => i);
-  const rng = new Prng(seed * 1_000_033 + epoch);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = permutation(train.length, new Prng(seed * 1_000_033 + epoch));
   return order.slice(position * batchSize, (position + 1) * batchSize).map((i) => train[i]!);
 }
