@@ -18,16 +18,25 @@ export interface Case {
   call: (be: Backend, b: Record<string, DeviceBuffer>) => void;
 }
 
-export function runCase(be: Backend, c: Case): Record<string, Float32Array> {
+/** Allocates the case's inputs (written) and outputs (zeroed); returns the buffers and their element counts. */
+export function setUpCase(be: Backend, c: Case): { bufs: Record<string, DeviceBuffer>; sizes: Record<string, number> } {
   const bufs: Record<string, DeviceBuffer> = {};
+  const sizes: Record<string, number> = {};
   for (const [name, data] of Object.entries(c.inputs)) {
-    bufs[name] = be.alloc(Math.max(data.length, 1) * 4);
+    sizes[name] = Math.max(data.length, 1);
+    bufs[name] = be.alloc(sizes[name]! * 4);
     be.write(bufs[name]!, data);
   }
   for (const [name, n] of Object.entries(c.outputs ?? {})) {
-    bufs[name] = be.alloc(Math.max(n, 1) * 4);
-    be.fill(bufs[name]!, Math.max(n, 1), 0, 'f32');
+    sizes[name] = Math.max(n, 1);
+    bufs[name] = be.alloc(sizes[name]! * 4);
+    be.fill(bufs[name]!, sizes[name]!, 0, 'f32');
   }
+  return { bufs, sizes };
+}
+
+export function runCase(be: Backend, c: Case): Record<string, Float32Array> {
+  const { bufs } = setUpCase(be, c);
   c.call(be, bufs);
   const out: Record<string, Float32Array> = {};
   for (const name of c.compare) {

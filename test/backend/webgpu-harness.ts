@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Backend, DeviceBuffer } from '../../src/backend/backend.js';
 import type { WebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
-import { relError, runCase, type Case } from './cpu-harness.js';
+import { relError, runCase, setUpCase, type Case } from './cpu-harness.js';
 
 /** The backend, or the reason there is none (shown as the skip message). */
 export async function openWebGpu(): Promise<{ gpu: WebGpuBackend | null; skip: string | false }> {
@@ -21,21 +21,10 @@ export async function openWebGpu(): Promise<{ gpu: WebGpuBackend | null; skip: s
 }
 
 export async function runCaseAsync(be: Backend, c: Case): Promise<Record<string, Float32Array>> {
-  const bufs: Record<string, DeviceBuffer> = {};
-  for (const [name, data] of Object.entries(c.inputs)) {
-    bufs[name] = be.alloc(Math.max(data.length, 1) * 4);
-    be.write(bufs[name]!, data);
-  }
-  for (const [name, n] of Object.entries(c.outputs ?? {})) {
-    bufs[name] = be.alloc(Math.max(n, 1) * 4);
-    be.fill(bufs[name]!, Math.max(n, 1), 0, 'f32');
-  }
+  const { bufs, sizes } = setUpCase(be, c);
   c.call(be, bufs);
   const out: Record<string, Float32Array> = {};
   // Compare only the elements the case defined: pooled device buffers are larger than asked for.
-  const sizes: Record<string, number> = {};
-  for (const [name, data] of Object.entries(c.inputs)) sizes[name] = Math.max(data.length, 1);
-  for (const [name, n] of Object.entries(c.outputs ?? {})) sizes[name] = Math.max(n, 1);
   for (const name of c.compare) out[name] = (await be.read(bufs[name]!, 'f32', 0, sizes[name]!)) as Float32Array;
   for (const buf of Object.values(bufs)) be.free(buf);
   return out;
