@@ -6,18 +6,21 @@
  * a kernel. Kernels never allocate.
  *
  * Units: every size, offset and stride below counts elements, not bytes. Elements are 4 bytes
- * (f32, or i32 for token ids and positions). Unless a parameter says otherwise, a buffer argument
- * is read or written densely from element 0 (row-major, last axis fastest).
+ * (f32, or i32 for token ids and positions), except f16 buffers (2 bytes), which exist only on
+ * backends with `halfStorage` and only as read-only weights: matmul's B operand and the embedding
+ * table. Unless a parameter says otherwise, a buffer argument is read or written densely from
+ * element 0 (row-major, last axis fastest).
  *
  * The same interface is implemented by:
  * - `ReferenceBackend` (src/backend/reference): plain TypeScript loops, the definition of each
  *   kernel, used by the tests to check the others;
  * - `CpuBackend` (src/backend/cpu): WebAssembly SIMD kernels over one shared memory, with a
  *   worker-thread pool for the heavy kernels;
- * - a WebGPU backend later, where `read` is the only host round-trip.
+ * - `WebGpuBackend` (src/backend/webgpu): WGSL compute shaders, where `read` is the only host round-trip.
  */
 
-export type DType = 'f32' | 'i32';
+/** 'f16': half-precision weights, see `Backend.halfStorage`; every other kernel input is f32 or i32. */
+export type DType = 'f32' | 'i32' | 'f16';
 
 /** An allocation owned by a backend. Only the backend that made it may use it. */
 export interface DeviceBuffer {
@@ -62,6 +65,8 @@ export interface MatmulArgs {
   bOffset?: number;
   /** Add into `out` instead of overwriting it. */
   accumulate: boolean;
+  /** B is an f16 buffer (only on backends with `halfStorage`); A and out are always f32. */
+  bDtype?: 'f32' | 'f16';
 }
 
 /**
@@ -101,13 +106,27 @@ export interface Backend {
   readonly name: string;
   /** Most bytes the backend can hold at once (the CPU backend's 4 GiB WebAssembly memory); undefined when unknown. */
   readonly capacityBytes?: number;
+  /**
+   * True where f16 buffers exist (WebGPU on a device with `shader-f16`): allocated as 2 bytes per
+   * element, written from f16 bits (Uint16Array), read back widened to f32, and accepted by
+   * matmul (B) and embedding (the table).
+   */
+  readonly halfStorage?: boolean;
+  /** The dtype frozen weights (models loaded with `frozen`) are stored in; f32 when absent. */
+  readonly weightDtype?: 'f32' | 'f16';
 
   // --- memory -------------------------------------------------------------------------------
   alloc(byteLength: number): DeviceBuffer;
   free(buf: DeviceBuffer): void;
-  /** Copies host data into `buf` starting at element `offset`. */
-  write(buf: DeviceBuffer, data: Float32Array | Int32Array, offset?: number): void;
-  /** Reads `length` elements from element `offset`, after every kernel queued before it has run. */
+  /**
+   * Copies host data into `buf` starting at element `offset`. A Uint16Array holds f16 bits for an
+   * f16 buffer (backends with `halfStorage` only; its offset counts 2-byte elements).
+   */
+  write(buf: DeviceBuffer, data: Float32Array | Int32Array | Uint16Array, offset?: number): void;
+  /**
+   * Reads `length` elements from element `offset`, after every kernel queued before it has run.
+   * An f16 buffer reads back widened to a Float32Array.
+   */
   read(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Promise<Float32Array | Int32Array>;
   /** Synchronous read, where the device allows it (CPU backends); undefined otherwise. */
   readSync?(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array;
@@ -158,8 +177,11 @@ export interface Backend {
   /** dx = dy - exp(y) * sum(dy) per row, y the log-softmax output. */
   logSoftmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void;
 
-  /** out[r, :] = table[ids[r], :]; table [vocab, dim] f32, ids [rows] i32, out [rows, dim]. */
-  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number): void;
+  /**
+   * out[r, :] = table[ids[r], :]; table [vocab, dim] f32 (or f16 where `halfStorage`, given as
+   * `tableDtype`), ids [rows] i32, out [rows, dim] f32.
+   */
+  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number, tableDtype?: 'f32' | 'f16'): void;
   /** dTable[ids[r], :] += dOut[r, :] (scatter-add; dTable is not cleared first). */
   embeddingBackward(dOut: DeviceBuffer, ids: DeviceBuffer, dTable: DeviceBuffer, rows: number, dim: number): void;
 

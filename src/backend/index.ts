@@ -16,20 +16,35 @@ export interface CreateBackendOptions {
   threads?: number;
   /** Dawn backend for device webgpu ('vulkan', 'opengles', ...); default: the native one, else OpenGL ES. */
   webgpuBackend?: string;
+  /**
+   * Storage of frozen weights (models loaded with `frozen`, such as the reference policy): 'f16'
+   * halves their memory and traffic on a WebGPU device with shader-f16; elsewhere it falls back
+   * to f32 with a warning. Default 'f32'.
+   */
+  weightDtype?: 'f32' | 'f16';
+  /** Where the warning about an f16 fallback goes (default console.warn). */
+  warn?: (message: string) => void;
 }
 
 /** Creates the backend for a `--device` / `trainer.device` value. */
 export async function createBackend(device: DeviceName | string, options: CreateBackendOptions = {}): Promise<Backend> {
+  const warn = options.warn ?? ((m: string) => console.warn(`warning: ${m}`));
+  const cpuHalf = (): void => {
+    if (options.weightDtype === 'f16') warn(`f16 weights need device webgpu on an adapter with shader-f16; device ${device} keeps them f32`);
+  };
   switch (device) {
     case 'cpu':
+      cpuHalf();
       return CpuBackend.create({ threads: options.threads });
     case 'reference':
+      cpuHalf();
       return new ReferenceBackend();
     case 'webgpu': {
       // Imported on demand so nothing loads Dawn unless a WebGPU run asks for it.
       const { createNodeWebGpuBackend } = await import('./webgpu/node.js');
-      const backend = await createNodeWebGpuBackend({ backend: options.webgpuBackend });
+      const backend = await createNodeWebGpuBackend({ backend: options.webgpuBackend, weightDtype: options.weightDtype });
       if (!backend) throw new Error('device webgpu: Dawn found no WebGPU adapter on this machine');
+      if (backend.weightDtypeNote) warn(backend.weightDtypeNote);
       return backend;
     }
     default:

@@ -18,8 +18,13 @@ export interface AdapterReport {
   description: string;
   featureLevel: string;
   features: string[];
-  /** Whether `shader-f16` was requested (f16 storage is not used yet; weights are f32). */
+  /** The device has `shader-f16`: f16 buffers for frozen weights (WebGpuBackend.halfStorage). */
   shaderF16: boolean;
+  /** The device has `subgroups`: the row reductions use subgroup operations. */
+  subgroups: boolean;
+  /** Subgroup sizes the adapter reports (0 when it reports none). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
   limits: Record<string, number>;
 }
 
@@ -44,12 +49,15 @@ export async function openDevice(gpu: GPU, options: GpuOpenOptions = {}): Promis
   }
   const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits: limits, requiredFeatures: features });
-  const info = adapter.info;
+  // Newer than @webgpu/types here: the subgroup sizes live on GPUAdapterInfo.
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   return {
     device,
     report: {
       vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
-      featureLevel, features: [...adapter.features].map(String).sort(), shaderF16: features.includes('shader-f16'), limits,
+      featureLevel, features: [...adapter.features].map(String).sort(), shaderF16: features.includes('shader-f16'),
+      subgroups: features.includes('subgroups' as GPUFeatureName), subgroupMinSize: info.subgroupMinSize ?? 0,
+      subgroupMaxSize: info.subgroupMaxSize ?? 0, limits,
     },
   };
 }

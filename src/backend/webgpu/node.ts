@@ -5,15 +5,33 @@
  * Without `backend`, Dawn's default (Vulkan, Metal or D3D12) is tried first; when it has no
  * adapter, Dawn's OpenGL ES backend in compatibility mode is tried next, which runs on Mesa's
  * software rasteriser on machines without a GPU (EGL_PLATFORM=surfaceless: no display needed).
+ *
+ * Dawn's toggle `vulkan_enable_f16_on_nvidia` is always enabled: without it Dawn hides
+ * `shader-f16` on NVIDIA's Vulkan driver, and f16 weights would fall back to f32 there.
  */
 /// <reference types="@webgpu/types" />
-import { WebGpuBackend } from './webgpu-backend.js';
+import { WebGpuBackend, type WebGpuBackendOptions } from './webgpu-backend.js';
 
-export interface NodeWebGpuOptions {
+export interface NodeWebGpuOptions extends WebGpuBackendOptions {
   /** Dawn backend name ('vulkan', 'opengles', 'metal', 'd3d12', ...); default: try the native one, then OpenGL ES. */
   backend?: string;
-  /** Extra dawn.node flags, such as 'enable-dawn-features=vulkan_enable_f16_on_nvidia'. */
+  /** Extra dawn.node flags, such as 'enable-dawn-features=dump_shaders'. */
   flags?: string[];
+}
+
+/** Dawn toggles every device gets (see the file comment). */
+const DEFAULT_TOGGLES = ['vulkan_enable_f16_on_nvidia'];
+const ENABLE = 'enable-dawn-features=';
+
+/** dawn.node keeps one enable-dawn-features flag, so the caller's toggles join ours in one. */
+export function dawnFlags(backend: string | undefined, extra: string[] = []): string[] {
+  const toggles = [...DEFAULT_TOGGLES];
+  const rest: string[] = [];
+  for (const f of extra) {
+    if (f.startsWith(ENABLE)) toggles.push(...f.slice(ENABLE.length).split(',').filter((t) => t && !toggles.includes(t)));
+    else rest.push(f);
+  }
+  return [...(backend ? [`backend=${backend}`] : []), `${ENABLE}${toggles.join(',')}`, ...rest];
 }
 
 interface DawnModule {
@@ -44,14 +62,14 @@ export async function createNodeWebGpuBackend(options: NodeWebGpuOptions = {}): 
     ? [[options.backend, options.backend.startsWith('opengl') ? 'compatibility' : 'core']]
     : [[undefined, 'core'], ['opengles', 'compatibility']];
   for (const [backend, featureLevel] of attempts) {
-    const flags = [...(backend ? [`backend=${backend}`] : []), ...(options.flags ?? [])];
+    const flags = dawnFlags(backend, options.flags);
     let gpu: GPU;
     try {
       gpu = create(flags);
     } catch {
       continue; // dawn.node throws for a backend it was not built with
     }
-    const be = await WebGpuBackend.create(gpu, { featureLevel });
+    const be = await WebGpuBackend.create(gpu, { featureLevel, weightDtype: options.weightDtype, subgroups: options.subgroups });
     if (be) {
       gpus.push(gpu);
       return be;

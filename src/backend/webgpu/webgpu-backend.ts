@@ -4,11 +4,16 @@
  * device buffers from a size-bucketed pool. Kernels are recorded in call order (queue.ts); `read`
  * is the only host round trip. Browser-safe: the GPU object comes from the caller (node.ts opens
  * Dawn's in Node).
+ *
+ * Optional device features change kernels, never results beyond rounding: with `shader-f16`, f16
+ * buffers hold frozen weights (matmul's B and the embedding table read them, widening to f32);
+ * with `subgroups`, the row reductions use subgroup operations. Pipelines are keyed by variant.
  */
 import type {
   AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, UnaryOp,
 } from '../backend.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
+import { f16ArrayToF32 } from '../../models/dtype.js';
 import { openDevice, type AdapterReport, type GpuOpenOptions } from './device.js';
 import { KernelQueue, type Binding } from './queue.js';
 import {
@@ -26,27 +31,52 @@ import {
 } from './wgsl/rows.js';
 
 const groupsFor = (n: number): number => Math.ceil(n / ELEMENT_GROUP);
+const bytesPer = (dtype: DType): number => (dtype === 'f16' ? 2 : 4);
+
+export interface WebGpuBackendOptions {
+  /**
+   * 'f16': store frozen weights as f16 where the adapter has `shader-f16` (see weightDtypeNote
+   * when it has not). Default 'f32'.
+   */
+  weightDtype?: 'f32' | 'f16';
+  /** Use subgroup reductions where the adapter has `subgroups` (default true); false forces the workgroup-memory path. */
+  subgroups?: boolean;
+}
 const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
   readonly capacityBytes = undefined;
+  /** f16 buffers exist: the device was opened with `shader-f16`. */
+  readonly halfStorage: boolean;
+  readonly weightDtype: 'f32' | 'f16';
+  /** Why f16 weights were asked for but are not used (the adapter lacks `shader-f16`); null otherwise. */
+  readonly weightDtypeNote: string | null;
+  /** The row reductions use subgroup operations. */
+  readonly subgroups: boolean;
   readonly #pool: BufferPool;
   readonly #queue: KernelQueue;
   /** Bound where a kernel's optional input (attention's keyBias) is absent. */
   readonly #dummy: GPUBuffer;
   #destroyed = false;
 
-  constructor(readonly device: GPUDevice, readonly adapter: AdapterReport) {
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterReport, options: WebGpuBackendOptions = {}) {
+    this.halfStorage = adapter.shaderF16;
+    const wantHalf = options.weightDtype === 'f16';
+    this.weightDtype = wantHalf && this.halfStorage ? 'f16' : 'f32';
+    this.weightDtypeNote = wantHalf && !this.halfStorage
+      ? `f16 weights were asked for, but the WebGPU adapter (${describeAdapter(adapter)}) lacks shader-f16: frozen weights stay f32`
+      : null;
+    this.subgroups = (options.subgroups ?? true) && adapter.subgroups;
     this.#pool = new BufferPool(device, device.limits.maxBufferSize);
     this.#queue = new KernelQueue(device);
     this.#dummy = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
   }
 
   /** Opens a device on `gpu` (navigator.gpu, or dawn.node's); null when no adapter exists. */
-  static async create(gpu: GPU, options: GpuOpenOptions = {}): Promise<WebGpuBackend | null> {
+  static async create(gpu: GPU, options: GpuOpenOptions & WebGpuBackendOptions = {}): Promise<WebGpuBackend | null> {
     const opened = await openDevice(gpu, options);
-    return opened ? new WebGpuBackend(opened.device, opened.report) : null;
+    return opened ? new WebGpuBackend(opened.device, opened.report, options) : null;
   }
 
   // --- memory -------------------------------------------------------------------------------
@@ -60,18 +90,42 @@ export class WebGpuBackend implements Backend {
     this.#pool.free(this.#buf(buf, 'free'));
   }
 
-  write(buf: DeviceBuffer, data: Float32Array | Int32Array, offset = 0): void {
+  write(buf: DeviceBuffer, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
     const g = this.#buf(buf, 'write');
-    if ((offset + data.length) * 4 > g.byteLength) throw new Error(`write: ${data.length} elements at offset ${offset} overflow a ${g.byteLength}-byte buffer`);
+    const size = data.BYTES_PER_ELEMENT;
+    if (size === 2) this.#half('write');
+    if (offset < 0 || (offset + data.length) * size > g.byteLength) {
+      throw new Error(`write: ${data.length} elements at offset ${offset} overflow a ${g.byteLength}-byte buffer`);
+    }
     if (data.length === 0) return;
+    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (size === 2) {
+      // writeBuffer moves whole 4-byte words: an odd f16 offset would clobber its neighbour.
+      if (offset % 2 !== 0) throw new Error(`write: f16 data must start at an even element, not ${offset}`);
+      if (bytes.length % 4 !== 0) {
+        // The buffer's size is a multiple of 4, so the padding element lands inside it.
+        const padded = new Uint8Array(bytes.length + 2);
+        padded.set(bytes);
+        bytes = padded;
+      }
+    }
     // queue.writeBuffer runs at once on the queue timeline, so recorded kernels go first.
     this.#queue.flush();
-    this.device.queue.writeBuffer(g.gpu, offset * 4, data.buffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(g.gpu, offset * size, bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async read(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Promise<Float32Array | Int32Array> {
     const g = this.#buf(buf, 'read');
-    if (offset < 0 || (offset + length) * 4 > g.byteLength) throw new Error(`read: ${length} elements at offset ${offset} outside a ${g.byteLength}-byte buffer`);
+    const size = bytesPer(dtype);
+    if (offset < 0 || (offset + length) * size > g.byteLength) throw new Error(`read: ${length} elements at offset ${offset} outside a ${g.byteLength}-byte buffer`);
+    if (dtype === 'f16') {
+      this.#half('read');
+      // Copies move whole 4-byte words: read the words around the range, then widen on the host.
+      const first = Math.floor(offset / 2) * 2;
+      const end = Math.ceil((offset + length) / 2) * 2;
+      const bytes = await this.#queue.read(g.gpu, first * 2, (end - first) * 2);
+      return f16ArrayToF32(new Uint16Array(bytes, (offset - first) * 2, length));
+    }
     const bytes = await this.#queue.read(g.gpu, offset * 4, length * 4);
     return dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
   }
@@ -110,6 +164,7 @@ export class WebGpuBackend implements Backend {
   // --- data movement ---------------------------------------------------------------------------
 
   fill(out: DeviceBuffer, n: number, value: number, dtype: DType): void {
+    if (dtype === 'f16') throw new Error('fill: f16 buffers hold weights written from the host; fill f32 or i32');
     const bits = dtype === 'f32' ? new Uint32Array(Float32Array.of(value).buffer)[0]! : value >>> 0;
     this.#run('fill', 'fill', fillWgsl, new Params().u32(n, bits), [this.#out(out, 'fill', n)], groupsFor(n));
   }
@@ -156,7 +211,7 @@ export class WebGpuBackend implements Backend {
   reduce(op: ReduceOp, x: DeviceBuffer, out: DeviceBuffer, outer: number, len: number, inner: number): void {
     const bindings = [this.#in(x, op, outer * len * inner), this.#out(out, op, outer * inner)];
     if (inner === 1) {
-      this.#run(op, `reduceRow:${op}`, () => reduceRowWgsl(op), new Params().u32(outer, len, 1).f32(-Infinity), bindings, outer);
+      this.#run(op, `reduceRow:${op}:${this.subgroups}`, () => reduceRowWgsl(op, this.subgroups), new Params().u32(outer, len, 1).f32(-Infinity), bindings, outer);
     } else {
       this.#run(op, `reduce:${op}`, () => reduceStridedWgsl(op), new Params().u32(outer, len, inner).f32(-Infinity), bindings, groupsFor(outer * inner));
     }
@@ -166,39 +221,43 @@ export class WebGpuBackend implements Backend {
 
   matmul(a: DeviceBuffer, b: DeviceBuffer, out: DeviceBuffer, args: MatmulArgs): void {
     const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride, accumulate } = args;
+    const bHalf = args.bDtype === 'f16';
+    if (bHalf) this.#half('matmul');
     const aOff = args.aOffset ?? 0;
     const bOff = args.bOffset ?? 0;
     if (batch > 65535) throw new Error(`matmul: batch ${batch} exceeds 65535`);
     const params = new Params().u32(m, n, k, aBatchStride, bBatchStride, aOff, bOff, accumulate ? 1 : 0);
     const grid: [number, number, number] = [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), batch];
     if (grid[1] > 65535) throw new Error(`matmul: m = ${m} needs more than 65535 row tiles`);
-    this.#run('matmul', `matmul:${transA}:${transB}`, () => matmulWgsl(transA, transB), params,
+    this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}`, () => matmulWgsl(transA, transB, bHalf), params,
       [this.#in(a, 'matmul', 0), this.#in(b, 'matmul', 0), this.#out(out, 'matmul', batch * m * n)], grid);
   }
 
   // --- fused routines ----------------------------------------------------------------------------
 
   softmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void {
-    this.#rowOp('softmax', `softmax:false`, () => softmaxWgsl(false), [x], out, rows, cols);
+    this.#rowOp('softmax', 'softmax:false', (sub) => softmaxWgsl(false, sub), [x], out, rows, cols);
   }
 
   softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void {
-    this.#rowOp('softmaxBackward', 'softmaxBackward:false', () => softmaxBackwardWgsl(false), [y, dy], dx, rows, cols);
+    this.#rowOp('softmaxBackward', 'softmaxBackward:false', (sub) => softmaxBackwardWgsl(false, sub), [y, dy], dx, rows, cols);
   }
 
   logSoftmax(x: DeviceBuffer, out: DeviceBuffer, rows: number, cols: number): void {
-    this.#rowOp('logSoftmax', 'softmax:true', () => softmaxWgsl(true), [x], out, rows, cols);
+    this.#rowOp('logSoftmax', 'softmax:true', (sub) => softmaxWgsl(true, sub), [x], out, rows, cols);
   }
 
   logSoftmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, dx: DeviceBuffer, rows: number, cols: number): void {
-    this.#rowOp('logSoftmaxBackward', 'softmaxBackward:true', () => softmaxBackwardWgsl(true), [y, dy], dx, rows, cols);
+    this.#rowOp('logSoftmaxBackward', 'softmaxBackward:true', (sub) => softmaxBackwardWgsl(true, sub), [y, dy], dx, rows, cols);
   }
 
-  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number): void {
+  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number, tableDtype: 'f32' | 'f16' = 'f32'): void {
     const op = 'embedding';
     const t = this.#buf(table, op);
-    const vocab = dim > 0 ? Math.floor(t.byteLength / 4 / dim) : 0;
-    this.#run(op, op, embeddingWgsl, new Params().u32(rows, dim, vocab),
+    const half = tableDtype === 'f16';
+    if (half) this.#half(op);
+    const vocab = dim > 0 ? Math.floor(t.byteLength / bytesPer(tableDtype) / dim) : 0;
+    this.#run(op, `${op}:${half}`, () => embeddingWgsl(half), new Params().u32(rows, dim, vocab),
       [this.#in(table, op, 0), this.#in(ids, op, rows), this.#out(out, op, rows * dim)], groupsFor(rows * dim));
   }
 
@@ -212,7 +271,7 @@ export class WebGpuBackend implements Backend {
 
   rmsnorm(x: DeviceBuffer, w: DeviceBuffer, out: DeviceBuffer, rstd: DeviceBuffer, rows: number, dim: number, eps: number): void {
     const op = 'rmsnorm';
-    this.#run(op, op, rmsnormWgsl, new Params().u32(rows, dim).f32(eps),
+    this.#run(op, `rmsnorm:${this.subgroups}`, () => rmsnormWgsl(this.subgroups), new Params().u32(rows, dim).f32(eps),
       [this.#in(x, op, rows * dim), this.#in(w, op, dim), this.#out(out, op, rows * dim), this.#out(rstd, op, rows)], rows);
   }
 
@@ -223,7 +282,7 @@ export class WebGpuBackend implements Backend {
     // dw first: dx may share a buffer with dy (an in-place backward), and dw reads dy.
     this.#run(op, 'rmsnormDw', rmsnormDwWgsl, params,
       [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim)], groupsFor(dim));
-    this.#run(op, 'rmsnormDx', rmsnormDxWgsl, params,
+    this.#run(op, `rmsnormDx:${this.subgroups}`, () => rmsnormDxWgsl(this.subgroups), params,
       [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(w, op, dim), this.#in(rstd, op, rows),
         this.#out(dx, op, rows * dim)], rows);
   }
@@ -276,7 +335,7 @@ export class WebGpuBackend implements Backend {
   logprobEntropy(logits: DeviceBuffer, ids: DeviceBuffer, logp: DeviceBuffer, entropy: DeviceBuffer, lse: DeviceBuffer,
     rows: number, vocab: number, invTemperature: number): void {
     const op = 'logprobEntropy';
-    this.#run(op, op, logprobEntropyWgsl, new Params().u32(rows, vocab).f32(invTemperature),
+    this.#run(op, `${op}:${this.subgroups}`, () => logprobEntropyWgsl(this.subgroups), new Params().u32(rows, vocab).f32(invTemperature),
       [this.#in(logits, op, rows * vocab), this.#in(ids, op, rows), this.#out(logp, op, rows), this.#out(entropy, op, rows),
         this.#out(lse, op, rows)], rows);
   }
@@ -302,8 +361,9 @@ export class WebGpuBackend implements Backend {
 
   // --- helpers ---------------------------------------------------------------------------------
 
-  #rowOp(op: string, key: string, code: () => string, inputs: DeviceBuffer[], out: DeviceBuffer, rows: number, cols: number): void {
-    this.#run(op, key, code, new Params().u32(rows, cols),
+  #rowOp(op: string, key: string, code: (subgroups: boolean) => string, inputs: DeviceBuffer[], out: DeviceBuffer, rows: number, cols: number): void {
+    const sub = this.subgroups;
+    this.#run(op, `${key}:${sub}`, () => code(sub), new Params().u32(rows, cols),
       [...inputs.map((b) => this.#in(b, op, rows * cols)), this.#out(out, op, rows * cols)], rows);
   }
 
@@ -314,6 +374,11 @@ export class WebGpuBackend implements Backend {
       const t = this.#pool.alloc(bytes, op);
       return { gpu: t.gpu, release: () => this.#pool.free(t) };
     });
+  }
+
+  /** Throws unless f16 buffers exist here. */
+  #half(op: string): void {
+    if (!this.halfStorage) throw new Error(`${op}: f16 buffers need the shader-f16 feature, which this WebGPU adapter (${describeAdapter(this.adapter)}) lacks`);
   }
 
   #alive(op: string): void {
@@ -347,6 +412,10 @@ export class WebGpuBackend implements Backend {
     if (g.byteLength > maxBinding) throw new Error(`${op}: a ${g.byteLength}-byte buffer exceeds maxStorageBufferBindingSize (${maxBinding})`);
     return g;
   }
+}
+
+function describeAdapter(a: AdapterReport): string {
+  return [a.vendor, a.architecture, a.description].filter((x) => x).join(' ') || 'unnamed';
 }
 
 /** Parameters for `blocks` workgroups per (batch, head) of `heads` heads (H for queries, Hkv for keys). */

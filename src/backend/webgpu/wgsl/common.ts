@@ -23,13 +23,29 @@ const NEG_BIG: f32 = -3.0e38;
 export type Access = 'read' | 'read_write';
 
 /** Storage declarations from binding 1 on: [name, element type, access]. */
-export function storage(decls: [string, 'f32' | 'i32' | 'u32', Access][]): string {
+export function storage(decls: [string, 'f32' | 'f16' | 'i32' | 'u32', Access][]): string {
   return decls.map(([name, type, access], i) =>
     `@group(0) @binding(${i + 1}) var<storage, ${access}> ${name}: array<${type}>;`).join('\n');
 }
 
-/** Workgroup-wide sum and max over 256 invocations (tree in workgroup memory). Call in uniform control flow. */
-export const workgroupReduce = /* wgsl */ `
+/** WGSL `enable` directives (they must open the module): `f16` for half storage, `subgroups` for subgroup reductions. */
+export function enables(f16: boolean, subgroups = false): string {
+  return (f16 ? 'enable f16;\n' : '') + (subgroups ? 'enable subgroups;\n' : '');
+}
+
+/**
+ * Workgroup-wide sum and max over 256 invocations, the value returned to all of them. Call in
+ * uniform control flow. Without subgroups: a tree in workgroup memory (9 barriers). With
+ * subgroups: each subgroup reduces in registers, then the partials meet in workgroup memory
+ * (2 barriers). WGSL does not tie subgroup membership to local_invocation_index, so a partial goes
+ * to the slot of its subgroup's lowest invocation (unique), every other invocation writes the
+ * identity to its own slot, and each subgroup reads all 256 slots spread over its active lanes.
+ */
+export function workgroupReduce(subgroups: boolean): string {
+  return subgroups ? subgroupReduce : treeReduce;
+}
+
+const treeReduce = /* wgsl */ `
 var<workgroup> red: array<f32, 256>;
 fn wgSum(v: f32, t: u32) -> f32 {
   red[t] = v;
@@ -50,6 +66,32 @@ fn wgMax(v: f32, t: u32) -> f32 {
     workgroupBarrier();
   }
   let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+`;
+
+const subgroupReduce = /* wgsl */ `
+var<workgroup> red: array<f32, 256>;
+fn wgSum(v: f32, t: u32) -> f32 {
+  red[t] = select(0.0, subgroupAdd(v), t == subgroupMin(t));
+  workgroupBarrier();
+  let lanes = subgroupAdd(1u);
+  var s = 0.0;
+  for (var i = subgroupExclusiveAdd(1u); i < 256u; i += lanes) { s += red[i]; }
+  let r = subgroupAdd(s);
+  workgroupBarrier();
+  return r;
+}
+fn wgMax(v: f32, t: u32) -> f32 {
+  // The identity of a max is any value already in the set: v itself.
+  red[t] = select(v, subgroupMax(v), t == subgroupMin(t));
+  workgroupBarrier();
+  let lanes = subgroupAdd(1u);
+  let rank = subgroupExclusiveAdd(1u);
+  var m = red[rank];
+  for (var i = rank + lanes; i < 256u; i += lanes) { m = max(m, red[i]); }
+  let r = subgroupMax(m);
   workgroupBarrier();
   return r;
 }

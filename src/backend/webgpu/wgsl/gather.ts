@@ -1,5 +1,5 @@
 /** Embedding gather and scatter-add, and rotary embedding. */
-import { header, storage } from './common.js';
+import { enables, header, storage } from './common.js';
 
 const threadMain = (body: string): string => /* wgsl */ `
 @compute @workgroup_size(256)
@@ -8,14 +8,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${body}
 }`;
 
-/** params: rows, dim, vocab. One invocation per output element; an id outside the table reads 0. */
-export const embeddingWgsl = (): string => header +
-  storage([['TBL', 'f32', 'read'], ['IDS', 'i32', 'read'], ['Y', 'f32', 'read_write']]) + threadMain(`
+/**
+ * params: rows, dim, vocab. One invocation per output element; an id outside the table reads 0.
+ * `half`: the table is stored as f16 (a frozen model's), widened on the read.
+ */
+export const embeddingWgsl = (half = false): string => enables(half) + header +
+  storage([['TBL', half ? 'f16' : 'f32', 'read'], ['IDS', 'i32', 'read'], ['Y', 'f32', 'read_write']]) + threadMain(`
   let rows = pu(0u); let dim = pu(1u);
   if (idx >= rows * dim) { return; }
   let id = u32(IDS[idx / dim]);
   var v = 0.0;
-  if (id < pu(2u)) { v = TBL[id * dim + idx % dim]; }
+  if (id < pu(2u)) { v = f32(TBL[id * dim + idx % dim]); }
   Y[idx] = v;`);
 
 /**

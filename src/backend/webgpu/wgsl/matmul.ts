@@ -4,13 +4,17 @@
  * workgroup memory; tiles are loaded so that neighbouring invocations read neighbouring elements
  * whichever way A and B are stored. The transposes are compiled in (four pipelines); the batch is
  * the grid's z. params: m, n, k, aBatchStride, bBatchStride, aOffset, bOffset, accumulate.
+ *
+ * `bHalf`: B is stored as f16 (frozen weights on a device with shader-f16). Its elements are
+ * widened as the tile is loaded, so workgroup memory and the accumulation stay f32; only the
+ * weight traffic halves.
  */
-import { header, storage } from './common.js';
+import { enables, header, storage } from './common.js';
 
 export const MATMUL_TILE = 64;
 
-export const matmulWgsl = (transA: boolean, transB: boolean): string => header +
-  storage([['A', 'f32', 'read'], ['B', 'f32', 'read'], ['C', 'f32', 'read_write']]) + /* wgsl */ `
+export const matmulWgsl = (transA: boolean, transB: boolean, bHalf = false): string => enables(bHalf) + header +
+  storage([['A', 'f32', 'read'], ['B', bHalf ? 'f16' : 'f32', 'read'], ['C', 'f32', 'read_write']]) + /* wgsl */ `
 const TM = 64u;
 const TK = 16u;
 var<workgroup> As: array<f32, 1024>; // [TK][TM]
@@ -38,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gj = col0 + bj;
       let gq = k0 + bq;
       var bv = 0.0;
-      if (gj < n && gq < k) { bv = B[bBase + ${transB ? 'gj * k + gq' : 'gq * n + gj'}]; }
+      if (gj < n && gq < k) { bv = f32(B[bBase + ${transB ? 'gj * k + gq' : 'gq * n + gj'}]); }
       Bs[bq * TM + bj] = bv;
     }
     workgroupBarrier();

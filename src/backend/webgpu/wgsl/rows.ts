@@ -1,9 +1,11 @@
 /**
  * Row kernels: one 256-invocation workgroup per row reduces across the row in workgroup memory
  * (softmax, log-softmax, RMSNorm, log-prob/entropy and the inner=1 reduction); the rest are one
- * invocation per element or per column. Row loops stride by 256 so any row length works.
+ * invocation per element or per column. Row loops stride by 256 so any row length works. The row
+ * kernels take `sub`: reduce with subgroup operations (the device has `subgroups`) instead of the
+ * workgroup-memory tree; the variant is chosen when the pipeline is made.
  */
-import { header, storage, workgroupReduce } from './common.js';
+import { enables, header, storage, workgroupReduce } from './common.js';
 
 const rowMain = (body: string): string => /* wgsl */ `
 @compute @workgroup_size(256)
@@ -33,13 +35,13 @@ const rowLse = (scale: string): string => `
   let lse = mx + log(s);`;
 
 /** params: rows, cols. Softmax (log = false) or log-softmax of each row. */
-export const softmaxWgsl = (log: boolean): string => header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
-  workgroupReduce + rowMain(`${rowLse('1.0')}
+export const softmaxWgsl = (log: boolean, sub = false): string => enables(false, sub) + header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
+  workgroupReduce(sub) + rowMain(`${rowLse('1.0')}
   for (var c = t; c < cols; c += 256u) { Y[base + c] = ${log ? 'X[base + c] - lse' : 'exp(X[base + c] - lse)'}; }`);
 
 /** params: rows, cols. dx = y * (dy - sum(dy*y)) or, for log-softmax, dy - exp(y) * sum(dy). */
-export const softmaxBackwardWgsl = (log: boolean): string => header +
-  storage([['Yv', 'f32', 'read'], ['DY', 'f32', 'read'], ['DX', 'f32', 'read_write']]) + workgroupReduce + rowMain(`
+export const softmaxBackwardWgsl = (log: boolean, sub = false): string => enables(false, sub) + header +
+  storage([['Yv', 'f32', 'read'], ['DY', 'f32', 'read'], ['DX', 'f32', 'read_write']]) + workgroupReduce(sub) + rowMain(`
   var s = 0.0;
   for (var c = t; c < cols; c += 256u) { s += ${log ? 'DY[base + c]' : 'DY[base + c] * Yv[base + c]'}; }
   s = wgSum(s, t);
@@ -49,8 +51,8 @@ export const softmaxBackwardWgsl = (log: boolean): string => header +
   }`);
 
 /** params: outer (rows), len, inner = 1, -infinity. A workgroup reduces each row. */
-export const reduceRowWgsl = (op: 'sum' | 'max'): string => header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
-  workgroupReduce + rowMain(op === 'sum' ? `
+export const reduceRowWgsl = (op: 'sum' | 'max', sub = false): string => enables(false, sub) + header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
+  workgroupReduce(sub) + rowMain(op === 'sum' ? `
   var s = 0.0;
   for (var c = t; c < cols; c += 256u) { s += X[base + c]; }
   s = wgSum(s, t);
@@ -77,9 +79,9 @@ export const reduceStridedWgsl = (op: 'sum' | 'max'): string => header + storage
   Y[idx] = acc;`);
 
 /** params: rows, dim, eps. */
-export const rmsnormWgsl = (): string => header +
+export const rmsnormWgsl = (sub = false): string => enables(false, sub) + header +
   storage([['X', 'f32', 'read'], ['W', 'f32', 'read'], ['Y', 'f32', 'read_write'], ['R', 'f32', 'read_write']]) +
-  workgroupReduce + rowMain(`
+  workgroupReduce(sub) + rowMain(`
   var s = 0.0;
   for (var c = t; c < cols; c += 256u) { let x = X[base + c]; s += x * x; }
   s = wgSum(s, t);
@@ -88,9 +90,9 @@ export const rmsnormWgsl = (): string => header +
   for (var c = t; c < cols; c += 256u) { Y[base + c] = X[base + c] * inv * W[c]; }`);
 
 /** params: rows, dim. dx = inv*dy*w - x * inv^3 * mean(dy*w*x), per row. */
-export const rmsnormDxWgsl = (): string => header +
+export const rmsnormDxWgsl = (sub = false): string => enables(false, sub) + header +
   storage([['DY', 'f32', 'read'], ['X', 'f32', 'read'], ['W', 'f32', 'read'], ['R', 'f32', 'read'], ['DX', 'f32', 'read_write']]) +
-  workgroupReduce + rowMain(`
+  workgroupReduce(sub) + rowMain(`
   let inv = R[row];
   var s = 0.0;
   for (var c = t; c < cols; c += 256u) { s += DY[base + c] * W[c] * X[base + c]; }
@@ -108,9 +110,9 @@ export const rmsnormDwWgsl = (): string => header +
   DW[idx] += acc;`);
 
 /** params: rows, vocab, invTemperature. logp, entropy and lse per row in one pass over the logits. */
-export const logprobEntropyWgsl = (): string => header +
+export const logprobEntropyWgsl = (sub = false): string => enables(false, sub) + header +
   storage([['X', 'f32', 'read'], ['IDS', 'i32', 'read'], ['LP', 'f32', 'read_write'], ['ENT', 'f32', 'read_write'], ['LSE', 'f32', 'read_write']]) +
-  workgroupReduce + rowMain(`
+  workgroupReduce(sub) + rowMain(`
   let it = pf(2u);
   var mx = NEG_BIG;
   for (var c = t; c < cols; c += 256u) { mx = max(mx, X[base + c] * it); }
