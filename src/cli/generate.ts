@@ -23,6 +23,7 @@ const spec = {
   json: { type: 'boolean' as const, help: 'one JSON object per sample' },
   device: { type: 'string' as const, help: 'cpu, webgpu or reference (default cpu)' },
   threads: { type: 'string' as const, help: 'CPU threads' },
+  'weight-dtype': { type: 'string' as const, help: 'f32 or f16 (webgpu with shader-f16; default f32)' },
 };
 
 export const generateCommand: Command = {
@@ -36,7 +37,9 @@ export const generateCommand: Command = {
     const idsText = stringOption(parsed, 'prompt-ids');
     if ((text === undefined) === (idsText === undefined)) throw new Error(`${cmd}: give exactly one of --prompt or --prompt-ids`);
     const threads = parsed.options.threads === undefined ? undefined : intOption(parsed, 'threads', 1, cmd);
-    const backend = await createBackend(stringOption(parsed, 'device') ?? 'cpu', { threads });
+    const weightDtype = stringOption(parsed, 'weight-dtype') ?? 'f32';
+    if (weightDtype !== 'f32' && weightDtype !== 'f16') throw new Error(`${cmd}: --weight-dtype must be f32 or f16, got '${weightDtype}'`);
+    const backend = await createBackend(stringOption(parsed, 'device') ?? 'cpu', { threads, weightDtype });
     setBackend(backend);
     try {
       const tokenizer = loadTokenizer(dir);
@@ -51,7 +54,7 @@ export const generateCommand: Command = {
         const rendered = parsed.options.chat ? tokenizer.applyChatTemplate([{ role: 'user', content: text! }], { addGenerationPrompt: true }) : text!;
         promptIds = tokenizer.encode(rendered, { addSpecialTokens: false });
       }
-      const model = loadCausalLM(dir);
+      const model = loadCausalLM(dir, { frozen: true });
       const out = await generate(model, [promptIds], {
         maxNewTokens: intOption(parsed, 'max-new-tokens', 64, cmd),
         temperature: floatOption(parsed, 'temperature', 1, cmd),

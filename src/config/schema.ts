@@ -221,6 +221,7 @@ export const schema: Section<TinyZeroConfig> = {
     val_only: field(bool, false, 'validate once and stop', { added: true }),
     device: field(oneOf(['cpu', 'webgpu', 'reference']), 'cpu', 'compute backend', { added: true }),
     threads: field(posOrNull, null, 'CPU threads; null = auto', { added: true }),
+    frozen_weight_dtype: field(oneOf(['f32', 'f16']), 'f32', 'storage of frozen weights (the reference policy); f16 needs device webgpu with shader-f16, else f32 with a warning', { added: true }),
     resume_mode: field(oneOf(['auto', 'disable']), 'auto', 'resume from the latest complete checkpoint', { added: true }),
     max_actor_ckpt_to_keep: field(posOrNull, null, 'null = keep all', { added: true }),
     max_critic_ckpt_to_keep: field(posOrNull, null, 'null = keep all', { added: true }),

@@ -289,6 +289,8 @@ export interface TrainerConfig {
   device: Device;
   /** CPU worker threads; null = auto (added) */
   threads: number | null;
+  /** storage of frozen weights (the reference policy): f16 on webgpu with shader-f16, else f32 (added) */
+  frozen_weight_dtype: 'f32' | 'f16';
   /** auto = continue from the latest complete checkpoint (added; quirk 14) */
   resume_mode: ResumeMode;
   /** null = keep all (added) */

@@ -132,3 +132,21 @@ export function f32ArrayToF16(src: Float32Array, out = new Uint16Array(src.lengt
   for (let i = 0; i < src.length; i++) out[i] = f32BitsToF16(bits[i]!);
   return out;
 }
+
+let bf16ToF16Table: Uint16Array | null = null;
+
+/**
+ * BF16 bits -> F16 bits for `src`, without a float32 array in between: each of the 65536 BF16
+ * values maps to its nearest-even F16 (the same result as widening to f32, which is exact, and
+ * narrowing), through a 128 KiB table built on first use. Beyond ±65504 gives ±Inf; below
+ * 2^-24 gives ±0.
+ */
+export function bf16ArrayToF16(src: Uint16Array, out: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+  if (bf16ToF16Table === null) {
+    bf16ToF16Table = new Uint16Array(65536);
+    for (let h = 0; h < 65536; h++) bf16ToF16Table[h] = f32BitsToF16(h << 16);
+  }
+  const table = bf16ToF16Table;
+  for (let i = 0; i < src.length; i++) out[i] = table[src[i]!]!;
+  return out;
+}

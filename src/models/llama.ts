@@ -30,6 +30,11 @@ export interface BuildOptions {
   backend?: Backend;
   /** Length of the RoPE tables (default min(max_position_embeddings, 8192)). */
   maxPositions?: number;
+  /**
+   * 'f16': the matmul weights and the embedding table are frozen f16 tensors (a reference policy
+   * or an inference model on a backend with halfStorage); norms and biases stay f32. Default f32.
+   */
+  weightDtype?: 'f32' | 'f16';
 }
 
 function initFor(config: ModelConfig, options: BuildOptions): Init {
@@ -44,14 +49,14 @@ class Attention extends Module {
   readonly v_proj: Linear;
   readonly o_proj: Linear;
 
-  constructor(readonly config: ModelConfig, init: Init) {
+  constructor(readonly config: ModelConfig, init: Init, weightDtype: 'f32' | 'f16') {
     super();
     const { hidden_size: hidden, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = config;
     const bias = attentionBiases(config);
-    this.q_proj = this.addModule('q_proj', new Linear(hidden, H * D, { init, bias: bias.qkv }));
-    this.k_proj = this.addModule('k_proj', new Linear(hidden, Hkv * D, { init, bias: bias.qkv }));
-    this.v_proj = this.addModule('v_proj', new Linear(hidden, Hkv * D, { init, bias: bias.qkv }));
-    this.o_proj = this.addModule('o_proj', new Linear(H * D, hidden, { init, bias: bias.o }));
+    this.q_proj = this.addModule('q_proj', new Linear(hidden, H * D, { init, bias: bias.qkv, weightDtype }));
+    this.k_proj = this.addModule('k_proj', new Linear(hidden, Hkv * D, { init, bias: bias.qkv, weightDtype }));
+    this.v_proj = this.addModule('v_proj', new Linear(hidden, Hkv * D, { init, bias: bias.qkv, weightDtype }));
+    this.o_proj = this.addModule('o_proj', new Linear(H * D, hidden, { init, bias: bias.o, weightDtype }));
   }
 
   /** x [B, T, hidden] -> [B, T, hidden] */
@@ -79,12 +84,12 @@ class Mlp extends Module {
   readonly up_proj: Linear;
   readonly down_proj: Linear;
 
-  constructor(config: ModelConfig, init: Init) {
+  constructor(config: ModelConfig, init: Init, weightDtype: 'f32' | 'f16') {
     super();
     const bias = config.mlp_bias;
-    this.gate_proj = this.addModule('gate_proj', new Linear(config.hidden_size, config.intermediate_size, { init, bias }));
-    this.up_proj = this.addModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, { init, bias }));
-    this.down_proj = this.addModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { init, bias }));
+    this.gate_proj = this.addModule('gate_proj', new Linear(config.hidden_size, config.intermediate_size, { init, bias, weightDtype }));
+    this.up_proj = this.addModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, { init, bias, weightDtype }));
+    this.down_proj = this.addModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { init, bias, weightDtype }));
   }
 
   /** SwiGLU: down(silu(gate(x)) * up(x)) */
@@ -99,12 +104,12 @@ class DecoderLayer extends Module {
   readonly post_attention_layernorm: RMSNorm;
   readonly mlp: Mlp;
 
-  constructor(config: ModelConfig, init: Init) {
+  constructor(config: ModelConfig, init: Init, weightDtype: 'f32' | 'f16') {
     super();
     this.input_layernorm = this.addModule('input_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
-    this.self_attn = this.addModule('self_attn', new Attention(config, init));
+    this.self_attn = this.addModule('self_attn', new Attention(config, init, weightDtype));
     this.post_attention_layernorm = this.addModule('post_attention_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
-    this.mlp = this.addModule('mlp', new Mlp(config, init));
+    this.mlp = this.addModule('mlp', new Mlp(config, init, weightDtype));
   }
 
   forward(x: Tensor, layer: number, rot: RopeTables, options: ForwardOptions): Tensor {
@@ -124,8 +129,9 @@ export class DecoderModel extends Module {
     super();
     const init = initFor(config, options);
     const backend = options.backend ?? getBackend();
-    this.embed_tokens = this.addModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, init));
-    this.layers = this.addModule('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new DecoderLayer(config, init))));
+    const dtype = options.weightDtype ?? 'f32';
+    this.embed_tokens = this.addModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, init, dtype));
+    this.layers = this.addModule('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new DecoderLayer(config, init, dtype))));
     this.norm = this.addModule('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
     const length = options.maxPositions ?? Math.min(config.max_position_embeddings, 8192);
     this.rot = makeRopeTables(config.head_dim, config.rope_theta, length, backend);
@@ -159,7 +165,8 @@ export class CausalLM extends Module {
     this.model = this.addModule('model', new DecoderModel(config, options));
     this.lm_head = config.tie_word_embeddings
       ? null
-      : this.addModule('lm_head', new Linear(config.hidden_size, config.vocab_size, { init: initFor(config, { ...options, seed: (options.seed ?? 0) + 1 }), bias: false }));
+      : this.addModule('lm_head', new Linear(config.hidden_size, config.vocab_size,
+        { init: initFor(config, { ...options, seed: (options.seed ?? 0) + 1 }), bias: false, weightDtype: options.weightDtype }));
   }
 
   /** hidden [..., hidden] -> logits [..., vocab] */

@@ -10,7 +10,7 @@ import { getBackend } from '../tensor/index.js';
 import { loadModelConfig, saveModelConfig, type ModelConfig } from './config.js';
 import type { FloatDtype } from './dtype.js';
 import { openWeights, saveWeights } from './safetensors-sharded.js';
-import type { WeightSource } from './safetensors.js';
+import { rawToFloat16, type WeightSource } from './safetensors.js';
 import { CausalLM, ValueModel } from './llama.js';
 
 export interface LoadModelOptions {
@@ -19,6 +19,11 @@ export interface LoadModelOptions {
   forTraining?: boolean;
   /** Length of the RoPE tables (default min(max_position_embeddings, 8192)). */
   maxPositions?: number;
+  /**
+   * A frozen model (reference policy, generation only): its weights take the backend's
+   * `weightDtype`, so f16 where the backend was asked for f16 and has it. Not with forTraining.
+   */
+  frozen?: boolean;
 }
 
 /** Checkpoint entries that are buffers, not parameters (older HF Llama checkpoints store inv_freq). */
@@ -68,14 +73,21 @@ function loadInto(model: Module, weights: WeightSource, dir: string, optional: (
     if (info.shape.length !== p.shape.length || info.shape.some((d, k) => d !== p.shape[k])) {
       throw new Error(`${dir}: ${name} has shape [${info.shape.join(', ')}] in the checkpoint, the model expects [${p.shape.join(', ')}]`);
     }
-    model.loadParameter(name, weights.readFloat32(name));
+    // f16 weights come straight from the stored bits (BF16/F16 never pass through a float32 copy).
+    model.loadParameter(name, p.dtype === 'f16' ? rawToFloat16(weights.readRaw(name), `${dir}: ${name}`) : weights.readFloat32(name));
   }
+}
+
+/** The weight dtype of a model loaded with `options`: the backend's choice for frozen models, else f32. */
+export function frozenDtype(options: LoadModelOptions, backend: Backend): 'f32' | 'f16' {
+  return options.frozen ? (backend.weightDtype ?? 'f32') : 'f32';
 }
 
 /** Builds a model from a folder's config.json, then fills its parameters from the folder's weights. */
 function loadFolder<M extends CausalLM | ValueModel>(dir: string, head: 'lm' | 'value', options: LoadModelOptions,
   build: (config: ModelConfig, backend: Backend) => M, optional: (name: string) => boolean): M {
   const backend = options.backend ?? getBackend();
+  if (options.frozen && options.forTraining) throw new Error(`${dir}: a model cannot be both frozen and for training`);
   const config = loadModelConfig(dir);
   checkFits(config, head, backend, options.forTraining ?? false, dir);
   const weights = openWeights(dir);
@@ -93,7 +105,9 @@ function loadFolder<M extends CausalLM | ValueModel>(dir: string, head: 'lm' | '
 
 /** LlamaForCausalLM / Qwen2ForCausalLM from a folder. */
 export function loadCausalLM(dir: string, options: LoadModelOptions = {}): CausalLM {
-  return loadFolder(dir, 'lm', options, (config, backend) => new CausalLM(config, { uninitialized: true, backend, maxPositions: options.maxPositions }), () => false);
+  return loadFolder(dir, 'lm', options, (config, backend) => new CausalLM(config, {
+    uninitialized: true, backend, maxPositions: options.maxPositions, weightDtype: frozenDtype(options, backend),
+  }), () => false);
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { bf16ArrayToF32, dtypeSize, f16ArrayToF32, type SafetensorsDtype } from './dtype.js';
+import { bf16ArrayToF16, bf16ArrayToF32, dtypeSize, f16ArrayToF32, f32ArrayToF16, type SafetensorsDtype } from './dtype.js';
 import { numel, parseHeader, parseHeaderLength, type SafetensorsHeader, type TensorInfo } from './safetensors-header.js';
 
 /** A tensor's raw little-endian bytes, as stored. */
@@ -160,5 +160,28 @@ export function rawToFloat32(t: RawTensor, what = 'tensor'): Float32Array {
       return f16ArrayToF32(new Uint16Array(aligned.buffer, aligned.byteOffset, n));
     default:
       throw new Error(`${what}: dtype ${t.dtype} does not widen to float32 (only BF16, F16, F32)`);
+  }
+}
+
+/**
+ * A raw tensor as F16 bits (for f16 weights on the device): F16 as stored, BF16 narrowed straight
+ * from its bits, F32 rounded to nearest even.
+ */
+export function rawToFloat16(t: RawTensor, what = 'tensor'): Uint16Array {
+  const n = numel(t.shape);
+  if (t.data.length !== n * dtypeSize(t.dtype)) {
+    throw new Error(`${what}: ${t.data.length} bytes, but shape [${t.shape.join(', ')}] of ${t.dtype} needs ${n * dtypeSize(t.dtype)}`);
+  }
+  const aligned = t.data.byteOffset % 4 === 0 ? t.data : t.data.slice();
+  switch (t.dtype) {
+    case 'F16':
+      return new Uint16Array(aligned.buffer, aligned.byteOffset, n);
+    case 'BF16':
+      // In place: each element is read before it is overwritten.
+      return bf16ArrayToF16(new Uint16Array(aligned.buffer, aligned.byteOffset, n), new Uint16Array(aligned.buffer, aligned.byteOffset, n));
+    case 'F32':
+      return f32ArrayToF16(new Float32Array(aligned.buffer, aligned.byteOffset, n));
+    default:
+      throw new Error(`${what}: dtype ${t.dtype} does not convert to float16 (only BF16, F16, F32)`);
   }
 }

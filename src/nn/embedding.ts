@@ -7,9 +7,10 @@ import type { Parameter } from './parameter.js';
 export class Embedding extends Module {
   readonly weight: Parameter;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, init: Init) {
+  /** `dtype` 'f16': a frozen f16 table (backends with halfStorage). */
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, init: Init, dtype: 'f32' | 'f16' = 'f32') {
     super();
-    this.weight = this.addParameter('weight', [numEmbeddings, embeddingDim], init);
+    this.weight = this.addParameter('weight', [numEmbeddings, embeddingDim], init, undefined, dtype);
   }
 
   /** ids [...] (i32) -> [..., dim] */

@@ -4,6 +4,7 @@
  * ones for norm weights. `uninitialized` skips the work for weights that are loaded right after.
  */
 import type { Backend } from '../backend/backend.js';
+import { f32ArrayToF16 } from '../models/dtype.js';
 import { getBackend, Tensor, formatShape, numel, type Shape } from '../tensor/index.js';
 import type { Prng } from './random.js';
 
@@ -35,14 +36,24 @@ export function uninitialized(): Init {
   return { kind: 'uninitialized' };
 }
 
-/** A new dense f32 tensor of `shape` holding `init`'s values (tracked by the current scope like any tensor). */
-export function initTensor(shape: Shape, init: Init, backend: Backend = getBackend()): Tensor {
+/**
+ * A new dense f32 tensor of `shape` holding `init`'s values (tracked by the current scope like any
+ * tensor). An f16 tensor (frozen weights, backends with halfStorage) gets the same values rounded
+ * to f16 on the host.
+ */
+export function initTensor(shape: Shape, init: Init, backend: Backend = getBackend(), dtype: 'f32' | 'f16' = 'f32'): Tensor {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new Error(`initTensor: invalid shape ${formatShape(shape)}`);
   }
-  const out = Tensor.empty(shape, 'f32', backend);
+  const out = Tensor.empty(shape, dtype, backend);
   const n = numel(shape);
   if (n === 0) return out;
+  if (dtype === 'f16') {
+    const values = init.kind === 'normal' ? init.rng.fillNormal(new Float32Array(n), init.std, init.mean)
+      : init.kind === 'constant' ? new Float32Array(n).fill(init.value) : null;
+    if (values) backend.write(out.buffer, f32ArrayToF16(values), 0);
+    return out;
+  }
   switch (init.kind) {
     case 'normal':
       backend.write(out.buffer, init.rng.fillNormal(new Float32Array(n), init.std, init.mean), 0);

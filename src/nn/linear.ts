@@ -11,6 +11,8 @@ export interface LinearOptions {
   bias?: boolean;
   /** Bias initialiser (HF: zeros). */
   biasInit?: Init;
+  /** 'f16': the weight is a frozen f16 tensor (backends with halfStorage); the bias stays f32. */
+  weightDtype?: 'f32' | 'f16';
 }
 
 export class Linear extends Module {
@@ -19,7 +21,7 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions) {
     super();
-    this.weight = this.addParameter('weight', [outFeatures, inFeatures], options.init);
+    this.weight = this.addParameter('weight', [outFeatures, inFeatures], options.init, undefined, options.weightDtype);
     this.bias = (options.bias ?? true) ? this.addParameter('bias', [outFeatures], options.biasInit ?? zerosInit()) : null;
   }
 

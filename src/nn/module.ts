@@ -34,10 +34,10 @@ export class Module {
   readonly #params = new Map<string, Parameter>();
   readonly #children = new Map<string, Module>();
 
-  /** Creates and registers a parameter called `name` (no dots) of `shape`. */
-  protected addParameter(name: string, shape: Shape, init: Init, backend: Backend = getBackend()): Parameter {
+  /** Creates and registers a parameter called `name` (no dots) of `shape` (f16: a frozen weight, see createParameter). */
+  protected addParameter(name: string, shape: Shape, init: Init, backend: Backend = getBackend(), dtype: 'f32' | 'f16' = 'f32'): Parameter {
     this.#claim(name);
-    const p = createParameter(shape, init, backend);
+    const p = createParameter(shape, init, backend, dtype);
     this.#params.set(name, p);
     return p;
   }
@@ -121,8 +121,11 @@ export class Module {
     return `; it has ${all.length} parameters${all.length > 0 ? `, e.g. ${all.slice(0, 3).join(', ')}` : ''}`;
   }
 
-  /** Overwrites the parameter at `path` with `data` (checked against `shape` when given, else by count). */
-  loadParameter(path: string, data: Float32Array, shape?: Shape): void {
+  /**
+   * Overwrites the parameter at `path` with `data` (checked against `shape` when given, else by
+   * count); f16 bits (Uint16Array) only for an f16 parameter.
+   */
+  loadParameter(path: string, data: Float32Array | Uint16Array, shape?: Shape): void {
     writeParameter(this.getParameter(path), data, path, shape);
   }
 

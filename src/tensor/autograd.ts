@@ -137,6 +137,10 @@ function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
 export function copyInto(src: Tensor, dst: Tensor, accumulate: boolean): void {
   src.assertAlive('copyInto');
   dst.assertAlive('copyInto');
+  // copyStrided moves 4-byte elements; f16 weights are only read in place by matmul and embedding.
+  if (src.dtype === 'f16' || dst.dtype === 'f16') {
+    throw new Error(`copyInto: f16 tensors cannot be copied (shape ${formatShape(src.shape)}); f16 weights are read in place by matmul and embedding only`);
+  }
   const dstStrides = dst.strides.slice();
   src.backend.copyStrided(src.buffer, src.offset, src.strides.slice(), dst.buffer, dst.offset, dstStrides, src.shape.slice(), accumulate);
 }

@@ -54,7 +54,12 @@ export class Tensor {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`empty: invalid shape ${formatShape(shape)}`);
     }
-    const storage = new Storage(backend, backend.alloc(Math.max(n, 1) * 4), n);
+    if (dtype === 'f16' && !backend.halfStorage) {
+      throw new Error(`empty: the ${backend.name} backend has no f16 storage (f16 weights need WebGPU with shader-f16)`);
+    }
+    // f16 elements are 2 bytes, rounded up to whole 4-byte words (device copies move words).
+    const bytes = dtype === 'f16' ? Math.ceil(Math.max(n, 1) / 2) * 4 : Math.max(n, 1) * 4;
+    const storage = new Storage(backend, backend.alloc(bytes), n);
     return new Tensor(storage, shape, dtype);
   }
 

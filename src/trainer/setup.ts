@@ -45,7 +45,7 @@ function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig
 
 export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
-  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined });
+  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
   setBackend(backend);
   const modelPath = arr.model.path;
   const tokenizer = loadTokenizer(modelPath);
@@ -68,7 +68,7 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   });
   // A frozen reference is only needed when some KL term can be non-zero.
   const needRef = useKlLoss || (klInReward && (algorithm.kl_ctrl.kl_coef > 0 || algorithm.kl_ctrl.type === 'adaptive'));
-  const ref = needRef ? loadCausalLM(modelPath, { backend, maxPositions }) : null;
+  const ref = needRef ? loadCausalLM(modelPath, { backend, maxPositions, frozen: true }) : null;
   const critic = algorithm.adv_estimator === 'gae'
     ? trainable(loadValueModel(config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
     : null;

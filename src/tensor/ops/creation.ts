@@ -1,5 +1,6 @@
 /** Tensors from host data and constants. */
 import type { Backend, DType } from '../../backend/backend.js';
+import { f32ArrayToF16 } from '../../models/dtype.js';
 import { getBackend } from '../runtime.js';
 import { formatShape, numel, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -8,7 +9,7 @@ export type HostData = Float32Array | Int32Array | readonly number[];
 
 /**
  * A tensor holding `data` (row-major). `shape` defaults to [data.length]; dtype follows the array
- * type (Int32Array -> i32), or is given.
+ * type (Int32Array -> i32), or is given. 'f16' rounds the values to nearest-even on the host.
  */
 export function tensor(data: HostData, shape?: Shape, dtype?: DType, backend: Backend = getBackend()): Tensor {
   const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
@@ -18,7 +19,7 @@ export function tensor(data: HostData, shape?: Shape, dtype?: DType, backend: Ba
     ? (data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>))
     : (data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>));
   const out = Tensor.empty(s, dt, backend);
-  if (typed.length > 0) backend.write(out.buffer, typed, 0);
+  if (typed.length > 0) backend.write(out.buffer, dt === 'f16' ? f32ArrayToF16(typed as Float32Array) : typed, 0);
   return out;
 }
 

@@ -58,13 +58,15 @@ export function logSoftmax(x: Tensor): Tensor {
 
 /** Rows of `table` [vocab, dim] picked by integer `ids` [...]: out [..., dim]. */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
-  requireDtype(table, 'f32', 'embedding', 'table');
+  // An f16 table (frozen weights on a backend with halfStorage) is read in place and widened.
+  if (table.dtype !== 'f16') requireDtype(table, 'f32', 'embedding', 'table');
   requireDtype(ids, 'i32', 'embedding', 'ids');
   if (table.ndim !== 2) throw new Error(`embedding: table must be [vocab, dim], got ${formatShape(table.shape)}`);
   const dim = table.shape[1]!;
   const rows = ids.size;
   const out = Tensor.empty([...ids.shape, dim], 'f32', table.backend);
-  if (out.size > 0) withDense([table, ids], (t, i) => table.backend.embedding(t!.buffer, i!.buffer, out.buffer, rows, dim));
+  const tableDtype = table.dtype === 'f16' ? 'f16' : 'f32';
+  if (out.size > 0) withDense([table, ids], (t, i) => table.backend.embedding(t!.buffer, i!.buffer, out.buffer, rows, dim, tableDtype));
   return record(out, 'embedding', [table], (g) => {
     const dTable = zeros(table.shape, 'f32', table.backend);
     if (g.size > 0) withDense([g, ids], (gd, i) => table.backend.embeddingBackward(gd!.buffer, i!.buffer, dTable.buffer, rows, dim));

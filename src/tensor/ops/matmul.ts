@@ -2,6 +2,8 @@
  * Batched matrix product with NumPy batch broadcasting. Operands whose last two axes are a
  * transposed view are passed to the kernel with transA/transB instead of being copied; a 2-D right
  * operand (weights) folds the left operand's batch into its rows, so x[B,T,K] @ W^T is one GEMM.
+ * The right operand may be f16 (frozen weights on a backend with halfStorage): it is read in place,
+ * never copied, and the product is f32.
  */
 import type { MatmulArgs } from '../../backend/backend.js';
 import { record } from '../autograd.js';
@@ -61,7 +63,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim < 2 || b.ndim < 2) {
     throw new Error(`matmul: operands need at least 2 dimensions, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   }
-  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`matmul: expected f32 operands, got ${a.dtype} and ${b.dtype}`);
+  if (a.dtype !== 'f32' || (b.dtype !== 'f32' && b.dtype !== 'f16')) {
+    throw new Error(`matmul: expected f32 operands (or an f16 right operand), got ${a.dtype} and ${b.dtype}`);
+  }
   if (a.backend !== b.backend) throw new Error(`matmul: operands live on different backends (${a.backend.name}, ${b.backend.name})`);
   const m = a.shape[a.ndim - 2]!;
   const k = a.shape[a.ndim - 1]!;
@@ -76,6 +80,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const da = describe(a, batchShape);
   const db = describe(b, batchShape);
   const ta = da ?? describeDense(a, batchShape);
+  if (!db && b.dtype === 'f16') {
+    throw new Error(`matmul: an f16 right operand must be a plain or transposed matrix view, got shape ${formatShape(b.shape)} with strides [${b.strides.join(', ')}]`);
+  }
   const tb = db ?? describeDense(b, batchShape);
   if (out.size > 0) {
     if (k === 0) {
@@ -94,6 +101,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         aOffset: ta.tensor.offset,
         bOffset: tb.tensor.offset,
         accumulate: false,
+        ...(b.dtype === 'f16' ? { bDtype: 'f16' as const } : {}),
       };
       a.backend.matmul(ta.tensor.buffer, tb.tensor.buffer, out.buffer, args);
     }
