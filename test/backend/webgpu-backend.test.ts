@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { AttentionArgs, BinaryOp, MatmulArgs, UnaryOp } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
+import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
 import { assertSameAsync, openWebGpu } from './webgpu-harness.js';
 
 const { gpu: maybeGpu, skip } = await openWebGpu();
@@ -32,10 +33,28 @@ describe('webgpu backend', { skip }, () => {
   test('adapter report', (t) => {
     const a = gpu.adapter;
     t.diagnostic(`adapter: ${a.vendor} ${a.architecture} ${a.device} ${a.description} (${a.featureLevel}); ` +
-      `shader-f16 ${a.shaderF16}; maxStorageBuffersPerShaderStage ${a.limits.maxStorageBuffersPerShaderStage}; ` +
+      `shader-f16 ${a.shaderF16}; subgroups ${a.subgroups}; maxStorageBuffersPerShaderStage ${a.limits.maxStorageBuffersPerShaderStage}; ` +
       `maxStorageBufferBindingSize ${a.limits.maxStorageBufferBindingSize}; maxBufferSize ${a.limits.maxBufferSize}`);
     assert.ok(a.limits.maxStorageBuffersPerShaderStage! >= 8);
   });
+
+  test('f16 weights asked for on an adapter without shader-f16: a note, f32 weights, f16 kernels refused',
+    { skip: gpu?.halfStorage ? 'this adapter has shader-f16 (webgpu-features.test.ts covers it)' : false }, async () => {
+      const half = await createNodeWebGpuBackend({ weightDtype: 'f16' });
+      assert.ok(half);
+      try {
+        assert.equal(half.weightDtype, 'f32');
+        assert.match(half.weightDtypeNote ?? '', /f16 weights were asked for, but the WebGPU adapter \(.*\) lacks shader-f16: frozen weights stay f32/);
+        const b = half.alloc(64);
+        assert.throws(() => half.write(b, new Uint16Array(4)), /write: f16 buffers need the shader-f16 feature/);
+        assert.throws(() => half.embedding(b, b, b, 1, 1, 'f16'), /embedding: f16 buffers need the shader-f16 feature/);
+        assert.throws(() => half.matmul(b, b, b, { batch: 1, m: 1, n: 1, k: 1, transA: false, transB: false, aBatchStride: 1,
+          bBatchStride: 1, accumulate: false, bDtype: 'f16' }), /matmul: f16 buffers need the shader-f16 feature/);
+        half.free(b);
+      } finally {
+        half.destroy();
+      }
+    });
 
   describe('memory', () => {
     test('fill and write/read round trips; f32 and i32 bits', async () => {

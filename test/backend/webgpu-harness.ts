@@ -6,18 +6,31 @@
 import assert from 'node:assert/strict';
 import type { Backend, DeviceBuffer } from '../../src/backend/backend.js';
 import type { WebGpuBackend } from '../../src/backend/webgpu/index.js';
-import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
+import { createNodeWebGpuBackend, type NodeWebGpuOptions } from '../../src/backend/webgpu/node.js';
 import { relError, runCase, setUpCase, type Case } from './cpu-harness.js';
 
 /** The backend, or the reason there is none (shown as the skip message). */
-export async function openWebGpu(): Promise<{ gpu: WebGpuBackend | null; skip: string | false }> {
+export async function openWebGpu(options: NodeWebGpuOptions = {}): Promise<{ gpu: WebGpuBackend | null; skip: string | false }> {
   try {
-    const gpu = await createNodeWebGpuBackend();
+    const gpu = await createNodeWebGpuBackend(options);
     if (gpu) return { gpu, skip: false };
     return { gpu: null, skip: 'no WebGPU adapter on this machine (Dawn found neither a native nor an OpenGL ES adapter)' };
   } catch (e) {
     return { gpu: null, skip: `WebGPU unavailable: ${(e as Error).message}` };
   }
+}
+
+/**
+ * Points Dawn's Vulkan backend at Mesa's lavapipe where scripts/lavapipe.sh unpacked it: the test
+ * runner passes its driver manifest as TINYZERO_LAVAPIPE_ICD (and its libraries on
+ * LD_LIBRARY_PATH). Only the files that test optional features call this, so the other WebGPU
+ * tests keep running on the OpenGL ES adapter. Must run before Dawn starts. Returns the manifest.
+ */
+export function useLavapipe(): string | null {
+  const icd = process.env.TINYZERO_LAVAPIPE_ICD;
+  if (!icd) return null;
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) process.env.VK_ICD_FILENAMES = icd;
+  return icd;
 }
 
 export async function runCaseAsync(be: Backend, c: Case): Promise<Record<string, Float32Array>> {

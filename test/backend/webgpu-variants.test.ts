@@ -1,0 +1,77 @@
+// Which WGSL a kernel gets for the optional device features, checked without a device: the f16
+// variants declare f16 storage and widen on the read, the subgroup variants reduce with subgroup
+// operations, and the plain variants enable neither (so they compile on every adapter). Also the
+// f16 fallback where no device has it: createBackend warns and frozen weights stay f32.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createBackend } from '../../src/backend/index.js';
+import { dawnFlags } from '../../src/backend/webgpu/node.js';
+import { embeddingWgsl } from '../../src/backend/webgpu/wgsl/gather.js';
+import { matmulWgsl } from '../../src/backend/webgpu/wgsl/matmul.js';
+import {
+  logprobEntropyWgsl, reduceRowWgsl, rmsnormDxWgsl, rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
+} from '../../src/backend/webgpu/wgsl/rows.js';
+import { loadCausalLM } from '../../src/models/load.js';
+import * as T from '../../src/tensor/index.js';
+import { tinyLlamaDir } from '../helpers/assets.js';
+
+test('matmul and embedding: the f16 variant reads B / the table as f16 and widens it; the plain one has no f16', () => {
+  for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    const half = matmulWgsl(transA, transB, true);
+    assert.ok(half.startsWith('enable f16;'), 'enable must open the module');
+    assert.match(half, /var<storage, read> B: array<f16>;/);
+    assert.match(half, /var<storage, read> A: array<f32>;/);
+    assert.match(half, /bv = f32\(B\[/);
+    assert.match(half, /var<workgroup> Bs: array<f32, 1024>;/, 'tiles and accumulation stay f32');
+    const plain = matmulWgsl(transA, transB);
+    assert.doesNotMatch(plain, /f16/);
+  }
+  assert.match(embeddingWgsl(true), /^enable f16;[\s\S]*TBL: array<f16>;[\s\S]*v = f32\(TBL\[/);
+  assert.doesNotMatch(embeddingWgsl(false), /f16/);
+});
+
+test('row kernels: the subgroup variant reduces with subgroup operations, the default with a workgroup tree', () => {
+  const kernels: [string, (sub: boolean) => string][] = [
+    ['softmax', (s) => softmaxWgsl(false, s)], ['logSoftmax', (s) => softmaxWgsl(true, s)],
+    ['softmaxBackward', (s) => softmaxBackwardWgsl(false, s)], ['reduce sum', (s) => reduceRowWgsl('sum', s)],
+    ['reduce max', (s) => reduceRowWgsl('max', s)], ['rmsnorm', rmsnormWgsl], ['rmsnormDx', rmsnormDxWgsl],
+    ['logprobEntropy', logprobEntropyWgsl],
+  ];
+  for (const [name, code] of kernels) {
+    const sub = code(true);
+    assert.ok(sub.startsWith('enable subgroups;'), name);
+    assert.match(sub, /subgroupAdd\(/, name);
+    assert.match(sub, /subgroupMax\(/, name);
+    assert.match(sub, /t == subgroupMin\(t\)/, `${name}: one slot per subgroup, whatever its members`);
+    const tree = code(false);
+    assert.doesNotMatch(tree, /subgroup/, name);
+    assert.match(tree, /for \(var s = 128u; s > 0u; s >>= 1u\)/, name);
+  }
+});
+
+test('Dawn flags: the NVIDIA f16 toggle is always on, merged with the caller\'s toggles into one flag', () => {
+  assert.deepEqual(dawnFlags(undefined), ['enable-dawn-features=vulkan_enable_f16_on_nvidia']);
+  assert.deepEqual(dawnFlags('vulkan', ['enable-dawn-features=dump_shaders,vulkan_enable_f16_on_nvidia', 'adapter=x']),
+    ['backend=vulkan', 'enable-dawn-features=vulkan_enable_f16_on_nvidia,dump_shaders', 'adapter=x']);
+});
+
+test('f16 weights on the CPU: createBackend warns, frozen models stay f32, f16 tensors are refused', async () => {
+  const warnings: string[] = [];
+  const cpu = await createBackend('cpu', { threads: 1, weightDtype: 'f16', warn: (m) => warnings.push(m) });
+  try {
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /f16 weights need device webgpu on an adapter with shader-f16; device cpu keeps them f32/);
+    assert.notEqual(cpu.weightDtype, 'f16');
+    T.setBackend(cpu);
+    const model = loadCausalLM(tinyLlamaDir, { backend: cpu, frozen: true });
+    for (const [name, p] of model.namedParameters()) assert.equal(p.dtype, 'f32', name);
+    model.dispose();
+    assert.throws(() => T.Tensor.empty([4], 'f16', cpu), /the cpu backend has no f16 storage/);
+    assert.throws(() => loadCausalLM(tinyLlamaDir, { backend: cpu, frozen: true, forTraining: true }), /both frozen and for training/);
+  } finally {
+    cpu.destroy();
+  }
+  const quiet: string[] = [];
+  (await createBackend('reference', { warn: (m) => quiet.push(m) })).destroy();
+  assert.deepEqual(quiet, [], 'no warning unless f16 was asked for');
+});
