@@ -1,11 +1,14 @@
 // WebGPU benchmarks: adapter report, matmul GFLOP/s, and one Qwen2.5-0.5B-sized decoder layer
 // (hidden 896, 14 heads, 2 KV heads, head dim 64, intermediate 4864; random weights) forward and
-// forward+backward in GFLOP/s. Prints one JSON object (also written to --out FILE).
+// forward+backward in GFLOP/s; where the adapter has them, matmul with f16 weights (shader-f16) and
+// the row kernels with subgroup reductions against the workgroup-memory path (subgroups).
+// Prints one JSON object (also written to --out FILE).
 // Usage: npm run build && node scripts/gpu-bench.mjs [--small] [--backend vulkan|opengles] [--out FILE]
 //   --small: sizes a software rasteriser finishes in seconds (to test the script, not to measure).
 import { writeFileSync } from 'node:fs';
 import { createNodeWebGpuBackend } from '../dist/src/backend/webgpu/node.js';
 import { parseModelConfig } from '../dist/src/models/config.js';
+import { f32ArrayToF16 } from '../dist/src/models/dtype.js';
 import { DecoderModel } from '../dist/src/models/llama.js';
 import * as T from '../dist/src/tensor/index.js';
 
@@ -20,7 +23,7 @@ if (!be) {
   console.error('gpu-bench: no WebGPU adapter');
   process.exit(2);
 }
-const result = { adapter: be.adapter, matmul: [], layer: null };
+const result = { adapter: be.adapter, matmul: [], matmulF16: [], rows: [], layer: null };
 console.error(`adapter: ${JSON.stringify({ ...be.adapter, limits: undefined })}`);
 
 /** Best wall time in seconds of `fn` over `reps` runs, each waited for on the device. */
@@ -44,19 +47,60 @@ const shapes = small
     { m: 4096, n: 4096, k: 4096, transB: false },
     { m: 4096, n: 4864, k: 896, transB: true }, // an MLP up-projection of 8x512 tokens (weights stored [out, in])
   ];
-for (const { m, n, k, transB } of shapes) {
-  const a = be.alloc(m * k * 4);
-  const b = be.alloc(k * n * 4);
-  const out = be.alloc(m * n * 4);
-  be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
-  be.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
-  const args = { batch: 1, m, n, k, transA: false, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false };
-  const iters = small ? 2 : 10;
-  const s = await bestTime(() => { for (let i = 0; i < iters; i++) be.matmul(a, b, out, args); }, 3);
-  const gflops = (2 * m * n * k * iters) / s / 1e9;
-  result.matmul.push({ m, n, k, transB, ms: (s / iters) * 1e3, gflops: +gflops.toFixed(1) });
-  console.error(`matmul ${m}x${n}x${k} transB=${transB}: ${(s / iters * 1e3).toFixed(2)} ms, ${gflops.toFixed(0)} GFLOP/s`);
-  for (const x of [a, b, out]) be.free(x);
+// f16 B (frozen weights) where the adapter has shader-f16: the same shapes, half the B traffic.
+for (const half of be.halfStorage ? [false, true] : [false]) {
+  for (const { m, n, k, transB } of shapes) {
+    const a = be.alloc(m * k * 4);
+    const b = be.alloc(k * n * (half ? 2 : 4));
+    const out = be.alloc(m * n * 4);
+    be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
+    const bValues = Float32Array.from({ length: k * n }, () => Math.random() - 0.5);
+    be.write(b, half ? f32ArrayToF16(bValues) : bValues);
+    const args = { batch: 1, m, n, k, transA: false, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false, bDtype: half ? 'f16' : 'f32' };
+    const iters = small ? 2 : 10;
+    const s = await bestTime(() => { for (let i = 0; i < iters; i++) be.matmul(a, b, out, args); }, 3);
+    const gflops = (2 * m * n * k * iters) / s / 1e9;
+    (half ? result.matmulF16 : result.matmul).push({ m, n, k, transB, ms: (s / iters) * 1e3, gflops: +gflops.toFixed(1) });
+    console.error(`matmul ${m}x${n}x${k} transB=${transB}${half ? ' f16 B' : ''}: ${(s / iters * 1e3).toFixed(2)} ms, ${gflops.toFixed(0)} GFLOP/s`);
+    for (const x of [a, b, out]) be.free(x);
+  }
+}
+
+// Row kernels over a vocabulary-wide row (Qwen2.5's 151936) with subgroup reductions and with the
+// workgroup-memory tree, on two devices of the same adapter.
+if (be.subgroups) {
+  const tree = await createNodeWebGpuBackend({ backend: opt('backend'), subgroups: false });
+  const [rows, cols] = small ? [16, 1000] : [1024, 151936];
+  for (const [name, dev] of [['subgroups', be], ['tree', tree]]) {
+    const x = dev.alloc(rows * cols * 4);
+    const y = dev.alloc(rows * cols * 4);
+    const ids = dev.alloc(rows * 4);
+    const r = [dev.alloc(rows * 4), dev.alloc(rows * 4), dev.alloc(rows * 4)];
+    dev.write(x, Float32Array.from({ length: rows * cols }, () => Math.random() * 4 - 2));
+    dev.write(ids, Int32Array.from({ length: rows }, (_, i) => (i * 7919) % cols));
+    const time = async (fn) => {
+      fn();
+      await dev.sync();
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        fn();
+        await dev.sync();
+        best = Math.min(best, performance.now() - t0);
+      }
+      return +best.toFixed(3);
+    };
+    const entry = {
+      reductions: name, rows, cols,
+      softmaxMs: await time(() => dev.softmax(x, y, rows, cols)),
+      logprobEntropyMs: await time(() => dev.logprobEntropy(x, ids, r[0], r[1], r[2], rows, cols, 1)),
+      reduceSumMs: await time(() => dev.reduce('sum', x, r[0], rows, cols, 1)),
+    };
+    result.rows.push(entry);
+    console.error(`rows ${rows}x${cols} (${name}): softmax ${entry.softmaxMs} ms, logprobEntropy ${entry.logprobEntropyMs} ms, sum ${entry.reduceSumMs} ms`);
+    for (const b of [x, y, ids, ...r]) dev.free(b);
+  }
+  tree.destroy();
 }
 
 // One decoder layer of Qwen2.5-0.5B's shape (a one-layer model with a tiny vocabulary, so the

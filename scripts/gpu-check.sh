@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# GPU check: the adapter and its features, the WebGPU op and model tests, then the benchmarks
-# (matmul, one Qwen2.5-0.5B-sized layer forward and backward) as JSON in $GPU_CHECK_OUT/gpu-bench.json.
+# GPU check: the adapter and its features, the WebGPU op, optional-feature (f16 weights, subgroup
+# reductions) and model tests, then the benchmarks (matmul in f32 and with f16 weights, row kernels
+# with and without subgroups, one Qwen2.5-0.5B-sized layer forward and backward) as JSON in
+# $GPU_CHECK_OUT/gpu-bench.json.
 # Usage: npm run build && scripts/gpu-check.sh [--small] [--backend vulkan|opengles]
 # On a lent machine without Node.js: scripts/gpu-carry.sh here, then carry .gpu and dist and run
 # `scripts/gpu-check.sh --unpack` there (unpacks node, dawn.node and the Vulkan loader from .gpu/).
@@ -26,8 +28,9 @@ for a in "$@"; do
   fi
 done
 echo "== node $("$NODE" --version)"
-echo "== WebGPU op and model tests"
-"$NODE" --test --test-concurrency=1 dist/test/backend/webgpu-backend.test.js dist/test/models/webgpu-model.test.js 2>&1 |
-  grep -E '^# (tests|pass|fail|skipped)|^ *# (adapter|max|loss|largest)|not ok|error:' || true
+echo "== WebGPU op, optional-feature and model tests"
+"$NODE" --test --test-concurrency=1 dist/test/backend/webgpu-backend.test.js dist/test/backend/webgpu-features.test.js \
+  dist/test/models/webgpu-model.test.js 2>&1 |
+  grep -E '^# (tests|pass|fail|skipped)|^ *# (adapter|max|loss|largest)|# SKIP|not ok|error:' || true
 echo "== benchmarks"
 "$NODE" scripts/gpu-bench.mjs --out "$OUT_DIR/gpu-bench.json" ${args[@]+"${args[@]}"}
