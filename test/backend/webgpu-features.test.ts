@@ -16,7 +16,10 @@ import * as T from '../../src/tensor/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tinyLlamaDir } from '../helpers/assets.js';
+import { resolveConfig } from '../../src/config/index.js';
+import { readMetricsJsonl } from '../../src/tracking/index.js';
+import { train } from '../../src/trainer/index.js';
+import { repoRoot, tinyLlamaDir } from '../helpers/assets.js';
 import { Rng } from '../helpers/rng.js';
 import { relError, runCase } from './cpu-harness.js';
 import { assertSameAsync, openWebGpu, useLavapipe } from './webgpu-harness.js';
@@ -178,6 +181,23 @@ describe('optional WebGPU features', { skip }, () => {
     });
   });
 
+  describe('f16 reference policy', { skip: skipF16 }, () => {
+    test('a PPO step with the reference policy in f16 gives the f32 reference\'s KL loss (BF16 weights convert exactly)', { timeout: 300_000 }, async (t) => {
+      const tmp = mkdtempSync(join(tmpdir(), 'tinyzero-f16-ref-'));
+      try {
+        const f32 = await ppoStep('f32', join(tmp, 'f32'));
+        const f16 = await ppoStep('f16', join(tmp, 'f16'));
+        t.diagnostic(`actor/kl_loss: f32 reference ${f32['actor/kl_loss']}, f16 reference ${f16['actor/kl_loss']}`);
+        assert.ok(f32['actor/kl_loss']! > 0);
+        for (const k of ['critic/score/mean', 'actor/pg_loss', 'actor/kl_loss', 'actor/ppo_kl', 'actor/grad_norm']) {
+          assert.ok(Math.abs(f16[k]! - f32[k]!) <= 1e-5 * Math.max(1e-3, Math.abs(f32[k]!)), `${k}: f16 reference ${f16[k]} vs f32 ${f32[k]}`);
+        }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe('subgroup reductions', { skip: skipSub }, () => {
     const shapes = [[1, 1], [3, 7], [2, 256], [5, 257], [4, 1000], [2, 4099]];
     test('softmax and log-softmax with their backward', async () => {
@@ -232,6 +252,21 @@ describe('optional WebGPU features', { skip }, () => {
     });
   });
 });
+
+/** One PPO step of the digit-completion example with a KL loss, so a reference policy is loaded (frozen, in `refDtype`). */
+async function ppoStep(refDtype: 'f32' | 'f16', dir: string): Promise<Record<string, number>> {
+  process.chdir(repoRoot);
+  const config = resolveConfig({
+    file: join(repoRoot, 'examples/digit-completion.yaml'),
+    overrides: ['trainer.device=webgpu', `trainer.frozen_weight_dtype=${refDtype}`, 'actor_rollout_ref.actor.use_kl_loss=true',
+      'data.train_batch_size=8', 'data.max_response_length=8', 'actor_rollout_ref.actor.ppo_mini_batch_size=4',
+      'critic.ppo_mini_batch_size=4', 'actor_rollout_ref.actor.ppo_micro_batch_size=2', 'critic.ppo_micro_batch_size=2',
+      'trainer.total_training_steps=1', 'trainer.val_before_train=false', 'trainer.test_freq=-1', 'trainer.save_freq=-1',
+      `trainer.default_local_dir=${dir}`, "trainer.logger=['jsonl']"],
+  });
+  await train(config, { progress: false, log: () => {} });
+  return readMetricsJsonl(join(dir, 'metrics.jsonl'))[0]!.metrics;
+}
 
 /** Logits of `ids` from the model in `dir` on `backend` (frozen: f16 weights where the backend stores them). */
 async function logitsOf(backend: Backend, dir: string, ids: number[], frozen: boolean, inspect?: (model: CausalLM) => void): Promise<Float32Array> {
