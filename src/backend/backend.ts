@@ -120,7 +120,8 @@ export interface Backend {
   free(buf: DeviceBuffer): void;
   /**
    * Copies host data into `buf` starting at element `offset`. A Uint16Array holds f16 bits for an
-   * f16 buffer (backends with `halfStorage` only; its offset counts 2-byte elements).
+   * f16 buffer (backends with `halfStorage` only; its offset counts 2-byte elements and must be
+   * even, and an odd count also zeroes the element after the last: devices write 4-byte words).
    */
   write(buf: DeviceBuffer, data: Float32Array | Int32Array | Uint16Array, offset?: number): void;
   /**

@@ -32,6 +32,7 @@ import {
 
 const groupsFor = (n: number): number => Math.ceil(n / ELEMENT_GROUP);
 const bytesPer = (dtype: DType): number => (dtype === 'f16' ? 2 : 4);
+const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
 export interface WebGpuBackendOptions {
   /**
@@ -42,7 +43,6 @@ export interface WebGpuBackendOptions {
   /** Use subgroup reductions where the adapter has `subgroups` (default true); false forces the workgroup-memory path. */
   subgroups?: boolean;
 }
-const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
@@ -103,7 +103,7 @@ export class WebGpuBackend implements Backend {
       // writeBuffer moves whole 4-byte words: an odd f16 offset would clobber its neighbour.
       if (offset % 2 !== 0) throw new Error(`write: f16 data must start at an even element, not ${offset}`);
       if (bytes.length % 4 !== 0) {
-        // The buffer's size is a multiple of 4, so the padding element lands inside it.
+        // The buffer's size is a multiple of 4, so the padding element lands inside it (and is zeroed).
         const padded = new Uint8Array(bytes.length + 2);
         padded.set(bytes);
         bytes = padded;
