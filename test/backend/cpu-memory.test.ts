@@ -192,6 +192,16 @@ describe('variants and threads', () => {
         inputs: { x: rng.floats(50 * 999, 3) }, outputs: { y: 50 * 999 }, compare: ['y'],
         call: (be, b) => be.softmax(b.x!, b.y!, 50, 999),
       });
+      // The exp of the row kernels without fused multiply-add (kernels/simd.ts expNeg).
+      const [rows, vocab] = [5, 1003];
+      assertSame(plain, ref, 'simd logprobEntropy', {
+        inputs: { z: rng.floats(rows * vocab, 3), ids: Int32Array.from({ length: rows }, (_, i) => i * 7), dl: rng.floats(rows), de: rng.floats(rows) },
+        outputs: { lp: rows, ent: rows, lse: rows, dz: rows * vocab }, compare: ['lp', 'ent', 'lse', 'dz'],
+        call: (be, b) => {
+          be.logprobEntropy(b.z!, b.ids!, b.lp!, b.ent!, b.lse!, rows, vocab, 0.8);
+          be.logprobEntropyBackward(b.z!, b.ids!, b.lse!, b.ent!, b.dl!, b.de!, b.dz!, rows, vocab, 0.8);
+        },
+      });
     } finally {
       plain.destroy();
     }

@@ -44,6 +44,12 @@ const GEMV_MAX_M = 4;
 const PACK_CHUNK_BYTES = 64 << 20;
 /** op(A) = A^T with at least this many elements per item is copied to row-major first (see matmul). */
 const TRANSPOSE_A_MIN = 1 << 16;
+/**
+ * Rows per unit of the RMSNorm backward, each unit writing one row of dw partial sums: 32 keeps
+ * the partials (1/32 of the input) and their final sum small while a 4096-row batch still has 128
+ * units to share.
+ */
+const RMS_BLOCK_ROWS = 32;
 
 const f32Bits = new Int32Array(new Float32Array([0]).buffer);
 const f32View = new Float32Array(f32Bits.buffer);
@@ -325,9 +331,13 @@ export class CpuBackend implements Backend {
     const op = 'rmsnormBackward', e = rows * dim;
     const dyp = this.#arg(dy, e, op, 'dy'), xp = this.#arg(x, e, op, 'x'), wp = this.#arg(w, dim, op, 'w');
     const rp = this.#arg(rstd, rows, op, 'rstd'), dxp = this.#arg(dx, e, op, 'dx'), dwp = this.#arg(dw, dim, op, 'dw');
-    this.#rows('rmsnormBackwardDx', [dyp, xp, wp, rp, dxp, dim], rows, dim);
-    // dw sums over rows: split by column blocks so each thread owns its slice of dw.
-    this.#pool.run('rmsnormBackwardDw', [dyp, xp, rp, dwp, rows, dim], Math.ceil(dim / 64), e);
+    // One pass over the rows writes dx and, per block of rows, partial sums of dw; a second kernel
+    // adds those into dw by column blocks, so each thread owns its slice of dw. The blocks are the
+    // same for any thread count, so the result is too.
+    const blocks = Math.ceil(rows / RMS_BLOCK_ROWS);
+    const part = this.#scratch(blocks * dim * 4);
+    this.#pool.run('rmsnormBackwardRows', [dyp, xp, wp, rp, dxp, part, rows, dim, RMS_BLOCK_ROWS], blocks, e);
+    this.#pool.run('rmsnormBackwardDw', [part, dwp, blocks, dim], Math.ceil(dim / 64), blocks * dim);
   }
 
   rope(x: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer, out: DeviceBuffer,
@@ -486,7 +496,7 @@ export class CpuBackend implements Backend {
 
   /** A row kernel over `rows` rows of `cols` elements. */
   #rows(name: 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'embedding' | 'rmsnorm'
-    | 'rmsnormBackwardDx' | 'rope' | 'logprobEntropy' | 'logprobEntropyBackward', args: number[], rows: number, cols: number): void {
+    | 'rope' | 'logprobEntropy' | 'logprobEntropyBackward', args: number[], rows: number, cols: number): void {
     this.#pool.run(name, args, rows, rows * cols);
   }
 
