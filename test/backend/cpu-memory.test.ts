@@ -231,7 +231,8 @@ describe('variants and threads', () => {
 
   test('idle workers stop spinning and sleep', async () => {
     const x = cpu.alloc(4 * 200_000);
-    cpu.fill(x, 200_000, 1, 'f32'); // large enough to wake the worker
+    // Large enough to split; the split policy runs each way twice before it compares them.
+    for (let i = 0; i < 6; i++) cpu.fill(x, 200_000, 1, 'f32');
     await new Promise((r) => setTimeout(r, 100)); // past the spin window
     const t0 = process.cpuUsage();
     await new Promise((r) => setTimeout(r, 300));

@@ -12,6 +12,7 @@ import { sizeClass, WasmAllocator } from './allocator.js';
 import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
 import { compileKernels, instantiateKernels, type KernelTable, type KernelVariant } from './kernels.js';
 import { PARALLEL_MIN_WORK, ThreadPool } from './pool.js';
+import type { SplitMode } from './split-policy.js';
 import { wasm, type WasmMemory } from './wasm.js';
 import { collapse, denseStrides, extent, MAP_RANK } from './strided.js';
 
@@ -20,6 +21,11 @@ export interface CpuBackendOptions {
   threads?: number;
   /** 'auto' picks relaxed SIMD when the runtime validates it. */
   variant?: 'auto' | KernelVariant;
+  /**
+   * When jobs are split across the threads: 'auto' (default) learns it from measured times
+   * (split-policy.ts); 'always' / 'never' split every job above the floor / none (tests, benchmarks).
+   */
+  split?: SplitMode;
 }
 
 /** A block of the shared memory. */
@@ -86,7 +92,7 @@ export class CpuBackend implements Backend {
     const { module, variant } = await compileKernels(opts.variant ?? 'auto');
     const memory = new wasm.Memory({ initial: HEAP_BASE / 65536 + 32, maximum: 65536, shared: true });
     const kernels = instantiateKernels(module, memory);
-    const pool = await ThreadPool.create(kernels, module, memory, threads);
+    const pool = await ThreadPool.create(kernels, module, memory, threads, opts.split ?? 'auto');
     return new CpuBackend(memory, kernels, pool, variant);
   }
 
