@@ -11,7 +11,7 @@ import type {
 import { sizeClass, WasmAllocator } from './allocator.js';
 import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
 import { compileKernels, instantiateKernels, type KernelTable, type KernelVariant } from './kernels.js';
-import { PARALLEL_MIN_WORK, ThreadPool } from './pool.js';
+import { CHUNKS_PER_THREAD, PARALLEL_MIN_WORK, ThreadPool } from './pool.js';
 import type { SplitMode } from './split-policy.js';
 import { wasm, type WasmMemory } from './wasm.js';
 import { collapse, denseStrides, extent, MAP_RANK } from './strided.js';
@@ -282,11 +282,28 @@ export class CpuBackend implements Backend {
         cs = 1;
         aStride = m * k;
       }
-      // Split by row blocks when there are enough to share, else by column panels.
-      const splitCols = cnt * rowBlocks >= 2 * this.threads ? 0 : 1;
+      const splitCols = this.#splitCols(cnt, rowBlocks, m, n, k) ? 1 : 0;
       this.#pool.run('gemm', [a0, scratch, op + t0 * m * n * 4, m, n, k, rs, cs, aStride,
         shared ? 0 : packFloats, acc, splitCols], cnt * (splitCols ? panels : rowBlocks), cnt * m * n * Math.max(k, 1));
     }
+  }
+
+  /**
+   * Whether a pooled gemm splits by column panels rather than by row blocks. Each way re-reads something per chunk: a chunk of rows streams all of
+   * packed B once per mc-row slice (the kernel's L2 block of A, kernels/matmul.ts gemmBlock), so
+   * row chunks smaller than mc stream B more often than one thread would; a chunk of panels reads
+   * all of A once. So: by columns when there are too few row blocks to share, or when the extra B
+   * traffic of row chunks exceeds the extra A traffic of panel chunks (wide products such as
+   * 256x4864x896, where B is 17 MB and A 0.9 MB).
+   */
+  #splitCols(items: number, rowBlocks: number, m: number, n: number, k: number): boolean {
+    if (items * rowBlocks < 2 * this.threads) return true;
+    if (items > 1 || this.threads === 1) return false;
+    const chunks = this.threads * CHUNKS_PER_THREAD;
+    const mc = Math.max(4, Math.floor(65536 / Math.max(k, 1)) & ~3);
+    const extraB = Math.max(0, chunks - Math.ceil(m / mc)) * k * n;
+    const extraA = chunks * m * k;
+    return extraA < extraB;
   }
 
   // --- fused routines --------------------------------------------------------------------------
