@@ -21,33 +21,31 @@ describe('SplitPolicy', () => {
   });
 
   test('warms up each way, then keeps to the faster and explores the other once in a while', () => {
-    let now = 0;
-    const p = new SplitPolicy(8, 'auto', () => now);
-    // Two alone, then two split, whatever the times.
-    for (const want of [false, false, true, true]) {
-      const split = p.choose(slot);
+    const p = new SplitPolicy(8);
+    // Alone and split in turn, three each, whatever the times.
+    for (const want of [false, true, false, true, false, true]) {
+      const split = p.choose(slot, 1 << 20);
       assert.equal(split, want);
       p.record(slot, split, split ? 1e-3 : 2e-3, 1 << 20);
     }
     assert.equal(p.splits(slot), true);
     const ways: boolean[] = [];
-    for (let i = 0; i < 64; i++) ways.push(p.choose(slot));
-    // Splitting is twice as fast: it is chosen except for one exploration in 32 calls; the next
-    // is held back until 50 ms have passed since the last.
-    assert.equal(ways.filter((w) => !w).length, 1);
-    assert.equal(ways.indexOf(false), 31);
-    now += 50;
-    assert.equal(p.choose(slot), false, 'explores again once the time has passed too');
+    for (let i = 0; i < 130; i++) ways.push(p.choose(slot, 1 << 20));
+    // Splitting takes 1 ms and alone 2 ms: alone runs again once 32 * 2 ms went into splitting,
+    // about every 64th call.
+    const explored = ways.flatMap((w, i) => (w ? [] : [i]));
+    assert.equal(explored.length, 2, JSON.stringify(explored));
+    assert.ok(Math.abs(explored[0]! - 63) <= 1 && Math.abs(explored[1]! - explored[0]! - 64) <= 1, JSON.stringify(explored));
   });
 
   test('follows a change: splitting turns slow, and the next samples move it back to alone', () => {
     const p = new SplitPolicy(8);
-    for (let i = 0; i < 4; i++) {
-      const split = p.choose(slot);
+    for (let i = 0; i < 6; i++) {
+      const split = p.choose(slot, 1 << 20);
       p.record(slot, split, split ? 1e-3 : 2e-3, 1 << 20);
     }
     assert.equal(p.splits(slot), true);
-    // The worker loses its core: split jobs now take 3 ms. A clipped running mean needs a few.
+    // The worker loses its core: split jobs now take 3 ms. The running mean needs a few.
     let n = 0;
     while (p.splits(slot) && n < 20) {
       p.record(slot, true, 3e-3, 1 << 20);
@@ -55,14 +53,14 @@ describe('SplitPolicy', () => {
     }
     assert.equal(p.splits(slot), false);
     assert.ok(n > 1 && n < 20, `switched after ${n} slow splits`);
-    assert.equal(p.choose(slot), false);
+    assert.equal(p.choose(slot, 1 << 20), false);
   });
 
   test("'always' and 'never' ignore the timings", () => {
     const always = new SplitPolicy(8, 'always'), never = new SplitPolicy(8, 'never');
     for (let i = 0; i < 10; i++) {
-      assert.equal(always.choose(slot), true);
-      assert.equal(never.choose(slot), false);
+      assert.equal(always.choose(slot, 1 << 20), true);
+      assert.equal(never.choose(slot, 1 << 20), false);
       assert.equal(always.wantsTime(slot, true), false);
     }
   });

@@ -88,10 +88,14 @@ export class ThreadPool {
     }
     const policy = this.#policy;
     const slot = SplitPolicy.slot(KERNEL_INDEX.get(name)!, work);
-    const split = policy.choose(slot);
+    const split = policy.choose(slot, work);
     const timed = policy.wantsTime(slot, split);
     const t0 = timed ? performance.now() : 0;
     if (!split) {
+      // Measuring "alone" while splitting is preferred here: stop the idle workers' spinning first,
+      // or a spinning worker that takes the main thread's core (a busy machine) makes running
+      // alone look slow and splitting keeps being preferred for that reason alone.
+      if (timed && policy.splits(slot)) Atomics.store(this.#ctrl, SPIN, 0);
       kernel(...args, 0, units, 0);
       if (timed) policy.record(slot, false, (performance.now() - t0) / 1000, work);
       else policy.skip(slot, false);

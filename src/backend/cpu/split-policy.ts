@@ -4,9 +4,11 @@
  * softmax), and on a shared machine whether a worker thread gets a core at all changes from
  * second to second. So the choice is learned from measured times, per kernel and size class
  * (floor(log2(work))): each class keeps the mean seconds per work unit of running alone and of
- * splitting, and a job takes whichever is lower. Every EXPLORE_CALLS calls (and EXPLORE_MS) the
- * other way runs once, to follow a change in load, so a losing way costs at most one call in
- * EXPLORE_CALLS.
+ * splitting, and a job takes whichever is lower. To follow a change in load the other way runs
+ * once whenever the preferred way has spent EXPLORE_RATIO times the other's expected time since
+ * it last ran, so exploring costs at most 1/EXPLORE_RATIO of the time, however slow the other way
+ * is: a worker descheduled while it holds a chunk can stall a split job for 5-20 ms on a busy
+ * machine, which a rule of "once per N calls" would pay every N calls of a 20 us job.
  *
  * "Splitting" is measured whole, from publishing the job to the last chunk done: the wake-up, the
  * claims, a worker that was descheduled holding a chunk, and the main thread's own slowdown when a
@@ -19,14 +21,24 @@ export type SplitMode = 'auto' | 'always' | 'never';
 
 /** Size classes per kernel: floor(log2(work)) for work up to 2^47. */
 const CLASSES = 48;
-/** Weight of a new sample in a mean; a sample counts at most CLIP times the mean (one preemption is not a trend). */
+/**
+ * Weight of a new sample in a mean. Split samples count whole: on a busy machine a worker is now
+ * and then descheduled while it holds a chunk (a 5-20 ms stall of a 20 us job), and those stalls
+ * are what splitting costs. Alone samples are clipped at ALONE_CLIP times the mean: the main thread
+ * itself is descheduled as often whichever way it runs (a 12 ms "alone" fill of 20 us was seen),
+ * which says nothing about running alone. The asymmetry leans toward running alone, the side that
+ * is never slower than one thread.
+ */
 const ALPHA = 0.25;
-const CLIP = 4;
-/** The other way runs once per this many calls of a class, and not more often than every EXPLORE_MS. */
-const EXPLORE_CALLS = 32;
-const EXPLORE_MS = 50;
-/** Samples of each way taken before comparing (the first call of a kernel compiles and warms caches). */
-const WARMUP = 2;
+const ALONE_CLIP = 4;
+/** The other way runs once the preferred way has spent this many times the other's expected time. */
+const EXPLORE_RATIO = 32;
+/**
+ * Samples of each way taken, alternately, before comparing; the lowest is kept. The first calls
+ * of a kernel on a fresh buffer are slow (page faults, cold caches: 10x here), and a way judged
+ * on them would be explored again only rarely.
+ */
+const WARMUP = 3;
 /** Past the warm-up, only one call in TIME_EVERY of the preferred way is timed (a clock read costs ~0.1 us). */
 const TIME_EVERY = 4;
 
@@ -37,22 +49,17 @@ export class SplitPolicy {
   readonly #split: Float64Array;
   readonly #nAlone: Int32Array;
   readonly #nSplit: Int32Array;
-  /** Calls since the non-preferred way last ran, and when it did (ms). */
-  readonly #calls: Int32Array;
-  readonly #explored: Float64Array;
-  readonly #clock: () => number;
+  /** Expected seconds spent in the preferred way since the other last ran. */
+  readonly #spent: Float64Array;
 
-  /** `clock` (ms) is for tests. */
-  constructor(kernels: number, mode: SplitMode = 'auto', clock: () => number = () => performance.now()) {
+  constructor(kernels: number, mode: SplitMode = 'auto') {
     this.mode = mode;
-    this.#clock = clock;
     const n = kernels * CLASSES;
     this.#alone = new Float64Array(n);
     this.#split = new Float64Array(n);
     this.#nAlone = new Int32Array(n);
     this.#nSplit = new Int32Array(n);
-    this.#calls = new Int32Array(n);
-    this.#explored = new Float64Array(n).fill(-Infinity);
+    this.#spent = new Float64Array(n);
   }
 
   /** The slot of a job: its kernel's index and the size class of its work (>= 1). */
@@ -61,20 +68,20 @@ export class SplitPolicy {
     return kernel * CLASSES + Math.min(CLASSES - 1, cls);
   }
 
-  /** True to split the job in `slot`. Reads the clock only when an exploration is due. */
-  choose(slot: number): boolean {
+  /** True to split the job of `work` units in `slot`. */
+  choose(slot: number, work: number): boolean {
     if (this.mode !== 'auto') return this.mode === 'always';
-    if (this.#nAlone[slot]! < WARMUP) return false;
-    if (this.#nSplit[slot]! < WARMUP) return true;
-    const best = this.#split[slot]! < this.#alone[slot]!;
-    if (++this.#calls[slot]! >= EXPLORE_CALLS) {
-      const now = this.#clock();
-      if (now - this.#explored[slot]! >= EXPLORE_MS) {
-        this.#calls[slot] = 0;
-        this.#explored[slot] = now;
-        return !best;
-      }
+    // Warm-up: the two ways in turn, alone first, until each has WARMUP samples.
+    const na = this.#nAlone[slot]!, ns = this.#nSplit[slot]!;
+    if (na < WARMUP || ns < WARMUP) return na > ns;
+    const split = this.#split[slot]!, alone = this.#alone[slot]!;
+    const best = split < alone;
+    const spent = this.#spent[slot]! + (best ? split : alone) * work;
+    if (spent >= EXPLORE_RATIO * (best ? alone : split) * work) {
+      this.#spent[slot] = 0;
+      return !best;
     }
+    this.#spent[slot] = spent;
     return best;
   }
 
@@ -92,8 +99,8 @@ export class SplitPolicy {
     const x = seconds / work;
     const n = counts[slot]!;
     const m = means[slot]!;
-    // The warm-up keeps the lower of its samples; after it, a clipped running mean.
-    means[slot] = n === 0 ? x : n < WARMUP ? Math.min(m, x) : m + ALPHA * (Math.min(x, CLIP * m) - m);
+    // The warm-up keeps the lowest of its samples; after it, a running mean.
+    means[slot] = n === 0 ? x : n < WARMUP ? Math.min(m, x) : m + ALPHA * ((split ? x : Math.min(x, ALONE_CLIP * m)) - m);
     counts[slot] = n + 1;
   }
 
