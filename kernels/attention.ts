@@ -1,7 +1,7 @@
 // Fused causal attention with grouped KV heads (see AttentionArgs in src/backend/backend.ts).
 // Scores are recomputed per query row; nothing of size Tq x Tk is stored, only the row's scores
 // in a per-thread scratch area of Tk floats.
-import { expf, expv, hsum, loadN, madd, storeN } from './simd';
+import { expf, expNeg, hsum, loadN, madd, storeN } from './simd';
 
 /** dot(a[0..D), b[0..D)). */
 // @ts-ignore: decorator
@@ -64,7 +64,7 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
     for (let j = 0; j < n; j += 4) {
       // Missing lanes load as -inf, whose exp is 0.
       const c = min(4, n - j), o = <usize>j << 2;
-      const e = expv(f32x4.sub(loadN(s + o, c, ninf), vm));
+      const e = expNeg(f32x4.sub(loadN(s + o, c, ninf), vm));
       acc = f32x4.add(acc, e);
       storeN(s + o, e, c);
     }
@@ -150,7 +150,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
     let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
     if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bias + (<usize>j << 2))));
     const live = i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0));
-    const p = v128.and(expv(f32x4.sub(sv, lv)), live);
+    const p = v128.and(expNeg(f32x4.sub(sv, lv)), live);
     const ds = f32x4.mul(f32x4.mul(p, f32x4.sub(hsum4(p0, p1, p2, p3), delta)), vs);
     v128.store(sc + (<usize>j << 4), p);
     v128.store(sc + pOff + (<usize>j << 4), ds);
@@ -293,7 +293,7 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
     }
     let sum = zero;
     for (let j = 0; j < n; j++) {
-      const p = expv(f32x4.sub(v128.load(sc + (<usize>j << 4)), mx));
+      const p = expNeg(f32x4.sub(v128.load(sc + (<usize>j << 4)), mx));
       sum = f32x4.add(sum, p);
       v128.store(sc + (<usize>j << 4), p);
     }

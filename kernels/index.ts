@@ -5,6 +5,6 @@
 export { fill, unary, stridedMap, adamw } from './elementwise';
 export { reduceRows, reduceCols, softmax, softmaxBackward, logSoftmax, logSoftmaxBackward } from './reduce';
 export { packB, gemm, gemvN, gemvT } from './matmul';
-export { rmsnorm, rmsnormBackwardDx, rmsnormBackwardDw, rope, embedding, embeddingBackward } from './norm';
+export { rmsnorm, rmsnormBackwardRows, rmsnormBackwardDw, rope, embedding, embeddingBackward } from './norm';
 export { attention, attentionBlocks, attentionBackward, attentionBackwardRows } from './attention';
 export { logprobEntropy, logprobEntropyBackward } from './logprob';

@@ -83,7 +83,7 @@ function gemmBlock(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aRs:
   r0: i32, r1: i32, p0: i32, p1: i32): void {
   const rs = <usize>aRs << 2, cs = <usize>aCs << 2;
   // Rows in chunks whose A slice stays in L2 while every panel of the range streams past it.
-  const mc = max(4, (65536 / max(k, 1)) & ~3);
+  const mc = max(4, (65536 / max(k, 1)) & ~3); // CpuBackend #splitCols mirrors this
   for (let rc = r0; rc < r1; rc += mc) {
     const rcEnd = min(r1, rc + mc);
     for (let p = p0; p < p1; p++) {

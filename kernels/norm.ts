@@ -21,44 +21,68 @@ export function rmsnorm(x: usize, w: usize, out: usize, rstd: usize, dim: i32, e
   }
 }
 
-/** dx = rstd*dy*w - x * rstd^3 * mean(dy*w*x), rows [start, end) (overwrites dx). */
-export function rmsnormBackwardDx(dy: usize, x: usize, w: usize, rstd: usize, dx: usize, dim: i32,
-  start: i32, end: i32, tid: i32): void {
+/**
+ * The backward pass of rows [block*start, block*end): dx = rstd*dy*w - x * rstd^3 * mean(dy*w*x)
+ * (overwriting dx), and for each block u of `block` rows the
+ * partial sums part[u, c] = sum over its rows of dy[r, c] * x[r, c] * rstd[r], which
+ * rmsnormBackwardDw adds into dw. One read of dy and x from memory (the second pass over a row
+ * hits L1), where a separate dw kernel walking columns read both again. The blocks do not depend
+ * on the thread count, so neither does the summation order.
+ */
+export function rmsnormBackwardRows(dy: usize, x: usize, w: usize, rstd: usize, dx: usize, part: usize, rows: i32, dim: i32,
+  block: i32, start: i32, end: i32, tid: i32): void {
   const zero = f32x4.splat(0);
-  for (let r = start; r < end; r++) {
-    const off = <usize>r * <usize>dim << 2;
-    let acc = zero;
-    for (let j = 0; j < dim; j += 4) {
-      const n = min(4, dim - j), o = <usize>j << 2;
-      acc = madd(f32x4.mul(loadN(dy + off + o, n, zero), loadN(w + o, n, zero)), loadN(x + off + o, n, zero), acc);
-    }
-    const inv = load<f32>(rstd + (<usize>r << 2));
-    const vi = f32x4.splat(inv);
-    const coef = f32x4.splat(inv * inv * inv * hsum(acc) / <f32>dim);
-    for (let j = 0; j < dim; j += 4) {
-      const n = min(4, dim - j), o = <usize>j << 2;
-      const g = f32x4.mul(f32x4.mul(loadN(dy + off + o, n, zero), loadN(w + o, n, zero)), vi);
-      storeN(dx + off + o, f32x4.sub(g, f32x4.mul(loadN(x + off + o, n, zero), coef)), n);
+  for (let u = start; u < end; u++) {
+    const pu = part + (<usize>u * <usize>dim << 2);
+    const r0 = u * block, r1 = min(rows, r0 + block);
+    for (let r = r0; r < r1; r++) {
+      const off = <usize>r * <usize>dim << 2;
+      const dyr = dy + off, xr = x + off, dxr = dx + off;
+      let a0 = zero, a1 = zero;
+      let j = 0;
+      for (; j + 8 <= dim; j += 8) {
+        const o = <usize>j << 2;
+        a0 = madd(f32x4.mul(v128.load(dyr + o), v128.load(w + o)), v128.load(xr + o), a0);
+        a1 = madd(f32x4.mul(v128.load(dyr + o, 16), v128.load(w + o, 16)), v128.load(xr + o, 16), a1);
+      }
+      for (; j < dim; j += 4) {
+        const n = min(4, dim - j), o = <usize>j << 2;
+        a0 = madd(f32x4.mul(loadN(dyr + o, n, zero), loadN(w + o, n, zero)), loadN(xr + o, n, zero), a0);
+      }
+      const inv = load<f32>(rstd + (<usize>r << 2));
+      const vi = f32x4.splat(inv);
+      const ncoef = f32x4.splat(-inv * inv * inv * hsum(f32x4.add(a0, a1)) / <f32>dim);
+      // dys = dy * rstd: dx = dys * w - x * coef, part += dys * x (the first row of a block stores).
+      const first = r == r0;
+      j = 0;
+      for (; j + 4 <= dim; j += 4) {
+        const o = <usize>j << 2;
+        const dys = f32x4.mul(v128.load(dyr + o), vi), xv = v128.load(xr + o);
+        v128.store(dxr + o, madd(xv, ncoef, f32x4.mul(dys, v128.load(w + o))));
+        v128.store(pu + o, madd(dys, xv, first ? zero : v128.load(pu + o)));
+      }
+      if (j < dim) {
+        const n = dim - j, o = <usize>j << 2;
+        const dys = f32x4.mul(loadN(dyr + o, n, zero), vi), xv = loadN(xr + o, n, zero);
+        storeN(dxr + o, madd(xv, ncoef, f32x4.mul(dys, loadN(w + o, n, zero))), n);
+        storeN(pu + o, madd(dys, xv, first ? zero : loadN(pu + o, n, zero)), n);
+      }
     }
   }
 }
 
 /**
- * dw[c] += sum_r dy[r, c] * x[r, c] * rstd[r], over column blocks of 64 [start, end): each thread
- * owns its columns, so the accumulation over rows needs no synchronisation.
+ * dw[c] += sum_u part[u, c] over the blocks' partial sums, column blocks of 64 [start, end): each
+ * thread owns its columns, so the accumulation needs no synchronisation.
  */
-export function rmsnormBackwardDw(dy: usize, x: usize, rstd: usize, dw: usize, rows: i32, dim: i32,
-  start: i32, end: i32, tid: i32): void {
+export function rmsnormBackwardDw(part: usize, dw: usize, blocks: i32, dim: i32, start: i32, end: i32, tid: i32): void {
   const zero = f32x4.splat(0);
   for (let u = start; u < end; u++) {
     const c0 = u << 6, c1 = min(dim, c0 + 64);
     for (let c = c0; c < c1; c += 4) {
       const n = min(4, c1 - c), o = <usize>c << 2;
       let acc = zero;
-      for (let r = 0; r < rows; r++) {
-        const off = (<usize>r * <usize>dim << 2) + o;
-        acc = madd(f32x4.mul(loadN(dy + off, n, zero), loadN(x + off, n, zero)), v128.load32_splat(rstd + (<usize>r << 2)), acc);
-      }
+      for (let b = 0; b < blocks; b++) acc = f32x4.add(acc, loadN(part + (<usize>b * <usize>dim << 2) + o, n, zero));
       storeN(dw + o, f32x4.add(loadN(dw + o, n, zero), acc), n);
     }
   }

@@ -1,5 +1,5 @@
 // Reductions and the row-wise softmax family. Row kernels process rows [start, end).
-import { expv, hmax, hsum, loadN, madd, storeN } from './simd';
+import { expNeg, hmax, hsum, loadN, madd, rowMaxLoose, storeN } from './simd';
 
 const SUM = 0;
 
@@ -58,27 +58,43 @@ export function reduceCols(op: i32, x: usize, out: usize, len: i32, inner: i32, 
   }
 }
 
-/** max over a contiguous row of n floats. */
-// @ts-ignore: decorator
-@inline function rowMax(p: usize, n: i32): f32 {
-  return rowReduce(1, p, n);
-}
-
-/** Row softmax: out = exp(x - max) / sum. */
+/**
+ * Row softmax: out = exp(x - max) / sum. Three passes over the row, only the first from memory
+ * when the row fits in L1/L2 (the max, then exp stored and summed, then the scaling); exp is the
+ * cost, so the middle pass is the one that matters: expNeg, two vectors per step with the loads
+ * unmasked (the ragged tail goes last).
+ */
 export function softmax(x: usize, out: usize, cols: i32, start: i32, end: i32, tid: i32): void {
-  const ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0);
+  const ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0), one = f32x4.splat(1);
   for (let r = start; r < end; r++) {
     const xr = x + (<usize>r * <usize>cols << 2), orow = out + (<usize>r * <usize>cols << 2);
-    const mx = f32x4.splat(rowMax(xr, cols));
-    let acc = zero;
-    for (let j = 0; j < cols; j += 4) {
-      const n = min(4, cols - j);
-      const e = expv(f32x4.sub(loadN(xr + (<usize>j << 2), n, ninf), mx));
-      acc = f32x4.add(acc, e);
-      storeN(orow + (<usize>j << 2), e, n);
+    const mx = f32x4.splat(rowMaxLoose(xr, cols, one));
+    let a0 = zero, a1 = zero;
+    let j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      const o = <usize>j << 2;
+      const e0 = expNeg(f32x4.sub(v128.load(xr + o), mx));
+      const e1 = expNeg(f32x4.sub(v128.load(xr + o, 16), mx));
+      v128.store(orow + o, e0);
+      v128.store(orow + o, e1, 16);
+      a0 = f32x4.add(a0, e0);
+      a1 = f32x4.add(a1, e1);
     }
-    const inv = f32x4.splat(<f32>1.0 / hsum(acc));
-    for (let j = 0; j < cols; j += 4) {
+    for (; j < cols; j += 4) {
+      const n = min(4, cols - j), o = <usize>j << 2;
+      // Missing lanes load as -inf: expNeg gives 0, which the sum ignores.
+      const e = expNeg(f32x4.sub(loadN(xr + o, n, ninf), mx));
+      a0 = f32x4.add(a0, e);
+      storeN(orow + o, e, n);
+    }
+    const inv = f32x4.splat(<f32>1.0 / hsum(f32x4.add(a0, a1)));
+    j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      const p = orow + (<usize>j << 2);
+      v128.store(p, f32x4.mul(v128.load(p), inv));
+      v128.store(p, f32x4.mul(v128.load(p, 16), inv), 16);
+    }
+    for (; j < cols; j += 4) {
       const n = min(4, cols - j);
       const p = orow + (<usize>j << 2);
       storeN(p, f32x4.mul(loadN(p, n, zero), inv), n);
@@ -109,13 +125,17 @@ export function logSoftmax(x: usize, out: usize, cols: i32, start: i32, end: i32
   const ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0);
   for (let r = start; r < end; r++) {
     const xr = x + (<usize>r * <usize>cols << 2), orow = out + (<usize>r * <usize>cols << 2);
-    const m = rowMax(xr, cols);
+    const m = rowMaxLoose(xr, cols, f32x4.splat(1));
     const mx = f32x4.splat(m);
-    let acc = zero;
-    for (let j = 0; j < cols; j += 4) {
-      acc = f32x4.add(acc, expv(f32x4.sub(loadN(xr + (<usize>j << 2), min(4, cols - j), ninf), mx)));
+    let a0 = zero, a1 = zero;
+    let j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      const o = <usize>j << 2;
+      a0 = f32x4.add(a0, expNeg(f32x4.sub(v128.load(xr + o), mx)));
+      a1 = f32x4.add(a1, expNeg(f32x4.sub(v128.load(xr + o, 16), mx)));
     }
-    const lse = f32x4.splat(m + Mathf.log(hsum(acc)));
+    for (; j < cols; j += 4) a0 = f32x4.add(a0, expNeg(f32x4.sub(loadN(xr + (<usize>j << 2), min(4, cols - j), ninf), mx)));
+    const lse = f32x4.splat(m + Mathf.log(hsum(f32x4.add(a0, a1))));
     for (let j = 0; j < cols; j += 4) {
       const n = min(4, cols - j);
       storeN(orow + (<usize>j << 2), f32x4.sub(loadN(xr + (<usize>j << 2), n, zero), lse), n);
@@ -132,7 +152,8 @@ export function logSoftmaxBackward(y: usize, dy: usize, dx: usize, cols: i32, st
     for (let j = 0; j < cols; j += 4) {
       const n = min(4, cols - j), o = off + (<usize>j << 2);
       const g = loadN(dy + o, n, zero);
-      storeN(dx + o, f32x4.sub(g, f32x4.mul(expv(loadN(y + o, n, zero)), s)), n);
+      // y is a log-probability (<= 0, or a rounding above), in expNeg's range.
+      storeN(dx + o, f32x4.sub(g, f32x4.mul(expNeg(loadN(y + o, n, zero)), s)), n);
     }
   }
 }

@@ -1,7 +1,9 @@
 // Before/after of the CPU backend, side by side in one process: two builds (their dist/src folders),
-// each on 1 thread and on the pool, timed in interleaved rounds (src/bench/timing.js). Prints GFLOP/s.
+// each on 1 thread and on the pool, timed in interleaved rounds (src/bench/timing.js). Prints GFLOP/s
+// (attention, matmul) and GB/s of ideal traffic (the memory-bound kernels, as src/bench/fused.ts
+// counts it). --only attention|matmul|fused runs one section.
 // Usage: git worktree add /tmp/old <commit> && (cd /tmp/old && ln -s "$PWD/node_modules" . && npm run build)
-//        node scripts/bench-compare.mjs /tmp/old/dist/src dist/src [--threads 2]
+//        node scripts/bench-compare.mjs /tmp/old/dist/src dist/src [--threads 2] [--only SECTION]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -12,6 +14,9 @@ if (!oldRoot || !newRoot) {
 }
 const ti = process.argv.indexOf('--threads');
 const threads = ti > 0 ? Number(process.argv[ti + 1]) : 2;
+const oi = process.argv.indexOf('--only');
+const only = oi > 0 ? process.argv[oi + 1] : null;
+const want = (section) => only === null || only === section;
 const { race } = await import(`${newRoot}/bench/timing.js`);
 const builds = [];
 for (const [tag, root] of [['old', oldRoot], ['new', newRoot]]) {
@@ -26,7 +31,7 @@ const rnd = (be, n) => {
 const opts = { rounds: 5, minMs: 100 };
 const show = (label, flops, secs) => console.log(`${label}: ${builds.map(([n], i) => `${n} ${(flops / secs[i] / 1e9).toFixed(2)}`).join('  ')}`);
 
-for (const s of [{ B: 8, T: 48, H: 4, Hkv: 4, D: 32 }, { B: 1, T: 512, H: 14, Hkv: 2, D: 64 }, { B: 1, T: 512, H: 8, Hkv: 1, D: 64 }]) {
+for (const s of !want('attention') ? [] : [{ B: 8, T: 48, H: 4, Hkv: 4, D: 32 }, { B: 1, T: 512, H: 14, Hkv: 2, D: 64 }, { B: 1, T: 512, H: 8, Hkv: 1, D: 64 }]) {
   const pairs = s.B * s.H * s.T * (s.T + 1) / 2;
   const calls = builds.map(([, be]) => {
     const qe = s.B * s.T * s.H * s.D, kve = s.B * s.T * s.Hkv * s.D;
@@ -43,7 +48,7 @@ for (const s of [{ B: 8, T: 48, H: 4, Hkv: 4, D: 32 }, { B: 1, T: 512, H: 14, Hk
   show(`attention fwd ${name}`, 4 * s.D * pairs, await race(calls.map((c) => c.fwd), opts));
   show(`attention bwd ${name}`, 10 * s.D * pairs, await race(calls.map((c) => c.bwd), opts));
 }
-for (const [m, n, k] of [[1024, 1024, 1024], [256, 4864, 896], [8, 896, 896], [200, 128, 344], [800, 128, 16]]) {
+for (const [m, n, k] of !want('matmul') ? [] : [[1024, 1024, 1024], [256, 4864, 896], [8, 896, 896], [200, 128, 344], [800, 128, 16]]) {
   for (const layout of ['NN', 'NT', 'TN']) {
     const cs = builds.map(([, be]) => {
       const a = rnd(be, m * k), b = rnd(be, k * n), o = be.alloc(m * n * 4);
@@ -51,6 +56,48 @@ for (const [m, n, k] of [[1024, 1024, 1024], [256, 4864, 896], [8, 896, 896], [2
       return { run: () => be.matmul(a, b, o, args) };
     });
     show(`matmul ${m}x${n}x${k} ${layout}`, 2 * m * n * k, await race(cs, opts));
+  }
+}
+if (want('fused')) {
+  // The memory-bound kernels at the bench's sizes; bytes = each input read once, each output written once.
+  const [rows, dim, lpRows, vocab] = [4096, 1024, 128, 32768];
+  const e = rows * dim, lpe = lpRows * vocab;
+  const ids = (be) => {
+    const b = be.alloc(lpRows * 4);
+    be.write(b, Int32Array.from({ length: lpRows }, () => Math.floor(Math.random() * vocab)));
+    return b;
+  };
+  const kernels = [
+    ['copy', 8 * e, (be) => { const x = rnd(be, e), y = be.alloc(e * 4); return () => be.copyStrided(x, 0, [1], y, 0, [1], [e], false); }],
+    ['rmsnorm fwd', 8 * e, (be) => {
+      const x = rnd(be, e), w = rnd(be, dim), y = be.alloc(e * 4), r = be.alloc(rows * 4);
+      return () => be.rmsnorm(x, w, y, r, rows, dim, 1e-6);
+    }],
+    ['rmsnorm bwd', 12 * e, (be) => {
+      const x = rnd(be, e), w = rnd(be, dim), y = be.alloc(e * 4), r = be.alloc(rows * 4), dx = be.alloc(e * 4), dw = rnd(be, dim);
+      be.rmsnorm(x, w, y, r, rows, dim, 1e-6);
+      return () => be.rmsnormBackward(y, x, w, r, dx, dw, rows, dim);
+    }],
+    ['softmax fwd', 8 * e, (be) => { const x = rnd(be, e), y = be.alloc(e * 4); return () => be.softmax(x, y, rows, dim); }],
+    ['softmax bwd', 12 * e, (be) => {
+      const x = rnd(be, e), y = be.alloc(e * 4), dy = rnd(be, e), dx = be.alloc(e * 4);
+      be.softmax(x, y, rows, dim);
+      return () => be.softmaxBackward(y, dy, dx, rows, dim);
+    }],
+    ['logprobEntropy fwd', 4 * lpe, (be) => {
+      const z = rnd(be, lpe), id = ids(be), lp = be.alloc(lpRows * 4), ent = be.alloc(lpRows * 4), lse = be.alloc(lpRows * 4);
+      return () => be.logprobEntropy(z, id, lp, ent, lse, lpRows, vocab, 1);
+    }],
+    ['logprobEntropy bwd', 8 * lpe, (be) => {
+      const z = rnd(be, lpe), id = ids(be), lp = be.alloc(lpRows * 4), ent = be.alloc(lpRows * 4), lse = be.alloc(lpRows * 4);
+      const dl = rnd(be, lpRows), de = rnd(be, lpRows), dz = be.alloc(lpe * 4);
+      be.logprobEntropy(z, id, lp, ent, lse, lpRows, vocab, 1);
+      return () => be.logprobEntropyBackward(z, id, lse, ent, dl, de, dz, lpRows, vocab, 1);
+    }],
+  ];
+  for (const [name, bytes, make] of kernels) {
+    const secs = await race(builds.map(([, be]) => ({ run: make(be) })), opts);
+    console.log(`${name} (GB/s): ${builds.map(([n], i) => `${n} ${(bytes / secs[i] / 1e9).toFixed(2)}`).join('  ')}`);
   }
 }
 for (const [, be] of builds) be.destroy();

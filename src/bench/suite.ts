@@ -11,6 +11,7 @@ import { BIG_SHAPES, benchMatmul, SMALL_SHAPES, type MatmulRow } from './matmul.
 import { benchDecode, benchTrainStep, type DecodeResult, type TrainStepResult } from './model.js';
 import { measurePeak, type PeakResult } from './peak.js';
 import { loadPeers, type PeerStatus } from './peers.js';
+import { benchPool, type PoolResult } from './pool.js';
 import { createPair } from './setup.js';
 import type { RaceOptions } from './timing.js';
 
@@ -38,6 +39,8 @@ export interface BenchReport {
   peers: PeerStatus[];
   matmul: MatmulRow[];
   fused: FusedRow[];
+  /** The pool's split cost (CPU only; null elsewhere or on one thread). */
+  pool: PoolResult | null;
   attention: AttentionRow[];
   trainStep: TrainStepResult;
   decode: DecodeResult[];
@@ -58,6 +61,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const matmul = await benchMatmul(pair, peers, q ? SMALL_SHAPES : [...BIG_SHAPES, ...SMALL_SHAPES], peakPerCore, race);
     log('bench: memory-bound kernels');
     const fused = await benchFused(pair, q ? { rows: 64, dim: 256, lpRows: 4, vocab: 4096 } : { rows: 4096, dim: 1024, lpRows: 128, vocab: 32768 }, race);
+    const pool = opts.device === 'cpu' && pair.threads > 1
+      ? (log('bench: pool split cost'), await benchPool(pair.threads, q ? [1 << 16] : [1 << 14, 1 << 16, 1 << 18, 1 << 20], race))
+      : null;
     log('bench: attention');
     const attention = await benchAttention(pair, q ? ATTENTION_SHAPES.slice(0, 1) : ATTENTION_SHAPES, peakPerCore, race);
     log('bench: training step');
@@ -74,7 +80,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       kernelVariant: variant,
       peak,
       peers: status,
-      matmul, fused, attention, trainStep, decode,
+      matmul, fused, pool, attention, trainStep, decode,
     };
   } finally {
     pair.destroy();

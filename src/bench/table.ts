@@ -21,6 +21,11 @@ export function formatReport(r: BenchReport): string {
       ...peerNames.map((p) => m.ratios[`ours_1t/${p}_1t`])])));
   out.push(table('memory-bound kernels GB/s (ideal traffic; ratio to a copy of the same size)', ['kernel', 'shape', '1t', 'pool', '1t/copy', 'pool/copy'],
     r.fused.map((f) => [f.kernel, f.shape, f.gbs['1t'], f.gbs['pool'], f.ofCopy['1t'], f.ofCopy['pool']])));
+  if (r.pool) {
+    const p = r.pool;
+    out.push(`\npool (${p.threads} threads): a no-op job split ${p.noop.splitUs} us, alone ${p.noop.aloneUs} us; jobs under ${p.minWork} units never split`);
+    out.push(table('fill, us per call', ['floats', 'alone', 'split', 'auto'], p.fill.map((f) => [f.floats, f.aloneUs, f.splitUs, f.autoUs])));
+  }
   out.push(table('attention GFLOP/s', ['shape', 'B', 'T', 'H', 'Hkv', 'D', 'dir', '1t', 'pool', '1t/peak', 'pool/peak'],
     r.attention.map((a) => [a.name, a.B, a.T, a.H, a.Hkv, a.D, a.dir, a.gflops['1t'], a.gflops['pool'], a.ofPeak['1t'], a.ofPeak['pool']])));
   const t = r.trainStep;

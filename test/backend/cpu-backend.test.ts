@@ -180,6 +180,36 @@ describe('reductions and row kernels', () => {
     }
   });
 
+  // The row kernels run two vectors per step and finish with a masked tail, and their exp is the
+  // fast one for arguments <= 0 (kernels/simd.ts expNeg): every tail length 1..16 past a full
+  // step, one row, entries masked to -inf, and a spread wide enough that exp underflows.
+  const awkward = [[1, 1], [1, 8], [2, 9], [3, 15], [2, 16], [3, 17], [1, 23], [4, 24], [2, 31], [3, 33]];
+  test('softmax family at ragged row lengths, with -inf entries and underflow', () => {
+    for (const [rows, cols] of awkward) {
+      const n = rows! * cols!;
+      for (const spread of [1, 40]) {
+        const x = rng.floats(n, spread);
+        // Mask a few entries, never a whole row (that row is NaN on both sides, as 0/0).
+        for (let r = 0; r < rows!; r++) if (cols! > 1) x[r * cols! + rng.int(cols!)] = -Infinity;
+        for (const op of ['softmax', 'logSoftmax'] as const) {
+          assertSame(cpu, ref, `${op} [${rows},${cols}] spread ${spread}`, {
+            // A wide spread makes a row nearly one-hot, and dx = y(dy - sum(dy y)) then cancels to
+            // f32 noise against its own tiny scale: its backward is judged at spread 1 only.
+            inputs: { x, dy: rng.floats(n) }, outputs: { y: n, dx: n }, compare: op === 'softmax' && spread === 1 ? ['y', 'dx'] : ['y'],
+            call: (be, b) => {
+              if (op === 'softmax') {
+                be.softmax(b.x!, b.y!, rows!, cols!);
+                be.softmaxBackward(b.y!, b.dy!, b.dx!, rows!, cols!);
+              } else {
+                be.logSoftmax(b.x!, b.y!, rows!, cols!);
+              }
+            },
+          });
+        }
+      }
+    }
+  });
+
   test('logSoftmax and its backward', () => {
     for (const [rows, cols] of rowShapes) {
       const n = rows! * cols!;
@@ -195,7 +225,8 @@ describe('reductions and row kernels', () => {
 
   test('rmsnorm and its backward (dw accumulates)', () => {
     // dim 1 is left out: there dx = 0 up to f32 cancellation, which a relative test cannot judge.
-    for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [130, 257]]) {
+    // Rows cross the backward's blocks of 32 (partial dw sums per block): 33, 65 and 130 rows.
+    for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [33, 9], [65, 17], [130, 257]]) {
       const n = rows! * dim!;
       assertSame(cpu, ref, `rmsnorm [${rows},${dim}]`, {
         inputs: { x: rng.floats(n), w: rng.floats(dim!), dy: rng.floats(n), dw: rng.floats(dim!) },
@@ -247,13 +278,29 @@ describe('reductions and row kernels', () => {
   });
 
   test('logprobEntropy and its backward', () => {
-    for (const [rows, vocab, invT] of [[1, 1, 1], [3, 7, 1], [4, 1000, 0.7], [64, 1001, 1]]) {
+    for (const [rows, vocab, invT] of [[1, 1, 1], [3, 7, 1], [1, 8, 1], [2, 9, 1.3], [3, 17, 1], [2, 31, 0.5], [4, 1000, 0.7], [64, 1001, 1]]) {
       assertSame(cpu, ref, `logprobEntropy [${rows},${vocab}]`, {
         inputs: { z: rng.floats(rows! * vocab!, 3), ids: ints(rows!, vocab!), dl: rng.floats(rows!), de: rng.floats(rows!) },
-        outputs: { lp: rows!, ent: rows!, lse: rows!, dz: rows! * vocab! }, compare: ['lp', 'ent', 'lse', 'dz'],
+        outputs: { lp: rows!, ent: rows!, lse: rows!, dz: rows! * vocab! }, compare: ['lp', 'lse', 'dz'],
         call: (be, b) => {
           be.logprobEntropy(b.z!, b.ids!, b.lp!, b.ent!, b.lse!, rows!, vocab!, invT!);
           be.logprobEntropyBackward(b.z!, b.ids!, b.lse!, b.ent!, b.dl!, b.de!, b.dz!, rows!, vocab!, invT!);
+        },
+      });
+    }
+  });
+
+  // Entropy is left out here: it is ~1e-25, and the reference's l - sum(p z) cancels to f64 noise.
+  test('logprobEntropy on peaked rows (one logit far above the rest, exps that underflow)', () => {
+    for (const [rows, vocab] of [[1, 9], [3, 33], [2, 1000]]) {
+      const z = rng.floats(rows! * vocab!, 2);
+      for (let r = 0; r < rows!; r++) z[r * vocab! + rng.int(vocab!)] = 60 + rng.uniform() * 40;
+      assertSame(cpu, ref, `logprobEntropy peaked [${rows},${vocab}]`, {
+        inputs: { z, ids: ints(rows!, vocab!), dl: rng.floats(rows!), de: rng.floats(rows!) },
+        outputs: { lp: rows!, ent: rows!, lse: rows!, dz: rows! * vocab! }, compare: ['lp', 'lse', 'dz'],
+        call: (be, b) => {
+          be.logprobEntropy(b.z!, b.ids!, b.lp!, b.ent!, b.lse!, rows!, vocab!, 1);
+          be.logprobEntropyBackward(b.z!, b.ids!, b.lse!, b.ent!, b.dl!, b.de!, b.dz!, rows!, vocab!, 1);
         },
       });
     }

@@ -192,6 +192,16 @@ describe('variants and threads', () => {
         inputs: { x: rng.floats(50 * 999, 3) }, outputs: { y: 50 * 999 }, compare: ['y'],
         call: (be, b) => be.softmax(b.x!, b.y!, 50, 999),
       });
+      // The exp of the row kernels without fused multiply-add (kernels/simd.ts expNeg).
+      const [rows, vocab] = [5, 1003];
+      assertSame(plain, ref, 'simd logprobEntropy', {
+        inputs: { z: rng.floats(rows * vocab, 3), ids: Int32Array.from({ length: rows }, (_, i) => i * 7), dl: rng.floats(rows), de: rng.floats(rows) },
+        outputs: { lp: rows, ent: rows, lse: rows, dz: rows * vocab }, compare: ['lp', 'ent', 'lse', 'dz'],
+        call: (be, b) => {
+          be.logprobEntropy(b.z!, b.ids!, b.lp!, b.ent!, b.lse!, rows, vocab, 0.8);
+          be.logprobEntropyBackward(b.z!, b.ids!, b.lse!, b.ent!, b.dl!, b.de!, b.dz!, rows, vocab, 0.8);
+        },
+      });
     } finally {
       plain.destroy();
     }
@@ -221,7 +231,8 @@ describe('variants and threads', () => {
 
   test('idle workers stop spinning and sleep', async () => {
     const x = cpu.alloc(4 * 200_000);
-    cpu.fill(x, 200_000, 1, 'f32'); // large enough to wake the worker
+    // Large enough to split; the split policy runs each way twice before it compares them.
+    for (let i = 0; i < 6; i++) cpu.fill(x, 200_000, 1, 'f32');
     await new Promise((r) => setTimeout(r, 100)); // past the spin window
     const t0 = process.cpuUsage();
     await new Promise((r) => setTimeout(r, 300));

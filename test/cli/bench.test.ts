@@ -44,6 +44,11 @@ test('bench --quick --json prints and writes the full report', () => {
       'logprobEntropy fwd', 'logprobEntropy bwd']);
     for (const f of fused) assert.ok(isNum(f.gbs['1t']) && isNum(f.gbs['pool']) && isNum(f.ofCopy['pool']));
 
+    const pool = report['pool'] as { threads: number; minWork: number; noop: Record<string, number>; fill: Record<string, number>[] };
+    assert.ok(pool.threads > 1 && isNum(pool.minWork) && isNum(pool.noop['splitUs']) && isNum(pool.noop['aloneUs']));
+    assert.deepEqual(pool.fill.map((f) => f['floats']), [1 << 16]);
+    for (const f of pool.fill) assert.ok(isNum(f['aloneUs']) && isNum(f['splitUs']) && isNum(f['autoUs']));
+
     const attention = report['attention'] as { dir: string; gflops: Record<string, number> }[];
     assert.deepEqual(attention.map((a) => a.dir), ['fwd', 'bwd']);
     for (const a of attention) assert.ok(isNum(a.gflops['1t']) && isNum(a.gflops['pool']));

@@ -11,7 +11,8 @@ import type {
 import { sizeClass, WasmAllocator } from './allocator.js';
 import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
 import { compileKernels, instantiateKernels, type KernelTable, type KernelVariant } from './kernels.js';
-import { PARALLEL_MIN_WORK, ThreadPool } from './pool.js';
+import { CHUNKS_PER_THREAD, PARALLEL_MIN_WORK, ThreadPool } from './pool.js';
+import type { SplitMode } from './split-policy.js';
 import { wasm, type WasmMemory } from './wasm.js';
 import { collapse, denseStrides, extent, MAP_RANK } from './strided.js';
 
@@ -20,6 +21,11 @@ export interface CpuBackendOptions {
   threads?: number;
   /** 'auto' picks relaxed SIMD when the runtime validates it. */
   variant?: 'auto' | KernelVariant;
+  /**
+   * When jobs are split across the threads: 'auto' (default) learns it from measured times
+   * (split-policy.ts); 'always' / 'never' split every job above the floor / none (tests, benchmarks).
+   */
+  split?: SplitMode;
 }
 
 /** A block of the shared memory. */
@@ -44,6 +50,12 @@ const GEMV_MAX_M = 4;
 const PACK_CHUNK_BYTES = 64 << 20;
 /** op(A) = A^T with at least this many elements per item is copied to row-major first (see matmul). */
 const TRANSPOSE_A_MIN = 1 << 16;
+/**
+ * Rows per unit of the RMSNorm backward, each unit writing one row of dw partial sums: 32 keeps
+ * the partials (1/32 of the input) and their final sum small while a 4096-row batch still has 128
+ * units to share.
+ */
+const RMS_BLOCK_ROWS = 32;
 
 const f32Bits = new Int32Array(new Float32Array([0]).buffer);
 const f32View = new Float32Array(f32Bits.buffer);
@@ -80,7 +92,7 @@ export class CpuBackend implements Backend {
     const { module, variant } = await compileKernels(opts.variant ?? 'auto');
     const memory = new wasm.Memory({ initial: HEAP_BASE / 65536 + 32, maximum: 65536, shared: true });
     const kernels = instantiateKernels(module, memory);
-    const pool = await ThreadPool.create(kernels, module, memory, threads);
+    const pool = await ThreadPool.create(kernels, module, memory, threads, opts.split ?? 'auto');
     return new CpuBackend(memory, kernels, pool, variant);
   }
 
@@ -270,11 +282,28 @@ export class CpuBackend implements Backend {
         cs = 1;
         aStride = m * k;
       }
-      // Split by row blocks when there are enough to share, else by column panels.
-      const splitCols = cnt * rowBlocks >= 2 * this.threads ? 0 : 1;
+      const splitCols = this.#splitCols(cnt, rowBlocks, m, n, k) ? 1 : 0;
       this.#pool.run('gemm', [a0, scratch, op + t0 * m * n * 4, m, n, k, rs, cs, aStride,
         shared ? 0 : packFloats, acc, splitCols], cnt * (splitCols ? panels : rowBlocks), cnt * m * n * Math.max(k, 1));
     }
+  }
+
+  /**
+   * Whether a pooled gemm splits by column panels rather than by row blocks. Each way re-reads something per chunk: a chunk of rows streams all of
+   * packed B once per mc-row slice (the kernel's L2 block of A, kernels/matmul.ts gemmBlock), so
+   * row chunks smaller than mc stream B more often than one thread would; a chunk of panels reads
+   * all of A once. So: by columns when there are too few row blocks to share, or when the extra B
+   * traffic of row chunks exceeds the extra A traffic of panel chunks (wide products such as
+   * 256x4864x896, where B is 17 MB and A 0.9 MB).
+   */
+  #splitCols(items: number, rowBlocks: number, m: number, n: number, k: number): boolean {
+    if (items * rowBlocks < 2 * this.threads) return true;
+    if (items > 1 || this.threads === 1) return false;
+    const chunks = this.threads * CHUNKS_PER_THREAD;
+    const mc = Math.max(4, Math.floor(65536 / Math.max(k, 1)) & ~3);
+    const extraB = Math.max(0, chunks - Math.ceil(m / mc)) * k * n;
+    const extraA = chunks * m * k;
+    return extraA < extraB;
   }
 
   // --- fused routines --------------------------------------------------------------------------
@@ -325,9 +354,13 @@ export class CpuBackend implements Backend {
     const op = 'rmsnormBackward', e = rows * dim;
     const dyp = this.#arg(dy, e, op, 'dy'), xp = this.#arg(x, e, op, 'x'), wp = this.#arg(w, dim, op, 'w');
     const rp = this.#arg(rstd, rows, op, 'rstd'), dxp = this.#arg(dx, e, op, 'dx'), dwp = this.#arg(dw, dim, op, 'dw');
-    this.#rows('rmsnormBackwardDx', [dyp, xp, wp, rp, dxp, dim], rows, dim);
-    // dw sums over rows: split by column blocks so each thread owns its slice of dw.
-    this.#pool.run('rmsnormBackwardDw', [dyp, xp, rp, dwp, rows, dim], Math.ceil(dim / 64), e);
+    // One pass over the rows writes dx and, per block of rows, partial sums of dw; a second kernel
+    // adds those into dw by column blocks, so each thread owns its slice of dw. The blocks are the
+    // same for any thread count, so the result is too.
+    const blocks = Math.ceil(rows / RMS_BLOCK_ROWS);
+    const part = this.#scratch(blocks * dim * 4);
+    this.#pool.run('rmsnormBackwardRows', [dyp, xp, wp, rp, dxp, part, rows, dim, RMS_BLOCK_ROWS], blocks, e);
+    this.#pool.run('rmsnormBackwardDw', [part, dwp, blocks, dim], Math.ceil(dim / 64), blocks * dim);
   }
 
   rope(x: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer, out: DeviceBuffer,
@@ -486,7 +519,7 @@ export class CpuBackend implements Backend {
 
   /** A row kernel over `rows` rows of `cols` elements. */
   #rows(name: 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'embedding' | 'rmsnorm'
-    | 'rmsnormBackwardDx' | 'rope' | 'logprobEntropy' | 'logprobEntropyBackward', args: number[], rows: number, cols: number): void {
+    | 'rope' | 'logprobEntropy' | 'logprobEntropyBackward', args: number[], rows: number, cols: number): void {
     this.#pool.run(name, args, rows, rows * cols);
   }
 

@@ -13,7 +13,7 @@ export const KERNEL_NAMES = [
   'fill', 'unary', 'stridedMap', 'adamw',
   'reduceRows', 'reduceCols', 'softmax', 'softmaxBackward', 'logSoftmax', 'logSoftmaxBackward',
   'packB', 'gemm', 'gemvN', 'gemvT',
-  'rmsnorm', 'rmsnormBackwardDx', 'rmsnormBackwardDw', 'rope', 'embedding', 'embeddingBackward',
+  'rmsnorm', 'rmsnormBackwardRows', 'rmsnormBackwardDw', 'rope', 'embedding', 'embeddingBackward',
   'attention', 'attentionBlocks', 'attentionBackward', 'attentionBackwardRows', 'logprobEntropy', 'logprobEntropyBackward',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];

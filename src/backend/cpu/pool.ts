@@ -14,21 +14,21 @@ import {
   ARGS, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, MAX_THREADS, NARGS, NEXT, QUIT, SEQ, SPIN, UNITS,
 } from './control.js';
 import { KERNEL_NAMES, type KernelName, type KernelTable } from './kernels.js';
+import { SplitPolicy, type SplitMode } from './split-policy.js';
 import type { WasmMemory, WasmModule } from './wasm.js';
 
-/** Below this much work (elements touched, roughly) a job runs on the main thread alone. */
-export const PARALLEL_MIN_WORK = 1 << 15;
-/** The most the threshold rises to while the workers lag (see ThreadPool.run). */
-const MAX_MIN_WORK = 1 << 30;
 /**
- * While the threshold is raised, a job below it still splits once per this many ms, to see whether
- * the workers keep up again. Rare on purpose: each split wakes the workers, and a woken worker spins
- * for a few ms, taking a core the main thread may need on a busy machine.
+ * Below this much work (elements touched, roughly; multiply-adds for a matmul) a job always runs on
+ * the main thread alone: at the cheapest rate per unit (a matmul's ~0.04 ns) that is ~2.6 us, about
+ * twice the ~1 us a split costs with spinning workers (docs/benchmarks.md, "Pool"), so no split
+ * below it can win. Above it SplitPolicy decides from measured times.
  */
-const PROBE_MS = 200;
+export const PARALLEL_MIN_WORK = 1 << 16;
 /** Chunks per thread: enough to even out a late or slow thread, few enough that claims stay cheap. */
-const CHUNKS_PER_THREAD = 4;
+export const CHUNKS_PER_THREAD = 4;
 const MAIN_SPIN_MS = 2;
+
+const KERNEL_INDEX = new Map<KernelName, number>(KERNEL_NAMES.map((n, i) => [n, i]));
 
 export class ThreadPool {
   readonly threads: number;
@@ -36,13 +36,12 @@ export class ThreadPool {
   readonly #workers: Worker[];
   readonly #ctrl: Int32Array;
   readonly #args: Float64Array;
+  readonly #policy: SplitPolicy;
   #destroyed = false;
-  /** The current split threshold: PARALLEL_MIN_WORK, raised while splitting costs more than it saves. */
-  #minWork = PARALLEL_MIN_WORK;
-  #lastProbe = 0;
 
-  private constructor(kernels: KernelTable, memory: WasmMemory, workers: Worker[]) {
+  private constructor(kernels: KernelTable, memory: WasmMemory, workers: Worker[], mode: SplitMode) {
     this.#kernels = kernels;
+    this.#policy = new SplitPolicy(KERNEL_NAMES.length, mode);
     this.#workers = workers;
     this.threads = workers.length + 1;
     this.#ctrl = new Int32Array(memory.buffer, CTRL, CTRL_WORDS);
@@ -50,7 +49,8 @@ export class ThreadPool {
   }
 
   /** Starts threads - 1 workers (the main thread is the last) and waits until each is instantiated. */
-  static async create(kernels: KernelTable, module: WasmModule, memory: WasmMemory, threads: number): Promise<ThreadPool> {
+  static async create(kernels: KernelTable, module: WasmModule, memory: WasmMemory, threads: number,
+    mode: SplitMode = 'auto'): Promise<ThreadPool> {
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
       throw new Error(`CpuBackend.create: threads must be an integer in [1, ${MAX_THREADS}], got ${threads}`);
     }
@@ -70,28 +70,35 @@ export class ThreadPool {
       workers.push(w);
     }
     await Promise.all(ready);
-    return new ThreadPool(kernels, memory, workers);
+    return new ThreadPool(kernels, memory, workers, mode);
   }
 
   /**
-   * Runs kernel(...args, start, end, tid) over units [0, units), in chunks claimed by every thread
-   * when `work` (elements touched, roughly) justifies waking the workers.
-   *
-   * The threshold adapts. When the main thread, done with its chunks, waits longer for the workers
-   * than it worked itself, the split was slower than running alone (the workers were descheduled on
-   * a busy machine, or woke late), so the threshold doubles; a split that pays halves it back toward
-   * PARALLEL_MIN_WORK, and an occasional probe below a raised threshold lets it come down again.
-   * While it is raised the workers also stop spinning between jobs: on a machine with no core to
-   * spare, a spinning worker takes CPU time from the main thread. Together these keep the pool no
-   * slower than one thread on small jobs however loaded the machine is.
+   * Runs kernel(...args, start, end, tid) over units [0, units): on the main thread alone, or in
+   * chunks claimed by every thread, as SplitPolicy finds faster for this kernel and size of `work`
+   * (elements touched, roughly). Either way the result is the same: units own disjoint outputs.
    */
   run(name: KernelName, args: number[], units: number, work: number): void {
     if (this.#destroyed) throw new Error(`CpuBackend.${name}: the backend was destroyed`);
     if (units <= 0) return;
     const kernel = this.#kernels[name];
-    if (this.threads === 1 || units === 1 || work < PARALLEL_MIN_WORK
-      || (work < this.#minWork && !this.#probe())) {
+    if (this.threads === 1 || units === 1 || work < PARALLEL_MIN_WORK) {
       kernel(...args, 0, units, 0);
+      return;
+    }
+    const policy = this.#policy;
+    const slot = SplitPolicy.slot(KERNEL_INDEX.get(name)!, work);
+    const split = policy.choose(slot, work);
+    const timed = policy.wantsTime(slot, split);
+    const t0 = timed ? performance.now() : 0;
+    if (!split) {
+      // Measuring "alone" while splitting is preferred here: stop the idle workers' spinning first,
+      // or a spinning worker that takes the main thread's core (a busy machine) makes running
+      // alone look slow and splitting keeps being preferred for that reason alone.
+      if (timed && policy.splits(slot)) Atomics.store(this.#ctrl, SPIN, 0);
+      kernel(...args, 0, units, 0);
+      if (timed) policy.record(slot, false, (performance.now() - t0) / 1000, work);
+      else policy.skip(slot, false);
       return;
     }
     if (args.length > MAX_ARGS) throw new Error(`CpuBackend.${name}: ${args.length} kernel arguments exceed ${MAX_ARGS}`);
@@ -99,7 +106,7 @@ export class ThreadPool {
     const chunk = Math.ceil(units / Math.min(units, this.threads * CHUNKS_PER_THREAD));
     const chunks = Math.ceil(units / chunk);
     this.#args.set(args);
-    Atomics.store(ctrl, KERNEL, KERNEL_NAMES.indexOf(name));
+    Atomics.store(ctrl, KERNEL, KERNEL_INDEX.get(name)!);
     Atomics.store(ctrl, NARGS, args.length);
     Atomics.store(ctrl, UNITS, units);
     Atomics.store(ctrl, CHUNK, chunk);
@@ -110,7 +117,6 @@ export class ThreadPool {
     Atomics.notify(ctrl, SEQ);
     let mainError: unknown = null;
     let mine = 0;
-    const t0 = performance.now();
     for (let c = claimChunk(ctrl); c >= 0; c = claimChunk(ctrl)) {
       mine++;
       try {
@@ -119,23 +125,15 @@ export class ThreadPool {
         mainError = e;
       }
     }
-    const t1 = performance.now();
     this.#waitWorkers(chunks - mine);
-    const waited = performance.now() - t1;
-    if (waited > t1 - t0) this.#minWork = Math.min(MAX_MIN_WORK, Math.max(this.#minWork, work) * 2);
-    else if (this.#minWork > PARALLEL_MIN_WORK) this.#minWork = Math.max(PARALLEL_MIN_WORK, this.#minWork / 2);
-    Atomics.store(ctrl, SPIN, this.#minWork === PARALLEL_MIN_WORK ? 1 : 0);
+    if (timed) policy.record(slot, true, (performance.now() - t0) / 1000, work);
+    else policy.skip(slot, true);
+    // Idle workers spin between jobs only while splitting pays here: on a machine with no core to
+    // spare a spinning worker takes CPU time from the main thread.
+    Atomics.store(ctrl, SPIN, policy.splits(slot) ? 1 : 0);
     if (mainError !== null) throw mainError;
     const failed = Atomics.load(ctrl, ERROR);
     if (failed !== 0) throw new Error(`CpuBackend.${name}: the kernel trapped in worker ${failed - 1} (out-of-bounds access?)`);
-  }
-
-  /** True (and restarts the clock) once PROBE_MS have passed since the last probe. */
-  #probe(): boolean {
-    const now = performance.now();
-    if (now - this.#lastProbe < PROBE_MS) return false;
-    this.#lastProbe = now;
-    return true;
   }
 
   /** Waits until workers have finished `need` chunks (those they claimed). */
