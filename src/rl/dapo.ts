@@ -40,7 +40,8 @@ export function dynamicSamplingDecision(args: {
   if (args.maxNumGenBatches <= 0 || args.numGenBatches < args.maxNumGenBatches) return 'generate';
   throw new Error(
     `dynamic sampling: ${args.numGenBatches} generation batches gave ${args.numPromptsInBatch} < ` +
-      `${args.trainBatchSize} prompt groups with varied rewards; data too easy or too hard, raise max_num_gen_batches`,
+      `${args.trainBatchSize} prompt groups whose filter metric varies (the data is too easy or too hard for the policy); ` +
+      'raise algorithm.filter_groups.max_num_gen_batches (≤ 0 = unlimited) or use easier/harder data',
   );
 }
 
