@@ -61,8 +61,6 @@ export function crossFieldErrors(c: TinyZeroConfig): ConfigProblem[] {
   }
   const fg = c.algorithm.filter_groups;
   if (fg.enable) {
-    // Accepted keys must be honoured (quirk 4): refuse rather than silently train without it.
-    err('algorithm.filter_groups.enable', true, 'DAPO dynamic sampling is not implemented in the trainer yet (src/rl/dapo.ts has the filter); set it to false');
     if (fg.metric === null) err('algorithm.filter_groups.metric', null, "filter_groups.enable needs a metric: 'acc' | 'score' | 'seq_reward' | 'seq_final_reward'");
     const gen = c.data.gen_batch_size;
     if (gen !== null && gen < tbs) err('data.gen_batch_size', gen, `must be ≥ data.train_batch_size (${tbs}) with filter_groups`);

@@ -63,7 +63,7 @@ export const schema: Section<TinyZeroConfig> = {
     val_batch_size: field(posOrNull, 1312, 'prompts per validation generation chunk; null = all'),
     return_raw_input_ids: ignoredBool(false),
     return_raw_chat: ignoredBool(false),
-    gen_batch_size: field(posOrNull, null, 'DAPO dynamic sampling: prompts per generation round; null = train_batch_size', { added: true }),
+    gen_batch_size: field(posOrNull, null, 'DAPO dynamic sampling: prompts per generation batch (≥ train_batch_size); null = train_batch_size', { added: true }),
     apply_chat_template: field(bool, false, "render prompts with the tokenizer's chat template (TinyZero: no)", { added: true }),
   },
   actor_rollout_ref: {
@@ -199,9 +199,9 @@ export const schema: Section<TinyZeroConfig> = {
       target_kl: field(float({ gt: 0 }), 0.1, 'adaptive controller target', { added: true }),
     },
     filter_groups: {
-      enable: field(bool, false, 'DAPO dynamic sampling', { added: true }),
-      metric: field(nullable(oneOf(FILTER_GROUPS_METRICS)), null, 'per-trajectory value a group must vary in', { added: true }),
-      max_num_gen_batches: field(int(), 0, 'generation rounds before giving up; ≤ 0 = unlimited', { added: true }),
+      enable: field(bool, false, 'DAPO dynamic sampling: drop prompt groups whose metric is the same for all n samples, generate until train_batch_size groups are kept', { added: true }),
+      metric: field(nullable(oneOf(FILTER_GROUPS_METRICS)), null, 'per-trajectory value a group must vary in: acc | score (the task score) | seq_reward (Σ token scores) | seq_final_reward (Σ token rewards, after the KL penalty)', { added: true }),
+      max_num_gen_batches: field(int(), 0, 'generation batches per step before giving up with an error; ≤ 0 = unlimited', { added: true }),
     },
   },
   trainer: {

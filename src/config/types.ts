@@ -47,7 +47,7 @@ export interface DataConfig {
   return_raw_input_ids: boolean;
   /** ignored */
   return_raw_chat: boolean;
-  /** DAPO dynamic sampling: prompts generated per round; null = train_batch_size (added, spec §6) */
+  /** DAPO dynamic sampling: prompts per generation batch; null = train_batch_size (added, spec §6) */
   gen_batch_size: number | null;
   /** quirk 10: TinyZero uses the prompt text as is; true renders the tokenizer's chat template (added) */
   apply_chat_template: boolean;
@@ -250,7 +250,7 @@ export interface KlCtrlConfig {
 export interface FilterGroupsConfig {
   enable: boolean;
   metric: FilterGroupsMetric | null;
-  /** give up after this many generation rounds; ≤ 0 = unlimited */
+  /** give up (an error) after this many generation batches in one step; ≤ 0 = unlimited */
   max_num_gen_batches: number;
 }
 

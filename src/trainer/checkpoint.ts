@@ -22,6 +22,12 @@ export interface TrainerState {
   /** The last completed training step. */
   globalStep: number;
   klCoef: number;
+  /**
+   * Generation batches drawn from the data loader through this step: its position in the data
+   * order. Equal to globalStep unless DAPO dynamic sampling drew extra batches; absent in
+   * checkpoints written before dynamic sampling existed (then it is globalStep).
+   */
+  genBatches?: number;
   actorScheduler: LrSchedulerState;
   criticScheduler: LrSchedulerState | null;
   /** AdamW counters and hyperparameters; the moments live in optimizer.safetensors. */
@@ -67,7 +73,7 @@ export function loadOptimizer(optimizer: AdamW, dir: string, meta: OptimizerMeta
   }
 }
 
-export async function saveCheckpoint(root: string, step: number, parts: { actor: Trainable; critic: Trainable | null; klCoef: number; tokenizerDir: string },
+export async function saveCheckpoint(root: string, step: number, parts: { actor: Trainable; critic: Trainable | null; klCoef: number; genBatches: number; tokenizerDir: string },
   keep: { actor: number | null; critic: number | null }): Promise<string> {
   mkdirSync(root, { recursive: true });
   const final = join(root, `global_step_${step}`);
@@ -87,6 +93,7 @@ export async function saveCheckpoint(root: string, step: number, parts: { actor:
     version: 1,
     globalStep: step,
     klCoef: parts.klCoef,
+    genBatches: parts.genBatches,
     actorScheduler: parts.actor.scheduler.stateDict(),
     criticScheduler: parts.critic ? parts.critic.scheduler.stateDict() : null,
     actorOptimizer,

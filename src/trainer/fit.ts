@@ -3,7 +3,9 @@
  * log-probs, reference log-probs, values, rewards, KL in reward, advantages, critic update, actor
  * update after `critic_warmup`, validation every `test_freq` steps, checkpoint every `save_freq`
  * steps, then one flat metrics dict per step. Each phase is its own function and is timed as
- * `timing_s/{name}`.
+ * `timing_s/{name}`. With DAPO dynamic sampling (`algorithm.filter_groups.enable`) the generation
+ * phase draws and scores several generation batches and keeps the groups whose metric varies
+ * (dynamic-sampling.ts); the rest of the step is the same on the kept batch.
  */
 import { join } from 'node:path';
 import type { TinyZeroConfig } from '../config/types.js';
@@ -11,6 +13,7 @@ import { applyKlPenalty, computeAdvantage, computeDataMetrics, overlongPenalty }
 import type { ProgressDisplay, Tracker } from '../tracking/index.js';
 import { computeLogProbs, updatePolicy } from './actor.js';
 import { responseLengths, type RolloutBatch } from './batch.js';
+import { collectFilteredBatch, filterMetricValues, type GeneratedBatch } from './dynamic-sampling.js';
 import { listCheckpoints, readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
 import { computeValues, updateCritic } from './critic.js';
 import { computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
@@ -59,8 +62,11 @@ class Timer {
   }
 }
 
-/** Loads the latest complete checkpoint when resume_mode is auto; returns the step it holds. */
-export function resumeIfAny(ctx: FitContext): number | null {
+/**
+ * Loads the latest complete checkpoint when resume_mode is auto; returns the step it holds and the
+ * data loader's position (generation batches drawn).
+ */
+export function resumeIfAny(ctx: FitContext): { step: number; genBatches: number } | null {
   if (ctx.config.trainer.resume_mode !== 'auto') return null;
   const latest = listCheckpoints(ctx.runDir).at(-1);
   if (!latest) return null;
@@ -79,7 +85,7 @@ export function resumeIfAny(ctx: FitContext): number | null {
   restoreTrainingState(latest.dir, state, run.actor, run.critic);
   if ('value' in run.klCtrl) (run.klCtrl as { value: number }).value = state.klCoef;
   ctx.log(`resumed from ${latest.dir} (step ${state.globalStep})`);
-  return state.globalStep;
+  return { step: state.globalStep, genBatches: state.genBatches ?? state.globalStep };
 }
 
 async function runValidation(ctx: FitContext, step: number): Promise<Record<string, number>> {
@@ -96,18 +102,21 @@ async function runValidation(ctx: FitContext, step: number): Promise<Record<stri
   return result.metrics;
 }
 
-/** rollout + old log-probs (veRL times both as 'gen'). */
-async function generatePhase(ctx: FitContext, step: number): Promise<RolloutBatch> {
+/**
+ * Rollout of generation batch `genBatch` (1-based over the run: the data loader's position; the
+ * step number when every step draws one batch), with ReMax's greedy baselines.
+ */
+async function generateBatch(ctx: FitContext, genBatch: number): Promise<RolloutBatch> {
   const { run, config } = ctx;
   const r = config.actor_rollout_ref.rollout;
-  const prompts = epochPrompts(run.train, config.data.train_batch_size, run.stepsPerEpoch, step, config.trainer.seed);
+  const prompts = epochPrompts(run.train, run.genBatchSize, run.stepsPerEpoch, genBatch, config.trainer.seed);
   const common = {
     topK: r.top_k, topP: r.top_p, ignoreEos: r.ignore_eos,
     promptLength: config.data.max_prompt_length, responseLength: config.data.max_response_length,
     eosTokenIds: run.eosTokenIds, padTokenId: run.padTokenId, chunk: r.micro_batch_size,
   };
   const batch = await rollout(run.actor.model, prompts, {
-    ...common, n: r.n, temperature: r.do_sample ? r.temperature : 0, seed: config.trainer.seed * 65_537 + step,
+    ...common, n: r.n, temperature: r.do_sample ? r.temperature : 0, seed: config.trainer.seed * 65_537 + genBatch,
     onProgress: (_done, _total, tokens) => ctx.progress?.addTokens(tokens),
   });
   if (config.algorithm.adv_estimator === 'remax') {
@@ -116,39 +125,67 @@ async function generatePhase(ctx: FitContext, step: number): Promise<RolloutBatc
     const baseline = rowSums(computeTokenLevelScores(greedy, run.tokenizer, ctx.rewardFn), greedy.rows, greedy.responseLength);
     batch.rewardBaselines = Float32Array.from(batch.uid, (u) => baseline[u]!);
   }
-  const micro = r.log_prob_micro_batch_size ?? batch.rows;
-  batch.oldLogProb = (await computeLogProbs(run.actor.model, batch, micro, r.temperature)).logp;
   return batch;
 }
 
-/** DAPO overlong shaping: a linear penalty on responses within `len` tokens of the maximum, added to the score. */
-function applyOverlongPenalty(ctx: FitContext, batch: RolloutBatch, scores: Float32Array): Record<string, number> {
+/** Old log-probs: the actor's recomputed log-probs of the sampled responses (veRL times them inside 'gen'). */
+async function oldLogProbPhase(ctx: FitContext, batch: RolloutBatch): Promise<void> {
+  const r = ctx.config.actor_rollout_ref.rollout;
+  batch.oldLogProb = (await computeLogProbs(ctx.run.actor.model, batch, r.log_prob_micro_batch_size ?? batch.rows, r.temperature)).logp;
+}
+
+async function refPhase(ctx: FitContext, batch: RolloutBatch): Promise<void> {
+  const { run, config } = ctx;
+  const micro = config.actor_rollout_ref.ref.log_prob_micro_batch_size ?? batch.rows;
+  batch.refLogProb = (await computeLogProbs(run.ref!, batch, micro, config.actor_rollout_ref.rollout.temperature)).logp;
+}
+
+/** Each row's DAPO overlong penalty: linear over the last `len` tokens before the maximum. */
+function overlongPenalties(ctx: FitContext, batch: RolloutBatch): number[] {
   const ob = ctx.config.reward_model.overlong_buffer;
+  return responseLengths(batch).map((len) => overlongPenalty(len, batch.responseLength, ob.len, ob.penalty_factor));
+}
+
+/**
+ * token_level_scores: the reward function's scores plus the overlong penalty on the last valid
+ * token (DAPO's reward manager adds it to the score). Returns each row's task score (Σ before the
+ * penalty), the `acc`/`score` of dynamic sampling.
+ */
+function scorePhase(ctx: FitContext, batch: RolloutBatch): number[] {
   const R = batch.responseLength;
-  let total = 0;
-  responseLengths(batch).forEach((len, r) => {
-    const penalty = overlongPenalty(len, R, ob.len, ob.penalty_factor);
-    scores[r * R + (len > 0 ? len - 1 : R - 1)]! += penalty;
-    total += penalty;
-  });
-  return ob.log ? { 'critic/overlong_penalty/mean': total / batch.rows } : {};
+  const scores = computeTokenLevelScores(batch, ctx.run.tokenizer, ctx.rewardFn);
+  const taskScores = rowSums(scores, batch.rows, R);
+  if (ctx.config.reward_model.overlong_buffer.enable) {
+    const lengths = responseLengths(batch);
+    overlongPenalties(ctx, batch).forEach((penalty, r) => {
+      const len = lengths[r]!;
+      scores[r * R + (len > 0 ? len - 1 : R - 1)]! += penalty;
+    });
+  }
+  batch.tokenLevelScores = scores;
+  return taskScores;
 }
 
 function advantagePhase(ctx: FitContext, batch: RolloutBatch): Record<string, number> {
   const { run, config } = ctx;
   const R = batch.responseLength;
   const metrics: Record<string, number> = {};
-  batch.tokenLevelScores = computeTokenLevelScores(batch, run.tokenizer, ctx.rewardFn);
-  if (config.reward_model.overlong_buffer.enable) Object.assign(metrics, applyOverlongPenalty(ctx, batch, batch.tokenLevelScores));
+  // Under dynamic sampling the rows were scored before filtering.
+  if (!batch.tokenLevelScores) scorePhase(ctx, batch);
+  const tokenLevelScores = batch.tokenLevelScores!;
+  const ob = config.reward_model.overlong_buffer;
+  if (ob.enable && ob.log) {
+    metrics['critic/overlong_penalty/mean'] = overlongPenalties(ctx, batch).reduce((s, p) => s + p, 0) / batch.rows;
+  }
   if (run.klInReward && batch.refLogProb) {
     const kl = applyKlPenalty({
-      tokenLevelScores: batch.tokenLevelScores, oldLogProb: batch.oldLogProb!, refLogProb: batch.refLogProb,
+      tokenLevelScores, oldLogProb: batch.oldLogProb!, refLogProb: batch.refLogProb,
       responseMask: batch.responseMask, responseLength: R,
     }, run.klCtrl, config.algorithm.kl_penalty);
     batch.tokenLevelRewards = kl.tokenLevelRewards;
     Object.assign(metrics, kl.metrics);
   } else {
-    batch.tokenLevelRewards = batch.tokenLevelScores;
+    batch.tokenLevelRewards = tokenLevelScores;
     if (run.klInReward) Object.assign(metrics, { 'critic/kl': 0, 'critic/kl_coeff': 0 });
   }
   const adv = computeAdvantage(config.algorithm.adv_estimator, {
@@ -194,19 +231,81 @@ function sampleRecords(ctx: FitContext, batch: RolloutBatch, count: number): { p
 }
 
 /**
+ * DAPO dynamic sampling: generation batches from `firstGenBatch` on, each generated (timed as
+ * 'gen') and scored ('reward'), filtered on `filter_groups.metric` and joined until the step has
+ * train_batch_size groups.
+ */
+async function samplePhase(ctx: FitContext, timer: Timer, firstGenBatch: number): Promise<Awaited<ReturnType<typeof collectFilteredBatch>>> {
+  const { run, config } = ctx;
+  const fg = config.algorithm.filter_groups;
+  const metric = fg.metric;
+  if (metric === null) throw new Error('algorithm.filter_groups.metric must be set when filter_groups.enable is true');
+  // seq_final_reward includes the KL penalty, which needs old and reference log-probs of every
+  // generated row (the recipe computes them before filtering in that case too).
+  const klFirst = metric === 'seq_final_reward' && run.klInReward && run.ref !== null;
+  return collectFilteredBatch({
+    firstGenBatch,
+    trainBatchSize: config.data.train_batch_size,
+    n: config.actor_rollout_ref.rollout.n,
+    maxNumGenBatches: fg.max_num_gen_batches,
+    generate: async (genBatch): Promise<GeneratedBatch> => {
+      const batch = await timer.time('gen', () => generateBatch(ctx, genBatch));
+      if (klFirst) {
+        await timer.time('gen', () => oldLogProbPhase(ctx, batch));
+        await timer.time('ref', () => refPhase(ctx, batch));
+      }
+      const taskScores = await timer.time('reward', async () => scorePhase(ctx, batch));
+      let tokenLevelRewards: Float32Array | null = null;
+      if (klFirst) {
+        // The step's β, read without updating the controller: that happens once, on the kept batch.
+        const frozen = { value: run.klCtrl.value, update: () => {} };
+        tokenLevelRewards = applyKlPenalty({
+          tokenLevelScores: batch.tokenLevelScores!, oldLogProb: batch.oldLogProb!, refLogProb: batch.refLogProb!,
+          responseMask: batch.responseMask, responseLength: batch.responseLength,
+        }, frozen, config.algorithm.kl_penalty).tokenLevelRewards;
+      }
+      return {
+        batch,
+        metric: filterMetricValues(metric, {
+          rows: batch.rows, responseLength: batch.responseLength, taskScores, tokenLevelScores: batch.tokenLevelScores!, tokenLevelRewards,
+        }),
+      };
+    },
+  });
+}
+
+/**
  * One training step; returns its metrics. The step validates when `test_freq` says so, and on the
  * last step of the run. The checkpoint is written by the caller after the metrics are logged, so a
  * checkpoint never exists without its step's record; its duration is reported with the next step
  * (`previousSaveSeconds`).
  */
-async function trainStep(ctx: FitContext, step: number, previousSaveSeconds: number | null): Promise<{ metrics: Record<string, number>; batch: RolloutBatch }> {
+async function trainStep(ctx: FitContext, step: number, genBatchesBefore: number, previousSaveSeconds: number | null): Promise<{
+  metrics: Record<string, number>;
+  batch: RolloutBatch;
+  /** The data loader's position after this step. */
+  genBatches: number;
+}> {
   const { run, config } = ctx;
   const timer = new Timer(ctx.progress);
   const metrics: Record<string, number> = {};
   const stepStart = performance.now();
-  const batch = await timer.time('gen', () => generatePhase(ctx, step));
-  const micro = config.actor_rollout_ref.ref.log_prob_micro_batch_size ?? batch.rows;
-  if (run.ref) batch.refLogProb = await timer.time('ref', async () => (await computeLogProbs(run.ref!, batch, micro, config.actor_rollout_ref.rollout.temperature)).logp);
+  let batch: RolloutBatch;
+  let genBatches = genBatchesBefore;
+  if (config.algorithm.filter_groups.enable) {
+    const sampled = await samplePhase(ctx, timer, genBatchesBefore + 1);
+    batch = sampled.batch;
+    genBatches += sampled.numGenBatches;
+    metrics['train/num_gen_batches'] = sampled.numGenBatches;
+    metrics['train/num_gen_prompts'] = sampled.numGenPrompts;
+    metrics['train/num_kept_prompts'] = sampled.numKeptPrompts;
+  } else {
+    batch = await timer.time('gen', () => generateBatch(ctx, genBatchesBefore + 1));
+    genBatches += 1;
+  }
+  const trained = batch;
+  if (!trained.oldLogProb) await timer.time('gen', () => oldLogProbPhase(ctx, trained));
+  if (run.ref && !trained.refLogProb) await timer.time('ref', () => refPhase(ctx, trained));
   if (run.critic) {
     const critic = run.critic;
     batch.values = await timer.time('values', () => computeValues(critic.model, batch, config.critic.forward_micro_batch_size ?? batch.rows));
@@ -248,7 +347,7 @@ async function trainStep(ctx: FitContext, step: number, previousSaveSeconds: num
     values: batch.values,
   }));
   Object.assign(metrics, timingMetrics(batch, timer.timing));
-  return { metrics, batch };
+  return { metrics, batch, genBatches };
 }
 
 function timingMetrics(batch: RolloutBatch, timing: Record<string, number>): Record<string, number> {
@@ -263,10 +362,10 @@ function timingMetrics(batch: RolloutBatch, timing: Record<string, number>): Rec
   return out;
 }
 
-async function checkpoint(ctx: FitContext, step: number): Promise<string> {
+async function checkpoint(ctx: FitContext, step: number, genBatches: number): Promise<string> {
   const { run, config } = ctx;
   const dir = await saveCheckpoint(ctx.runDir, step, {
-    actor: run.actor, critic: run.critic, klCoef: run.klCtrl.value, tokenizerDir: config.actor_rollout_ref.model.path,
+    actor: run.actor, critic: run.critic, klCoef: run.klCtrl.value, genBatches, tokenizerDir: config.actor_rollout_ref.model.path,
   }, { actor: config.trainer.max_actor_ckpt_to_keep, critic: config.trainer.max_critic_ckpt_to_keep });
   return dir;
 }
@@ -274,8 +373,11 @@ async function checkpoint(ctx: FitContext, step: number): Promise<string> {
 export async function fit(ctx: FitContext): Promise<FitSummary> {
   const { config, run, tracker } = ctx;
   const start = performance.now();
-  const resumedFrom = resumeIfAny(ctx);
+  const resumed = resumeIfAny(ctx);
+  const resumedFrom = resumed?.step ?? null;
   const firstStep = (resumedFrom ?? 0) + 1;
+  // Generation batches drawn so far: where the data loader continues.
+  let genBatches = resumed?.genBatches ?? 0;
   let initialValidation: Record<string, number> | null = null;
   if (resumedFrom === null && config.trainer.val_before_train && run.val.length > 0) {
     ctx.progress?.phase('testing');
@@ -289,7 +391,9 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
   let saveSeconds: number | null = null;
   for (let step = firstStep; step <= run.totalSteps; step++) {
     ctx.progress?.startStep(step);
-    const { metrics, batch } = await trainStep(ctx, step, saveSeconds);
+    const result = await trainStep(ctx, step, genBatches, saveSeconds);
+    const { metrics, batch } = result;
+    genBatches = result.genBatches;
     tracker.log(metrics, step);
     const samples = sampleRecords(ctx, batch, Math.max(2, config.trainer.log_samples));
     tracker.event('samples', { step, split: 'train', samples: samples.slice(0, 2) });
@@ -305,7 +409,7 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
     if (saveFreq > 0 && (step % saveFreq === 0 || step === run.totalSteps)) {
       ctx.progress?.phase('save_checkpoint');
       const t0 = performance.now();
-      lastCheckpoint = await checkpoint(ctx, step);
+      lastCheckpoint = await checkpoint(ctx, step, genBatches);
       saveSeconds = (performance.now() - t0) / 1000;
     }
     ctx.progress?.endStep(step);

@@ -21,6 +21,12 @@ export interface RunSetup {
   padTokenId: number;
   train: PromptRow[];
   val: PromptRow[];
+  /**
+   * Prompts per data-loader batch: train_batch_size, or data.gen_batch_size (default
+   * train_batch_size) under DAPO dynamic sampling, where a step may draw several such batches.
+   */
+  genBatchSize: number;
+  /** Data-loader batches per epoch (drop_last); also the default steps per epoch, as in veRL and the DAPO recipe. */
   stepsPerEpoch: number;
   totalSteps: number;
   actor: Trainable & { model: CausalLM };
@@ -52,11 +58,15 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   const datasetOptions = { promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template };
   const train = await loadPromptDataset(data.train_files, tokenizer, datasetOptions);
   const val = await loadPromptDataset(data.val_files, tokenizer, datasetOptions);
-  const stepsPerEpoch = Math.floor(train.length / data.train_batch_size);
+  const genBatchSize = algorithm.filter_groups.enable ? (data.gen_batch_size ?? data.train_batch_size) : data.train_batch_size;
+  const stepsPerEpoch = Math.floor(train.length / genBatchSize);
   if (stepsPerEpoch === 0) {
-    throw new Error(`data.train_batch_size = ${data.train_batch_size} is larger than the ${train.length} training prompts in ${String(data.train_files)}`);
+    const key = genBatchSize === data.train_batch_size ? 'data.train_batch_size' : 'data.gen_batch_size';
+    throw new Error(`${key} = ${genBatchSize} is larger than the ${train.length} training prompts in ${String(data.train_files)}`);
   }
-  // Quirk 3 fixed: exactly this many steps run.
+  // Quirk 3 fixed: exactly this many steps run. The DAPO recipe counts steps the same way (loader
+  // batches × epochs) but stops early when the epochs run out; here a step that needs more prompts
+  // draws them from the next epoch, so the run still trains exactly totalSteps steps.
   const totalSteps = trainer.total_training_steps ?? stepsPerEpoch * trainer.total_epochs;
 
   const maxPositions = data.max_prompt_length + data.max_response_length;
@@ -74,7 +84,7 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
     : null;
   const eosTokenIds = [tokenizer.eosTokenId];
   return {
-    backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, stepsPerEpoch, totalSteps,
+    backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, genBatchSize, stepsPerEpoch, totalSteps,
     actor: trainable(actorModel, arr.actor.optim, totalSteps), ref, critic, klCtrl, klInReward,
   };
 }

@@ -106,6 +106,16 @@ test("cross-field checks veRL asserts fail before any work", () => {
   assert.match(m(['reward_model.enable=True']), /reward_model\.enable: model-based reward models are not supported/);
 });
 
+test('DAPO dynamic sampling is accepted with a metric; gen_batch_size below train_batch_size is refused', () => {
+  const dapo = ['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=4', 'algorithm.filter_groups.enable=True', 'algorithm.filter_groups.metric=acc'];
+  const c = resolveConfig({ overrides: [...dapo, 'data.gen_batch_size=3072'] });
+  assert.equal(c.algorithm.filter_groups.enable, true);
+  assert.equal(c.data.gen_batch_size, 3072);
+  const [p] = problems([...dapo, 'data.gen_batch_size=512']);
+  assert.equal(p!.key, 'data.gen_batch_size');
+  assert.match(p!.message, /must be ≥ data\.train_batch_size \(1024\) with filter_groups/);
+});
+
 test('critic checks apply only when there is a critic (gae)', () => {
   assert.doesNotThrow(() => resolveConfig({ overrides: ['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5', 'critic.ppo_micro_batch_size=100'] }));
 });
