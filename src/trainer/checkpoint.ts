@@ -3,7 +3,7 @@
  *   global_step_N/actor/     HF folder (config.json, model.safetensors in F32 so resume is exact, tokenizer files)
  *   global_step_N/actor/optimizer.safetensors   AdamW moments (<param>.exp_avg, <param>.exp_avg_sq)
  *   global_step_N/critic/    likewise, when there is a critic
- *   global_step_N/trainer_state.json            step, KL coefficient, LR schedulers, optimizer counters
+ *   global_step_N/trainer_state.json            step, data position, KL coefficient, LR schedulers, optimizer counters
  *   latest_checkpointed_iteration.txt           N (as upstream veRL writes it)
  * A checkpoint is written into a hidden temporary folder and renamed into place, so a crash never
  * leaves a half-written global_step_N; older ones beyond `max_*_ckpt_to_keep` are removed after.

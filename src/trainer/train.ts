@@ -45,7 +45,7 @@ export async function train(config: TinyZeroConfig, options: TrainOptions = {}):
       warn: log,
     });
     log(`train: ${run.train.length} prompts, ${run.val.length} validation prompts, ${run.totalSteps} steps ` +
-      `(${run.stepsPerEpoch} per epoch); actor ${run.actor.model.numParameters().toLocaleString()} parameters` +
+      `(${run.stepsPerEpoch} per epoch${config.algorithm.filter_groups.enable ? `, dynamic sampling from batches of ${run.genBatchSize} prompts` : ''}); actor ${run.actor.model.numParameters().toLocaleString()} parameters` +
       `${run.critic ? ', critic' : ''}${run.ref ? ', reference' : ''}; backend ${run.backend.name}; run folder ${runDir}`);
     tracker.event('run_start', { config, totalSteps: run.totalSteps, project: config.trainer.project_name, experiment: config.trainer.experiment_name, runDir });
     const summary = await fit({ config, run, tracker, progress, rewardFn: rewardFnOf(config), runDir, log: (l) => (progress ? progress.printAbove(() => log(l)) : log(l)) });
