@@ -22,6 +22,7 @@ export const ERROR = 7; // 1 + tid of a worker whose kernel threw, else 0
 export const NEXT = 8;
 export const COMPLETED = 9; // chunks finished by workers
 export const SPIN = 10; // 1: idle workers spin a few ms before sleeping; 0: they sleep at once
+export const AWAKE = 11; // workers not asleep in Atomics.wait (spinning or running a job)
 export const CTRL_WORDS = 16;
 /** Byte address of the job's arguments (Float64, up to MAX_ARGS). */
 export const ARGS = CTRL + CTRL_WORDS * 4;

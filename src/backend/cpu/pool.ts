@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import {
-  ARGS, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, MAX_THREADS, NARGS, NEXT, QUIT, SEQ, SPIN, UNITS,
+  ARGS, AWAKE, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, MAX_THREADS, NARGS, NEXT, QUIT, SEQ, SPIN, UNITS,
 } from './control.js';
 import { KERNEL_NAMES, type KernelName, type KernelTable } from './kernels.js';
 import { SplitPolicy, type SplitMode } from './split-policy.js';
@@ -88,21 +88,33 @@ export class ThreadPool {
     }
     const policy = this.#policy;
     const slot = SplitPolicy.slot(KERNEL_INDEX.get(name)!, work);
-    const split = policy.choose(slot, work);
+    const ctrl = this.#ctrl;
+    const split = policy.choose(slot, work, Atomics.load(ctrl, AWAKE) >= this.threads - 1);
+    if (!split && policy.waking(slot)) {
+      // A split is wanted but the workers sleep: wake them (a notify without a job; they spin while
+      // SPIN is 1) and run this one alone, so the split is timed without their wake-up. What this
+      // job loses against running alone (a woken worker can take the main thread's core) is charged
+      // to exploring the split.
+      const t0 = performance.now();
+      Atomics.store(ctrl, SPIN, 1);
+      Atomics.notify(ctrl, SEQ);
+      kernel(...args, 0, units, 0);
+      policy.recordWake(slot, (performance.now() - t0) / 1000, work);
+      return;
+    }
     const timed = policy.wantsTime(slot, split);
     const t0 = timed ? performance.now() : 0;
     if (!split) {
       // Measuring "alone" while splitting is preferred here: stop the idle workers' spinning first,
       // or a spinning worker that takes the main thread's core (a busy machine) makes running
       // alone look slow and splitting keeps being preferred for that reason alone.
-      if (timed && policy.splits(slot)) Atomics.store(this.#ctrl, SPIN, 0);
+      if (timed && policy.splits(slot)) Atomics.store(ctrl, SPIN, 0);
       kernel(...args, 0, units, 0);
       if (timed) policy.record(slot, false, (performance.now() - t0) / 1000, work);
       else policy.skip(slot, false);
       return;
     }
     if (args.length > MAX_ARGS) throw new Error(`CpuBackend.${name}: ${args.length} kernel arguments exceed ${MAX_ARGS}`);
-    const ctrl = this.#ctrl;
     const chunk = Math.ceil(units / Math.min(units, this.threads * CHUNKS_PER_THREAD));
     const chunks = Math.ceil(units / chunk);
     this.#args.set(args);
@@ -128,9 +140,9 @@ export class ThreadPool {
     this.#waitWorkers(chunks - mine);
     if (timed) policy.record(slot, true, (performance.now() - t0) / 1000, work);
     else policy.skip(slot, true);
-    // Idle workers spin between jobs only while splitting pays here: on a machine with no core to
-    // spare a spinning worker takes CPU time from the main thread.
-    Atomics.store(ctrl, SPIN, policy.splits(slot) ? 1 : 0);
+    // Idle workers spin between jobs only while splitting pays here (or is explored again next): on
+    // a machine with no core to spare a spinning worker takes CPU time from the main thread.
+    Atomics.store(ctrl, SPIN, policy.keepSpinning(slot) ? 1 : 0);
     if (mainError !== null) throw mainError;
     const failed = Atomics.load(ctrl, ERROR);
     if (failed !== 0) throw new Error(`CpuBackend.${name}: the kernel trapped in worker ${failed - 1} (out-of-bounds access?)`);

@@ -14,6 +14,20 @@
  * claims, a worker that was descheduled holding a chunk, and the main thread's own slowdown when a
  * spinning worker takes its core all count against it. That last one is why the comparison cannot
  * be made inside a split job (main's chunks are slower, so main-rate × chunks overstates "alone").
+ *
+ * Two things keep a split that loses one sample from being locked out. While alone is preferred
+ * the workers sleep, and a sleeping worker takes 0.1-0.7 ms to wake: a split timed from there is
+ * slower than alone for any job under a millisecond (a 73 us fill of 1M floats sampled at 90-200 us
+ * cold against 41 us warm), so neither the warm-up nor an exploration would ever see the split that
+ * the policy would then run with spinning workers. So a wanted split waits, running alone untimed,
+ * until the pool reports every worker awake (`ready`), for at most WAKE_S of expected time. Waking is
+ * not free either: on a machine with no idle core the woken worker can take the main thread's core
+ * for a scheduler slice (a 73 us call then took 3-4 ms), so the time those waiting calls lose
+ * against running alone is added to the split sample that follows, and that sum (the cost of one
+ * exploration, #explore) rather than the split mean sets how often splitting is explored. And an
+ * exploration that beats the preferred way's mean is repeated at the next call rather than after
+ * EXPLORE_RATIO times its cost again: one stall of a few ms in a split sample otherwise kept a 1.8x
+ * faster split away for thousands of calls, and each repeat runs only while it keeps winning.
  */
 
 /** 'auto': learned; 'always' / 'never': every job above PARALLEL_MIN_WORK is split / none is (tests, benchmarks). */
@@ -41,6 +55,8 @@ const EXPLORE_RATIO = 32;
 const WARMUP = 3;
 /** Past the warm-up, only one call in TIME_EVERY of the preferred way is timed (a clock read costs ~0.1 us). */
 const TIME_EVERY = 4;
+/** Expected seconds of alone calls a wanted split waits for the workers to wake before it runs anyway. */
+const WAKE_S = 0.002;
 
 export class SplitPolicy {
   readonly mode: SplitMode;
@@ -51,6 +67,14 @@ export class SplitPolicy {
   readonly #nSplit: Int32Array;
   /** Expected seconds spent in the preferred way since the other last ran. */
   readonly #spent: Float64Array;
+  /** Expected seconds run alone while a wanted split waits for the workers to wake; -1: not waiting. */
+  readonly #waking: Float64Array;
+  /** The way to explore again at the next call (1 alone, 2 split) after an exploration that won; 0: none. */
+  readonly #again: Uint8Array;
+  /** Seconds per work unit lost against running alone while waking the workers for the next split. */
+  readonly #wakeLoss: Float64Array;
+  /** Mean seconds per work unit of exploring a split: the wake-up's loss plus the split sample. */
+  readonly #explore: Float64Array;
 
   constructor(kernels: number, mode: SplitMode = 'auto') {
     this.mode = mode;
@@ -60,6 +84,10 @@ export class SplitPolicy {
     this.#nAlone = new Int32Array(n);
     this.#nSplit = new Int32Array(n);
     this.#spent = new Float64Array(n);
+    this.#waking = new Float64Array(n).fill(-1);
+    this.#again = new Uint8Array(n);
+    this.#wakeLoss = new Float64Array(n);
+    this.#explore = new Float64Array(n);
   }
 
   /** The slot of a job: its kernel's index and the size class of its work (>= 1). */
@@ -68,16 +96,50 @@ export class SplitPolicy {
     return kernel * CLASSES + Math.min(CLASSES - 1, cls);
   }
 
-  /** True to split the job of `work` units in `slot`. */
-  choose(slot: number, work: number): boolean {
+  /**
+   * True to split the job of `work` units in `slot`. `ready`: every worker is awake (spinning), so a
+   * split starts at once. False with waking(slot) true: a split is wanted but the workers sleep; the
+   * caller wakes them and runs this job alone, neither timed nor counted.
+   */
+  choose(slot: number, work: number, ready = true): boolean {
     if (this.mode !== 'auto') return this.mode === 'always';
+    const want = this.waking(slot) || this.#want(slot, work);
+    if (want && !ready && !this.splits(slot)) {
+      const waited = Math.max(0, this.#waking[slot]!);
+      if (waited < WAKE_S) {
+        this.#waking[slot] = waited + this.#alone[slot]! * work;
+        return false;
+      }
+    }
+    this.#waking[slot] = -1;
+    return want;
+  }
+
+  /** Whether the job just chosen to run alone is one that waits for the workers to wake. */
+  waking(slot: number): boolean {
+    return this.#waking[slot]! >= 0;
+  }
+
+  /** Adds a job run alone while waking the workers: what it took beyond running alone counts against the split. */
+  recordWake(slot: number, seconds: number, work: number): void {
+    this.#wakeLoss[slot] = this.#wakeLoss[slot]! + Math.max(0, seconds / work - this.#alone[slot]!);
+  }
+
+  /** The way the timings ask for: the warm-up's turn, the preferred way, or an exploration of the other. */
+  #want(slot: number, work: number): boolean {
     // Warm-up: the two ways in turn, alone first, until each has WARMUP samples.
     const na = this.#nAlone[slot]!, ns = this.#nSplit[slot]!;
     if (na < WARMUP || ns < WARMUP) return na > ns;
     const split = this.#split[slot]!, alone = this.#alone[slot]!;
     const best = split < alone;
+    const again = this.#again[slot]!;
+    this.#again[slot] = 0;
+    if (again !== 0 && (again === 2) !== best) {
+      this.#spent[slot] = 0;
+      return !best;
+    }
     const spent = this.#spent[slot]! + (best ? split : alone) * work;
-    if (spent >= EXPLORE_RATIO * (best ? alone : split) * work) {
+    if (spent >= EXPLORE_RATIO * (best ? alone : Math.max(split, this.#explore[slot]!)) * work) {
       this.#spent[slot] = 0;
       return !best;
     }
@@ -99,9 +161,19 @@ export class SplitPolicy {
     const x = seconds / work;
     const n = counts[slot]!;
     const m = means[slot]!;
+    const warm = this.#nAlone[slot]! >= WARMUP && this.#nSplit[slot]! >= WARMUP;
+    const explored = warm && split !== this.splits(slot);
+    if (split && !this.splits(slot)) {
+      // The cost of exploring a split, as its running mean (the lowest in the warm-up).
+      const c = x + this.#wakeLoss[slot]!, e = this.#explore[slot]!;
+      this.#explore[slot] = e === 0 ? c : warm ? e + ALPHA * (c - e) : Math.min(e, c);
+      this.#wakeLoss[slot] = 0;
+    }
     // The warm-up keeps the lowest of its samples; after it, a running mean.
     means[slot] = n === 0 ? x : n < WARMUP ? Math.min(m, x) : m + ALPHA * ((split ? x : Math.min(x, ALONE_CLIP * m)) - m);
     counts[slot] = n + 1;
+    // An exploration faster than the preferred way's mean runs again at the next call.
+    if (explored) this.#again[slot] = x < (split ? this.#alone : this.#split)[slot]! ? (split ? 2 : 1) : 0;
   }
 
   /** Counts an untimed job so that timing stays one in TIME_EVERY. */
@@ -110,7 +182,12 @@ export class SplitPolicy {
     counts[slot] = counts[slot]! + 1;
   }
 
-  /** Whether splitting is the preferred way for `slot` (then idle workers should keep spinning). */
+  /** Whether idle workers should keep spinning after a split job: splitting is preferred, or is explored again next. */
+  keepSpinning(slot: number): boolean {
+    return this.#again[slot] === 2 || this.splits(slot);
+  }
+
+  /** Whether splitting is the preferred way for `slot`. */
   splits(slot: number): boolean {
     if (this.mode !== 'auto') return this.mode === 'always';
     return this.#nSplit[slot]! >= WARMUP && this.#nAlone[slot]! >= WARMUP && this.#split[slot]! < this.#alone[slot]!;

@@ -5,7 +5,7 @@
  * process does not burn a core. See pool.ts for the protocol.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ARGS, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, NARGS, QUIT, SEQ, SPIN, UNITS } from './control.js';
+import { ARGS, AWAKE, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, NARGS, QUIT, SEQ, SPIN, UNITS } from './control.js';
 import { enableRelaxedSimd, instantiateKernels, KERNEL_NAMES } from './kernels.js';
 import type { WasmMemory, WasmModule } from './wasm.js';
 
@@ -25,6 +25,7 @@ const args = new Float64Array(memory.buffer, ARGS, MAX_ARGS);
 
 // Jobs are counted from 0: none is published before every worker has said it is ready.
 let seen = 0;
+Atomics.add(ctrl, AWAKE, 1);
 parentPort?.postMessage('ready');
 for (;;) {
   let idleSince = performance.now();
@@ -33,7 +34,11 @@ for (;;) {
     if ((++spins & 1023) !== 0) continue;
     // The pool turns spinning off while it finds the machine too busy for it (see ThreadPool.run).
     if (Atomics.load(ctrl, SPIN) === 0 || performance.now() - idleSince > IDLE_MS) {
+      Atomics.sub(ctrl, AWAKE, 1);
+      // The main thread also notifies without a job to wake the workers ahead of a split it wants
+      // to time (ThreadPool.run): then the loop goes on spinning while SPIN is 1.
       Atomics.wait(ctrl, SEQ, seen);
+      Atomics.add(ctrl, AWAKE, 1);
       idleSince = performance.now();
     }
   }
