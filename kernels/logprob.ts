@@ -1,5 +1,5 @@
 // Log-prob of the chosen token and entropy straight from logits, never storing the softmax.
-import { EXP_NEG_MIN, expNegClamped, hsum, loadN, madd, rowMaxLoose, storeN } from './simd';
+import { EXP_NEG_MIN, EXP2_NEG_MIN, exp2Clamped, expNegClamped, hsum, loadN, madd, rowMaxLoose, rowMinLoose, storeN } from './simd';
 
 /**
  * Rows [start, end) of logits [rows, vocab], z = logits * invT, t = z - max (<= 0):
@@ -8,41 +8,54 @@ import { EXP_NEG_MIN, expNegClamped, hsum, loadN, madd, rowMaxLoose, storeN } fr
  * peaked rows where lse - sum(p z) would cancel.
  *
  * Two passes per row: the max (the only read from memory: a row of a 32k vocabulary is 128 KiB and
- * stays in L2 for the second), then t, e and both sums in one go. t is clamped to expNeg's floor
- * before use, so a -inf logit gives e = 0 and e * t = 0 rather than 0 * -inf.
+ * stays in L2 for the second), then e and both sums in one go. The second pass is compute-bound,
+ * so it works in base 2, u = t * log2(e), e = 2^u: the scale by log2(e) rides on the multiply-add
+ * that subtracts the max, exp2Clamped's range reduction is two exact subtractions and its
+ * polynomial one degree lower (7 multiply-adds per vector with the sums, against 11 through
+ * expNegClamped; see exp2Clamped for its error). The max pass reads and compares only (no scale:
+ * the max logit times invT is the max of z, rounding being monotonic). That multiply-add,
+ * logits * c - m with c = invT * log2(e) and m = the max's logit * c rounded, gives the max's
+ * logit the rounding residual r of m rather than 0; subtracting r (exact at the max) makes that
+ * term exactly 1, so a one-token row gets logp 0 and the error of u stays relative to u, as t's
+ * does. u is clamped to exp2Clamped's floor before use, so a -inf logit gives e = 0 and e * u = 0
+ * rather than 0 * -inf.
  */
 export function logprobEntropy(logits: usize, ids: usize, logp: usize, entropy: usize, lse: usize, vocab: i32, invT: f32,
   start: i32, end: i32, tid: i32): void {
-  const vt = f32x4.splat(invT), ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0), lo = f32x4.splat(EXP_NEG_MIN);
+  const c = <f32>(<f64>invT * 1.4426950408889634);
+  const vc = f32x4.splat(c), ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0);
+  const lo = f32x4.splat(EXP2_NEG_MIN);
   for (let r = start; r < end; r++) {
     const row = logits + (<usize>r * <usize>vocab << 2);
-    const mx = rowMaxLoose(row, vocab, vt);
-    const nm = f32x4.splat(-mx);
-    let se0 = zero, se1 = zero, sd0 = zero, sd1 = zero;
+    // The logit whose z is the max: the max of the logits (their min for a negative invT).
+    const top = invT < 0 ? rowMinLoose(row, vocab) : rowMaxLoose(row, vocab);
+    const m = top * c;
+    // With fused multiply-add, top * c - m is computed exactly: its rounding residual (a float).
+    const res: f32 = ASC_FEATURE_RELAXED_SIMD ? <f32>(<f64>top * <f64>c - <f64>m) : 0;
+    const nm = f32x4.splat(-m), vr = f32x4.splat(res);
+    let se = zero, sd = zero;
     let j = 0;
     for (; j + 8 <= vocab; j += 8) {
       const q = row + (<usize>j << 2);
-      const t0 = f32x4.pmax(madd(v128.load(q), vt, nm), lo);
-      const t1 = f32x4.pmax(madd(v128.load(q, 16), vt, nm), lo);
-      const e0 = expNegClamped(t0), e1 = expNegClamped(t1);
-      se0 = f32x4.add(se0, e0);
-      se1 = f32x4.add(se1, e1);
-      sd0 = madd(e0, t0, sd0);
-      sd1 = madd(e1, t1, sd1);
+      const u0 = f32x4.pmax(f32x4.sub(madd(v128.load(q), vc, nm), vr), lo);
+      const u1 = f32x4.pmax(f32x4.sub(madd(v128.load(q, 16), vc, nm), vr), lo);
+      const e0 = exp2Clamped(u0), e1 = exp2Clamped(u1);
+      se = f32x4.add(se, f32x4.add(e0, e1));
+      sd = madd(e0, u0, madd(e1, u1, sd));
     }
     for (; j < vocab; j += 4) {
       // Missing lanes load as -inf and clamp to the floor: e = 0 there, so neither sum sees them.
-      const t = f32x4.pmax(madd(loadN(row + (<usize>j << 2), min(4, vocab - j), ninf), vt, nm), lo);
-      const e = expNegClamped(t);
-      se0 = f32x4.add(se0, e);
-      sd0 = madd(e, t, sd0);
+      const u = f32x4.pmax(f32x4.sub(madd(loadN(row + (<usize>j << 2), min(4, vocab - j), ninf), vc, nm), vr), lo);
+      const e = exp2Clamped(u);
+      se = f32x4.add(se, e);
+      sd = madd(e, u, sd);
     }
-    const sum = hsum(f32x4.add(se0, se1));
+    const sum = hsum(se);
     const ls = Mathf.log(sum);
-    const l = mx + ls;
+    const l = top * invT + ls;
     const ro = <usize>r << 2;
     store<f32>(lse + ro, l);
-    store<f32>(entropy + ro, ls - hsum(f32x4.add(sd0, sd1)) / sum);
+    store<f32>(entropy + ro, ls - hsum(sd) / sum * <f32>Math.LN2);
     const id = load<i32>(ids + ro);
     store<f32>(logp + ro, load<f32>(row + (<usize>id << 2)) * invT - l);
   }

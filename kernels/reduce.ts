@@ -65,10 +65,10 @@ export function reduceCols(op: i32, x: usize, out: usize, len: i32, inner: i32, 
  * unmasked (the ragged tail goes last).
  */
 export function softmax(x: usize, out: usize, cols: i32, start: i32, end: i32, tid: i32): void {
-  const ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0), one = f32x4.splat(1);
+  const ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0);
   for (let r = start; r < end; r++) {
     const xr = x + (<usize>r * <usize>cols << 2), orow = out + (<usize>r * <usize>cols << 2);
-    const mx = f32x4.splat(rowMaxLoose(xr, cols, one));
+    const mx = f32x4.splat(rowMaxLoose(xr, cols));
     let a0 = zero, a1 = zero;
     let j = 0;
     for (; j + 8 <= cols; j += 8) {
@@ -125,7 +125,7 @@ export function logSoftmax(x: usize, out: usize, cols: i32, start: i32, end: i32
   const ninf = f32x4.splat(-Infinity), zero = f32x4.splat(0);
   for (let r = start; r < end; r++) {
     const xr = x + (<usize>r * <usize>cols << 2), orow = out + (<usize>r * <usize>cols << 2);
-    const m = rowMaxLoose(xr, cols, f32x4.splat(1));
+    const m = rowMaxLoose(xr, cols);
     const mx = f32x4.splat(m);
     let a0 = zero, a1 = zero;
     let j = 0;
