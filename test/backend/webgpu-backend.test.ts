@@ -8,7 +8,7 @@ import type { AttentionArgs, BinaryOp, MatmulArgs, UnaryOp } from '../../src/bac
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
 import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
-import { assertSameAsync, openWebGpu } from './webgpu-harness.js';
+import { assertSameAsync, openWebGpu, rmsnormCase, softmaxFamilyCase } from './webgpu-harness.js';
 
 const { gpu: maybeGpu, skip } = await openWebGpu();
 const gpu = maybeGpu!;
@@ -230,31 +230,14 @@ describe('webgpu backend', { skip }, () => {
     const rowShapes = [[1, 1], [3, 7], [5, 130], [20, 333]];
     test('softmax, logSoftmax and their backward', async () => {
       for (const [rows, cols] of rowShapes) {
-        const n = rows! * cols!;
-        await assertSameAsync(gpu, ref, `softmax [${rows},${cols}]`, {
-          inputs: { x: rng.floats(n, 4), dy: rng.floats(n) }, outputs: { y: n, dx: n, ly: n, ldx: n }, compare: ['y', 'dx', 'ly', 'ldx'],
-          call: (be, b) => {
-            be.softmax(b.x!, b.y!, rows!, cols!);
-            be.softmaxBackward(b.y!, b.dy!, b.dx!, rows!, cols!);
-            be.logSoftmax(b.x!, b.ly!, rows!, cols!);
-            be.logSoftmaxBackward(b.ly!, b.dy!, b.ldx!, rows!, cols!);
-          },
-          // The backward subtracts a row dot product (cancellation); the device's exp is not the host's.
-        }, 5e-5);
+        // The backward subtracts a row dot product (cancellation); the device's exp is not the host's.
+        await assertSameAsync(gpu, ref, `softmax [${rows},${cols}]`, softmaxFamilyCase(rng, rows!, cols!), 5e-5);
       }
     });
 
     test('rmsnorm and its backward (dw accumulates)', async () => {
       for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [13, 257]]) {
-        const n = rows! * dim!;
-        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}]`, {
-          inputs: { x: rng.floats(n), w: rng.floats(dim!), dy: rng.floats(n), dw: rng.floats(dim!) },
-          outputs: { y: n, rstd: rows!, dx: n }, compare: ['y', 'rstd', 'dx', 'dw'],
-          call: (be, b) => {
-            be.rmsnorm(b.x!, b.w!, b.y!, b.rstd!, rows!, dim!, 1e-6);
-            be.rmsnormBackward(b.dy!, b.x!, b.w!, b.rstd!, b.dx!, b.dw!, rows!, dim!);
-          },
-        });
+        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}]`, rmsnormCase(rng, rows!, dim!));
       }
     });
 

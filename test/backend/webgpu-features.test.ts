@@ -22,7 +22,8 @@ import { train } from '../../src/trainer/index.js';
 import { repoRoot, tinyLlamaDir } from '../helpers/assets.js';
 import { Rng } from '../helpers/rng.js';
 import { relError, runCase } from './cpu-harness.js';
-import { assertSameAsync, openWebGpu, useLavapipe } from './webgpu-harness.js';
+import { assertSameAsync, openWebGpu, rmsnormCase, softmaxFamilyCase, useLavapipe } from './webgpu-harness.js';
+import { modelLogits } from '../helpers/model-logits.js';
 
 const lavapipe = useLavapipe();
 const { gpu: maybeGpu, skip } = await openWebGpu({ weightDtype: 'f16' });
@@ -132,9 +133,9 @@ describe('optional WebGPU features', { skip }, () => {
       const ids = [1, 5, 3, 7, 2, 9, 4, 11];
       const cpu = await CpuBackend.create({ threads: 1 });
       try {
-        const want = await logitsOf(cpu, tinyLlamaDir, ids, false);
+        const want = await modelLogits(cpu, tinyLlamaDir, ids);
         const before = gpu.memoryStats().bytesInUse;
-        const got = await logitsOf(gpu, tinyLlamaDir, ids, true, (model) => {
+        const got = await modelLogits(gpu, tinyLlamaDir, ids, { frozen: true, inspect: (model) => {
           const params = model.namedParameters();
           for (const [n, p] of params) {
             const matrix = p.ndim === 2;
@@ -147,7 +148,7 @@ describe('optional WebGPU features', { skip }, () => {
           const w = model.model.embed_tokens.weight;
           assert.throws(() => T.contiguous(T.transpose(w)), /f16 tensors cannot be copied/);
           assert.throws(() => T.add(w, 1), /f16/);
-        });
+        } });
         const err = relErr(got, want);
         t.diagnostic(`max |f16 webgpu - f32 cpu| / max |logit| = ${err.toExponential(2)}`);
         assert.ok(err <= 1e-4, `relative error ${err}`);
@@ -169,8 +170,8 @@ describe('optional WebGPU features', { skip }, () => {
         await saveModel(model, dir, { dtype: 'F32' });
         model.dispose();
         const ids = Array.from({ length: 12 }, () => rng.int(50));
-        const want = await logitsOf(cpu, dir, ids, false);
-        const got = await logitsOf(gpu, dir, ids, true);
+        const want = await modelLogits(cpu, dir, ids);
+        const got = await modelLogits(gpu, dir, ids, { frozen: true });
         const err = relErr(got, want);
         t.diagnostic(`max |f16 webgpu - f32 cpu| / max |logit| = ${err.toExponential(2)} (tied embedding read as f16 by matmul)`);
         assert.ok(err <= 2e-3 && err > 0, `relative error ${err}`);
@@ -202,16 +203,7 @@ describe('optional WebGPU features', { skip }, () => {
     const shapes = [[1, 1], [3, 7], [2, 256], [5, 257], [4, 1000], [2, 4099]];
     test('softmax and log-softmax with their backward', async () => {
       for (const [rows, cols] of shapes) {
-        const n = rows! * cols!;
-        await assertSameAsync(gpu, ref, `softmax [${rows},${cols}]`, {
-          inputs: { x: rng.floats(n, 4), dy: rng.floats(n) }, outputs: { y: n, dx: n, ly: n, ldx: n }, compare: ['y', 'dx', 'ly', 'ldx'],
-          call: (be, b) => {
-            be.softmax(b.x!, b.y!, rows!, cols!);
-            be.softmaxBackward(b.y!, b.dy!, b.dx!, rows!, cols!);
-            be.logSoftmax(b.x!, b.ly!, rows!, cols!);
-            be.logSoftmaxBackward(b.ly!, b.dy!, b.ldx!, rows!, cols!);
-          },
-        }, 5e-5);
+        await assertSameAsync(gpu, ref, `softmax [${rows},${cols}]`, softmaxFamilyCase(rng, rows!, cols!), 5e-5);
       }
     });
 
@@ -229,15 +221,7 @@ describe('optional WebGPU features', { skip }, () => {
     test('rmsnorm forward and backward', async () => {
       // Not dim 1: there dx = inv*dy*w*(1 - x^2/(x^2 + eps)) cancels to noise.
       for (const [rows, dim] of [[1, 2], ...shapes.slice(1)]) {
-        const n = rows! * dim!;
-        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}]`, {
-          inputs: { x: rng.floats(n), w: rng.floats(dim!), dy: rng.floats(n), dw: rng.floats(dim!) },
-          outputs: { y: n, rstd: rows!, dx: n }, compare: ['y', 'rstd', 'dx', 'dw'],
-          call: (be, b) => {
-            be.rmsnorm(b.x!, b.w!, b.y!, b.rstd!, rows!, dim!, 1e-6);
-            be.rmsnormBackward(b.dy!, b.x!, b.w!, b.rstd!, b.dx!, b.dw!, rows!, dim!);
-          },
-        });
+        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}]`, rmsnormCase(rng, rows!, dim!));
       }
     });
 
@@ -269,20 +253,3 @@ async function ppoStep(refDtype: 'f32' | 'f16', dir: string): Promise<Record<str
 }
 
 /** Logits of `ids` from the model in `dir` on `backend` (frozen: f16 weights where the backend stores them). */
-async function logitsOf(backend: Backend, dir: string, ids: number[], frozen: boolean, inspect?: (model: CausalLM) => void): Promise<Float32Array> {
-  T.setBackend(backend);
-  const model = loadCausalLM(dir, { frozen });
-  try {
-    inspect?.(model);
-    const logits = T.tidy(() => T.noGrad(() => model.forward(T.tensor(Int32Array.from(ids), [1, ids.length]), {
-      positions: T.tensor(Int32Array.from(ids, (_, i) => i), [1, ids.length]),
-    })));
-    try {
-      return (await logits.data()) as Float32Array;
-    } finally {
-      logits.dispose();
-    }
-  } finally {
-    model.dispose();
-  }
-}

@@ -53,3 +53,33 @@ export async function assertSameAsync(gpu: Backend, ref: Backend, label: string,
     assert.ok(err <= tol, `${label}: ${name} differs from the reference by ${err.toExponential(2)} (tolerance ${tol})`);
   }
 }
+
+/**
+ * softmax, its backward, logSoftmax and its backward on rows×cols inputs, as one case: the row
+ * kernels every WebGPU variant (workgroup or subgroup reductions) must agree on.
+ */
+export function softmaxFamilyCase(rng: { floats(n: number, scale?: number): Float32Array }, rows: number, cols: number): Case {
+  const n = rows * cols;
+  return {
+    inputs: { x: rng.floats(n, 4), dy: rng.floats(n) }, outputs: { y: n, dx: n, ly: n, ldx: n }, compare: ['y', 'dx', 'ly', 'ldx'],
+    call: (be, b) => {
+      be.softmax(b.x!, b.y!, rows, cols);
+      be.softmaxBackward(b.y!, b.dy!, b.dx!, rows, cols);
+      be.logSoftmax(b.x!, b.ly!, rows, cols);
+      be.logSoftmaxBackward(b.ly!, b.dy!, b.ldx!, rows, cols);
+    },
+  };
+}
+
+/** rmsnorm and its backward on rows×dim inputs (dw starts non-zero: the backward accumulates into it). */
+export function rmsnormCase(rng: { floats(n: number, scale?: number): Float32Array }, rows: number, dim: number): Case {
+  const n = rows * dim;
+  return {
+    inputs: { x: rng.floats(n), w: rng.floats(dim), dy: rng.floats(n), dw: rng.floats(dim) },
+    outputs: { y: n, rstd: rows, dx: n }, compare: ['y', 'rstd', 'dx', 'dw'],
+    call: (be, b) => {
+      be.rmsnorm(b.x!, b.w!, b.y!, b.rstd!, rows, dim, 1e-6);
+      be.rmsnormBackward(b.dy!, b.x!, b.w!, b.rstd!, b.dx!, b.dw!, rows, dim);
+    },
+  };
+}

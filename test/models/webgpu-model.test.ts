@@ -12,6 +12,7 @@ import { loadCausalLM } from '../../src/models/load.js';
 import { AdamW } from '../../src/nn/index.js';
 import * as T from '../../src/tensor/index.js';
 import { CharTokenizer } from '../../src/tokenizer/index.js';
+import { modelLogits } from '../helpers/model-logits.js';
 import { openWebGpu } from '../backend/webgpu-harness.js';
 import { Rng } from '../helpers/rng.js';
 import { tinyLlamaDir } from '../helpers/assets.js';
@@ -32,20 +33,6 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
   }
   return diff / scale;
-}
-
-async function logitsOn(backend: Backend, ids: number[]): Promise<Float32Array> {
-  T.setBackend(backend);
-  const model = loadCausalLM(dir);
-  const logits = T.tidy(() => T.noGrad(() => model.forward(T.tensor(Int32Array.from(ids), [1, ids.length]), {
-    positions: T.tensor(Int32Array.from(ids, (_, i) => i), [1, ids.length]),
-  })));
-  try {
-    return (await logits.data()) as Float32Array;
-  } finally {
-    logits.dispose();
-    model.dispose();
-  }
 }
 
 interface StepResult { loss: number; entropy: number; params: Map<string, Float32Array>; grads: Map<string, Float32Array> }
@@ -97,8 +84,8 @@ describe('models on webgpu', { skip }, () => {
 
   test('tiny-llama logits match the CPU backend within 1e-4 of max |logit|', async (t) => {
     const ids = CharTokenizer.load(dir).encode('8,3:9,4');
-    const want = await logitsOn(cpu, ids);
-    const got = await logitsOn(gpu, ids);
+    const want = await modelLogits(cpu, dir, ids);
+    const got = await modelLogits(gpu, dir, ids);
     const err = relErr(got, want);
     t.diagnostic(`max |webgpu - cpu| / max |logit| = ${err.toExponential(2)}`);
     assert.ok(err <= 1e-4, `relative error ${err}`);
