@@ -143,14 +143,21 @@ export function readSafetensors(file: string): { tensors: Map<string, RawTensor>
   }
 }
 
-/** Widens a raw tensor to float32 (copies). */
-export function rawToFloat32(t: RawTensor, what = 'tensor'): Float32Array {
+/**
+ * A raw tensor's element count and bytes, checked against its shape and dtype; typed views need an
+ * offset that is a multiple of the element size, so the bytes are copied only when it is not.
+ */
+function checkedBytes(t: RawTensor, what: string): { n: number; aligned: Uint8Array } {
   const n = numel(t.shape);
   if (t.data.length !== n * dtypeSize(t.dtype)) {
     throw new Error(`${what}: ${t.data.length} bytes, but shape [${t.shape.join(', ')}] of ${t.dtype} needs ${n * dtypeSize(t.dtype)}`);
   }
-  // Typed views need an offset that is a multiple of the element size; copy only when it is not.
-  const aligned = t.data.byteOffset % 4 === 0 ? t.data : t.data.slice();
+  return { n, aligned: t.data.byteOffset % 4 === 0 ? t.data : t.data.slice() };
+}
+
+/** Widens a raw tensor to float32 (copies). */
+export function rawToFloat32(t: RawTensor, what = 'tensor'): Float32Array {
+  const { n, aligned } = checkedBytes(t, what);
   switch (t.dtype) {
     case 'F32':
       return new Float32Array(aligned.buffer, aligned.byteOffset, n).slice();
@@ -165,14 +172,11 @@ export function rawToFloat32(t: RawTensor, what = 'tensor'): Float32Array {
 
 /**
  * A raw tensor as F16 bits (for f16 weights on the device): F16 as stored, BF16 narrowed straight
- * from its bits, F32 rounded to nearest even.
+ * from its bits, F32 rounded to nearest even. BF16 is narrowed in place (no second copy of a large
+ * checkpoint), so `t.data` no longer holds BF16 afterwards.
  */
 export function rawToFloat16(t: RawTensor, what = 'tensor'): Uint16Array {
-  const n = numel(t.shape);
-  if (t.data.length !== n * dtypeSize(t.dtype)) {
-    throw new Error(`${what}: ${t.data.length} bytes, but shape [${t.shape.join(', ')}] of ${t.dtype} needs ${n * dtypeSize(t.dtype)}`);
-  }
-  const aligned = t.data.byteOffset % 4 === 0 ? t.data : t.data.slice();
+  const { n, aligned } = checkedBytes(t, what);
   switch (t.dtype) {
     case 'F16':
       return new Uint16Array(aligned.buffer, aligned.byteOffset, n);
