@@ -3,7 +3,7 @@
  * logprobEntropy loss, backward, AdamW) in tokens/s and achieved GFLOP/s, the host<->device traffic
  * of that step, and batched decoding tokens/s through `generate` with a KV cache.
  */
-import type { Backend } from '../backend/backend.js';
+import type { Backend, DeviceBuffer, DType } from '../backend/backend.js';
 import { generate } from '../generation/index.js';
 import type { ModelConfig } from '../models/config.js';
 import type { CausalLM } from '../models/llama.js';
@@ -58,26 +58,18 @@ function countTraffic(be: Backend, counts: { written: number; read: number }): (
   };
   // A read may be served by readSync (the CPU's is): count the outer call only.
   let depth = 0;
-  be.read = (buf, dtype, offset, length) => {
-    if (depth === 0) counts.read += length * 4;
-    depth++;
-    try {
-      return read.call(be, buf, dtype, offset, length);
-    } finally {
-      depth--;
-    }
-  };
-  if (readSync) {
-    be.readSync = (buf, dtype, offset, length) => {
+  const counted = <R>(fn: (buf: DeviceBuffer, dtype: DType, offset: number, length: number) => R) =>
+    (buf: DeviceBuffer, dtype: DType, offset: number, length: number): R => {
       if (depth === 0) counts.read += length * 4;
       depth++;
       try {
-        return readSync.call(be, buf, dtype, offset, length);
+        return fn.call(be, buf, dtype, offset, length);
       } finally {
         depth--;
       }
     };
-  }
+  be.read = counted(read);
+  if (readSync) be.readSync = counted(readSync);
   return () => {
     for (const [k, had, v] of saved) {
       if (had) own[k] = v;
