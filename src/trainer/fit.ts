@@ -141,9 +141,9 @@ async function refPhase(ctx: FitContext, batch: RolloutBatch): Promise<void> {
 }
 
 /** Each row's DAPO overlong penalty: linear over the last `len` tokens before the maximum. */
-function overlongPenalties(ctx: FitContext, batch: RolloutBatch): number[] {
+function overlongPenalties(ctx: FitContext, batch: RolloutBatch, lengths = responseLengths(batch)): number[] {
   const ob = ctx.config.reward_model.overlong_buffer;
-  return responseLengths(batch).map((len) => overlongPenalty(len, batch.responseLength, ob.len, ob.penalty_factor));
+  return lengths.map((len) => overlongPenalty(len, batch.responseLength, ob.len, ob.penalty_factor));
 }
 
 /**
@@ -157,7 +157,7 @@ function scorePhase(ctx: FitContext, batch: RolloutBatch): number[] {
   const taskScores = rowSums(scores, batch.rows, R);
   if (ctx.config.reward_model.overlong_buffer.enable) {
     const lengths = responseLengths(batch);
-    overlongPenalties(ctx, batch).forEach((penalty, r) => {
+    overlongPenalties(ctx, batch, lengths).forEach((penalty, r) => {
       const len = lengths[r]!;
       scores[r * R + (len > 0 ? len - 1 : R - 1)]! += penalty;
     });
