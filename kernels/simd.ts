@@ -153,43 +153,45 @@ export const EXP2_NEG_MIN: f32 = -126.8;
 }
 
 /**
- * Max of a contiguous run of n floats (n >= 1) for the softmax family, with pmax (one maxps
- * against six or more instructions for the NaN-propagating f32x4.max on x64) and four accumulators:
- * a load and a maxps per vector. pmax drops a NaN, but the caller's sum of exp(x - max) then holds
+ * Max (largest) or min of a contiguous run of n floats (n >= 1) for the softmax family, with
+ * pmax/pmin (one maxps against six or more instructions for the NaN-propagating f32x4.max on x64)
+ * and four accumulators: a load and a maxps per vector. `largest` is always a literal, so after
+ * inlining the choice folds away. pmax drops a NaN, but the caller's sum of exp(x - max) then holds
  * that NaN, so the row comes out NaN as it would with a NaN max.
  */
 // @ts-ignore: decorator
-@inline export function rowMaxLoose(p: usize, n: i32): f32 {
-  const ninf = f32x4.splat(-Infinity);
-  let a0 = ninf, a1 = ninf, a2 = ninf, a3 = ninf;
+@inline function rowExtremeLoose(p: usize, n: i32, largest: bool): f32 {
+  const start = f32x4.splat(largest ? -Infinity : Infinity);
+  let a0 = start, a1 = start, a2 = start, a3 = start;
   let j = 0;
   for (; j + 16 <= n; j += 16) {
     const q = p + (<usize>j << 2);
-    a0 = f32x4.pmax(a0, v128.load(q));
-    a1 = f32x4.pmax(a1, v128.load(q, 16));
-    a2 = f32x4.pmax(a2, v128.load(q, 32));
-    a3 = f32x4.pmax(a3, v128.load(q, 48));
+    a0 = pickLoose(a0, v128.load(q), largest);
+    a1 = pickLoose(a1, v128.load(q, 16), largest);
+    a2 = pickLoose(a2, v128.load(q, 32), largest);
+    a3 = pickLoose(a3, v128.load(q, 48), largest);
   }
-  for (; j < n; j += 4) a0 = f32x4.pmax(a0, loadN(p + (<usize>j << 2), min(4, n - j), ninf));
-  return hmax(f32x4.pmax(f32x4.pmax(a0, a1), f32x4.pmax(a2, a3)));
+  for (; j < n; j += 4) a0 = pickLoose(a0, loadN(p + (<usize>j << 2), min(4, n - j), start), largest);
+  const v = pickLoose(pickLoose(a0, a1, largest), pickLoose(a2, a3, largest), largest);
+  if (largest) return hmax(v);
+  return min(min(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), min(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
 }
 
-/** Min of a contiguous run of n floats (n >= 1), as rowMaxLoose (a NaN is dropped). */
+// @ts-ignore: decorator
+@inline function pickLoose(a: v128, b: v128, largest: bool): v128 {
+  return largest ? f32x4.pmax(a, b) : f32x4.pmin(a, b);
+}
+
+/** Max of a contiguous run of n floats (n >= 1); a NaN is dropped (see rowExtremeLoose). */
+// @ts-ignore: decorator
+@inline export function rowMaxLoose(p: usize, n: i32): f32 {
+  return rowExtremeLoose(p, n, true);
+}
+
+/** Min of a contiguous run of n floats (n >= 1); a NaN is dropped (see rowExtremeLoose). */
 // @ts-ignore: decorator
 @inline export function rowMinLoose(p: usize, n: i32): f32 {
-  const inf = f32x4.splat(Infinity);
-  let a0 = inf, a1 = inf, a2 = inf, a3 = inf;
-  let j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const q = p + (<usize>j << 2);
-    a0 = f32x4.pmin(a0, v128.load(q));
-    a1 = f32x4.pmin(a1, v128.load(q, 16));
-    a2 = f32x4.pmin(a2, v128.load(q, 32));
-    a3 = f32x4.pmin(a3, v128.load(q, 48));
-  }
-  for (; j < n; j += 4) a0 = f32x4.pmin(a0, loadN(p + (<usize>j << 2), min(4, n - j), inf));
-  const v = f32x4.pmin(f32x4.pmin(a0, a1), f32x4.pmin(a2, a3));
-  return min(min(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), min(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+  return rowExtremeLoose(p, n, false);
 }
 
 /** Scalar exp through the vector path, so scalar and vector results agree bit for bit. */
