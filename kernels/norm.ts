@@ -6,17 +6,31 @@ export function rmsnorm(x: usize, w: usize, out: usize, rstd: usize, dim: i32, e
   const zero = f32x4.splat(0);
   for (let r = start; r < end; r++) {
     const off = <usize>r * <usize>dim << 2;
-    let acc = zero;
-    for (let j = 0; j < dim; j += 4) {
-      const v = loadN(x + off + (<usize>j << 2), min(4, dim - j), zero);
-      acc = madd(v, v, acc);
+    const xr = x + off, orow = out + off;
+    // Two accumulators over whole vectors: no multiply-add waits on the one before it.
+    let a0 = zero, a1 = zero;
+    let j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const o = <usize>j << 2;
+      const v0 = v128.load(xr + o), v1 = v128.load(xr + o, 16);
+      a0 = madd(v0, v0, a0);
+      a1 = madd(v1, v1, a1);
     }
-    const inv = <f32>1.0 / Mathf.sqrt(hsum(acc) / <f32>dim + eps);
+    for (; j < dim; j += 4) {
+      const v = loadN(xr + (<usize>j << 2), min(4, dim - j), zero);
+      a0 = madd(v, v, a0);
+    }
+    const inv = <f32>1.0 / Mathf.sqrt(hsum(f32x4.add(a0, a1)) / <f32>dim + eps);
     store<f32>(rstd + (<usize>r << 2), inv);
     const vi = f32x4.splat(inv);
-    for (let j = 0; j < dim; j += 4) {
-      const n = min(4, dim - j), o = <usize>j << 2;
-      storeN(out + off + o, f32x4.mul(f32x4.mul(loadN(x + off + o, n, zero), vi), loadN(w + o, n, zero)), n);
+    j = 0;
+    for (; j + 4 <= dim; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(orow + o, f32x4.mul(f32x4.mul(v128.load(xr + o), vi), v128.load(w + o)));
+    }
+    if (j < dim) {
+      const n = dim - j, o = <usize>j << 2;
+      storeN(orow + o, f32x4.mul(f32x4.mul(loadN(xr + o, n, zero), vi), loadN(w + o, n, zero)), n);
     }
   }
 }
