@@ -15,10 +15,13 @@ import { EXP_NEG_MIN, EXP2_NEG_MIN, exp2Clamped, expNegClamped, hsum, loadN, mad
  * expNegClamped; see exp2Clamped for its error). The max pass reads and compares only (no scale:
  * the max logit times invT is the max of z, rounding being monotonic). That multiply-add,
  * logits * c - m with c = invT * log2(e) and m = the max's logit * c rounded, gives the max's
- * logit the rounding residual r of m rather than 0; subtracting r (exact at the max) makes that
- * term exactly 1, so a one-token row gets logp 0 and the error of u stays relative to u, as t's
- * does. u is clamped to exp2Clamped's floor before use, so a -inf logit gives e = 0 and e * u = 0
- * rather than 0 * -inf.
+ * logit the rounding residual r of m rather than 0, so the loop sums 2^(u + r): the error of u
+ * stays relative to u, as t's does, and the shift by r is undone once per row (the sums scaled by
+ * 2^-r, u moved by -r), with the max's own term counted as exactly 1, so a one-token row gets logp 0
+ * and entropy 0. Subtracting r in the loop instead cost an operation and a register per vector:
+ * 12-20% of this kernel's time (V8 spilled the constants). u is clamped to exp2Clamped's floor
+ * before use, so a -inf logit gives e = 0 and e * u = 0 rather than 0 * -inf. One vector per
+ * iteration: TurboFan unrolls the loop itself, and two per iteration ran out of registers.
  */
 export function logprobEntropy(logits: usize, ids: usize, logp: usize, entropy: usize, lse: usize, vocab: i32, invT: f32,
   start: i32, end: i32, tid: i32): void {
@@ -32,30 +35,37 @@ export function logprobEntropy(logits: usize, ids: usize, logp: usize, entropy: 
     const m = top * c;
     // With fused multiply-add, top * c - m is computed exactly: its rounding residual (a float).
     const res: f32 = ASC_FEATURE_RELAXED_SIMD ? <f32>(<f64>top * <f64>c - <f64>m) : 0;
-    const nm = f32x4.splat(-m), vr = f32x4.splat(res);
+    const nm = f32x4.splat(-m);
     let se = zero, sd = zero;
     let j = 0;
-    for (; j + 8 <= vocab; j += 8) {
-      const q = row + (<usize>j << 2);
-      const u0 = f32x4.pmax(f32x4.sub(madd(v128.load(q), vc, nm), vr), lo);
-      const u1 = f32x4.pmax(f32x4.sub(madd(v128.load(q, 16), vc, nm), vr), lo);
-      const e0 = exp2Clamped(u0), e1 = exp2Clamped(u1);
-      se = f32x4.add(se, f32x4.add(e0, e1));
-      sd = madd(e0, u0, madd(e1, u1, sd));
-    }
-    for (; j < vocab; j += 4) {
-      // Missing lanes load as -inf and clamp to the floor: e = 0 there, so neither sum sees them.
-      const u = f32x4.pmax(f32x4.sub(madd(loadN(row + (<usize>j << 2), min(4, vocab - j), ninf), vc, nm), vr), lo);
+    for (; j + 4 <= vocab; j += 4) {
+      const u = f32x4.pmax(madd(v128.load(row + (<usize>j << 2)), vc, nm), lo);
       const e = exp2Clamped(u);
       se = f32x4.add(se, e);
       sd = madd(e, u, sd);
     }
-    const sum = hsum(se);
-    const ls = Mathf.log(sum);
+    for (; j < vocab; j += 4) {
+      // Missing lanes load as -inf and clamp to the floor: e = 0 there, so neither sum sees them.
+      const u = f32x4.pmax(madd(loadN(row + (<usize>j << 2), min(4, vocab - j), ninf), vc, nm), lo);
+      const e = exp2Clamped(u);
+      se = f32x4.add(se, e);
+      sd = madd(e, u, sd);
+    }
+    // The loop summed 2^(u + res) and e * (u + res): relative to top * c both are scaled by
+    // g = 2^-res ~ 1 - res ln2 (res is a rounding residual, so res^2 is below f32's resolution)
+    // and u shifts by -res. The max's own term is taken out and counted as exactly 1 (u = 0), as
+    // in exact arithmetic, so a one-token row gets sum 1 and entropy 0 exactly (and a zero
+    // gradient) however the exp rounded 2^res.
+    const eMax = f32x4.extract_lane(exp2Clamped(f32x4.splat(res)), 0);
+    const rd = <f64>res, g = 1 - rd * Math.LN2;
+    const se1 = <f64>hsum(se) - <f64>eMax;
+    const sum = 1 + se1 * g;
+    const sumEu = ((<f64>hsum(sd) - <f64>eMax * rd) - rd * se1) * g;
+    const ls = Mathf.log(<f32>sum);
     const l = top * invT + ls;
     const ro = <usize>r << 2;
     store<f32>(lse + ro, l);
-    store<f32>(entropy + ro, ls - hsum(sd) / sum * <f32>Math.LN2);
+    store<f32>(entropy + ro, ls - <f32>(sumEu / sum * Math.LN2));
     const id = load<i32>(ids + ro);
     store<f32>(logp + ro, load<f32>(row + (<usize>id << 2)) * invT - l);
   }
