@@ -107,14 +107,26 @@ export function softmaxBackward(y: usize, dy: usize, dx: usize, cols: i32, start
   const zero = f32x4.splat(0);
   for (let r = start; r < end; r++) {
     const off = <usize>r * <usize>cols << 2;
-    let acc = zero;
-    for (let j = 0; j < cols; j += 4) {
-      const n = min(4, cols - j), o = off + (<usize>j << 2);
-      acc = madd(loadN(dy + o, n, zero), loadN(y + o, n, zero), acc);
+    // Two accumulators over whole vectors: no multiply-add waits on the one before it.
+    let a0 = zero, a1 = zero;
+    let j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      const o = off + (<usize>j << 2);
+      a0 = madd(v128.load(dy + o), v128.load(y + o), a0);
+      a1 = madd(v128.load(dy + o, 16), v128.load(y + o, 16), a1);
     }
-    const dot = f32x4.splat(hsum(acc));
-    for (let j = 0; j < cols; j += 4) {
+    for (; j < cols; j += 4) {
       const n = min(4, cols - j), o = off + (<usize>j << 2);
+      a0 = madd(loadN(dy + o, n, zero), loadN(y + o, n, zero), a0);
+    }
+    const dot = f32x4.splat(hsum(f32x4.add(a0, a1)));
+    j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = off + (<usize>j << 2);
+      v128.store(dx + o, f32x4.mul(v128.load(y + o), f32x4.sub(v128.load(dy + o), dot)));
+    }
+    if (j < cols) {
+      const n = cols - j, o = off + (<usize>j << 2);
       storeN(dx + o, f32x4.mul(loadN(y + o, n, zero), f32x4.sub(loadN(dy + o, n, zero), dot)), n);
     }
   }
