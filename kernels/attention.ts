@@ -274,7 +274,32 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
     const bb = bias + (<usize>b * <usize>Tk << 2);
     const n = pastLen + i0 + nr;
     let mx = ninf;
-    for (let j = 0; j < n; j++) {
+    let j = 0;
+    // Two keys per step: each q vector loaded serves 2 multiply-adds (the loop is load-bound with one).
+    for (; j + 2 <= n; j += 2) {
+      const kj = kb + <usize>j * rowStride, kk = kj + rowStride;
+      let s0 = zero, s1 = zero, s2 = zero, s3 = zero, t0 = zero, t1 = zero, t2 = zero, t3 = zero;
+      for (let d = 0; d < D; d += 4) {
+        const o = <usize>d << 2;
+        const ka = v128.load(kj + o), kc = v128.load(kk + o);
+        const x0 = v128.load(q0 + o), x1 = v128.load(q1 + o), x2 = v128.load(q2 + o), x3 = v128.load(q3 + o);
+        s0 = madd(x0, ka, s0); t0 = madd(x0, kc, t0);
+        s1 = madd(x1, ka, s1); t1 = madd(x1, kc, t1);
+        s2 = madd(x2, ka, s2); t2 = madd(x2, kc, t2);
+        s3 = madd(x3, ka, s3); t3 = madd(x3, kc, t3);
+      }
+      let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs), tv = f32x4.mul(hsum4(t0, t1, t2, t3), vs);
+      if (hasBias) {
+        sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
+        tv = f32x4.add(tv, f32x4.splat(load<f32>(bb + (<usize>j << 2), 4)));
+      }
+      sv = v128.bitselect(sv, ninf, i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0)));
+      tv = v128.bitselect(tv, ninf, i32x4.ge_s(lanes, i32x4.splat(j + 1 - pastLen - i0)));
+      mx = f32x4.max(mx, f32x4.max(sv, tv));
+      v128.store(sc + (<usize>j << 4), sv);
+      v128.store(sc + (<usize>j << 4), tv, 16);
+    }
+    for (; j < n; j++) {
       const kj = kb + <usize>j * rowStride;
       let s0 = zero, s1 = zero, s2 = zero, s3 = zero;
       for (let d = 0; d < D; d += 4) {
