@@ -94,6 +94,23 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
 }
 
 /**
+ * Key j's weights for the 4 rows of a backward block from its raw scores q.k and dO.v:
+ * p = exp(s*scale + bias - lse) on the rows that see key j, ds = p*(dp - delta)*scale; stored as
+ * one vector each in the block's scratch (p at sc, ds pOff bytes later).
+ */
+// @ts-ignore: decorator
+@inline function backwardWeights(qk: v128, dp: v128, j: i32, bias: usize, hasBias: i32, lanes: v128, pastLen: i32, i0: i32,
+  lv: v128, delta: v128, vs: v128, sc: usize, pOff: usize): void {
+  let sv = f32x4.mul(qk, vs);
+  if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bias + (<usize>j << 2))));
+  const live = i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0));
+  const p = v128.and(expNeg(f32x4.sub(sv, lv)), live);
+  const ds = f32x4.mul(f32x4.mul(p, f32x4.sub(dp, delta)), vs);
+  v128.store(sc + (<usize>j << 4), p);
+  v128.store(sc + pOff + (<usize>j << 4), ds);
+}
+
+/**
  * Backward of one block of up to 4 query rows [i0, i0 + nr) of query head h against its keys, the
  * FlashAttention-2 recipe with the block as the unit of reuse. Pass 1 walks the keys once and
  * forms, for all 4 rows together, s = q.k and dp = dO.v (each key row loaded once per block, not
@@ -132,7 +149,36 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
   const lanes = i32x4(0, 1, 2, 3);
   const vs = f32x4.splat(scale);
   const pOff = <usize>n << 4; // ds vectors follow the p vectors
-  for (let j = 0; j < n; j++) {
+  let j = 0;
+  // Two keys per step: each q and dO vector loaded serves 2 multiply-adds. The scores and dO.v go in
+  // two loops over d, 8 accumulators each (16 would not fit in x64's 16 xmm registers).
+  for (; j + 2 <= n; j += 2) {
+    const ka = k + <usize>j * rowStride, kc = ka + rowStride;
+    const va = v + <usize>j * rowStride, vc = va + rowStride;
+    let s0 = zero, s1 = zero, s2 = zero, s3 = zero, t0 = zero, t1 = zero, t2 = zero, t3 = zero;
+    for (let d = 0; d < D; d += 4) {
+      const o = <usize>d << 2;
+      const x = v128.load(ka + o), y = v128.load(kc + o);
+      const a0 = v128.load(q0 + o), a1 = v128.load(q1 + o), a2 = v128.load(q2 + o), a3 = v128.load(q3 + o);
+      s0 = madd(a0, x, s0); t0 = madd(a0, y, t0);
+      s1 = madd(a1, x, s1); t1 = madd(a1, y, t1);
+      s2 = madd(a2, x, s2); t2 = madd(a2, y, t2);
+      s3 = madd(a3, x, s3); t3 = madd(a3, y, t3);
+    }
+    let p0 = zero, p1 = zero, p2 = zero, p3 = zero, r0v = zero, r1v = zero, r2v = zero, r3v = zero;
+    for (let d = 0; d < D; d += 4) {
+      const o = <usize>d << 2;
+      const x = v128.load(va + o), y = v128.load(vc + o);
+      const a0 = v128.load(g0 + o), a1 = v128.load(g1 + o), a2 = v128.load(g2 + o), a3 = v128.load(g3 + o);
+      p0 = madd(a0, x, p0); r0v = madd(a0, y, r0v);
+      p1 = madd(a1, x, p1); r1v = madd(a1, y, r1v);
+      p2 = madd(a2, x, p2); r2v = madd(a2, y, r2v);
+      p3 = madd(a3, x, p3); r3v = madd(a3, y, r3v);
+    }
+    backwardWeights(hsum4(s0, s1, s2, s3), hsum4(p0, p1, p2, p3), j, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
+    backwardWeights(hsum4(t0, t1, t2, t3), hsum4(r0v, r1v, r2v, r3v), j + 1, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
+  }
+  for (; j < n; j++) {
     const kj = k + <usize>j * rowStride, vj = v + <usize>j * rowStride;
     let s0 = zero, s1 = zero, s2 = zero, s3 = zero, p0 = zero, p1 = zero, p2 = zero, p3 = zero;
     for (let d = 0; d < D; d += 4) {
@@ -147,13 +193,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
       p2 = madd(v128.load(g2 + o), vv, p2);
       p3 = madd(v128.load(g3 + o), vv, p3);
     }
-    let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
-    if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bias + (<usize>j << 2))));
-    const live = i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0));
-    const p = v128.and(expNeg(f32x4.sub(sv, lv)), live);
-    const ds = f32x4.mul(f32x4.mul(p, f32x4.sub(hsum4(p0, p1, p2, p3), delta)), vs);
-    v128.store(sc + (<usize>j << 4), p);
-    v128.store(sc + pOff + (<usize>j << 4), ds);
+    backwardWeights(hsum4(s0, s1, s2, s3), hsum4(p0, p1, p2, p3), j, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
   }
   // dq_r = sum_j ds[j][r] k_j, 8 features of the 4 rows in 8 registers.
   const w0 = dq + r0, w1 = w0 + qRow, w2 = w0 + 2 * qRow, w3 = w0 + 3 * qRow;
