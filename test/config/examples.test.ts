@@ -40,4 +40,5 @@ test('the digit-completion examples follow veRL e2e settings (spec 7.3)', () => 
   const g = resolveConfig({ file: join(examples, 'digit-completion-grpo.yaml') });
   assert.equal(g.algorithm.adv_estimator, 'grpo');
   assert.equal(g.actor_rollout_ref.rollout.n, 5);
+  assert.equal(g.actor_rollout_ref.actor.ppo_epochs, 2);
 });
