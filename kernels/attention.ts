@@ -94,6 +94,28 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
 }
 
 /**
+ * Dot products of 4 rows (a0..a3) with 2 rows (x, y), D floats each, D % 4 == 0: stores
+ * [a_r . x] for r = 0..3 at out and [a_r . y] 16 bytes later. Each a vector loaded serves 2
+ * multiply-adds, where one key at a time is bound by the loads (5 per 4 multiply-adds).
+ */
+// @ts-ignore: decorator
+@inline function dots4x2(a0: usize, a1: usize, a2: usize, a3: usize, x: usize, y: usize, D: i32, out: usize): void {
+  const zero = f32x4.splat(0);
+  let s0 = zero, s1 = zero, s2 = zero, s3 = zero, t0 = zero, t1 = zero, t2 = zero, t3 = zero;
+  for (let d = 0; d < D; d += 4) {
+    const o = <usize>d << 2;
+    const xv = v128.load(x + o), yv = v128.load(y + o);
+    const v0 = v128.load(a0 + o), v1 = v128.load(a1 + o), v2 = v128.load(a2 + o), v3 = v128.load(a3 + o);
+    s0 = madd(v0, xv, s0); t0 = madd(v0, yv, t0);
+    s1 = madd(v1, xv, s1); t1 = madd(v1, yv, t1);
+    s2 = madd(v2, xv, s2); t2 = madd(v2, yv, t2);
+    s3 = madd(v3, xv, s3); t3 = madd(v3, yv, t3);
+  }
+  v128.store(out, hsum4(s0, s1, s2, s3));
+  v128.store(out, hsum4(t0, t1, t2, t3), 16);
+}
+
+/**
  * Key j's weights for the 4 rows of a backward block from its raw scores q.k and dO.v:
  * p = exp(s*scale + bias - lse) on the rows that see key j, ds = p*(dp - delta)*scale; stored as
  * one vector each in the block's scratch (p at sc, ds pOff bytes later).
@@ -150,33 +172,17 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
   const vs = f32x4.splat(scale);
   const pOff = <usize>n << 4; // ds vectors follow the p vectors
   let j = 0;
-  // Two keys per step: each q and dO vector loaded serves 2 multiply-adds. The scores and dO.v go in
-  // two loops over d, 8 accumulators each (16 would not fit in x64's 16 xmm registers).
+  // Two keys per step (dots4x2), the scores and dO.v in two passes over d: 16 accumulators in one
+  // would not fit in x64's 16 xmm registers.
   for (; j + 2 <= n; j += 2) {
-    const ka = k + <usize>j * rowStride, kc = ka + rowStride;
-    const va = v + <usize>j * rowStride, vc = va + rowStride;
-    let s0 = zero, s1 = zero, s2 = zero, s3 = zero, t0 = zero, t1 = zero, t2 = zero, t3 = zero;
-    for (let d = 0; d < D; d += 4) {
-      const o = <usize>d << 2;
-      const x = v128.load(ka + o), y = v128.load(kc + o);
-      const a0 = v128.load(q0 + o), a1 = v128.load(q1 + o), a2 = v128.load(q2 + o), a3 = v128.load(q3 + o);
-      s0 = madd(a0, x, s0); t0 = madd(a0, y, t0);
-      s1 = madd(a1, x, s1); t1 = madd(a1, y, t1);
-      s2 = madd(a2, x, s2); t2 = madd(a2, y, t2);
-      s3 = madd(a3, x, s3); t3 = madd(a3, y, t3);
-    }
-    let p0 = zero, p1 = zero, p2 = zero, p3 = zero, r0v = zero, r1v = zero, r2v = zero, r3v = zero;
-    for (let d = 0; d < D; d += 4) {
-      const o = <usize>d << 2;
-      const x = v128.load(va + o), y = v128.load(vc + o);
-      const a0 = v128.load(g0 + o), a1 = v128.load(g1 + o), a2 = v128.load(g2 + o), a3 = v128.load(g3 + o);
-      p0 = madd(a0, x, p0); r0v = madd(a0, y, r0v);
-      p1 = madd(a1, x, p1); r1v = madd(a1, y, r1v);
-      p2 = madd(a2, x, p2); r2v = madd(a2, y, r2v);
-      p3 = madd(a3, x, p3); r3v = madd(a3, y, r3v);
-    }
-    backwardWeights(hsum4(s0, s1, s2, s3), hsum4(p0, p1, p2, p3), j, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
-    backwardWeights(hsum4(t0, t1, t2, t3), hsum4(r0v, r1v, r2v, r3v), j + 1, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
+    // Raw q.k into the p slots and dO.v into the ds slots of keys j and j+1; backwardWeights
+    // reads them back and overwrites them with p and ds.
+    const ka = k + <usize>j * rowStride, va = v + <usize>j * rowStride;
+    const ps = sc + (<usize>j << 4), ds = ps + pOff;
+    dots4x2(q0, q1, q2, q3, ka, ka + rowStride, D, ps);
+    dots4x2(g0, g1, g2, g3, va, va + rowStride, D, ds);
+    backwardWeights(v128.load(ps), v128.load(ds), j, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
+    backwardWeights(v128.load(ps, 16), v128.load(ds, 16), j + 1, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
   }
   for (; j < n; j++) {
     const kj = k + <usize>j * rowStride, vj = v + <usize>j * rowStride;
@@ -315,20 +321,11 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
     const n = pastLen + i0 + nr;
     let mx = ninf;
     let j = 0;
-    // Two keys per step: each q vector loaded serves 2 multiply-adds (the loop is load-bound with one).
+    // Two keys per step (dots4x2): the raw scores land in their slots and are finished in place.
     for (; j + 2 <= n; j += 2) {
-      const kj = kb + <usize>j * rowStride, kk = kj + rowStride;
-      let s0 = zero, s1 = zero, s2 = zero, s3 = zero, t0 = zero, t1 = zero, t2 = zero, t3 = zero;
-      for (let d = 0; d < D; d += 4) {
-        const o = <usize>d << 2;
-        const ka = v128.load(kj + o), kc = v128.load(kk + o);
-        const x0 = v128.load(q0 + o), x1 = v128.load(q1 + o), x2 = v128.load(q2 + o), x3 = v128.load(q3 + o);
-        s0 = madd(x0, ka, s0); t0 = madd(x0, kc, t0);
-        s1 = madd(x1, ka, s1); t1 = madd(x1, kc, t1);
-        s2 = madd(x2, ka, s2); t2 = madd(x2, kc, t2);
-        s3 = madd(x3, ka, s3); t3 = madd(x3, kc, t3);
-      }
-      let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs), tv = f32x4.mul(hsum4(t0, t1, t2, t3), vs);
+      const kj = kb + <usize>j * rowStride, w = sc + (<usize>j << 4);
+      dots4x2(q0, q1, q2, q3, kj, kj + rowStride, D, w);
+      let sv = f32x4.mul(v128.load(w), vs), tv = f32x4.mul(v128.load(w, 16), vs);
       if (hasBias) {
         sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
         tv = f32x4.add(tv, f32x4.splat(load<f32>(bb + (<usize>j << 2), 4)));
