@@ -291,6 +291,20 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
 }
 
 /**
+ * Key j's scores for the 4 rows of a forward block from the raw q.k: scaled, plus the key's bias,
+ * -inf on the rows that do not see key j; stored in the block's scratch and returned for the max.
+ */
+// @ts-ignore: decorator
+@inline function forwardScores(qk: v128, j: i32, bb: usize, hasBias: i32, lanes: v128, pastLen: i32, i0: i32, vs: v128,
+  sc: usize): v128 {
+  let sv = f32x4.mul(qk, vs);
+  if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
+  sv = v128.bitselect(sv, f32x4.splat(-Infinity), i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0)));
+  v128.store(sc + (<usize>j << 4), sv);
+  return sv;
+}
+
+/**
  * Forward over blocks of up to 4 query rows (D % 4 == 0): units [start, end) are (batch, head,
  * block), u = (b*H + h)*blocks + block. Each key row is loaded once per block for the 4 scores
  * (not once per query), the scores of the block are kept as one vector per key in this thread's
@@ -325,16 +339,9 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
     for (; j + 2 <= n; j += 2) {
       const kj = kb + <usize>j * rowStride, w = sc + (<usize>j << 4);
       dots4x2(q0, q1, q2, q3, kj, kj + rowStride, D, w);
-      let sv = f32x4.mul(v128.load(w), vs), tv = f32x4.mul(v128.load(w, 16), vs);
-      if (hasBias) {
-        sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
-        tv = f32x4.add(tv, f32x4.splat(load<f32>(bb + (<usize>j << 2), 4)));
-      }
-      sv = v128.bitselect(sv, ninf, i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0)));
-      tv = v128.bitselect(tv, ninf, i32x4.ge_s(lanes, i32x4.splat(j + 1 - pastLen - i0)));
+      const sv = forwardScores(v128.load(w), j, bb, hasBias, lanes, pastLen, i0, vs, sc);
+      const tv = forwardScores(v128.load(w, 16), j + 1, bb, hasBias, lanes, pastLen, i0, vs, sc);
       mx = f32x4.max(mx, f32x4.max(sv, tv));
-      v128.store(sc + (<usize>j << 4), sv);
-      v128.store(sc + (<usize>j << 4), tv, 16);
     }
     for (; j < n; j++) {
       const kj = kb + <usize>j * rowStride;
@@ -347,11 +354,7 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
         s2 = madd(v128.load(q2 + o), kv, s2);
         s3 = madd(v128.load(q3 + o), kv, s3);
       }
-      let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
-      if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
-      sv = v128.bitselect(sv, ninf, i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0)));
-      mx = f32x4.max(mx, sv);
-      v128.store(sc + (<usize>j << 4), sv);
+      mx = f32x4.max(mx, forwardScores(hsum4(s0, s1, s2, s3), j, bb, hasBias, lanes, pastLen, i0, vs, sc));
     }
     let sum = zero;
     for (let j = 0; j < n; j++) {

@@ -1,5 +1,5 @@
 // RMSNorm, rotary embedding and the embedding gather/scatter-add.
-import { hsum, loadN, madd, storeN } from './simd';
+import { hsum, loadN, madd, rowDot, storeN } from './simd';
 
 /** out = x * rstd * w with rstd = 1/sqrt(mean(x^2) + eps), rows [start, end); rstd[r] is saved. */
 export function rmsnorm(x: usize, w: usize, out: usize, rstd: usize, dim: i32, eps: f32, start: i32, end: i32, tid: i32): void {
@@ -7,23 +7,10 @@ export function rmsnorm(x: usize, w: usize, out: usize, rstd: usize, dim: i32, e
   for (let r = start; r < end; r++) {
     const off = <usize>r * <usize>dim << 2;
     const xr = x + off, orow = out + off;
-    // Two accumulators over whole vectors: no multiply-add waits on the one before it.
-    let a0 = zero, a1 = zero;
-    let j = 0;
-    for (; j + 8 <= dim; j += 8) {
-      const o = <usize>j << 2;
-      const v0 = v128.load(xr + o), v1 = v128.load(xr + o, 16);
-      a0 = madd(v0, v0, a0);
-      a1 = madd(v1, v1, a1);
-    }
-    for (; j < dim; j += 4) {
-      const v = loadN(xr + (<usize>j << 2), min(4, dim - j), zero);
-      a0 = madd(v, v, a0);
-    }
-    const inv = <f32>1.0 / Mathf.sqrt(hsum(f32x4.add(a0, a1)) / <f32>dim + eps);
+    const inv = <f32>1.0 / Mathf.sqrt(rowDot(xr, xr, dim) / <f32>dim + eps);
     store<f32>(rstd + (<usize>r << 2), inv);
     const vi = f32x4.splat(inv);
-    j = 0;
+    let j = 0;
     for (; j + 4 <= dim; j += 4) {
       const o = <usize>j << 2;
       v128.store(orow + o, f32x4.mul(f32x4.mul(v128.load(xr + o), vi), v128.load(w + o)));

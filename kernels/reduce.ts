@@ -1,5 +1,5 @@
 // Reductions and the row-wise softmax family. Row kernels process rows [start, end).
-import { expNeg, hmax, hsum, loadN, madd, rowMaxLoose, storeN } from './simd';
+import { expNeg, hmax, hsum, loadN, madd, rowDot, rowMaxLoose, storeN } from './simd';
 
 const SUM = 0;
 
@@ -107,20 +107,8 @@ export function softmaxBackward(y: usize, dy: usize, dx: usize, cols: i32, start
   const zero = f32x4.splat(0);
   for (let r = start; r < end; r++) {
     const off = <usize>r * <usize>cols << 2;
-    // Two accumulators over whole vectors: no multiply-add waits on the one before it.
-    let a0 = zero, a1 = zero;
+    const dot = f32x4.splat(rowDot(dy + off, y + off, cols));
     let j = 0;
-    for (; j + 8 <= cols; j += 8) {
-      const o = off + (<usize>j << 2);
-      a0 = madd(v128.load(dy + o), v128.load(y + o), a0);
-      a1 = madd(v128.load(dy + o, 16), v128.load(y + o, 16), a1);
-    }
-    for (; j < cols; j += 4) {
-      const n = min(4, cols - j), o = off + (<usize>j << 2);
-      a0 = madd(loadN(dy + o, n, zero), loadN(y + o, n, zero), a0);
-    }
-    const dot = f32x4.splat(hsum(f32x4.add(a0, a1)));
-    j = 0;
     for (; j + 4 <= cols; j += 4) {
       const o = off + (<usize>j << 2);
       v128.store(dx + o, f32x4.mul(v128.load(y + o), f32x4.sub(v128.load(dy + o), dot)));
