@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { TinyZeroConfig } from '../config/types.js';
-import { applyKlPenalty, computeAdvantage, computeDataMetrics, overlongPenalty } from '../rl/index.js';
+import { applyKlPenalty, computeAdvantage, computeDataMetrics, FixedKLController, overlongPenalty } from '../rl/index.js';
 import type { ProgressDisplay, Tracker } from '../tracking/index.js';
 import { computeLogProbs, updatePolicy } from './actor.js';
 import { responseLengths, type RolloutBatch } from './batch.js';
@@ -83,7 +83,7 @@ export function resumeIfAny(ctx: FitContext): { step: number; genBatches: number
     critic.dispose();
   }
   restoreTrainingState(latest.dir, state, run.actor, run.critic);
-  if ('value' in run.klCtrl) (run.klCtrl as { value: number }).value = state.klCoef;
+  run.klCtrl.loadStateDict({ klCoef: state.klCoef });
   ctx.log(`resumed from ${latest.dir} (step ${state.globalStep})`);
   return { step: state.globalStep, genBatches: state.genBatches ?? state.globalStep };
 }
@@ -258,7 +258,7 @@ async function samplePhase(ctx: FitContext, timer: Timer, firstGenBatch: number)
       let tokenLevelRewards: Float32Array | null = null;
       if (klFirst) {
         // The step's β, read without updating the controller: that happens once, on the kept batch.
-        const frozen = { value: run.klCtrl.value, update: () => {} };
+        const frozen = new FixedKLController(run.klCtrl.value);
         tokenLevelRewards = applyKlPenalty({
           tokenLevelScores: batch.tokenLevelScores!, oldLogProb: batch.oldLogProb!, refLogProb: batch.refLogProb!,
           responseMask: batch.responseMask, responseLength: batch.responseLength,
@@ -365,7 +365,7 @@ function timingMetrics(batch: RolloutBatch, timing: Record<string, number>): Rec
 async function checkpoint(ctx: FitContext, step: number, genBatches: number): Promise<string> {
   const { run, config } = ctx;
   const dir = await saveCheckpoint(ctx.runDir, step, {
-    actor: run.actor, critic: run.critic, klCoef: run.klCtrl.value, genBatches, tokenizerDir: config.actor_rollout_ref.model.path,
+    actor: run.actor, critic: run.critic, klCoef: run.klCtrl.stateDict().klCoef, genBatches, tokenizerDir: config.actor_rollout_ref.model.path,
   }, { actor: config.trainer.max_actor_ckpt_to_keep, critic: config.trainer.max_critic_ckpt_to_keep });
   return dir;
 }

@@ -50,3 +50,22 @@ test('applyKlPenalty: rewards = scores − β·KL·m, β read before the update,
   const err = Math.max(-0.2, Math.min(0.2, meanKl / 0.01 - 1));
   assertClose(ctl.value, 0.5 * (1 + (err * 3) / 10), 1e-12, 1e-12, 'updated with n_steps = batch size');
 });
+
+test('KL controllers save and restore β (stateDict / loadStateDict), as a resumed run needs', () => {
+  const a = new AdaptiveKLController(0.1, 0.05, 100);
+  a.update(0.2, 10);
+  const saved = a.stateDict();
+  assert.deepEqual(saved, { klCoef: a.value });
+  const b = new AdaptiveKLController(0.1, 0.05, 100);
+  b.loadStateDict(saved);
+  assert.equal(b.value, a.value);
+  a.update(0.01, 7);
+  b.update(0.01, 7);
+  assert.equal(b.value, a.value, 'the restored controller continues exactly');
+  const fixed = new FixedKLController(0.001);
+  fixed.loadStateDict({ klCoef: 0.002 });
+  assert.equal(fixed.value, 0.002);
+  assert.deepEqual(fixed.stateDict(), { klCoef: 0.002 });
+  assert.throws(() => b.loadStateDict({ klCoef: Number.NaN }), /KL controller state: klCoef must be a finite number, got null/);
+  assert.throws(() => b.loadStateDict({} as { klCoef: number }), /klCoef must be a finite number, got undefined/);
+});
