@@ -50,6 +50,7 @@ export async function refPhase(ctx: FitContext, batch: RolloutBatch): Promise<Fl
   return (await computeLogProbs(run.ref, batch, micro, config.actor_rollout_ref.rollout.temperature)).logp;
 }
 
+/** The critic's values of the rollout; the run must have a critic. */
 export async function valuesPhase(ctx: FitContext, batch: RolloutBatch): Promise<Float32Array> {
   const { run, config } = ctx;
   if (!run.critic) throw new Error('valuesPhase: the run has no critic');
@@ -72,8 +73,7 @@ export function klPhase(ctx: FitContext, b: { tokenLevelScores: Float32Array; ol
 /** What the step has computed about its rows when the advantages are due. */
 export interface AdvantageInputs {
   rollout: RolloutBatch;
-  /** null: scored here (DAPO dynamic sampling scores before filtering). */
-  scores: Scores | null;
+  scores: Scores;
   oldLogProb: Float32Array;
   refLogProb: Float32Array | null;
   values: Float32Array | null;
@@ -82,15 +82,14 @@ export interface AdvantageInputs {
 }
 
 /**
- * Reward, KL in the reward (the controller updated once, on this batch), and advantages; returns
- * the step's whole batch, built and size-checked here, and the phase's metrics.
+ * KL in the reward (the controller updated once, on this batch) and advantages; returns the step's
+ * whole batch, built and size-checked here, and the phase's metrics.
  */
 export function advantagePhase(ctx: FitContext, x: AdvantageInputs): { batch: StepBatch; metrics: Record<string, number> } {
   const { run, config } = ctx;
-  const { rollout: b, oldLogProb, refLogProb } = x;
+  const { rollout: b, scores, oldLogProb, refLogProb } = x;
   const R = b.responseLength;
   const metrics: Record<string, number> = {};
-  const scores = x.scores ?? scorePhase(ctx, b);
   const ob = config.reward_model.overlong_buffer;
   if (ob.enable && ob.log && scores.overlongPenalties) {
     metrics['critic/overlong_penalty/mean'] = scores.overlongPenalties.reduce((s, p) => s + p, 0) / b.rows;

@@ -139,7 +139,8 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
   const oldLogProb = sampled?.oldLogProb ?? await timer.time('gen', () => oldLogProbPhase(ctx, rollout));
   const refLogProb = run.ref ? (sampled?.refLogProb ?? await timer.time('ref', () => refPhase(ctx, rollout))) : null;
   const values = run.critic ? await timer.time('values', () => valuesPhase(ctx, rollout)) : null;
-  const scores: Scores | null = sampled;
+  // Dynamic sampling scored before filtering; otherwise the rewards are timed with 'adv', as veRL does.
+  const scores: Scores = sampled ?? await timer.time('adv', async () => scorePhase(ctx, rollout));
   const kl: KlRewards | null = sampled?.tokenLevelRewards && sampled.rowKl ? { tokenLevelRewards: sampled.tokenLevelRewards, rowKl: sampled.rowKl } : null;
   const { batch, metrics: advMetrics } = await timer.time('adv', async () => advantagePhase(ctx, { rollout, scores, oldLogProb, refLogProb, values, kl }));
   Object.assign(metrics, advMetrics);
