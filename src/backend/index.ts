@@ -2,6 +2,7 @@
 import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/index.js';
 import { ReferenceBackend } from './reference/index.js';
+import type { DeviceName } from './devices.js';
 
 export type {
   Backend, DeviceBuffer, DType, UnaryOp, BinaryOp, ReduceOp, MatmulArgs, AttentionArgs, MemoryStats,
@@ -9,7 +10,7 @@ export type {
 export { CpuBackend, type CpuBackendOptions } from './cpu/index.js';
 export { ReferenceBackend, type ReferenceOptions } from './reference/index.js';
 
-export type DeviceName = 'cpu' | 'reference' | 'webgpu';
+export { deviceNames, type DeviceName } from './devices.js';
 
 export interface CreateBackendOptions {
   /** Worker threads for the CPU backend (including the main thread). */

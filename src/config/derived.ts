@@ -21,6 +21,14 @@ export function usesReferencePolicy(c: TinyZeroConfig): boolean {
   return rewardKl || c.actor_rollout_ref.actor.use_kl_loss;
 }
 
+/**
+ * Prompts per data-loader batch: train_batch_size, or under DAPO dynamic sampling
+ * data.gen_batch_size (default train_batch_size), where a step may draw several such batches.
+ */
+export function genBatchSize(c: TinyZeroConfig): number {
+  return c.algorithm.filter_groups.enable ? (c.data.gen_batch_size ?? c.data.train_batch_size) : c.data.train_batch_size;
+}
+
 /** Responses per step: prompts × n. */
 export function responsesPerStep(c: TinyZeroConfig): number {
   return c.data.train_batch_size * c.actor_rollout_ref.rollout.n;

@@ -11,7 +11,7 @@ export { configDiff, formatConfigDiff, formatOverrideValue, type ConfigChange } 
 export { configWarnings, ignoredKeyWarnings } from './warnings.js';
 export { crossFieldErrors, crossFieldWarnings } from './checks.js';
 export { IGNORED_KEYS, ignoredKey, type IgnoredKey } from './ignored.js';
-export { usesCritic, usesReferencePolicy, klInReward, responsesPerStep, clipBounds } from './derived.js';
+export { usesCritic, usesReferencePolicy, klInReward, genBatchSize, responsesPerStep, clipBounds } from './derived.js';
 export { schemaPaths } from './tree.js';
 export { closestKey, editDistance } from './suggest.js';
 export { ADV_ESTIMATORS, KL_PENALTY_TYPES, LOSS_AGG_MODES, LOGGER_BACKENDS, FILTER_GROUPS_METRICS } from './schema.js';

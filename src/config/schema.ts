@@ -4,21 +4,20 @@
  * `rollout.response_length` as it does in veRL. Keys TinyZero lacks are marked `added`.
  */
 import { bool, either, field, type LeafSpec, float, int, listOf, nullable, oneOf, openMap, pair, str, type Section } from './fields.js';
+import { deviceNames } from '../backend/devices.js';
+import { advEstimators, klCtrlTypes, klPenaltyTypes, lossAggModes } from '../rl/index.js';
+import { rewardFns } from '../tasks/index.js';
 import type {
   ActorFsdpConfig,
-  AdvEstimator,
   FilterGroupsMetric,
-  KlPenaltyType,
   LoggerBackend,
-  LossAggMode,
   OptimConfig,
   SftConfig,
   TinyZeroConfig,
 } from './types.js';
 
-export const ADV_ESTIMATORS: readonly AdvEstimator[] = ['gae', 'grpo', 'rloo', 'reinforce_plus_plus', 'reinforce_plus_plus_baseline', 'remax'];
-export const KL_PENALTY_TYPES: readonly KlPenaltyType[] = ['kl', 'k1', 'abs', 'mse', 'k2', 'low_var_kl', 'k3', 'k1+', 'k3+'];
-export const LOSS_AGG_MODES: readonly LossAggMode[] = ['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'];
+// The rl names under the config's own export names (one list each, declared in src/rl).
+export { advEstimators as ADV_ESTIMATORS, klPenaltyTypes as KL_PENALTY_TYPES, lossAggModes as LOSS_AGG_MODES };
 export const LOGGER_BACKENDS: readonly LoggerBackend[] = ['console', 'jsonl', 'dashboard', 'wandb', 'tracking', 'mlflow', 'swanlab', 'tensorboard', 'vemlp_wandb', 'clearml'];
 export const FILTER_GROUPS_METRICS: readonly FilterGroupsMetric[] = ['acc', 'score', 'seq_reward', 'seq_final_reward'];
 
@@ -87,12 +86,12 @@ export const schema: Section<TinyZeroConfig> = {
       clip_ratio_low: field(nullable(float({ gt: 0 })), null, 'DAPO lower ε; null = clip_ratio', { added: true }),
       clip_ratio_high: field(nullable(float({ gt: 0 })), null, 'DAPO upper ε; null = clip_ratio', { added: true }),
       clip_ratio_c: field(nullable(float({ gt: 1 })), null, 'dual-clip c; null = off (TinyZero)', { added: true }),
-      loss_agg_mode: field(oneOf(LOSS_AGG_MODES), 'token-mean', 'how token losses are reduced', { added: true }),
+      loss_agg_mode: field(oneOf(lossAggModes), 'token-mean', 'how token losses are reduced', { added: true }),
       loss_scale_factor: field(nullable(float({ gt: 0 })), null, 'seq-mean-token-sum-norm divisor; null = response length', { added: true }),
       entropy_coeff: field(float(), 0.001, 'entropy bonus weight'),
       use_kl_loss: field(bool, false, 'KL to the reference as a loss term (GRPO)'),
       kl_loss_coef: field(nonNeg, 0.001, 'weight of the KL loss'),
-      kl_loss_type: field(oneOf(KL_PENALTY_TYPES), 'low_var_kl', 'KL estimator of the KL loss'),
+      kl_loss_type: field(oneOf(klPenaltyTypes), 'low_var_kl', 'KL estimator of the KL loss'),
       ppo_epochs: field(pos, 1, 'passes over each batch'),
       shuffle: field(bool, false, 'reshuffle rows between ppo epochs'),
       ulysses_sequence_parallel_size: field(pos, 1, 'ignored'),
@@ -161,7 +160,7 @@ export const schema: Section<TinyZeroConfig> = {
   },
   reward_model: {
     enable: field(bool, false, 'model-based reward (not supported; rule rewards only)'),
-    reward_fn: field(oneOf(['data_source', 'digit_completion']), 'data_source', "rule reward: by data_source, or veRL's e2e digit-completion dense reward", { added: true }),
+    reward_fn: field(oneOf(rewardFns), 'data_source', "rule reward: by data_source, or veRL's e2e digit-completion dense reward", { added: true }),
     strategy: field(oneOf(['fsdp']), 'fsdp', 'ignored'),
     model: {
       input_tokenizer: field(str, '${actor_rollout_ref.model.path}', 'ignored'),
@@ -188,12 +187,12 @@ export const schema: Section<TinyZeroConfig> = {
   algorithm: {
     gamma: field(fraction, 1.0, 'discount'),
     lam: field(fraction, 1.0, 'GAE λ'),
-    adv_estimator: field(oneOf(ADV_ESTIMATORS), 'gae', 'advantage estimator (gae uses a critic)'),
+    adv_estimator: field(oneOf(advEstimators), 'gae', 'advantage estimator (gae uses a critic)'),
     norm_adv_by_std_in_grpo: field(bool, true, 'false = Dr. GRPO', { added: true }),
     use_kl_in_reward: field(nullable(bool), null, 'null = KL in reward iff not actor.use_kl_loss (TinyZero)', { added: true }),
-    kl_penalty: field(oneOf(KL_PENALTY_TYPES), 'kl', 'KL estimator of the in-reward penalty'),
+    kl_penalty: field(oneOf(klPenaltyTypes), 'kl', 'KL estimator of the in-reward penalty'),
     kl_ctrl: {
-      type: field(oneOf(['fixed', 'adaptive']), 'fixed', 'KL coefficient controller'),
+      type: field(oneOf(klCtrlTypes), 'fixed', 'KL coefficient controller'),
       kl_coef: field(nonNeg, 0.001, 'β'),
       horizon: field(pos, 10000, 'adaptive controller horizon', { added: true }),
       target_kl: field(float({ gt: 0 }), 0.1, 'adaptive controller target', { added: true }),
@@ -219,7 +218,7 @@ export const schema: Section<TinyZeroConfig> = {
     default_local_dir: field(str, 'checkpoints/${trainer.project_name}/${trainer.experiment_name}', 'checkpoint folder'),
     val_before_train: field(bool, true, 'validate at step 0', { added: true }),
     val_only: field(bool, false, 'validate once and stop', { added: true }),
-    device: field(oneOf(['cpu', 'webgpu', 'reference']), 'cpu', 'compute backend', { added: true }),
+    device: field(oneOf(deviceNames), 'cpu', 'compute backend', { added: true }),
     threads: field(posOrNull, null, 'CPU threads; null = auto', { added: true }),
     frozen_weight_dtype: field(oneOf(['f32', 'f16']), 'f32', 'storage of frozen weights (the reference policy); f16 needs device webgpu with shader-f16, else f32 with a warning', { added: true }),
     resume_mode: field(oneOf(['auto', 'disable']), 'auto', 'resume from the latest complete checkpoint', { added: true }),

@@ -11,19 +11,23 @@ export interface YamlMap {
   [key: string]: YamlValue;
 }
 
+import type { DeviceName } from '../backend/devices.js';
+import type { AdvEstimator, KlCtrlType, KlPenaltyType, LossAggMode } from '../rl/index.js';
+import type { RewardFn } from '../tasks/index.js';
+
+// The enumerations that other layers implement are declared there, once, and read here.
 /** `algorithm.adv_estimator` (TinyZero: gae | grpo; the rest from upstream veRL, spec §6). */
-export type AdvEstimator = 'gae' | 'grpo' | 'rloo' | 'reinforce_plus_plus' | 'reinforce_plus_plus_baseline' | 'remax';
+export type { AdvEstimator };
 /** `algorithm.kl_penalty` / `actor.kl_loss_type`; k1 = kl, k2 = mse, k3 = low_var_kl, `+` = straight-through. `full` is refused, as in veRL. */
-export type KlPenaltyType = 'kl' | 'k1' | 'abs' | 'mse' | 'k2' | 'low_var_kl' | 'k3' | 'k1+' | 'k3+';
-export type LossAggMode = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
-export type KlCtrlType = 'fixed' | 'adaptive';
+export type { KlPenaltyType };
+export type { LossAggMode, KlCtrlType };
 export type WarmupStyle = 'constant' | 'cosine';
 export type ResumeMode = 'auto' | 'disable';
 /** console, jsonl and dashboard run here; veRL's online trackers are accepted and skipped with a warning (src/tracking). */
 export type LoggerBackend = 'console' | 'jsonl' | 'dashboard' | 'wandb' | 'tracking' | 'mlflow' | 'swanlab' | 'tensorboard' | 'vemlp_wandb' | 'clearml';
 /** How rewards are computed: by data_source (TinyZero's routing) or veRL's e2e digit-completion dense reward. */
-export type RewardFnName = 'data_source' | 'digit_completion';
-export type Device = 'cpu' | 'webgpu' | 'reference';
+export type RewardFnName = RewardFn;
+export type Device = DeviceName;
 export type RolloutName = 'vllm' | 'hf';
 export type RolloutDtype = 'bfloat16' | 'float16' | 'float32';
 export type Strategy = 'fsdp';

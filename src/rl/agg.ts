@@ -2,7 +2,7 @@
  * Loss aggregation (`agg_loss`, spec §6). Every mode is a weighted sum `loss = Σ_{i,t} w_{i,t}·ℓ_{i,t}`,
  * so `aggWeights` is at once the reduction and the gradient ∂loss/∂ℓ that losses chain through.
  */
-import { rowsOf, type LossAggMode } from './types.js';
+import { lossAggModes, rowsOf, type LossAggMode } from './types.js';
 
 /**
  * Overrides for micro-batching: the trainer passes the mini-batch's totals so that micro-batch
@@ -17,12 +17,7 @@ export interface AggOptions {
   lossScaleFactor?: number;
 }
 
-export const lossAggModes: readonly LossAggMode[] = [
-  'token-mean',
-  'seq-mean-token-sum',
-  'seq-mean-token-mean',
-  'seq-mean-token-sum-norm',
-];
+export { lossAggModes };
 
 /**
  * mask: `[batch, responseLength]` -> weights w, same shape, with w = 0 wherever m = 0.
@@ -40,7 +35,7 @@ export function aggWeights(
   mode: LossAggMode,
   opts: AggOptions = {},
 ): Float64Array {
-  if (!lossAggModes.includes(mode)) throw new RangeError(`unknown loss_agg_mode '${mode as string}'`);
+  if (!(lossAggModes as readonly string[]).includes(mode)) throw new RangeError(`unknown loss_agg_mode '${mode as string}'`);
   const rows = rowsOf('mask', mask, responseLength);
   const w = new Float64Array(mask.length);
   const rowCount = new Float64Array(rows);

@@ -13,7 +13,9 @@ import {
 } from './advantages.js';
 import type { FloatArray, GroupIndex } from './types.js';
 
-export type AdvEstimator = 'gae' | 'grpo' | 'rloo' | 'reinforce_plus_plus' | 'reinforce_plus_plus_baseline' | 'remax';
+/** `algorithm.adv_estimator`: the one list (the config's schema reads it); the registry below must cover it. */
+export const advEstimators = ['gae', 'grpo', 'rloo', 'reinforce_plus_plus', 'reinforce_plus_plus_baseline', 'remax'] as const;
+export type AdvEstimator = (typeof advEstimators)[number];
 
 /** Everything any estimator may need; each one checks for the fields it uses. All `[batch, responseLength]` unless noted. */
 export interface AdvantageInput {

@@ -10,9 +10,8 @@ import { assertLength, rowsOf, type FloatArray, type LossAggMode } from './types
  * (k1 = kl, k2 = mse, k3 = low_var_kl); `k1+`/`k3+` are upstream's straight-through variants:
  * the value of k1/k3 with the gradient of k2. `full` is rejected, as in veRL.
  */
-export type KlPenaltyType = 'kl' | 'k1' | 'abs' | 'mse' | 'k2' | 'low_var_kl' | 'k3' | 'k1+' | 'k3+';
-
-export const klPenaltyTypes: readonly KlPenaltyType[] = ['kl', 'k1', 'abs', 'mse', 'k2', 'low_var_kl', 'k3', 'k1+', 'k3+'];
+export const klPenaltyTypes = ['kl', 'k1', 'abs', 'mse', 'k2', 'low_var_kl', 'k3', 'k1+', 'k3+'] as const;
+export type KlPenaltyType = (typeof klPenaltyTypes)[number];
 
 function assertKlType(type: string): asserts type is KlPenaltyType {
   if (type === 'full') throw new RangeError("kl penalty 'full' is not implemented (as in veRL)");

@@ -9,8 +9,9 @@ export type FloatArray = Float32Array | Float64Array;
 /** Group id of each sequence (veRL's `uid`), one per row; equal ids form one prompt group. */
 export type GroupIndex = ArrayLike<string | number>;
 
-/** `actor.loss_agg_mode` / `critic.loss_agg_mode`. */
-export type LossAggMode = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
+/** `actor.loss_agg_mode` / `critic.loss_agg_mode`: the one list (the config's schema reads it). */
+export const lossAggModes = ['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'] as const;
+export type LossAggMode = (typeof lossAggModes)[number];
 
 /** Number of rows of a `[batch, responseLength]` array; throws when the length does not divide. */
 export function rowsOf(name: string, x: ArrayLike<number>, responseLength: number): number {

@@ -5,7 +5,7 @@ export * as gsm8k from './gsm8k.js';
 export * as math from './math.js';
 export * as digitCompletion from './digit-completion.js';
 export { solveCountdown } from './countdown-solver.js';
-export { computeScore, selectRmScoreFn, type ScoreFn } from './reward.js';
+export { computeScore, selectRmScoreFn, rewardFns, type RewardFn, type ScoreFn } from './reward.js';
 export { lastAnswer, pyIntOfString, pyStrip, pyListRepr } from './py-str.js';
 export * from './py-expr/index.js';
 export * as countdownCorpus from './countdown-corpus.js';

@@ -9,6 +9,14 @@ import * as multiply from './multiply.js';
 
 export type ScoreFn = (solutionStr: string, groundTruth: unknown) => number;
 
+/**
+ * `reward_model.reward_fn`: how the trainer scores a response. `data_source` routes each row by
+ * its data_source as below (one outcome score); `digit_completion` is veRL's e2e dense per-token
+ * reward (digit-completion.ts). The one list (the config's schema reads it).
+ */
+export const rewardFns = ['data_source', 'digit_completion'] as const;
+export type RewardFn = (typeof rewardFns)[number];
+
 export function selectRmScoreFn(dataSource: string): ScoreFn {
   if (dataSource === gsm8k.GSM8K_DATA_SOURCE) return gsm8k.computeScore;
   if (dataSource === math.MATH_DATA_SOURCE) return math.computeScore;

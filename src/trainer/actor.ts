@@ -8,7 +8,7 @@ import type { CausalLM } from '../models/llama.js';
 import type { AdamW } from '../nn/index.js';
 import { computeActorLoss, type ActorLossConfig } from '../rl/index.js';
 import { add, mul, noGrad, sum, tensor, tidyAsync } from '../tensor/index.js';
-import { takeRows, type RolloutBatch } from './batch.js';
+import { takeRows, type RolloutBatch, type StepBatch } from './batch.js';
 import { actorForward } from './forward.js';
 import { NonFiniteError } from './metrics-accumulator.js';
 import { chunks } from './micro-batches.js';
@@ -41,10 +41,9 @@ export interface ActorUpdateOptions extends BatchingOptions {
 const additive = new Set(['actor/pg_loss', 'actor/entropy_loss', 'actor/kl_loss']);
 
 /** One training step's policy update. Returns the averaged actor/* metrics. */
-export async function updatePolicy(model: CausalLM, optimizer: AdamW, batch: RolloutBatch, options: ActorUpdateOptions): Promise<Record<string, number>> {
+export async function updatePolicy(model: CausalLM, optimizer: AdamW, batch: StepBatch, options: ActorUpdateOptions): Promise<Record<string, number>> {
   const R = batch.responseLength;
   const { oldLogProb, advantages } = batch;
-  if (!oldLogProb || !advantages) throw new Error('updatePolicy: the batch needs old_log_probs and advantages');
   if (options.loss.useKlLoss && !batch.refLogProb) throw new Error('updatePolicy: use_kl_loss needs reference log-probs');
   return runPpoUpdate({
     role: 'actor', model, optimizer, batch, options, additive,

@@ -1,70 +1,62 @@
 /**
- * Row selection and concatenation of rollout batches, for DAPO dynamic sampling: the kept groups of
- * several generation batches are cut out and joined into the one batch a step trains on. Every
- * per-sequence array moves with its row, so a field set before filtering (scores, old log-probs,
- * ReMax baselines) stays aligned.
+ * Row selection and concatenation of batches, for DAPO dynamic sampling: the kept groups of several
+ * generation batches are cut out and joined into the one batch a step trains on. Every per-row
+ * array moves with its row, by its width in ROW_FIELD_WIDTHS (batch.ts): a field without a width
+ * there is an error, never silently left behind.
  */
-import type { RolloutBatch } from './batch.js';
+import { checkBatch, isRowField, takeRows, widthOf, type BatchShape, type RowArray } from './batch.js';
 
-type RowArray = Float32Array | Int32Array;
-
-/** The per-row arrays of a batch and their width (values per row). */
-function rowArrays(b: RolloutBatch): [keyof RolloutBatch, number][] {
-  const P = b.promptLength;
-  const R = b.responseLength;
-  const fields: [keyof RolloutBatch, number][] = [
-    ['inputIds', P + R], ['attentionMask', P + R], ['positionIds', P + R], ['responses', R], ['responseMask', R], ['promptMask', P],
-    ['oldLogProb', R], ['refLogProb', R], ['values', R], ['tokenLevelScores', R], ['tokenLevelRewards', R], ['advantages', R],
-    ['returns', R], ['rewardBaselines', 1],
-  ];
-  return fields.filter(([key]) => b[key] !== undefined);
+/** The batch's per-row arrays that are set (not null), with their widths; throws on an array without a width. */
+function rowArrays(b: BatchShape, what: string): [string, RowArray, number][] {
+  const out: [string, RowArray, number][] = [];
+  for (const [key, value] of Object.entries(b)) {
+    if (!ArrayBuffer.isView(value)) continue;
+    if (!isRowField(key)) throw new TypeError(`${what}: per-row array '${key}' has no width in ROW_FIELD_WIDTHS (src/trainer/batch.ts)`);
+    out.push([key, value as RowArray, widthOf(key, b)]);
+  }
+  return out;
 }
 
 /** Rows `index` of `batch` (in that order), every per-row field included. */
-export function selectRows(batch: RolloutBatch, index: readonly number[]): RolloutBatch {
-  const out: RolloutBatch = {
-    ...batch,
+export function selectRows<B extends BatchShape>(batch: B, index: readonly number[]): B {
+  const out: Record<string, unknown> = {
+    ...(batch as unknown as Record<string, unknown>),
     rows: index.length,
     prompts: index.map((r) => batch.prompts[r]!),
     uid: index.map((r) => batch.uid[r]!),
   };
-  for (const [key, width] of rowArrays(batch)) {
-    const a = batch[key] as RowArray;
-    const taken = new (a.constructor as new (n: number) => RowArray)(index.length * width);
-    index.forEach((row, i) => taken.set(a.subarray(row * width, (row + 1) * width), i * width));
-    (out as unknown as Record<string, RowArray>)[key] = taken;
-  }
-  return out;
+  for (const [key, a, width] of rowArrays(batch, 'selectRows')) out[key] = takeRows(a, width, index);
+  return checkBatch(out as unknown as B, 'selectRows');
 }
 
 /** The batches' rows one after another. They must share P, R and the set of fields that are set. */
-export function concatBatches(batches: readonly RolloutBatch[]): RolloutBatch {
+export function concatBatches<B extends BatchShape>(batches: readonly B[]): B {
   const first = batches[0];
   if (!first) throw new Error('concatBatches: no batches');
-  const fields = rowArrays(first);
+  const fields = rowArrays(first, 'concatBatches');
+  const keys = fields.map(([k]) => k).sort().join(',');
   for (const b of batches) {
     if (b.promptLength !== first.promptLength || b.responseLength !== first.responseLength) {
       throw new Error(`concatBatches: batch shapes differ (P ${b.promptLength} vs ${first.promptLength}, R ${b.responseLength} vs ${first.responseLength})`);
     }
-    const keys = rowArrays(b).map(([k]) => k).join(',');
-    if (keys !== fields.map(([k]) => k).join(',')) throw new Error(`concatBatches: batches set different fields (${keys})`);
+    const bKeys = rowArrays(b, 'concatBatches').map(([k]) => k).sort().join(',');
+    if (bKeys !== keys) throw new Error(`concatBatches: batches set different fields (${bKeys} vs ${keys})`);
   }
   const rows = batches.reduce((s, b) => s + b.rows, 0);
-  const out: RolloutBatch = {
-    ...first,
+  const out: Record<string, unknown> = {
+    ...(first as unknown as Record<string, unknown>),
     rows,
     prompts: batches.flatMap((b) => b.prompts),
     uid: batches.flatMap((b) => b.uid),
   };
-  for (const [key, width] of fields) {
-    const a0 = first[key] as RowArray;
+  for (const [key, a0, width] of fields) {
     const joined = new (a0.constructor as new (n: number) => RowArray)(rows * width);
     let at = 0;
     for (const b of batches) {
-      joined.set(b[key] as RowArray, at);
+      joined.set((b as unknown as Record<string, RowArray>)[key]!, at);
       at += b.rows * width;
     }
-    (out as unknown as Record<string, RowArray>)[key] = joined;
+    out[key] = joined;
   }
-  return out;
+  return checkBatch(out as unknown as B, 'concatBatches');
 }

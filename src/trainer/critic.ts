@@ -7,7 +7,7 @@ import type { AdamW } from '../nn/index.js';
 import { computeValueLoss, type LossAggMode } from '../rl/index.js';
 import { mul, noGrad, sum, tensor, tidyAsync } from '../tensor/index.js';
 import { runPpoUpdate, type BatchingOptions } from './ppo-update.js';
-import { takeRows, type RolloutBatch } from './batch.js';
+import { takeRows, type RolloutBatch, type StepBatch } from './batch.js';
 import { criticForward } from './forward.js';
 import { NonFiniteError } from './metrics-accumulator.js';
 import { chunks } from './micro-batches.js';
@@ -36,10 +36,10 @@ export interface CriticUpdateOptions extends BatchingOptions {
 
 const additive = new Set(['critic/vf_loss']);
 
-export async function updateCritic(model: ValueModel, optimizer: AdamW, batch: RolloutBatch, options: CriticUpdateOptions): Promise<Record<string, number>> {
+export async function updateCritic(model: ValueModel, optimizer: AdamW, batch: StepBatch, options: CriticUpdateOptions): Promise<Record<string, number>> {
   const R = batch.responseLength;
   const { values, returns } = batch;
-  if (!values || !returns) throw new Error('updateCritic: the batch needs values and returns');
+  if (!values) throw new Error('updateCritic: the batch has no values (the step computes them only when there is a critic)');
   return runPpoUpdate({
     role: 'critic', model, optimizer, batch, options: { ...options, seed: options.seed + 1 }, additive,
     micro: (micro, agg) => tidyAsync(async () => {

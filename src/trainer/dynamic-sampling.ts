@@ -7,19 +7,19 @@
  */
 import type { FilterGroupsMetric } from '../config/types.js';
 import { dynamicSamplingDecision, filterGroups } from '../rl/index.js';
-import type { RolloutBatch } from './batch.js';
+import type { BatchShape } from './batch.js';
 import { concatBatches, selectRows } from './batch-rows.js';
 import { rowSums } from './reward.js';
 
 /** A scored generation batch and the filter metric of each of its rows. */
-export interface GeneratedBatch {
-  batch: RolloutBatch;
+export interface GeneratedBatch<B extends BatchShape = BatchShape> {
+  batch: B;
   metric: ArrayLike<number>;
 }
 
-export interface DynamicSamplingResult {
-  /** train_batch_size·n rows; uids renumbered 0..train_batch_size−1 in group order. */
-  batch: RolloutBatch;
+export interface DynamicSamplingResult<B extends BatchShape = BatchShape> {
+  /** train_batch_size·n rows, every per-row field selected with them; uids renumbered 0..train_batch_size−1 in group order. */
+  batch: B;
   /** Generation batches drawn for this step (the recipe's `train/num_gen_batches`). */
   numGenBatches: number;
   /** Prompts generated for this step, kept or not. */
@@ -32,14 +32,14 @@ export interface DynamicSamplingResult {
  * Draws generation batches `firstGenBatch`, `firstGenBatch + 1`, … through `generate` until enough
  * groups are kept. Throws past `maxNumGenBatches` (≤ 0 = unlimited), naming the key to change.
  */
-export async function collectFilteredBatch(args: {
+export async function collectFilteredBatch<B extends BatchShape>(args: {
   firstGenBatch: number;
   trainBatchSize: number;
   n: number;
   maxNumGenBatches: number;
-  generate: (genBatch: number) => Promise<GeneratedBatch>;
-}): Promise<DynamicSamplingResult> {
-  const kept: RolloutBatch[] = [];
+  generate: (genBatch: number) => Promise<GeneratedBatch<B>>;
+}): Promise<DynamicSamplingResult<B>> {
+  const kept: B[] = [];
   let numKeptPrompts = 0;
   let numGenPrompts = 0;
   let uidBase = 0;
@@ -75,14 +75,14 @@ export async function collectFilteredBatch(args: {
 export function filterMetricValues(metric: FilterGroupsMetric, b: {
   rows: number;
   responseLength: number;
-  taskScores: readonly number[];
+  taskScores: ArrayLike<number>;
   tokenLevelScores: Float32Array;
   tokenLevelRewards: Float32Array | null;
 }): number[] {
   switch (metric) {
     case 'acc':
     case 'score':
-      return [...b.taskScores];
+      return Array.from(b.taskScores);
     case 'seq_reward':
       return rowSums(b.tokenLevelScores, b.rows, b.responseLength);
     case 'seq_final_reward':

@@ -8,4 +8,4 @@ export { rollout, type RolloutOptions } from './rollout.js';
 export { computeTokenLevelScores, type RewardFn } from './reward.js';
 export { loadPromptDataset, type PromptRow } from './dataset.js';
 export { NonFiniteError } from './metrics-accumulator.js';
-export type { RolloutBatch } from './batch.js';
+export type { RolloutBatch, ScoredBatch, SampledBatch, StepBatch } from './batch.js';

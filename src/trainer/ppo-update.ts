@@ -6,7 +6,7 @@
  */
 import { AdamW, clipGradNormAsync, permutation, Prng, type Module } from '../nn/index.js';
 import type { AggOptions } from '../rl/index.js';
-import { takeRows, type RolloutBatch } from './batch.js';
+import type { RolloutBatch } from './batch.js';
 import { MetricsAccumulator, NonFiniteError } from './metrics-accumulator.js';
 import { chunks, tokenBudgetBatches } from './micro-batches.js';
 
@@ -43,13 +43,10 @@ export function epochOrders(rows: number, epochs: number, shuffle: boolean, seed
 
 /** The mini-batch totals the loss aggregation divides by: valid tokens and rows with any valid token. */
 function miniBatchAgg(batch: RolloutBatch, mini: number[]): Required<Pick<AggOptions, 'batchNumTokens' | 'globalBatchSize'>> {
-  const R = batch.responseLength;
-  const mask = takeRows(batch.responseMask, R, mini);
   let tokens = 0;
   let rows = 0;
-  for (let i = 0; i < mini.length; i++) {
-    let n = 0;
-    for (let t = 0; t < R; t++) n += mask[i * R + t]!;
+  for (const r of mini) {
+    const n = batch.responseLengths[r]!;
     tokens += n;
     if (n > 0) rows++;
   }

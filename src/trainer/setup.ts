@@ -4,6 +4,7 @@
  */
 import { createBackend } from '../backend/index.js';
 import type { Backend } from '../backend/backend.js';
+import { genBatchSize as genBatchSizeOf, klInReward as klInRewardOf, usesCritic, usesReferencePolicy } from '../config/derived.js';
 import type { TinyZeroConfig, OptimConfig } from '../config/types.js';
 import type { CausalLM, ValueModel } from '../models/llama.js';
 import { loadCausalLM, loadValueModel } from '../models/load.js';
@@ -58,7 +59,7 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   const datasetOptions = { promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template };
   const train = await loadPromptDataset(data.train_files, tokenizer, datasetOptions);
   const val = await loadPromptDataset(data.val_files, tokenizer, datasetOptions);
-  const genBatchSize = algorithm.filter_groups.enable ? (data.gen_batch_size ?? data.train_batch_size) : data.train_batch_size;
+  const genBatchSize = genBatchSizeOf(config);
   const stepsPerEpoch = Math.floor(train.length / genBatchSize);
   if (stepsPerEpoch === 0) {
     const key = genBatchSize === data.train_batch_size ? 'data.train_batch_size' : 'data.gen_batch_size';
@@ -71,15 +72,12 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
 
   const maxPositions = data.max_prompt_length + data.max_response_length;
   const actorModel = loadCausalLM(modelPath, { backend, forTraining: true, maxPositions });
-  const useKlLoss = arr.actor.use_kl_loss;
-  const klInReward = algorithm.use_kl_in_reward ?? !useKlLoss;
+  const klInReward = klInRewardOf(config);
   const klCtrl = getKlController({
     type: algorithm.kl_ctrl.type, klCoef: algorithm.kl_ctrl.kl_coef, horizon: algorithm.kl_ctrl.horizon, targetKl: algorithm.kl_ctrl.target_kl,
   });
-  // A frozen reference is only needed when some KL term can be non-zero.
-  const needRef = useKlLoss || (klInReward && (algorithm.kl_ctrl.kl_coef > 0 || algorithm.kl_ctrl.type === 'adaptive'));
-  const ref = needRef ? loadCausalLM(modelPath, { backend, maxPositions, frozen: true }) : null;
-  const critic = algorithm.adv_estimator === 'gae'
+  const ref = usesReferencePolicy(config) ? loadCausalLM(modelPath, { backend, maxPositions, frozen: true }) : null;
+  const critic = usesCritic(config)
     ? trainable(loadValueModel(config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
     : null;
   const eosTokenIds = [tokenizer.eosTokenId];

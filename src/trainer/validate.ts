@@ -6,7 +6,7 @@
  */
 import type { CausalLM } from '../models/llama.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import type { RolloutBatch } from './batch.js';
+import { responseIdsOf, type RolloutBatch } from './batch.js';
 import type { PromptRow } from './dataset.js';
 import { computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
 import { rollout } from './rollout.js';
@@ -32,8 +32,7 @@ export async function validate(model: CausalLM, tokenizer: Tokenizer, prompts: P
     promptLength: options.promptLength, responseLength: options.responseLength,
     eosTokenIds: options.eosTokenIds, padTokenId: options.padTokenId, chunk: options.chunk,
   });
-  const R = batch.responseLength;
-  const scores = rowSums(computeTokenLevelScores(batch, tokenizer, options.rewardFn), batch.rows, R);
+  const scores = rowSums(computeTokenLevelScores(batch, tokenizer, options.rewardFn), batch.rows, batch.responseLength);
   const bySource = new Map<string, number[]>();
   batch.prompts.forEach((p, r) => {
     const list = bySource.get(p.dataSource) ?? [];
@@ -45,10 +44,8 @@ export async function validate(model: CausalLM, tokenizer: Tokenizer, prompts: P
     metrics[`val/test_score/${source}`] = list.reduce((a, b) => a + b, 0) / list.length;
     metrics[`val/accuracy/${source}`] = list.filter((s) => s >= 1 - 1e-6).length / list.length;
   }
-  const samples = Array.from({ length: Math.min(options.samples ?? 3, batch.rows) }, (_, r) => {
-    let len = 0;
-    for (let t = 0; t < R; t++) len += batch.responseMask[r * R + t]!;
-    return { prompt: batch.prompts[r]!.text, response: tokenizer.decode(Array.from(batch.responses.subarray(r * R, r * R + len))), score: scores[r]! };
-  });
+  const samples = Array.from({ length: Math.min(options.samples ?? 3, batch.rows) }, (_, r) => ({
+    prompt: batch.prompts[r]!.text, response: tokenizer.decode(responseIdsOf(batch, r)), score: scores[r]!,
+  }));
   return { metrics, samples, batch };
 }

@@ -93,3 +93,36 @@ test('dynamic sampling gives up past max_num_gen_batches, naming the key', { tim
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('dynamic sampling on seq_final_reward with KL in the reward: β moves once a step, on the kept batch, and resumes exactly', { timeout: 180_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'tinyzero-dapo-'));
+  try {
+    // The filter metric needs the KL penalty of every generated row, so it is computed before filtering.
+    const overrides = ['algorithm.filter_groups.metric=seq_final_reward', 'algorithm.kl_ctrl.type=adaptive', 'algorithm.kl_ctrl.kl_coef=0.05',
+      'algorithm.kl_ctrl.target_kl=0.01', 'algorithm.kl_ctrl.horizon=100', 'trainer.total_training_steps=3', 'trainer.save_freq=2'];
+    const runA = join(tmp, 'A');
+    await train(await dapoConfig(tmp, runA, overrides), { progress: false, log: () => {} });
+    const a = withoutTiming(runA);
+    assert.deepEqual(a.map((r) => r.step), [1, 2, 3]);
+    // Step 1: the policy is the reference, so KL is 0 and the rewards are the scores.
+    assert.equal(a[0]!.metrics['critic/kl'], 0);
+    assert.equal(a[0]!.metrics['critic/rewards/mean'], a[0]!.metrics['critic/score/mean']);
+    let beta = 0.05;
+    for (const { step, metrics } of a) {
+      assert.equal(metrics['critic/kl_coeff'], beta, `step ${step}: the penalty used the controller's β`);
+      // One update per step with the kept batch's KL over its train_batch_size·n rows.
+      const error = Math.min(0.2, Math.max(-0.2, metrics['critic/kl']! / 0.01 - 1));
+      beta *= 1 + (error * TRAIN_BATCH * 4) / 100;
+    }
+    assert.ok(a[1]!.metrics['critic/kl']! > 0, 'the policy moved away from the reference');
+    assert.notEqual(a[1]!.metrics['critic/rewards/mean'], a[1]!.metrics['critic/score/mean']);
+    assert.equal(readTrainerState(join(runA, 'global_step_3')).klCoef, beta);
+
+    const runB = join(tmp, 'B');
+    cpSync(join(runA, 'global_step_2'), join(runB, 'global_step_2'), { recursive: true });
+    await train(await dapoConfig(tmp, runB, overrides), { progress: false, log: () => {} });
+    assert.deepEqual(withoutTiming(runB), a.slice(2), 'the resumed run restores β and the data position');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -3,7 +3,7 @@
 // to train_batch_size·n rows, and the error past max_num_gen_batches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assembleBatch, type RolloutBatch } from '../../src/trainer/batch.js';
+import { assembleBatch, type ScoredBatch } from '../../src/trainer/batch.js';
 import { concatBatches, selectRows } from '../../src/trainer/batch-rows.js';
 import { collectFilteredBatch, filterMetricValues, type GeneratedBatch } from '../../src/trainer/dynamic-sampling.js';
 import type { PromptRow } from '../../src/trainer/dataset.js';
@@ -12,19 +12,23 @@ const P = 3;
 const R = 2;
 
 /** A generation batch of `groups.length` prompts × n; group g's rows get metric values groups[g]; prompt text "b<batch>p<g>". */
-function fakeBatch(genBatch: number, groups: number[][]): GeneratedBatch {
+function fakeBatch(genBatch: number, groups: number[][]): GeneratedBatch<ScoredBatch> {
   const n = groups[0]!.length;
   const prompts: PromptRow[] = groups.map((_, g) => ({ ids: [1, 2 + g], text: `b${genBatch}p${g}`, dataSource: 'x', groundTruth: null, index: g }));
   const rows = groups.length * n;
-  const batch: RolloutBatch = assembleBatch({
-    prompts: prompts.flatMap((p) => Array.from({ length: n }, () => p)),
-    uid: prompts.flatMap((_, g) => Array.from({ length: n }, () => g)),
-    promptLength: P, responseLength: R,
-    responseIds: Int32Array.from({ length: rows * R }, (_, i) => 100 + i), responseMask: new Float32Array(rows * R).fill(1),
-    width: R, padTokenId: 0,
-  });
-  // A per-row field set before filtering must move with its row: the row's metric in its last column.
-  batch.tokenLevelScores = new Float32Array(rows * R);
+  const batch: ScoredBatch = {
+    ...assembleBatch({
+      prompts: prompts.flatMap((p) => Array.from({ length: n }, () => p)),
+      uid: prompts.flatMap((_, g) => Array.from({ length: n }, () => g)),
+      promptLength: P, responseLength: R,
+      responseIds: Int32Array.from({ length: rows * R }, (_, i) => 100 + i), responseMask: new Float32Array(rows * R).fill(1),
+      width: R, padTokenId: 0,
+    }),
+    taskScores: Float64Array.from(groups.flat()),
+    overlongPenalties: null,
+    // A per-row field set before filtering must move with its row: the row's metric in its last column.
+    tokenLevelScores: new Float32Array(rows * R),
+  };
   groups.flat().forEach((v, r) => { batch.tokenLevelScores![r * R + R - 1] = v; });
   batch.rewardBaselines = Float32Array.from({ length: rows }, (_, r) => genBatch * 1000 + r);
   return { batch, metric: groups.flat() };
