@@ -7,22 +7,19 @@
  * phase draws and scores several generation batches and keeps the groups whose metric varies
  * (dynamic-sampling.ts); the rest of the step is the same on the kept batch.
  */
-import { join } from 'node:path';
 import type { TinyZeroConfig } from '../config/types.js';
 import { applyKlPenalty, computeAdvantage, computeDataMetrics, overlongPenalty } from '../rl/index.js';
 import type { ProgressDisplay, Tracker } from '../tracking/index.js';
 import { computeLogProbs, updatePolicy } from './actor.js';
 import { responseLengths, type RolloutBatch } from './batch.js';
 import { collectFilteredBatch, filterMetricValues, type GeneratedBatch } from './dynamic-sampling.js';
-import { listCheckpoints, readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
+import { readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
 import { computeValues, updateCritic } from './critic.js';
 import { computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
 import { rollout } from './rollout.js';
 import { epochPrompts } from './schedule.js';
 import type { RunSetup } from './setup.js';
 import { validate } from './validate.js';
-import { loadCausalLM, loadValueModel } from '../models/load.js';
-import { copyParameters } from '../nn/index.js';
 
 export interface FitContext {
   config: TinyZeroConfig;
@@ -63,28 +60,17 @@ class Timer {
 }
 
 /**
- * Loads the latest complete checkpoint when resume_mode is auto; returns the step it holds and the
- * data loader's position (generation batches drawn).
+ * Restores the training state of the checkpoint the run's models were loaded from (setupRun's
+ * resumeFrom); returns the step it holds and the data loader's position (generation batches drawn).
  */
 export function resumeIfAny(ctx: FitContext): { step: number; genBatches: number } | null {
-  if (ctx.config.trainer.resume_mode !== 'auto') return null;
-  const latest = listCheckpoints(ctx.runDir).at(-1);
-  if (!latest) return null;
-  const state = readTrainerState(latest.dir);
   const { run } = ctx;
-  const maxPositions = ctx.config.data.max_prompt_length + ctx.config.data.max_response_length;
-  // Weights come from the checkpoint folders into the models already built.
-  const actor = loadCausalLM(join(latest.dir, 'actor'), { backend: run.backend, maxPositions });
-  copyParameters(actor, run.actor.model);
-  actor.dispose();
-  if (run.critic) {
-    const critic = loadValueModel(join(latest.dir, 'critic'), { backend: run.backend, maxPositions });
-    copyParameters(critic, run.critic.model);
-    critic.dispose();
-  }
-  restoreTrainingState(latest.dir, state, run.actor, run.critic);
-  if ('value' in run.klCtrl) (run.klCtrl as { value: number }).value = state.klCoef;
-  ctx.log(`resumed from ${latest.dir} (step ${state.globalStep})`);
+  if (!run.resumeFrom) return null;
+  const state = readTrainerState(run.resumeFrom);
+  restoreTrainingState(run.resumeFrom, state, run.actor, run.critic);
+  // An adaptive controller continues from its saved coefficient; a fixed one takes the config's.
+  if (ctx.config.algorithm.kl_ctrl.type === 'adaptive' && 'value' in run.klCtrl) (run.klCtrl as { value: number }).value = state.klCoef;
+  ctx.log(`resumed from ${run.resumeFrom} (step ${state.globalStep})`);
   return { step: state.globalStep, genBatches: state.genBatches ?? state.globalStep };
 }
 
@@ -386,7 +372,7 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
     if (config.trainer.val_only) return { firstStep, lastStep: 0, resumedFrom, initialValidation, finalValidation: initialValidation, lastCheckpoint: null, seconds: (performance.now() - start) / 1000, lastMetrics: null };
   }
   let finalValidation: Record<string, number> | null = null;
-  let lastCheckpoint: string | null = listCheckpoints(ctx.runDir).at(-1)?.dir ?? null;
+  let lastCheckpoint: string | null = run.resumeFrom;
   let lastMetrics: Record<string, number> | null = null;
   let saveSeconds: number | null = null;
   for (let step = firstStep; step <= run.totalSteps; step++) {
