@@ -1,7 +1,8 @@
 /**
  * A job's claim on its run folder (trainer.default_local_dir) and what it may do there. Nothing an
  * earlier run wrote is deleted:
- *  - an empty or new folder starts a fresh run;
+ *  - an empty or new folder starts a fresh run, and so does one whose run never logged a step nor
+ *    saved a checkpoint (it failed during setup);
  *  - with resume_mode=auto a folder holding a run continues it from its latest complete checkpoint
  *    (from step 0 when it has none), if its config allows an exact resume (the job's `resumeRules`);
  *    a run already finished at the asked number of steps is reported and left alone, and asking
@@ -16,11 +17,10 @@ import { join } from 'node:path';
 import { readYamlFile, saveConfig, type TinyZeroConfig, type YamlValue } from '../config/index.js';
 import { changedKeys, formatChange, resumeApplies, type KeyChange } from './config-changes.js';
 import { acquireRunLock, LOCK_FILE, type RunLock } from './lock.js';
-import { CheckpointStore, LATEST_FILE, type CheckpointRef } from './store.js';
+import { CheckpointStore, type CheckpointRef } from './store.js';
 
 export const CONFIG_FILE = 'config.yaml';
 const RESUME_CONFIG = /^config-resume-(\d+)\.yaml$/;
-const RUN_FILES = [CONFIG_FILE, 'metrics.jsonl', 'events.jsonl', LATEST_FILE];
 
 export interface RunFolderOptions {
   /** 'train' or 'sft', for messages and the lock. */
@@ -133,20 +133,20 @@ export class RunFolder {
       .sort((a, b) => a.n - b.n);
   }
 
-  /** What the folder holds of an earlier run, in words; null when nothing. */
+  /**
+   * What the folder holds of an earlier run, in words; null when nothing worth keeping: no
+   * complete checkpoint and no metrics line (a run that failed before logging anything).
+   */
   #earlierRun(): string | null {
-    const names = readdirSync(this.runDir).filter((n) => n !== LOCK_FILE);
-    const found = names.filter((n) => RUN_FILES.includes(n) || RESUME_CONFIG.test(n) || /^global_step_\d+$/.test(n));
-    if (found.length === 0) return null;
-    const parts: string[] = [];
-    if (names.includes(CONFIG_FILE)) parts.push(CONFIG_FILE);
-    if (names.includes('metrics.jsonl')) {
-      const lines = readFileSync(join(this.runDir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').length;
-      parts.push(`metrics.jsonl with ${lines} line(s)`);
-    }
+    const metricsFile = join(this.runDir, 'metrics.jsonl');
+    const lines = existsSync(metricsFile) ? readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
     const steps = this.store.list().map((c) => c.step);
+    if (lines === 0 && steps.length === 0) return null;
+    const parts: string[] = [];
+    if (existsSync(join(this.runDir, CONFIG_FILE))) parts.push(CONFIG_FILE);
+    if (lines > 0) parts.push(`metrics.jsonl with ${lines} line(s)`);
     if (steps.length > 0) parts.push(`checkpoint(s) at step ${steps.join(', ')}`);
-    return parts.length > 0 ? parts.join(', ') : found.join(', ');
+    return parts.join(', ');
   }
 
   /** The config the folder's run last ran with: its newest config-resume-N.yaml, else config.yaml. */

@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { saveConfig } from '../../src/config/index.js';
 import { cosineWithWarmup } from '../../src/nn/index.js';
 import { sft } from '../../src/sft/index.js';
 import { latestPerStep, readEventsJsonl, readMetricsJsonl } from '../../src/tracking/index.js';
@@ -155,6 +156,24 @@ test('a second sft run on a folder another one is writing is refused, naming tha
     assert.deepEqual(steps, steps.map((_, i) => i + 1));
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a folder whose run failed before logging a step or saving a checkpoint starts fresh, whatever its config said', { timeout: 60_000 }, async () => {
+  const tmp = setup();
+  const run = join(tmp, 'run');
+  mkdirSync(run);
+  try {
+    // What a run that failed while loading its model leaves: its config, a run_start and a failed run_end.
+    saveConfig(sftConfig(tmp, ['sft.train_batch_size=4']), join(run, 'config.yaml'));
+    writeFileSync(join(run, 'metrics.jsonl'), '');
+    writeFileSync(join(run, 'events.jsonl'), '{"kind":"run_start","time":"2026-12-01T00:00:00.000Z","config":{}}\n{"kind":"run_end","time":"2026-12-01T00:00:01.000Z","step":0,"status":"failed"}\n');
+    const fixed = await sft(sftConfig(tmp, ['sft.total_training_steps=2']), quiet);
+    assert.equal(fixed.resumedFrom, null);
+    assert.match(read(join(run, 'config.yaml')), /train_batch_size: 8/);
+    assert.equal(readEventsJsonl(join(run, 'events.jsonl')).length, 4, 'events.jsonl was appended to (run_start, run_end)');
+  } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 });
