@@ -82,8 +82,8 @@ export class RunFolder {
   }
 
   /**
-   * Once the job knows how many steps it runs: a message (and true) when the run in the folder
-   * already finished them; throws when more steps than that were saved.
+   * Once the job knows how many steps it runs: a message when the run in the folder already
+   * finished them (null otherwise); throws when more steps than that were saved.
    */
   finishedAt(totalSteps: number, stepsKey: string): string | null {
     const saved = this.resumeFrom?.step ?? 0;
@@ -107,7 +107,7 @@ export class RunFolder {
     const plan = this.plan;
     let file: string | null = null;
     if (plan.kind === 'fresh' || !existsSync(join(this.runDir, CONFIG_FILE))) file = CONFIG_FILE;
-    else if (plan.changes.length > 0) file = `config-resume-${this.#resumeConfigs().length + 1}.yaml`;
+    else if (plan.changes.length > 0) file = `config-resume-${(this.#resumeConfigs().at(-1)?.n ?? 0) + 1}.yaml`;
     if (file === null) return null;
     const path = join(this.runDir, file);
     saveConfig(config, path, [header]);
