@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { writeTextAtomic } from '../models/atomic-file.js';
 
 const STEP_DIR = /^global_step_(\d+)$/;
-const STEP_TEMP = /^\.global_step_\d+\.tmp-(\d+)$/;
+const STEP_TEMP = /^\.global_step_\d+\.tmp-(\d+)(?:-old)?$/;
 /** Temporary files of the atomic writers (`.NAME.tmp-PID-RANDOM`, `.NAME.PID.TIME.tmp`). */
 const FILE_TEMP = /^\..+(?:\.tmp-(\d+)-[a-z0-9]+|\.(\d+)\.\d+\.tmp)$/;
 export const LATEST_FILE = 'latest_checkpointed_iteration.txt';
@@ -64,10 +64,12 @@ export class CheckpointStore {
       mkdirSync(tmp, { recursive: true });
       await write(tmp);
       if (!existsSync(join(tmp, this.stateFile))) throw new Error(`the checkpoint writer did not write ${this.stateFile}`);
-      // A folder of that name without a state file is a leftover of an older version; a complete
-      // one is only re-saved by a run that resumed from an earlier step with the same data.
-      if (existsSync(final)) rmSync(final, { recursive: true, force: true });
+      // A folder of that name can only be an incomplete leftover (a run resumes from its newest
+      // complete checkpoint); it is moved out of the way first and removed once the new one is in.
+      const old = join(this.root, `.global_step_${step}.tmp-${process.pid}-old`);
+      if (existsSync(final)) renameSync(final, old);
       renameSync(tmp, final);
+      rmSync(old, { recursive: true, force: true });
       writeTextAtomic(join(this.root, LATEST_FILE), `${step}\n`);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });

@@ -34,6 +34,9 @@ test('save renames a complete checkpoint into place, points latest at it and pru
     // A folder without the state file is not a checkpoint.
     mkdirSync(join(root, 'global_step_9'));
     assert.equal(store.latest()?.step, 3);
+    // Saving that step replaces the incomplete folder.
+    await saveStep(store, 9);
+    assert.equal(readFileSync(join(root, 'global_step_9', 'weights.bin'), 'utf8'), 'weights of step 9');
     assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('.')), []);
   } finally {
     rmSync(root, { recursive: true, force: true });
