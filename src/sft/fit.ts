@@ -127,7 +127,7 @@ async function sftInFolder(config: TinyZeroConfig, folder: RunFolder, log: (line
   });
   tracker.event('run_start', { config, totalSteps, project: trainer.project_name, experiment: trainer.experiment_name, runDir, ...folder.startFields() });
   log(`sft: ${train.length} examples, ${val.length} eval examples, ${totalSteps} steps (${perEpoch} per epoch); ` +
-    `${model.numParameters().toLocaleString()} parameters${hasWeights(c.model.path) ? '' : ' (from scratch)'}; backend ${backend.name}; run folder ${runDir}`);
+    `${model.numParameters().toLocaleString()} parameters${hasWeights(modelDir) ? '' : ' (from scratch)'}; backend ${backend.name}; run folder ${runDir}`);
   const save = (step: number): Promise<string> => saveSftCheckpoint(runDir, step, { model, optimizer, scheduler, tokenizerDir: c.model.path }, c.max_ckpt_to_keep);
   const losses: number[] = [];
   let finalValLoss: number | null = null;
