@@ -13,4 +13,5 @@ export * as tasks from './tasks/index.js';
 export * as data from './data/index.js';
 export * as config from './config/index.js';
 export * as tracking from './tracking/index.js';
+export * as checkpoint from './checkpoint/index.js';
 export * as trainer from './trainer/index.js';

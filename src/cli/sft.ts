@@ -13,6 +13,7 @@ export const sftCommand: Command = {
     const { file, overrides, quiet } = splitTrainArgs(args);
     const config = resolveConfig({ file, overrides });
     const s = await sft(config, { progress: !quiet });
+    if (s.alreadyFinished) return 0;
     process.stderr.write(
       `\ndone: sft steps ${s.firstStep}-${s.lastStep}${s.resumedFrom !== null ? ` (resumed from step ${s.resumedFrom})` : ''} in ${s.seconds.toFixed(1)} s\n` +
       `  train loss: ${s.losses.length > 0 ? `${s.losses[0]!.toFixed(4)} -> ${s.losses.at(-1)!.toFixed(4)}` : 'n/a'}` +

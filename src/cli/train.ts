@@ -56,6 +56,8 @@ export const trainCommand: Command = {
     const diff = formatConfigDiff(configDiff(config));
     process.stderr.write(`config${file ? ` (${file})` : ''}, differences from TinyZero's defaults:\n${diff.map((l) => `  ${l}`).join('\n')}\n`);
     const summary = await train(config, { progress: !quiet });
+    // The message was printed: the folder's run had already trained these steps.
+    if (summary.alreadyFinished) return 0;
     const fmt = (m: Record<string, number> | null): string =>
       m ? Object.entries(m).filter(([k]) => k.startsWith('val/')).map(([k, v]) => `${k}:${v.toFixed(3)}`).join(' ') : 'n/a';
     process.stderr.write(

@@ -297,6 +297,10 @@ export interface TrainerConfig {
   frozen_weight_dtype: 'f32' | 'f16';
   /** auto = continue from the latest complete checkpoint (added; quirk 14) */
   resume_mode: ResumeMode;
+  /** with resume_mode=disable: start over in a folder holding a run, moving that run aside (added) */
+  overwrite_run_dir: boolean;
+  /** resume although keys an exact resume needs changed (added) */
+  resume_allow_changes: boolean;
   /** null = keep all (added) */
   max_actor_ckpt_to_keep: number | null;
   max_critic_ckpt_to_keep: number | null;

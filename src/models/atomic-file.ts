@@ -13,7 +13,18 @@ export function writeFully(fd: number, data: Uint8Array): void {
   while (done < data.length) done += writeSync(fd, data, done, Math.min(chunkBytes, data.length - done));
 }
 
-/** Calls `write(fd)` on a temp file next to `file`, syncs it, then renames it over `file`. */
+/** A write error naming `file` (writeSync's ENOSPC/EIO do not), keeping its code. */
+function naming(e: unknown, file: string): unknown {
+  if (!(e instanceof Error) || e.message.includes(file)) return e;
+  const err = new Error(`writing ${file}: ${e.message}`, { cause: e });
+  (err as NodeJS.ErrnoException).code = (e as NodeJS.ErrnoException).code;
+  return err;
+}
+
+/**
+ * Calls `write(fd)` on a temp file next to `file`, syncs it, then renames it over `file`. Errors
+ * name `file`.
+ */
 export function writeFileAtomic(file: string, write: (fd: number) => void): void {
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
   const fd = openSync(tmp, 'wx');
@@ -26,13 +37,13 @@ export function writeFileAtomic(file: string, write: (fd: number) => void): void
   } catch (e) {
     if (open) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    throw naming(e, file);
   }
   try {
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw naming(e, file);
   }
 }
 

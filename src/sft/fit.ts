@@ -9,16 +9,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackend } from '../backend/index.js';
-import { saveConfig, type TinyZeroConfig } from '../config/index.js';
+import { RunFolder } from '../checkpoint/index.js';
+import type { TinyZeroConfig } from '../config/index.js';
 import { CausalLM } from '../models/llama.js';
 import { loadModelConfig } from '../models/config.js';
 import { loadCausalLM } from '../models/load.js';
-import { AdamW, LrScheduler, Prng, clipGradNormAsync, copyParameters, permutation, warmupStepsFromRatio } from '../nn/index.js';
+import { AdamW, LrScheduler, Prng, clipGradNormAsync, permutation, warmupStepsFromRatio } from '../nn/index.js';
 import { noGrad, setBackend, tidyAsync } from '../tensor/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { createTracker, ProgressDisplay } from '../tracking/index.js';
 import { loadSftExamples, targetCount, type SftExample } from './data.js';
-import { listSftCheckpoints, readSftState, restoreSftState, saveSftCheckpoint } from './checkpoint.js';
+import { readSftState, restoreSftState, saveSftCheckpoint, SFT_STATE_FILE } from './checkpoint.js';
+import { SFT_RESUME_RULES } from './resume-rules.js';
 import { makeMicroBatch, microBatchLoss } from './loss.js';
 
 export interface SftSummary {
@@ -31,6 +33,8 @@ export interface SftSummary {
   lastCheckpoint: string | null;
   runDir: string;
   seconds: number;
+  /** Set when the run folder held a run already finished at its steps: nothing was trained (the message says so). */
+  alreadyFinished?: string;
 }
 
 export interface SftOptions {
@@ -68,13 +72,19 @@ export async function evalLoss(model: CausalLM, examples: readonly SftExample[],
 
 export async function sft(config: TinyZeroConfig, options: SftOptions = {}): Promise<SftSummary> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const folder = RunFolder.open(config.trainer.default_local_dir, { job: 'sft', config, stateFile: SFT_STATE_FILE, resumeRules: SFT_RESUME_RULES, log });
+  try {
+    return await sftInFolder(config, folder, log, options);
+  } finally {
+    folder.close();
+  }
+}
+
+async function sftInFolder(config: TinyZeroConfig, folder: RunFolder, log: (line: string) => void, options: SftOptions): Promise<SftSummary> {
   const c = config.sft;
   const { trainer } = config;
-  const runDir = trainer.default_local_dir;
+  const runDir = folder.runDir;
   const start = performance.now();
-  saveConfig(config, join(runDir, 'config.yaml'), ['resolved tinyzero config of this SFT run']);
-  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined });
-  setBackend(backend);
   const tokenizer = loadTokenizer(c.model.path);
   const dataOptions = { textKey: c.text_key, promptKey: c.prompt_key, responseKey: c.response_key, maxLength: c.max_length, addEos: c.add_eos };
   const train = await loadSftExamples(c.train_files, tokenizer, dataOptions);
@@ -82,9 +92,20 @@ export async function sft(config: TinyZeroConfig, options: SftOptions = {}): Pro
   const perEpoch = Math.floor(train.length / c.train_batch_size);
   if (perEpoch === 0) throw new Error(`sft.train_batch_size = ${c.train_batch_size} is larger than the ${train.length} training examples`);
   const totalSteps = c.total_training_steps ?? perEpoch * c.total_epochs;
+  const latest = folder.resumeFrom;
+  const finished = folder.finishedAt(totalSteps, 'sft.total_training_steps');
+  if (finished !== null) {
+    log(finished);
+    return { firstStep: totalSteps + 1, lastStep: totalSteps, resumedFrom: totalSteps, losses: [], finalValLoss: null, lastCheckpoint: latest!.dir, runDir, seconds: 0, alreadyFinished: finished };
+  }
+  folder.recordConfig('resolved tinyzero config of this SFT run');
+  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined });
+  setBackend(backend);
 
-  const model = hasWeights(c.model.path)
-    ? loadCausalLM(c.model.path, { backend, forTraining: true, maxPositions: c.max_length })
+  // A resumed run loads the model straight from its checkpoint.
+  const modelDir = latest ? join(latest.dir, 'model') : c.model.path;
+  const model = hasWeights(modelDir)
+    ? loadCausalLM(modelDir, { backend, forTraining: true, maxPositions: c.max_length })
     : new CausalLM(loadModelConfig(c.model.path), { backend, seed: trainer.seed, maxPositions: c.max_length });
   const optimizer = new AdamW(model, { lr: c.optim.lr, betas: c.optim.betas, weightDecay: c.optim.weight_decay });
   const warmupSteps = warmupStepsFromRatio(c.optim.lr_warmup_steps_ratio, totalSteps);
@@ -93,23 +114,20 @@ export async function sft(config: TinyZeroConfig, options: SftOptions = {}): Pro
     : { kind: 'constant', warmupSteps });
 
   let resumedFrom: number | null = null;
-  const latest = trainer.resume_mode === 'auto' ? listSftCheckpoints(runDir).at(-1) : undefined;
   if (latest) {
     const state = readSftState(latest.dir);
-    const saved = loadCausalLM(join(latest.dir, 'model'), { backend, maxPositions: c.max_length });
-    copyParameters(saved, model);
-    saved.dispose();
     restoreSftState(latest.dir, state, optimizer, scheduler);
     resumedFrom = state.globalStep;
     log(`resumed from ${latest.dir} (step ${state.globalStep})`);
   }
   const progress = options.progress === false ? null : new ProgressDisplay({ totalSteps });
   const tracker = await createTracker({
-    loggers: trainer.logger, runDir, resumeFromStep: resumedFrom ?? 0, statusLine: progress ?? undefined,
+    loggers: trainer.logger, runDir, statusLine: progress ?? undefined,
     title: `${trainer.project_name} / ${trainer.experiment_name} (sft)`, dashboardPort: trainer.dashboard_port, warn: log,
   });
+  tracker.event('run_start', { config, totalSteps, project: trainer.project_name, experiment: trainer.experiment_name, runDir, ...folder.startFields() });
   log(`sft: ${train.length} examples, ${val.length} eval examples, ${totalSteps} steps (${perEpoch} per epoch); ` +
-    `${model.numParameters().toLocaleString()} parameters${hasWeights(c.model.path) ? '' : ' (from scratch)'}; backend ${backend.name}; run folder ${runDir}`);
+    `${model.numParameters().toLocaleString()} parameters${hasWeights(modelDir) ? '' : ' (from scratch)'}; backend ${backend.name}; run folder ${runDir}`);
   const save = (step: number): Promise<string> => saveSftCheckpoint(runDir, step, { model, optimizer, scheduler, tokenizerDir: c.model.path }, c.max_ckpt_to_keep);
   const losses: number[] = [];
   let finalValLoss: number | null = null;
@@ -149,11 +167,12 @@ export async function sft(config: TinyZeroConfig, options: SftOptions = {}): Pro
         }
       }
       metrics['timing_s/step'] = (performance.now() - t0) / 1000;
+      // Logged before the checkpoint, so a checkpoint never exists without its step's record.
+      tracker.log(metrics, step);
       if ((c.save_freq > 0 && step % c.save_freq === 0) || step === totalSteps) {
         progress?.phase('save_checkpoint');
         lastCheckpoint = await save(step);
       }
-      tracker.log(metrics, step);
       progress?.endStep(step);
     }
     status = 'completed';

@@ -26,8 +26,6 @@ export interface CreateTrackerOptions {
   loggers: string | readonly string[];
   /** The run folder for metrics.jsonl and events.jsonl. */
   runDir?: string;
-  /** Step of the checkpoint being resumed: later JSONL records are dropped (see JsonlTracker). */
-  resumeFromStep?: number;
   /** `trainer.dashboard_port`; 0 picks a free port. Given (not null) means: start the dashboard. */
   dashboardPort?: number | null;
   /** Title of the dashboard page (e.g. project / experiment). */
@@ -73,7 +71,7 @@ export async function createTracker(options: CreateTrackerOptions): Promise<Mult
   const trackers: Tracker[] = [];
   try {
     if (options.runDir) {
-      trackers.push(new JsonlTracker({ runDir: options.runDir, resumeFromStep: options.resumeFromStep }));
+      trackers.push(new JsonlTracker({ runDir: options.runDir }));
     }
     if (loggers.includes('console')) {
       trackers.push(new ConsoleTracker({ out: options.stdout, statusLine: options.statusLine }));

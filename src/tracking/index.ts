@@ -6,7 +6,7 @@ export { bestMetricInLog, consoleKey, formatMetricValue, formatStepLine, parsePy
 export { ConsoleTracker, type ConsoleTrackerOptions } from './console-tracker.js';
 export {
   EVENTS_FILE, METRICS_FILE, decodeEventLine, decodeMetricsLine, encodeMetricsLine, flattenMetrics, jsonReplacer,
-  readEventsJsonl, readMetricsJsonl, type EventRecord, type FlatMetrics, type MetricsRecord,
+  latestPerStep, readEventsJsonl, readMetricsJsonl, type EventRecord, type FlatMetrics, type MetricsRecord,
 } from './jsonl-records.js';
 export { JsonlTracker, type JsonlTrackerOptions } from './jsonl-tracker.js';
 export { JsonlTail, type TailRead } from './jsonl-tail.js';

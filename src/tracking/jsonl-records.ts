@@ -120,3 +120,14 @@ export function readMetricsJsonl(path: string): MetricsRecord[] {
 export function readEventsJsonl(path: string): EventRecord[] {
   return decodeJsonl(readTextIfExists(path), decodeEventLine, path);
 }
+
+/**
+ * One record per step, the last one logged for it, in step order: the view of an append-only
+ * metrics.jsonl in which a resumed run logged again the steps an interrupted run had logged past
+ * its checkpoint.
+ */
+export function latestPerStep(records: readonly MetricsRecord[]): MetricsRecord[] {
+  const byStep = new Map<number, MetricsRecord>();
+  for (const r of records) byStep.set(r.step, r);
+  return [...byStep.values()].sort((a, b) => a.step - b.step);
+}

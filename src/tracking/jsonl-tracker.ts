@@ -3,21 +3,19 @@
  * to the OS in one synchronous write (and is fsync'ed unless disabled), so a crash or SIGKILL loses
  * at most the line being written; reopening the files trims such a partial line so later appends
  * start on a clean line.
+ *
+ * The files are only ever appended to. A resumed run logs the steps after its checkpoint again, so
+ * lines an interrupted run wrote past that checkpoint stay as history, followed by the resumed
+ * run's lines for the same steps: readers take the last line of each step (latestPerStep, as the
+ * dashboard does), which is the run that continued.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  EVENTS_FILE, METRICS_FILE, decodeJsonl, decodeEventLine, decodeMetricsLine, encodeMetricsLine, jsonReplacer,
-} from './jsonl-records.js';
+import { EVENTS_FILE, METRICS_FILE, encodeMetricsLine, jsonReplacer } from './jsonl-records.js';
 import type { EventKind, EventPayloads, Tracker } from './types.js';
 
 export interface JsonlTrackerOptions {
   runDir: string;
-  /**
-   * When resuming from the checkpoint of this step, drop metrics and events logged after it: the
-   * resumed run logs those steps again, and the file should read as if it had never stopped.
-   */
-  resumeFromStep?: number;
   /** fsync after every line (default true): one fsync per step is cheap next to a training step. */
   fsync?: boolean;
   /** Clock for the "time" field (tests pin it). */
@@ -38,7 +36,6 @@ export class JsonlTracker implements Tracker {
     this.eventsPath = join(options.runDir, EVENTS_FILE);
     this.fsync = options.fsync ?? true;
     this.now = options.now ?? (() => new Date());
-    if (options.resumeFromStep !== undefined) this.dropAfter(options.resumeFromStep);
     this.metricsFd = openAppendTrimmed(this.metricsPath);
     this.eventsFd = openAppendTrimmed(this.eventsPath);
   }
@@ -65,21 +62,6 @@ export class JsonlTracker implements Tracker {
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     if (this.fsync) fsyncSync(fd);
-  }
-
-  /** Rewrites both files without the records of steps after `step` (atomically: temp + rename). */
-  private dropAfter(step: number): void {
-    const keepStep = (s: unknown): boolean => typeof s !== 'number' || s <= step;
-    for (const [path, decode] of [[this.metricsPath, decodeMetricsLine], [this.eventsPath, decodeEventLine]] as const) {
-      if (!existsSync(path)) continue;
-      const text = readFileSync(path, 'utf8');
-      const records = decodeJsonl(text, (line) => ({ line, record: decode(line) }), path);
-      const kept = records.filter(({ record }) => keepStep(record.step)).map(({ line }) => line + '\n');
-      if (kept.length === records.length) continue; // a partial tail is trimmed when the file is opened
-      const tmp = `${path}.tmp-${process.pid}`;
-      writeFileSync(tmp, kept.join(''));
-      renameSync(tmp, path);
-    }
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Serves a run folder written by another process (`tinyzero dashboard --run DIR`): loads
  * metrics.jsonl and events.jsonl, then polls them and pushes new lines to the dashboard. A file
- * that was rewritten (a resume drops later steps) resets the pages' history.
+ * that was rewritten (replaced or cut short) resets the pages' history. A resumed run only appends,
+ * logging again the steps after its checkpoint; the page keeps the last line of each step.
  */
 import { join } from 'node:path';
 import type { DashboardServer } from './dashboard-server.js';

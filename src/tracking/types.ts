@@ -22,6 +22,10 @@ export interface EventPayloads {
     totalSteps?: number;
     /** The first step this process runs (greater than 1 after a resume). */
     startStep?: number;
+    /** On a resume: the step of the checkpoint it continues from (0: none, the run started over). */
+    resumedFrom?: number;
+    /** On a resume: the config keys that differ from the run's earlier config. */
+    configChanges?: { key: string; from: unknown; to: unknown }[];
     project?: string;
     experiment?: string;
     runDir?: string;

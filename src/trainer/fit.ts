@@ -2,16 +2,13 @@
  * The PPO/GRPO loop: resume from the latest checkpoint when asked, validate before the first step,
  * run the steps (step.ts) with their metrics, samples and checkpoints, and validate after the last.
  */
-import { join } from 'node:path';
 import type { TinyZeroConfig } from '../config/types.js';
 import type { ProgressDisplay, Tracker } from '../tracking/index.js';
 import { responseIdsOf, type StepBatch } from './batch.js';
-import { listCheckpoints, readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
+import { readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
 import { rowSums, type RewardFn } from './reward.js';
 import type { RunSetup } from './setup.js';
 import { runValidation, trainStep } from './step.js';
-import { loadCausalLM, loadValueModel } from '../models/load.js';
-import { copyParameters } from '../nn/index.js';
 
 export interface FitContext {
   config: TinyZeroConfig;
@@ -38,28 +35,17 @@ export interface FitSummary {
 }
 
 /**
- * Loads the latest complete checkpoint when resume_mode is auto; returns the step it holds and the
- * data loader's position (generation batches drawn).
+ * Restores the training state of the checkpoint the run's models were loaded from (setupRun's
+ * resumeFrom); returns the step it holds and the data loader's position (generation batches drawn).
  */
 export function resumeIfAny(ctx: FitContext): { step: number; genBatches: number } | null {
-  if (ctx.config.trainer.resume_mode !== 'auto') return null;
-  const latest = listCheckpoints(ctx.runDir).at(-1);
-  if (!latest) return null;
-  const state = readTrainerState(latest.dir);
   const { run } = ctx;
-  const maxPositions = ctx.config.data.max_prompt_length + ctx.config.data.max_response_length;
-  // Weights come from the checkpoint folders into the models already built.
-  const actor = loadCausalLM(join(latest.dir, 'actor'), { backend: run.backend, maxPositions });
-  copyParameters(actor, run.actor.model);
-  actor.dispose();
-  if (run.critic) {
-    const critic = loadValueModel(join(latest.dir, 'critic'), { backend: run.backend, maxPositions });
-    copyParameters(critic, run.critic.model);
-    critic.dispose();
-  }
-  restoreTrainingState(latest.dir, state, run.actor, run.critic);
-  run.klCtrl.loadStateDict({ klCoef: state.klCoef });
-  ctx.log(`resumed from ${latest.dir} (step ${state.globalStep})`);
+  if (!run.resumeFrom) return null;
+  const state = readTrainerState(run.resumeFrom);
+  restoreTrainingState(run.resumeFrom, state, run.actor, run.critic);
+  // An adaptive controller continues from its saved coefficient; a fixed one takes the config's.
+  if (ctx.config.algorithm.kl_ctrl.type === 'adaptive') run.klCtrl.loadStateDict({ klCoef: state.klCoef });
+  ctx.log(`resumed from ${run.resumeFrom} (step ${state.globalStep})`);
   return { step: state.globalStep, genBatches: state.genBatches ?? state.globalStep };
 }
 
@@ -100,7 +86,7 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
     if (config.trainer.val_only) return { firstStep, lastStep: 0, resumedFrom, initialValidation, finalValidation: initialValidation, lastCheckpoint: null, seconds: (performance.now() - start) / 1000, lastMetrics: null };
   }
   let finalValidation: Record<string, number> | null = null;
-  let lastCheckpoint: string | null = listCheckpoints(ctx.runDir).at(-1)?.dir ?? null;
+  let lastCheckpoint: string | null = run.resumeFrom;
   let lastMetrics: Record<string, number> | null = null;
   let saveSeconds: number | null = null;
   for (let step = firstStep; step <= run.totalSteps; step++) {

@@ -2,6 +2,7 @@
  * Everything a run needs before its first step (veRL RayPPOTrainer's init): backend, tokenizer,
  * datasets, actor / reference / critic models, optimizers, LR schedules and the KL controller.
  */
+import { join } from 'node:path';
 import { createBackend } from '../backend/index.js';
 import type { Backend } from '../backend/backend.js';
 import { genBatchSize as genBatchSizeOf, klInReward as klInRewardOf, usesCritic, usesReferencePolicy } from '../config/derived.js';
@@ -36,6 +37,8 @@ export interface RunSetup {
   klCtrl: KlController;
   /** KL folded into the rewards (veRL: exactly when use_kl_loss is off, unless use_kl_in_reward says otherwise). */
   klInReward: boolean;
+  /** The checkpoint folder the actor and critic were loaded from (resume), or null. */
+  resumeFrom: string | null;
 }
 
 function schedule(optim: OptimConfig, totalSteps: number): LrSchedule {
@@ -50,12 +53,12 @@ function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig
   return { model, optimizer, scheduler: new LrScheduler(optimizer, optim.lr, schedule(optim, totalSteps)) };
 }
 
-export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
+/** The part of a run's setup that needs no model: tokenizer, datasets, batch counts and the number of steps. */
+export type RunData = Pick<RunSetup, 'tokenizer' | 'train' | 'val' | 'genBatchSize' | 'stepsPerEpoch' | 'totalSteps'>;
+
+export async function loadRunData(config: TinyZeroConfig): Promise<RunData> {
   const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
-  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
-  setBackend(backend);
-  const modelPath = arr.model.path;
-  const tokenizer = loadTokenizer(modelPath);
+  const tokenizer = loadTokenizer(arr.model.path);
   const datasetOptions = { promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template };
   const train = await loadPromptDataset(data.train_files, tokenizer, datasetOptions);
   const val = await loadPromptDataset(data.val_files, tokenizer, datasetOptions);
@@ -69,21 +72,40 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   // batches × epochs) but stops early when the epochs run out; here a step that needs more prompts
   // draws them from the next epoch, so the run still trains exactly totalSteps steps.
   const totalSteps = trainer.total_training_steps ?? stepsPerEpoch * trainer.total_epochs;
+  return { tokenizer, train, val, genBatchSize, stepsPerEpoch, totalSteps };
+}
+
+export interface SetupOptions {
+  /** From loadRunData, when the caller loaded it already. */
+  data?: RunData;
+  /** A checkpoint folder (global_step_N) to load the actor and critic weights from, on resume. */
+  resumeFrom?: string | null;
+}
+
+export async function setupRun(config: TinyZeroConfig, options: SetupOptions = {}): Promise<RunSetup> {
+  const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
+  const runData = options.data ?? await loadRunData(config);
+  const { tokenizer, train, val, genBatchSize, stepsPerEpoch, totalSteps } = runData;
+  const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
+  setBackend(backend);
+  const modelPath = arr.model.path;
+  const resumeFrom = options.resumeFrom ?? null;
 
   const maxPositions = data.max_prompt_length + data.max_response_length;
-  const actorModel = loadCausalLM(modelPath, { backend, forTraining: true, maxPositions });
+  // A resumed run's actor and critic come straight from the checkpoint; the reference stays the base model.
+  const actorModel = loadCausalLM(resumeFrom ? join(resumeFrom, 'actor') : modelPath, { backend, forTraining: true, maxPositions });
   const klInReward = klInRewardOf(config);
   const klCtrl = getKlController({
     type: algorithm.kl_ctrl.type, klCoef: algorithm.kl_ctrl.kl_coef, horizon: algorithm.kl_ctrl.horizon, targetKl: algorithm.kl_ctrl.target_kl,
   });
   const ref = usesReferencePolicy(config) ? loadCausalLM(modelPath, { backend, maxPositions, frozen: true }) : null;
   const critic = usesCritic(config)
-    ? trainable(loadValueModel(config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
+    ? trainable(loadValueModel(resumeFrom ? join(resumeFrom, 'critic') : config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
     : null;
   const eosTokenIds = [tokenizer.eosTokenId];
   return {
     backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, genBatchSize, stepsPerEpoch, totalSteps,
-    actor: trainable(actorModel, arr.actor.optim, totalSteps), ref, critic, klCtrl, klInReward,
+    actor: trainable(actorModel, arr.actor.optim, totalSteps), ref, critic, klCtrl, klInReward, resumeFrom,
   };
 }
 

@@ -1,14 +1,16 @@
 /**
- * A whole run: resolve what the config asks for, set up models and data, attach the trackers and
- * progress display, run fit(), and always release the backend, servers and files.
+ * A whole run: claim the run folder (lock; fresh, resume or refuse: src/checkpoint/run-folder.ts),
+ * set up models and data, attach the trackers and progress display, run fit(), and always release
+ * the backend, servers, files and the folder's lock.
  */
-import { join } from 'node:path';
-import { configWarnings, saveConfig, type TinyZeroConfig } from '../config/index.js';
+import { RunFolder } from '../checkpoint/index.js';
+import { configWarnings, type TinyZeroConfig } from '../config/index.js';
 import { createTracker, ProgressDisplay } from '../tracking/index.js';
-import { listCheckpoints } from './checkpoint.js';
+import { TRAINER_STATE_FILE } from './checkpoint.js';
 import { fit, type FitSummary } from './fit.js';
+import { TRAIN_RESUME_RULES } from './resume-rules.js';
 import type { RewardFn } from './reward.js';
-import { disposeRun, setupRun } from './setup.js';
+import { disposeRun, loadRunData, setupRun, type RunData } from './setup.js';
 
 export interface TrainOptions {
   /** Where status lines and notices go (default stderr). */
@@ -22,23 +24,47 @@ export function rewardFnOf(config: TinyZeroConfig): RewardFn {
   return config.reward_model.reward_fn;
 }
 
-export async function train(config: TinyZeroConfig, options: TrainOptions = {}): Promise<FitSummary & { runDir: string; totalSteps: number }> {
+export type TrainResult = FitSummary & {
+  runDir: string;
+  totalSteps: number;
+  /** Set when the run folder held a run already finished at totalSteps: nothing was trained (the message says so). */
+  alreadyFinished?: string;
+};
+
+export async function train(config: TinyZeroConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   for (const w of configWarnings(config)) log(`warning: ${w}`);
   const runDir = config.trainer.default_local_dir;
-  saveConfig(config, join(runDir, 'config.yaml'), ['resolved tinyzero config of this run']);
-  const run = await setupRun(config);
+  const folder = RunFolder.open(runDir, { job: 'train', config, stateFile: TRAINER_STATE_FILE, resumeRules: TRAIN_RESUME_RULES, log });
+  try {
+    const data = await loadRunData(config);
+    const finished = folder.finishedAt(data.totalSteps, 'trainer.total_training_steps');
+    if (finished !== null) {
+      log(finished);
+      const step = folder.resumeFrom!.step;
+      return {
+        firstStep: step + 1, lastStep: step, resumedFrom: step, initialValidation: null, finalValidation: null, lastCheckpoint: folder.resumeFrom!.dir,
+        seconds: 0, lastMetrics: null, runDir, totalSteps: data.totalSteps, alreadyFinished: finished,
+      };
+    }
+    folder.recordConfig('resolved tinyzero config of this run');
+    return await trainInFolder(config, folder, data, options, log);
+  } finally {
+    folder.close();
+  }
+}
+
+async function trainInFolder(config: TinyZeroConfig, folder: RunFolder, data: RunData, options: TrainOptions, log: (line: string) => void): Promise<TrainResult> {
+  const runDir = folder.runDir;
+  const run = await setupRun(config, { data, resumeFrom: folder.resumeFrom?.dir ?? null });
   const progress = options.progress === false ? null : new ProgressDisplay({ totalSteps: run.totalSteps });
   let tracker: Awaited<ReturnType<typeof createTracker>> | null = null;
   let status: 'completed' | 'failed' = 'failed';
   let lastStep = 0;
   try {
-    // Records after the checkpoint we resume from (or all, on a fresh start) are dropped from the JSONL.
-    const resumeFrom = config.trainer.resume_mode === 'auto' ? (listCheckpoints(runDir).at(-1)?.step ?? 0) : 0;
     tracker = await createTracker({
       loggers: config.trainer.logger,
       runDir,
-      resumeFromStep: resumeFrom,
       title: `${config.trainer.project_name} / ${config.trainer.experiment_name}`,
       statusLine: progress ?? undefined,
       dashboardPort: config.trainer.dashboard_port,
@@ -47,7 +73,10 @@ export async function train(config: TinyZeroConfig, options: TrainOptions = {}):
     log(`train: ${run.train.length} prompts, ${run.val.length} validation prompts, ${run.totalSteps} steps ` +
       `(${run.stepsPerEpoch} per epoch${config.algorithm.filter_groups.enable ? `, dynamic sampling from batches of ${run.genBatchSize} prompts` : ''}); actor ${run.actor.model.numParameters().toLocaleString()} parameters` +
       `${run.critic ? ', critic' : ''}${run.ref ? ', reference' : ''}; backend ${run.backend.name}; run folder ${runDir}`);
-    tracker.event('run_start', { config, totalSteps: run.totalSteps, project: config.trainer.project_name, experiment: config.trainer.experiment_name, runDir });
+    tracker.event('run_start', {
+      config, totalSteps: run.totalSteps, project: config.trainer.project_name, experiment: config.trainer.experiment_name, runDir,
+      ...folder.startFields(),
+    });
     const summary = await fit({ config, run, tracker, progress, rewardFn: rewardFnOf(config), runDir, log: (l) => (progress ? progress.printAbove(() => log(l)) : log(l)) });
     status = 'completed';
     lastStep = summary.lastStep;

@@ -124,6 +124,8 @@ test('keys TinyZero read with .get and the keys we add have their documented def
   assert.equal(c.trainer.resume_mode, 'auto');
   assert.equal(c.trainer.max_actor_ckpt_to_keep, null);
   assert.equal(c.trainer.max_critic_ckpt_to_keep, null);
+  assert.equal(c.trainer.overwrite_run_dir, false);
+  assert.equal(c.trainer.resume_allow_changes, false);
   assert.deepEqual(c.actor_rollout_ref.actor.optim.betas, [0.9, 0.999]);
   assert.equal(c.actor_rollout_ref.actor.optim.weight_decay, 1e-2);
   // quirk 13: adaptive KL keys exist without '+'

@@ -5,7 +5,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { JsonlTail, JsonlTracker, readEventsJsonl, readMetricsJsonl } from '../../src/tracking/index.js';
+import { JsonlTail, JsonlTracker, latestPerStep, readEventsJsonl, readMetricsJsonl } from '../../src/tracking/index.js';
 
 const fixedNow = (): Date => new Date('2025-01-02T03:04:05.000Z');
 
@@ -76,7 +76,7 @@ test('reopening after a crash trims the partial line, so the next append starts 
   }
 });
 
-test('resumeFromStep drops the records of steps after the checkpoint, keeping step-less events', async () => {
+test('a resumed run appends: the interrupted run\'s lines past the checkpoint stay, and the last line of each step wins', async () => {
   const dir = tempRun();
   try {
     const first = new JsonlTracker({ runDir: dir, fsync: false });
@@ -86,12 +86,16 @@ test('resumeFromStep drops the records of steps after the checkpoint, keeping st
       first.event('samples', { step: s, samples: [] });
     }
     await first.close();
-    const resumed = new JsonlTracker({ runDir: dir, resumeFromStep: 3, fsync: false });
+    // Resumed from the step-3 checkpoint: steps 4 and 5 are logged again.
+    const resumed = new JsonlTracker({ runDir: dir, fsync: false });
     resumed.log({ a: 40 }, 4);
+    resumed.log({ a: 50 }, 5);
+    resumed.log({ a: 60 }, 6);
     await resumed.close();
-    assert.deepEqual(readMetricsJsonl(join(dir, 'metrics.jsonl')).map((r) => [r.step, r.metrics.a]), [[1, 1], [2, 2], [3, 3], [4, 40]]);
-    const events = readEventsJsonl(join(dir, 'events.jsonl'));
-    assert.deepEqual(events.map((e) => [e.kind, e.step]), [['run_start', undefined], ['samples', 1], ['samples', 2], ['samples', 3]]);
+    const all = readMetricsJsonl(join(dir, 'metrics.jsonl'));
+    assert.deepEqual(all.map((r) => [r.step, r.metrics.a]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5], [4, 40], [5, 50], [6, 60]]);
+    assert.deepEqual(latestPerStep(all).map((r) => [r.step, r.metrics.a]), [[1, 1], [2, 2], [3, 3], [4, 40], [5, 50], [6, 60]]);
+    assert.equal(readEventsJsonl(join(dir, 'events.jsonl')).length, 6);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

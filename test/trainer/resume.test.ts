@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readParquet, writeParquet } from '../../src/data/index.js';
-import { readMetricsJsonl } from '../../src/tracking/index.js';
+import { latestPerStep, readMetricsJsonl } from '../../src/tracking/index.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const main = join(root, 'dist/src/cli/main.js');
@@ -31,7 +31,8 @@ function args(runDir: string, valFile: string): string[] {
 }
 
 function withoutTiming(runDir: string): { step: number; metrics: Record<string, number> }[] {
-  return readMetricsJsonl(join(runDir, 'metrics.jsonl')).map((r) => ({
+  // The file is append-only: a resumed run logs again the steps past its checkpoint; the last line of a step counts.
+  return latestPerStep(readMetricsJsonl(join(runDir, 'metrics.jsonl'))).map((r) => ({
     step: r.step,
     metrics: Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !k.startsWith('timing'))),
   }));
