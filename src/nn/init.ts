@@ -4,7 +4,7 @@
  * ones for norm weights. `uninitialized` skips the work for weights that are loaded right after.
  */
 import type { Backend } from '../backend/backend.js';
-import { f32ArrayToF16 } from '../models/dtype.js';
+import { f32ArrayToF16 } from '../util/float16.js';
 import { getBackend, Tensor, formatShape, numel, type Shape } from '../tensor/index.js';
 import type { Prng } from './random.js';
 

@@ -1,1 +1,2 @@
 export { Rng } from './rng.js';
+export * from './float16.js';

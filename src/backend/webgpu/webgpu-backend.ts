@@ -13,7 +13,7 @@ import type {
   AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, UnaryOp,
 } from '../backend.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
-import { f16ArrayToF32 } from '../../models/dtype.js';
+import { f16ArrayToF32 } from '../../util/float16.js';
 import { openDevice, type AdapterReport, type GpuOpenOptions } from './device.js';
 import { KernelQueue, type Binding } from './queue.js';
 import {
