@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTextAtomic } from '../models/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { CausalLM } from '../models/llama.js';
 import { saveModel } from '../models/load.js';
 import type { AdamW, LrScheduler, LrSchedulerState } from '../nn/index.js';
@@ -35,10 +35,10 @@ export async function saveSftCheckpoint(root: string, step: number, parts: { mod
   await saveModel(parts.model, modelDir, { dtype: 'F32', tokenizerFrom: parts.tokenizerDir });
   const optimizer = await saveOptimizer(parts.optimizer, modelDir);
   const state: SftState = { version: 1, kind: 'sft', globalStep: step, scheduler: parts.scheduler.stateDict(), optimizer };
-  writeTextAtomic(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  writeFileAtomic(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   if (existsSync(final)) rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
-  writeTextAtomic(join(root, 'latest_checkpointed_iteration.txt'), `${step}\n`);
+  writeFileAtomic(join(root, 'latest_checkpointed_iteration.txt'), `${step}\n`);
   if (keep !== null && keep > 0) {
     const all = listSftCheckpoints(root);
     for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(old.dir, { recursive: true, force: true });

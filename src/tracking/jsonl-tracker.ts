@@ -4,12 +4,13 @@
  * at most the line being written; reopening the files trims such a partial line so later appends
  * start on a clean line.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   EVENTS_FILE, METRICS_FILE, decodeJsonl, decodeEventLine, decodeMetricsLine, encodeMetricsLine, jsonReplacer,
 } from './jsonl-records.js';
 import type { EventKind, EventPayloads, Tracker } from './types.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export interface JsonlTrackerOptions {
   runDir: string;
@@ -76,9 +77,7 @@ export class JsonlTracker implements Tracker {
       const records = decodeJsonl(text, (line) => ({ line, record: decode(line) }), path);
       const kept = records.filter(({ record }) => keepStep(record.step)).map(({ line }) => line + '\n');
       if (kept.length === records.length) continue; // a partial tail is trimmed when the file is opened
-      const tmp = `${path}.tmp-${process.pid}`;
-      writeFileSync(tmp, kept.join(''));
-      renameSync(tmp, path);
+      writeFileAtomic(path, kept.join(''));
     }
   }
 }

@@ -14,7 +14,7 @@ import type { CausalLM, ValueModel } from '../models/llama.js';
 import { saveModel } from '../models/load.js';
 import { writeSafetensors } from '../models/safetensors-write.js';
 import { SafetensorsFile } from '../models/safetensors.js';
-import { writeTextAtomic } from '../models/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamW, AdamWState, LrScheduler, LrSchedulerState } from '../nn/index.js';
 
 export interface TrainerState {
@@ -99,10 +99,10 @@ export async function saveCheckpoint(root: string, step: number, parts: { actor:
     actorOptimizer,
     criticOptimizer,
   };
-  writeTextAtomic(join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
+  writeFileAtomic(join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
   if (existsSync(final)) rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
-  writeTextAtomic(join(root, 'latest_checkpointed_iteration.txt'), `${step}\n`);
+  writeFileAtomic(join(root, 'latest_checkpointed_iteration.txt'), `${step}\n`);
   prune(root, keep.actor);
   return final;
 }

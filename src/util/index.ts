@@ -1,2 +1,3 @@
 export { Rng } from './rng.js';
 export * from './float16.js';
+export * from './atomic-file.js';
