@@ -153,6 +153,16 @@ describe('copyStrided', () => {
     cpu.free(s);
     cpu.free(d);
   });
+
+  test('where rejects a view with an offset on both backends, naming the operand', () => {
+    for (const be of [ref, cpu]) {
+      const x = be.alloc(40);
+      const at = (offset: number) => ({ buf: x, offset, strides: [1] });
+      assert.throws(() => be.where(at(0), at(2), at(0), x, [4]), /where: a view has offset 2; where reads its operands from element 0/, be.name);
+      assert.throws(() => be.where(at(1), at(0), at(0), x, [4]), /where: cond view has offset 1/, be.name);
+      be.free(x);
+    }
+  });
 });
 
 describe('reductions and row kernels', () => {

@@ -94,6 +94,8 @@ describe('webgpu backend', { skip }, () => {
       const d = gpu.alloc(40);
       assert.throws(() => gpu.copyStrided({ buf: s, offset: 250, strides: [1] }, { buf: d, offset: 0, strides: [1] }, [6], false), /copyStrided: src view .* outside/);
       assert.throws(() => gpu.copyStrided({ buf: s, offset: 0, strides: [-1] }, { buf: d, offset: 0, strides: [1] }, [2], false), /copyStrided: src view/);
+      assert.throws(() => gpu.where({ buf: s, offset: 0, strides: [1] }, { buf: s, offset: 0, strides: [1] }, { buf: s, offset: 3, strides: [1] }, d, [4]),
+        /where: b view has offset 3/);
       gpu.free(s);
       gpu.free(d);
     });
