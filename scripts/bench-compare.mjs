@@ -68,7 +68,7 @@ if (want('fused')) {
     return b;
   };
   const kernels = [
-    ['copy', 8 * e, (be) => { const x = rnd(be, e), y = be.alloc(e * 4); return () => be.copyStrided(x, 0, [1], y, 0, [1], [e], false); }],
+    ['copy', 8 * e, (be) => { const x = rnd(be, e), y = be.alloc(e * 4); return () => be.copyStrided({ buf: x, offset: 0, strides: [1] }, { buf: y, offset: 0, strides: [1] }, [e], false); }],
     ['rmsnorm fwd', 8 * e, (be) => {
       const x = rnd(be, e), w = rnd(be, dim), y = be.alloc(e * 4), r = be.alloc(rows * 4);
       return () => be.rmsnorm(x, w, y, r, rows, dim, 1e-6);

@@ -7,7 +7,7 @@ import { setBackend } from '../dist/src/tensor/index.js';
 import { loadCausalLM } from '../dist/src/models/load.js';
 import { loadTokenizer } from '../dist/src/tokenizer/load.js';
 import { generate } from '../dist/src/generation/index.js';
-import { Rng } from '../dist/src/util/rng.js';
+import { Prng } from '../dist/src/util/prng.js';
 import { generateCountdown, countdownPrompt, computeScore } from '../dist/src/tasks/countdown.js';
 
 const argv = process.argv.slice(2);
@@ -27,7 +27,7 @@ const backend = await createBackend('cpu', {});
 setBackend(backend);
 const model = loadCausalLM(dir, { backend });
 const tokenizer = loadTokenizer(dir);
-const rng = new Rng(12345);
+const rng = new Prng(12345);
 const problems = Array.from({ length: count }, () => generateCountdown(rng, { minNumbers: 3, maxNumbers: 3 }));
 const prompts = problems.map((p) => tokenizer.encode(countdownPrompt(p, 'base'), { addSpecialTokens: false }));
 const out = await generate(model, prompts, {

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { createNodeWebGpuBackend } from '../dist/src/backend/webgpu/node.js';
 import { parseModelConfig } from '../dist/src/models/config.js';
-import { f32ArrayToF16 } from '../dist/src/models/dtype.js';
+import { f32ArrayToF16 } from '../dist/src/util/float16.js';
 import { DecoderModel } from '../dist/src/models/llama.js';
 import * as T from '../dist/src/tensor/index.js';
 

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeCorpus, writeInitModel } from '../dist/src/tasks/countdown-base-recipe.js';
+import { writeCorpus, writeInitModel } from '../dist/src/sft/countdown-base-recipe.js';
 import { listSftCheckpoints } from '../dist/src/sft/index.js';
 import { loadCausalLM, saveModel } from '../dist/src/models/load.js';
 import { createBackend } from '../dist/src/backend/index.js';

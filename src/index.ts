@@ -2,6 +2,7 @@
  * tinyzero as a library: each layer under its own namespace, from the engine up to the trainer.
  *   import { tensor, nn, models, trainer } from 'tinyzero';
  */
+export * as util from './util/index.js';
 export * as tensor from './tensor/index.js';
 export * as backend from './backend/index.js';
 export * as nn from './nn/index.js';

@@ -46,6 +46,31 @@ export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | '
 
 export type ReduceOp = 'sum' | 'max';
 
+/**
+ * One operand of a strided kernel (copyStrided, binary, where): element i of the op's shape is
+ * `buf[offset + sum(i * strides)]`, with stride 0 on a broadcast axis.
+ */
+export interface StridedView {
+  buf: DeviceBuffer;
+  /** Element offset of index 0 within `buf`. */
+  offset: number;
+  /** One stride per axis of the op's shape, in elements. */
+  strides: number[];
+}
+
+/** One AdamW step's size and hyperparameters (PyTorch names, camelCased). */
+export interface AdamWArgs {
+  /** Number of elements of each of param, grad, m and v. */
+  n: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count, for the bias corrections. */
+  step: number;
+}
+
 export interface MatmulArgs {
   /** Number of independent products. */
   batch: number;
@@ -140,25 +165,21 @@ export interface Backend {
   /** out[0..n) = value (f32 bits, or an integer for i32 buffers). */
   fill(out: DeviceBuffer, n: number, value: number, dtype: DType): void;
   /**
-   * Strided copy of a view: for every index i over `shape`,
-   * dst[dstOffset + sum(i*dstStrides)] (+)= src[srcOffset + sum(i*srcStrides)].
-   * Works for f32 and i32 alike when `accumulate` is false (a bit copy); accumulate is f32 only.
+   * Strided copy of a view: for every index i over `shape`, dst[i] (+)= src[i], both read through their
+   * views. Works for f32 and i32 alike when `accumulate` is false (a bit copy); accumulate is f32 only.
    */
-  copyStrided(src: DeviceBuffer, srcOffset: number, srcStrides: number[],
-    dst: DeviceBuffer, dstOffset: number, dstStrides: number[], shape: number[], accumulate: boolean): void;
+  copyStrided(src: StridedView, dst: StridedView, shape: number[], accumulate: boolean): void;
 
   // --- element-wise ----------------------------------------------------------------------------
   /** out[i] = op(x[i]) for i < n; `a`, `b` are the op's scalar parameters (see UnaryOp). */
   unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, n: number, a: number, b: number): void;
+  /** Broadcasting binary op: out (dense, `shape`) = op(a, b), a and b read through their views. */
+  binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void;
   /**
-   * Broadcasting binary op: out (dense, `shape`) = op(a, b), where a and b are read through
-   * strides over `shape` (stride 0 on a broadcast axis) from element offsets aOffset, bOffset.
+   * out (dense, `shape`) = cond != 0 ? a : b, all read through their views like `binary`, except
+   * that every view's offset must be 0 (the kernels take none; the tensor layer densifies views first).
    */
-  binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[],
-    b: DeviceBuffer, bOffset: number, bStrides: number[], out: DeviceBuffer, shape: number[]): void;
-  /** out = cond != 0 ? a : b, all read through strides over `shape` like `binary`. */
-  where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[],
-    b: DeviceBuffer, bStrides: number[], out: DeviceBuffer, shape: number[]): void;
+  where(cond: StridedView, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void;
 
   // --- reductions ------------------------------------------------------------------------------
   /** x dense [outer, len, inner] -> out dense [outer, inner], reducing the middle axis. */
@@ -236,6 +257,5 @@ export interface Backend {
    * p -= lr*wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
    * p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).
    */
-  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number,
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, args: AdamWArgs): void;
 }

@@ -5,7 +5,7 @@ import { ReferenceBackend } from './reference/index.js';
 import type { DeviceName } from './devices.js';
 
 export type {
-  Backend, DeviceBuffer, DType, UnaryOp, BinaryOp, ReduceOp, MatmulArgs, AttentionArgs, MemoryStats,
+  Backend, DeviceBuffer, DType, UnaryOp, BinaryOp, ReduceOp, StridedView, MatmulArgs, AttentionArgs, AdamWArgs, MemoryStats,
 } from './backend.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/index.js';
 export { ReferenceBackend, type ReferenceOptions } from './reference/index.js';

@@ -36,7 +36,7 @@ function cases(rows: number, dim: number, lpRows: number, vocab: number): Case[]
       kernel: 'copy', rows, cols: dim, passes: 2,
       make: (be) => {
         const bufs = [allocRandom(be, e), be.alloc(e * 4)];
-        return { bufs, run: () => be.copyStrided(bufs[0]!, 0, [1], bufs[1]!, 0, [1], [e], false) };
+        return { bufs, run: () => be.copyStrided({ buf: bufs[0]!, offset: 0, strides: [1] }, { buf: bufs[1]!, offset: 0, strides: [1] }, [e], false) };
       },
     },
     {

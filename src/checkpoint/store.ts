@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTextAtomic } from '../models/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 const STEP_DIR = /^global_step_(\d+)$/;
 const STEP_TEMP = /^\.global_step_\d+\.tmp-(\d+)(?:-old)?$/;
@@ -70,7 +70,7 @@ export class CheckpointStore {
       if (existsSync(final)) renameSync(final, old);
       renameSync(tmp, final);
       rmSync(old, { recursive: true, force: true });
-      writeTextAtomic(join(this.root, LATEST_FILE), `${step}\n`);
+      writeFileAtomic(join(this.root, LATEST_FILE), `${step}\n`);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       const code = (e as NodeJS.ErrnoException).code;

@@ -7,13 +7,14 @@ import type { Command } from './command.js';
 const spec = {
   device: { type: 'string' as const, help: 'cpu or webgpu (default cpu)' },
   threads: { type: 'string' as const, help: 'pool threads (default: all cores, up to 8)' },
-  model: { type: 'string' as const, help: 'model folder for the training step and decoding (default the tiny-llama fixture)' },
+  model: { type: 'string' as const, help: 'model folder for the training step and decoding (default the bundled tiny-llama)' },
   out: { type: 'string' as const, help: 'JSON report file (default bench-results.json)' },
   quick: { type: 'boolean' as const, help: 'tiny sizes, one repetition: checks the plumbing, not the speed' },
   json: { type: 'boolean' as const, help: 'print only the JSON report to stdout' },
 };
 
-const DEFAULT_MODEL = new URL('../../../../shared/fixtures/tiny-llama', import.meta.url);
+// The bundled copy (assets/README.md), so the default works in any checkout.
+const DEFAULT_MODEL = new URL('../../../assets/models/tiny-llama', import.meta.url);
 
 export const benchCommand: Command = {
   summary: 'benchmark matmul, kernels, a training step and decoding beside onnxruntime and tfjs',

@@ -1,7 +1,7 @@
 /** YAML in and out: reading a (partial) config file, printing the resolved config, saving it atomically. */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseDocument, stringify } from 'yaml';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { TinyZeroConfig, YamlValue } from './types.js';
 
 /** Parses YAML text (YAML 1.2 core schema: `True`, `1e-6`, `null`, `~` as veRL writes them). */
@@ -35,13 +35,5 @@ export function toYaml(config: TinyZeroConfig, header: readonly string[] = []): 
 
 /** Writes the resolved config beside a run: temp file in the same folder, then rename. */
 export function saveConfig(config: TinyZeroConfig, path: string, header: readonly string[] = []): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    writeFileSync(tmp, toYaml(config, header));
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, toYaml(config, header));
 }

@@ -1,6 +1,6 @@
 /** JSON Lines: one JSON object per line. Reading reports bad lines by number instead of failing. */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export type JsonlLine = { line: number; value: Record<string, unknown> } | { line: number; error: string };
 

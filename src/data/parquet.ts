@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { fromSchemaElements, inferType, toParquetValue, toSchemaElements, type Field } from './parquet-schema.js';
 
 export type Row = Record<string, unknown>;

@@ -2,7 +2,7 @@
  * Builds veRL rows (data_source, prompt, ability, reward_model, extra_info, plus the source columns
  * that HF datasets.map keeps) for each generated task, with TinyZero's split sizes as defaults.
  */
-import { Rng } from '../util/rng.js';
+import { Prng } from '../util/prng.js';
 import { countdown, multiply, arith, digitCompletion } from '../tasks/index.js';
 import type { Row } from './parquet.js';
 
@@ -43,7 +43,7 @@ export function buildDataset(task: DatasetTask, options: DatasetOptions = {}): {
   if (!Number.isInteger(trainSize) || trainSize < 0 || !Number.isInteger(testSize) || testSize < 0) {
     throw new Error(`${task}: train and test sizes must be non-negative integers, got ${trainSize} and ${testSize}`);
   }
-  const rng = new Rng(options.seed ?? 0);
+  const rng = new Prng(options.seed ?? 0);
   switch (task) {
     case 'countdown': {
       const template = options.template ?? 'base';

@@ -8,7 +8,7 @@
 import { eosTokenIds } from '../models/config.js';
 import { KVCache } from '../models/kv-cache.js';
 import type { CausalLM } from '../models/llama.js';
-import { Prng } from '../nn/index.js';
+import { Prng } from '../util/prng.js';
 import { noGrad, reshape, slice, tensor, tidyAsync } from '../tensor/index.js';
 import { sampleToken, validateSampling, type SamplingParams } from './sampler.js';
 

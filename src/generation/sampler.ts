@@ -4,7 +4,7 @@
  * when greedy): the same quantity the trainer recomputes as old_log_prob; top-k and top-p only
  * restrict which tokens can be drawn.
  */
-import type { Prng } from '../nn/index.js';
+import type { Prng } from '../util/prng.js';
 
 export interface SamplingParams {
   /** 0 selects the arg-max token. */

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTextAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { intKey, numberKey, optionalTokenId, positiveInt, type Json } from './config-keys.js';
 
 export type ModelType = 'llama' | 'qwen2';
@@ -178,6 +178,6 @@ export function toHfConfigJson(c: ModelConfig): string {
 /** Writes `dir/config.json` atomically. */
 export function saveModelConfig(dir: string, c: ModelConfig): string {
   const file = join(dir, 'config.json');
-  writeTextAtomic(file, toHfConfigJson(c));
+  writeFileAtomic(file, toHfConfigJson(c));
   return file;
 }

@@ -9,7 +9,6 @@ export * from './safetensors-write.js';
 export * from './safetensors-sharded.js';
 export * from './config.js';
 export type { Json } from './config-keys.js';
-export { writeFileAtomic, writeTextAtomic } from './atomic-file.js';
 export { CausalLM, ValueModel, DecoderModel, type ForwardOptions, type BuildOptions } from './llama.js';
 export { KVCache } from './kv-cache.js';
 export { makeRopeTables, type RopeTables } from './rope-tables.js';

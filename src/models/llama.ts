@@ -7,7 +7,8 @@
  * Qwen2 differs only by q/k/v biases. Parameter paths equal the safetensors names.
  */
 import type { Backend } from '../backend/backend.js';
-import { Embedding, Linear, Module, ModuleList, normalInit, Prng, RMSNorm, uninitialized, type Init } from '../nn/index.js';
+import { Embedding, Linear, Module, ModuleList, normalInit, RMSNorm, uninitialized, type Init } from '../nn/index.js';
+import { Prng } from '../util/prng.js';
 import { add, attention, getBackend, linear, mul, reshape, rope, silu, type Tensor } from '../tensor/index.js';
 import { attentionBiases, type ModelConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';

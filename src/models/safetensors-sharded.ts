@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { dtypeSize, type FloatDtype } from './dtype.js';
-import { writeTextAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { SafetensorsFile, type RawTensor, type WeightSource } from './safetensors.js';
 import { numel, type TensorInfo } from './safetensors-header.js';
 import { storedDtype, tensorEntries, writeSafetensors, type TensorMap, type WritableTensor } from './safetensors-write.js';
@@ -174,7 +174,7 @@ export function saveWeights(dir: string, tensors: TensorMap, options: SaveWeight
     files.push(join(dir, name));
   });
   const index = join(dir, indexFileName);
-  writeTextAtomic(index, JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + '\n');
+  writeFileAtomic(index, JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + '\n');
   files.push(index);
   removeStale(dir, files);
   return files;

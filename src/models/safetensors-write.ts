@@ -5,7 +5,7 @@
  * temp file and renamed into place.
  */
 import { dtypeSize, f32ArrayToBf16, f32ArrayToF16, isFloatDtype, type FloatDtype, type SafetensorsDtype } from './dtype.js';
-import { writeFileAtomic, writeFully } from './atomic-file.js';
+import { writeFileAtomic, writeFully } from '../util/atomic-file.js';
 import { rawToFloat32, type RawTensor } from './safetensors.js';
 import { buildHeader, numel } from './safetensors-header.js';
 

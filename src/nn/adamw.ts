@@ -105,7 +105,8 @@ export class AdamW {
       const s = this.#moments(name, p);
       s.step++;
       if (p.size === 0) continue;
-      p.backend.adamw(p.buffer, g.buffer, s.m.buffer, s.v.buffer, p.size, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, s.step);
+      p.backend.adamw(p.buffer, g.buffer, s.m.buffer, s.v.buffer,
+        { n: p.size, lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: s.step });
     }
   }
 

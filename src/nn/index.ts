@@ -1,5 +1,4 @@
 /** Neural-network building blocks: modules and parameters, layers, initialisers, AdamW, clipping, LR schedules. */
-export { Prng, permutation, type PrngState } from './random.js';
 export { normalInit, constantInit, zerosInit, onesInit, uninitialized, initTensor, type Init } from './init.js';
 export { createParameter, asParameter, writeParameter, type Parameter } from './parameter.js';
 export { Module, ModuleList, copyParameters, type ParameterData, type LoadOptions, type LoadReport } from './module.js';

@@ -4,9 +4,9 @@
  * ones for norm weights. `uninitialized` skips the work for weights that are loaded right after.
  */
 import type { Backend } from '../backend/backend.js';
-import { f32ArrayToF16 } from '../models/dtype.js';
+import { f32ArrayToF16 } from '../util/float16.js';
 import { getBackend, Tensor, formatShape, numel, type Shape } from '../tensor/index.js';
-import type { Prng } from './random.js';
+import type { Prng } from '../util/prng.js';
 
 export type Init =
   | { readonly kind: 'normal'; readonly rng: Prng; readonly std: number; readonly mean: number }

@@ -4,7 +4,7 @@
  * buffer is rewritten) so that modules and optimizers holding the tensor stay valid.
  */
 import type { Backend } from '../backend/backend.js';
-import { f32ArrayToF16 } from '../models/dtype.js';
+import { f32ArrayToF16 } from '../util/float16.js';
 import { getBackend, keep, formatShape, numel, type Shape, type Tensor } from '../tensor/index.js';
 import { initTensor, type Init } from './init.js';
 

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { CheckpointStore, loadOptimizer, saveOptimizer, type CheckpointRef, type OptimizerMeta } from '../checkpoint/index.js';
-import { writeTextAtomic } from '../models/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { CausalLM } from '../models/llama.js';
 import { saveModel } from '../models/load.js';
 import type { AdamW, LrScheduler, LrSchedulerState } from '../nn/index.js';
@@ -33,7 +33,7 @@ export async function saveSftCheckpoint(root: string, step: number, parts: { mod
     await saveModel(parts.model, modelDir, { dtype: 'F32', tokenizerFrom: parts.tokenizerDir });
     const optimizer = await saveOptimizer(parts.optimizer, modelDir);
     const state: SftState = { version: 1, kind: 'sft', globalStep: step, scheduler: parts.scheduler.stateDict(), optimizer };
-    writeTextAtomic(join(tmp, SFT_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileAtomic(join(tmp, SFT_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   }, keep);
 }
 

@@ -3,7 +3,7 @@
  * (its r == 0 branch is dead), the only operation is `*`, the row keeps an `operation` column, and
  * the prompt differs. Scored by multiply's reward (the data source contains "arithmetic").
  */
-import { Rng } from '../util/rng.js';
+import { Prng } from '../util/prng.js';
 import { generateDistinct, randomOperand } from './multiply.js';
 
 export const ARITH_DATA_SOURCE = 'yolo/arithmetic-3_digit';
@@ -15,7 +15,7 @@ export interface ArithProblem {
   operation: '*';
 }
 
-export function generateArith(rng: Rng, n: number, digits = 3): ArithProblem[] {
+export function generateArith(rng: Prng, n: number, digits = 3): ArithProblem[] {
   return generateDistinct(n, () => {
     const num1 = randomOperand(rng, digits, 1);
     const num2 = randomOperand(rng, digits, 1);

@@ -12,7 +12,7 @@
  *    in 10 hits): a "base model" that RL has room to improve, by trying on until a check says yes
  *    and answering then, or by choosing operations that move toward the target.
  */
-import { Rng } from '../util/rng.js';
+import { Prng } from '../util/prng.js';
 import { countdownPrompt, generateCountdown, type CountdownProblem } from './countdown.js';
 
 /** One step `x op y = v` over non-negative integers. */
@@ -24,7 +24,7 @@ interface Step {
 }
 
 /** A random operation on (x, y) with a non-negative integer result; x, y may swap for - and /. */
-export function randomStep(rng: Rng, x: number, y: number): Step {
+export function randomStep(rng: Prng, x: number, y: number): Step {
   // Products stay at most 10000 so the digits stay few (targets are at most 100 anyway).
   const ops: Step['op'][] = x * y <= 10_000 ? ['+', '-', '*'] : ['+', '-'];
   const [hi, lo] = x >= y ? [x, y] : [y, x];
@@ -47,7 +47,7 @@ export interface CountdownTry {
 }
 
 /** Combine two of the numbers, then the result with the third (numbers in random order). */
-export function randomTry(rng: Rng, nums: readonly number[], target: number): CountdownTry {
+export function randomTry(rng: Prng, nums: readonly number[], target: number): CountdownTry {
   if (nums.length !== 3) throw new Error(`randomTry: expected 3 numbers, got ${nums.length}`);
   const [a, b, c] = rng.shuffle([...nums]);
   const first = randomStep(rng, a!, b!);
@@ -69,7 +69,7 @@ export interface CorpusOptions {
 export type CorpusRow = { text: string } | { prompt: string; response: string };
 
 /** Tries 1..max with weights max, max-1, ..., 1: short answers are common, long ones possible. */
-function tryCount(rng: Rng, max: number): number {
+function tryCount(rng: Prng, max: number): number {
   const total = (max * (max + 1)) / 2;
   let r = rng.int(1, total);
   for (let k = 1; k <= max; k++) {
@@ -80,7 +80,7 @@ function tryCount(rng: Rng, max: number): number {
 }
 
 /** The response to `problem` (text after the prompt's `<think>`, without EOS). */
-export function corpusResponse(rng: Rng, problem: CountdownProblem, maxTries = 5): { response: string; answerValue: number } {
+export function corpusResponse(rng: Prng, problem: CountdownProblem, maxTries = 5): { response: string; answerValue: number } {
   // Tries reach different values (as someone trying things out would not repeat one), so a model
   // that keeps trying enumerates: this matters under greedy decoding, where independent tries repeat.
   const count = tryCount(rng, maxTries);
@@ -96,11 +96,11 @@ export function corpusResponse(rng: Rng, problem: CountdownProblem, maxTries = 5
   return { response: ` ${tries.map((t) => t.text).join('. ')}. </think>\n<answer>${last.expression}</answer>`, answerValue: last.value };
 }
 
-function arithmeticText(rng: Rng, lines: number): string {
+function arithmeticText(rng: Prng, lines: number): string {
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
     // Some left operands are as large as a first step's result can be.
-    const s = randomStep(rng, rng.random() < 0.3 ? rng.int(1, 2000) : rng.int(1, 100), rng.int(1, 100));
+    const s = randomStep(rng, rng.uniform() < 0.3 ? rng.int(1, 2000) : rng.int(1, 100), rng.int(1, 100));
     out.push(`${s.x}${s.op}${s.y}=${s.v}`);
   }
   return out.join('\n');
@@ -109,10 +109,10 @@ function arithmeticText(rng: Rng, lines: number): string {
 /** `size` rows from `seed`. Countdown problems are 3 numbers in [1, 100] with a reachable target in [1, 100], as TinyZero's. */
 export function countdownCorpus(size: number, seed: number, options: CorpusOptions = {}): CorpusRow[] {
   const { arithmeticShare = 0.1, maxTries = 5 } = options;
-  const rng = new Rng(seed);
+  const rng = new Prng(seed);
   const rows: CorpusRow[] = [];
   for (let i = 0; i < size; i++) {
-    if (rng.random() < arithmeticShare) {
+    if (rng.uniform() < arithmeticShare) {
       rows.push({ text: arithmeticText(rng, 8) });
       continue;
     }

@@ -4,7 +4,7 @@
  * (examples/data_preprocess/countdown.py, verl/utils/reward_score/countdown.py); the equation is
  * evaluated by our bounded Python-semantics evaluator instead of `eval`.
  */
-import { Rng } from '../util/rng.js';
+import { Prng } from '../util/prng.js';
 import { reachableTargets, solveCountdown } from './countdown-solver.js';
 import { tryEvaluatePython, type PyNum } from './py-expr/index.js';
 import { PY_DIGIT_RUN, canonicalDigits, lastAnswer, pyListRepr, pyStrip } from './py-str.js';
@@ -45,7 +45,7 @@ export interface CountdownGenOptions {
  * One solvable problem: 3 or 4 numbers uniform in [1, 100] and a target uniform in [1, 100] among
  * those the numbers can reach (TinyZero used the Countdown-Tasks-3to4 dataset, same ranges).
  */
-export function generateCountdown(rng: Rng, options: CountdownGenOptions = {}): CountdownProblem & { solution: string } {
+export function generateCountdown(rng: Prng, options: CountdownGenOptions = {}): CountdownProblem & { solution: string } {
   const { minNumbers = 3, maxNumbers = 4, minNumber = 1, maxNumber = 100, minTarget = 1, maxTarget = 100 } = options;
   for (let attempt = 0; attempt < 10_000; attempt++) {
     const count = rng.int(minNumbers, maxNumbers);

@@ -3,7 +3,7 @@
  * arithmetic sequence mod M; the answer is its next N terms, e.g. "8,3:9,4" -> "7,2,6,1". The reward
  * is dense: 1/(len(gt)+1) per leading character that matches, so a full match plus EOS sums to 1.
  */
-import { Rng } from '../util/rng.js';
+import { Prng } from '../util/prng.js';
 
 export interface DigitCompletionOptions {
   maxNumber: number;
@@ -27,7 +27,7 @@ export function allDigitCompletionPrompts(o: DigitCompletionOptions = DIGIT_COMP
 }
 
 /** Train/test split of all prompts by a seeded shuffle (veRL used torch's random_split 0.8/0.2). */
-export function splitDigitCompletion(rng: Rng, trainSize = 800, testSize = 200, o = DIGIT_COMPLETION_DEFAULTS): { train: string[]; test: string[] } {
+export function splitDigitCompletion(rng: Prng, trainSize = 800, testSize = 200, o = DIGIT_COMPLETION_DEFAULTS): { train: string[]; test: string[] } {
   const all = rng.shuffle(allDigitCompletionPrompts(o));
   if (trainSize + testSize > all.length) {
     throw new Error(`digit-completion: train ${trainSize} + test ${testSize} exceeds the ${all.length} distinct prompts`);

@@ -3,7 +3,7 @@
  * meant: its committed `randint(,3)` is a SyntaxError; here r is drawn from 0..3) and the reward
  * shared with `arth` (verl/utils/reward_score/multiply.py).
  */
-import { Rng } from '../util/rng.js';
+import { Prng } from '../util/prng.js';
 import { lastAnswer, pyIntOfString, pyStrip } from './py-str.js';
 
 export const MULTIPLY_DATA_SOURCE = 'yolo/multiply-3_digit';
@@ -18,7 +18,7 @@ export interface MultiplyProblem {
  * One operand: r == 0 -> up to DIGIT-2 digits, r == 1 -> up to DIGIT-1, else up to DIGIT digits
  * (lower bound 0, TinyZero's LESS_OR_EQUAL=True).
  */
-export function randomOperand(rng: Rng, digits: number, rMin: number): number {
+export function randomOperand(rng: Prng, digits: number, rMin: number): number {
   const r = rng.int(rMin, 3);
   const maxNum = r === 0 ? 10 ** (digits - 2) : r === 1 ? 10 ** (digits - 1) : 10 ** digits;
   return rng.int(0, maxNum - 1);
@@ -39,7 +39,7 @@ export function generateDistinct<T>(n: number, draw: () => T, key: (item: T) => 
   return out;
 }
 
-export function generateMultiply(rng: Rng, n: number, digits = 3): MultiplyProblem[] {
+export function generateMultiply(rng: Prng, n: number, digits = 3): MultiplyProblem[] {
   return generateDistinct(n, () => {
     const num1 = randomOperand(rng, digits, 0);
     const num2 = randomOperand(rng, digits, 0);

@@ -141,6 +141,6 @@ export function copyInto(src: Tensor, dst: Tensor, accumulate: boolean): void {
   if (src.dtype === 'f16' || dst.dtype === 'f16') {
     throw new Error(`copyInto: f16 tensors cannot be copied (shape ${formatShape(src.shape)}); f16 weights are read in place by matmul and embedding only`);
   }
-  const dstStrides = dst.strides.slice();
-  src.backend.copyStrided(src.buffer, src.offset, src.strides.slice(), dst.buffer, dst.offset, dstStrides, src.shape.slice(), accumulate);
+  src.backend.copyStrided({ buf: src.buffer, offset: src.offset, strides: src.strides.slice() },
+    { buf: dst.buffer, offset: dst.offset, strides: dst.strides.slice() }, src.shape.slice(), accumulate);
 }

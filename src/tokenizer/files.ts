@@ -1,6 +1,6 @@
 /** JSON file helpers for tokenizer folders; errors name the file. */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export function readJsonObject(file: string): Record<string, unknown> {
   let text: string;
@@ -21,12 +21,5 @@ export function readJsonObject(file: string): Record<string, unknown> {
 
 /** Temp file then rename, so a crash never leaves a half-written config behind. */
 export function writeJsonAtomic(file: string, value: unknown, indent = 2): void {
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
-  try {
-    writeFileSync(tmp, JSON.stringify(value, null, indent) + '\n', { flag: 'wx' });
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, JSON.stringify(value, null, indent) + '\n');
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CheckpointStore, loadOptimizer, saveOptimizer, type CheckpointRef, type OptimizerMeta } from '../checkpoint/index.js';
 import type { CausalLM, ValueModel } from '../models/llama.js';
 import { saveModel } from '../models/load.js';
-import { writeTextAtomic } from '../models/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamW, LrScheduler, LrSchedulerState } from '../nn/index.js';
 
 export type { OptimizerMeta } from '../checkpoint/index.js';
@@ -68,7 +68,7 @@ export async function saveCheckpoint(root: string, step: number, parts: { actor:
       actorOptimizer,
       criticOptimizer,
     };
-    writeTextAtomic(join(tmp, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileAtomic(join(tmp, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   }, keep.actor);
 }
 

@@ -4,7 +4,8 @@
  * micro-batch's forward/backward, clip the gradient norm (stopping on NaN/Inf), step the optimizer.
  * Micro-batch losses are weighted by the mini-batch's totals, so they add up to the mini-batch loss.
  */
-import { AdamW, clipGradNormAsync, permutation, Prng, type Module } from '../nn/index.js';
+import { AdamW, clipGradNormAsync, type Module } from '../nn/index.js';
+import { permutation, Prng } from '../util/prng.js';
 import type { AggOptions } from '../rl/index.js';
 import type { RolloutBatch } from './batch.js';
 import { MetricsAccumulator, NonFiniteError } from './metrics-accumulator.js';

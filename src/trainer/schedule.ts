@@ -5,7 +5,7 @@
  * batch number, so a resumed run that knows its position sees the same data order. Without dynamic
  * sampling the batch number is the step; with it a step may draw several batches.
  */
-import { permutation, Prng } from '../nn/index.js';
+import { permutation, Prng } from '../util/prng.js';
 import type { PromptRow } from './dataset.js';
 
 export function epochPrompts(train: readonly PromptRow[], batchSize: number, batchesPerEpoch: number, batchNumber: number, seed: number): PromptRow[] {

@@ -1,1 +1,3 @@
-export { Rng } from './rng.js';
+export { Prng, permutation, type PrngState } from './prng.js';
+export * from './float16.js';
+export * from './atomic-file.js';

@@ -79,7 +79,7 @@ describe('element-wise', () => {
         if (op === 'eq' || op === 'ge' || op === 'maximum') for (let i = 0; i < Math.min(an, bn); i += 3) a[ao + i] = bdata[bo + i]!;
         assertSame(cpu, ref, `${op} [${shape}]`, {
           inputs: { a, b: bdata }, outputs: { out: prod(shape) }, compare: ['out'],
-          call: (be, b) => be.binary(op, b.a!, ao, as, b.b!, bo, bs, b.out!, shape),
+          call: (be, b) => be.binary(op, { buf: b.a!, offset: ao, strides: as }, { buf: b.b!, offset: bo, strides: bs }, b.out!, shape),
         });
       }
     });
@@ -92,7 +92,8 @@ describe('element-wise', () => {
       assertSame(cpu, ref, `where [${shape}]`, {
         inputs: { c: cond, a: rng.floats(prod(shape)), b: rng.floats(shape[shape.length - 1]!) },
         outputs: { out: prod(shape) }, compare: ['out'],
-        call: (be, b) => be.where(b.c!, cs, b.a!, dense(shape), b.b!, shape.map((_, d) => (d === shape.length - 1 ? 1 : 0)), b.out!, shape),
+        call: (be, b) => be.where({ buf: b.c!, offset: 0, strides: cs }, { buf: b.a!, offset: 0, strides: dense(shape) },
+          { buf: b.b!, offset: 0, strides: shape.map((_, d) => (d === shape.length - 1 ? 1 : 0)) }, b.out!, shape),
       });
     }
   });
@@ -103,7 +104,7 @@ describe('element-wise', () => {
         inputs: { p: rng.floats(n), g: rng.floats(n), m: rng.floats(n, 0.1), v: positive(n) },
         compare: ['p', 'm', 'v'],
         call: (be, b) => {
-          for (let step = 1; step <= 3; step++) be.adamw(b.p!, b.g!, b.m!, b.v!, n, 1e-2, 0.9, 0.999, 1e-8, 0.01, step);
+          for (let step = 1; step <= 3; step++) be.adamw(b.p!, b.g!, b.m!, b.v!, { n, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step });
         },
       });
     }
@@ -126,7 +127,7 @@ describe('copyStrided', () => {
       for (const [shape, ss, so, sn, ds, dOff, dn] of cases) {
         assertSame(cpu, ref, `copy [${shape}]`, {
           inputs: { src: rng.floats(sn), dst: rng.floats(dn) }, compare: ['dst'],
-          call: (be, b) => be.copyStrided(b.src!, so, ss, b.dst!, dOff, ds, shape, accumulate),
+          call: (be, b) => be.copyStrided({ buf: b.src!, offset: so, strides: ss }, { buf: b.dst!, offset: dOff, strides: ds }, shape, accumulate),
         }, 0);
       }
     });
@@ -137,7 +138,7 @@ describe('copyStrided', () => {
     const s = cpu.alloc(48);
     const d = cpu.alloc(48);
     cpu.write(s, src);
-    cpu.copyStrided(s, 0, [1, 4], d, 0, [3, 1], [4, 3], false);
+    cpu.copyStrided({ buf: s, offset: 0, strides: [1, 4] }, { buf: d, offset: 0, strides: [3, 1] }, [4, 3], false);
     const got = cpu.readSync(d, 'i32', 0, 12);
     for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) assert.equal(got[i * 3 + j], src[j * 4 + i]);
     cpu.free(s);
@@ -147,10 +148,20 @@ describe('copyStrided', () => {
   test('a view that leaves its buffer is rejected before any kernel runs', () => {
     const s = cpu.alloc(40);
     const d = cpu.alloc(40);
-    assert.throws(() => cpu.copyStrided(s, 5, [1], d, 0, [1], [6], false), /copyStrided: src view .* outside its 40-byte buffer/);
-    assert.throws(() => cpu.copyStrided(s, 0, [-1], d, 0, [1], [2], false), /copyStrided: src view/);
+    assert.throws(() => cpu.copyStrided({ buf: s, offset: 5, strides: [1] }, { buf: d, offset: 0, strides: [1] }, [6], false), /copyStrided: src view .* outside its 40-byte buffer/);
+    assert.throws(() => cpu.copyStrided({ buf: s, offset: 0, strides: [-1] }, { buf: d, offset: 0, strides: [1] }, [2], false), /copyStrided: src view/);
     cpu.free(s);
     cpu.free(d);
+  });
+
+  test('where rejects a view with an offset on both backends, naming the operand', () => {
+    for (const be of [ref, cpu]) {
+      const x = be.alloc(40);
+      const at = (offset: number) => ({ buf: x, offset, strides: [1] });
+      assert.throws(() => be.where(at(0), at(2), at(0), x, [4]), /where: a view has offset 2; where reads its operands from element 0/, be.name);
+      assert.throws(() => be.where(at(1), at(0), at(0), x, [4]), /where: cond view has offset 1/, be.name);
+      be.free(x);
+    }
   });
 });
 

@@ -92,8 +92,10 @@ describe('webgpu backend', { skip }, () => {
     test('a view that leaves its buffer is rejected', () => {
       const s = gpu.alloc(40);
       const d = gpu.alloc(40);
-      assert.throws(() => gpu.copyStrided(s, 250, [1], d, 0, [1], [6], false), /copyStrided: src view .* outside/);
-      assert.throws(() => gpu.copyStrided(s, 0, [-1], d, 0, [1], [2], false), /copyStrided: src view/);
+      assert.throws(() => gpu.copyStrided({ buf: s, offset: 250, strides: [1] }, { buf: d, offset: 0, strides: [1] }, [6], false), /copyStrided: src view .* outside/);
+      assert.throws(() => gpu.copyStrided({ buf: s, offset: 0, strides: [-1] }, { buf: d, offset: 0, strides: [1] }, [2], false), /copyStrided: src view/);
+      assert.throws(() => gpu.where({ buf: s, offset: 0, strides: [1] }, { buf: s, offset: 0, strides: [1] }, { buf: s, offset: 3, strides: [1] }, d, [4]),
+        /where: b view has offset 3/);
       gpu.free(s);
       gpu.free(d);
     });
@@ -102,7 +104,7 @@ describe('webgpu backend', { skip }, () => {
       const x = rng.floats(300);
       const b = gpu.alloc(1200);
       gpu.write(b, x);
-      gpu.binary('add', b, 0, [1], b, 0, [1], b, [300]);
+      gpu.binary('add', { buf: b, offset: 0, strides: [1] }, { buf: b, offset: 0, strides: [1] }, b, [300]);
       const got = await gpu.read(b, 'f32', 0, 300);
       for (let i = 0; i < 300; i++) assert.equal(got[i], Math.fround(x[i]! * 2));
       gpu.free(b);
@@ -144,7 +146,7 @@ describe('webgpu backend', { skip }, () => {
           if (op === 'eq' || op === 'ge' || op === 'maximum') for (let i = 0; i < Math.min(an, bn); i += 3) a[ao + i] = bdata[bo + i]!;
           await assertSameAsync(gpu, ref, `${op} [${shape}]`, {
             inputs: { a, b: bdata }, outputs: { out: prod(shape) }, compare: ['out'],
-            call: (be, b) => be.binary(op, b.a!, ao, as, b.b!, bo, bs, b.out!, shape),
+            call: (be, b) => be.binary(op, { buf: b.a!, offset: ao, strides: as }, { buf: b.b!, offset: bo, strides: bs }, b.out!, shape),
           });
         }
       }
@@ -156,7 +158,8 @@ describe('webgpu backend', { skip }, () => {
         await assertSameAsync(gpu, ref, `where [${shape}]`, {
           inputs: { c: cond, a: rng.floats(prod(shape)), b: rng.floats(shape[shape.length - 1]!) },
           outputs: { out: prod(shape) }, compare: ['out'],
-          call: (be, b) => be.where(b.c!, cs, b.a!, dense(shape), b.b!, shape.map((_, d) => (d === shape.length - 1 ? 1 : 0)), b.out!, shape),
+          call: (be, b) => be.where({ buf: b.c!, offset: 0, strides: cs }, { buf: b.a!, offset: 0, strides: dense(shape) },
+          { buf: b.b!, offset: 0, strides: shape.map((_, d) => (d === shape.length - 1 ? 1 : 0)) }, b.out!, shape),
         });
       }
     });
@@ -167,7 +170,7 @@ describe('webgpu backend', { skip }, () => {
           inputs: { p: rng.floats(n), g: rng.floats(n), m: rng.floats(n, 0.1), v: positive(n) },
           compare: ['p', 'm', 'v'],
           call: (be, b) => {
-            for (let step = 1; step <= 3; step++) be.adamw(b.p!, b.g!, b.m!, b.v!, n, 1e-2, 0.9, 0.999, 1e-8, 0.01, step);
+            for (let step = 1; step <= 3; step++) be.adamw(b.p!, b.g!, b.m!, b.v!, { n, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step });
           },
         });
       }
@@ -188,7 +191,7 @@ describe('webgpu backend', { skip }, () => {
         for (const [shape, ss, so, sn, ds, dOff, dn] of cases) {
           await assertSameAsync(gpu, ref, `copy [${shape}] acc=${accumulate}`, {
             inputs: { src: rng.floats(sn), dst: rng.floats(dn) }, compare: ['dst'],
-            call: (be, b) => be.copyStrided(b.src!, so, ss, b.dst!, dOff, ds, shape, accumulate),
+            call: (be, b) => be.copyStrided({ buf: b.src!, offset: so, strides: ss }, { buf: b.dst!, offset: dOff, strides: ds }, shape, accumulate),
           }, 0);
         }
       }
@@ -199,7 +202,7 @@ describe('webgpu backend', { skip }, () => {
       const s = gpu.alloc(48);
       const d = gpu.alloc(48);
       gpu.write(s, src);
-      gpu.copyStrided(s, 0, [1, 4], d, 0, [3, 1], [4, 3], false);
+      gpu.copyStrided({ buf: s, offset: 0, strides: [1, 4] }, { buf: d, offset: 0, strides: [3, 1] }, [4, 3], false);
       const got = await gpu.read(d, 'i32', 0, 12);
       for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) assert.equal(got[i * 3 + j], src[j * 4 + i]);
       gpu.free(s);

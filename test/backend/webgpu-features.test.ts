@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Backend, MatmulArgs } from '../../src/backend/backend.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
-import { f16ArrayToF32, f32ArrayToF16 } from '../../src/models/dtype.js';
+import { f16ArrayToF32, f32ArrayToF16 } from '../../src/util/float16.js';
 import { parseModelConfig } from '../../src/models/config.js';
 import { CausalLM } from '../../src/models/llama.js';
 import { loadCausalLM, saveModel } from '../../src/models/load.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { acquireRunLock, CheckpointStore, LOCK_FILE } from '../../src/checkpoint/index.js';
-import { writeFileAtomic, writeFully, writeTextAtomic } from '../../src/models/atomic-file.js';
+import { writeFileAtomic, writeFully } from '../../src/util/atomic-file.js';
 
 const STATE = 'state.json';
 
@@ -19,8 +19,8 @@ function tempDir(): string {
 
 async function saveStep(store: CheckpointStore, step: number, keep: number | null = null): Promise<string> {
   return store.save(step, async (dir) => {
-    writeTextAtomic(join(dir, 'weights.bin'), `weights of step ${step}`);
-    writeTextAtomic(join(dir, STATE), JSON.stringify({ step }));
+    writeFileAtomic(join(dir, 'weights.bin'), `weights of step ${step}`);
+    writeFileAtomic(join(dir, STATE), JSON.stringify({ step }));
   }, keep);
 }
 
@@ -47,7 +47,7 @@ test('a writer that leaves out the state file fails the save, and nothing is ren
   const root = tempDir();
   try {
     const store = new CheckpointStore(root, STATE);
-    await assert.rejects(store.save(1, async (dir) => writeTextAtomic(join(dir, 'weights.bin'), 'x'), null), /did not write state\.json/);
+    await assert.rejects(store.save(1, async (dir) => writeFileAtomic(join(dir, 'weights.bin'), 'x'), null), /did not write state\.json/);
     assert.deepEqual(readdirSync(root), []);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -62,7 +62,7 @@ test('ENOSPC during a save names the checkpoint and the file, removes the partia
     const full = openSync('/dev/full', 'w');
     try {
       await assert.rejects(store.save(2, async (dir) => {
-        writeTextAtomic(join(dir, STATE), '{}');
+        writeFileAtomic(join(dir, STATE), '{}');
         // The bytes of model.safetensors go to /dev/full: the kernel answers ENOSPC.
         writeFileAtomic(join(dir, 'model.safetensors'), () => writeFully(full, new Uint8Array(4096)));
       }, null), (e: NodeJS.ErrnoException) => {

@@ -4,7 +4,7 @@ import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { generate, sampleToken } from '../../src/generation/index.js';
 import { parseModelConfig } from '../../src/models/config.js';
 import { CausalLM } from '../../src/models/llama.js';
-import { Prng } from '../../src/nn/index.js';
+import { Prng } from '../../src/util/prng.js';
 import * as T from '../../src/tensor/index.js';
 
 const config = parseModelConfig({

@@ -5,7 +5,7 @@
 // 65536 BF16 patterns; rawToFloat16 for F32, BF16 and F16 tensors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bf16ArrayToF16, f32ArrayToF16 } from '../../src/models/dtype.js';
+import { bf16ArrayToF16, f32ArrayToF16 } from '../../src/util/float16.js';
 import { rawToFloat16, type RawTensor } from '../../src/models/safetensors.js';
 import { Rng } from '../helpers/rng.js';
 

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
-import { Embedding, Linear, Prng, RMSNorm, asParameter, createParameter, normalInit, onesInit, uninitialized, zerosInit } from '../../src/nn/index.js';
+import { Embedding, Linear, RMSNorm, asParameter, createParameter, normalInit, onesInit, uninitialized, zerosInit } from '../../src/nn/index.js';
+import { Prng } from '../../src/util/prng.js';
 import { getBackend, setBackend, tensor, tidy } from '../../src/tensor/index.js';
 
 setBackend(new ReferenceBackend());

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
-import { AdamW, Linear, Module, Prng, createParameter, normalInit, type AdamWState } from '../../src/nn/index.js';
+import { AdamW, Linear, Module, createParameter, normalInit, type AdamWState } from '../../src/nn/index.js';
+import { Prng } from '../../src/util/prng.js';
 import { keep, setBackend, tensor, type Tensor } from '../../src/tensor/index.js';
 
 setBackend(new ReferenceBackend());

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
-import { AdamW, Linear, LrScheduler, Module, Prng, clipGradNorm, normalInit } from '../../src/nn/index.js';
+import { AdamW, Linear, LrScheduler, Module, clipGradNorm, normalInit } from '../../src/nn/index.js';
+import { Prng } from '../../src/util/prng.js';
 import { getBackend, keep, noGrad, setBackend, silu, tensor, tidy, type Tensor } from '../../src/tensor/index.js';
 
 setBackend(new ReferenceBackend());

@@ -10,7 +10,7 @@ import { computeScore, countdownPrompt, evaluateEquation, generateCountdown } fr
 import { corpusResponse, countdownCorpus, countdownTokenizerSpec, randomTry } from '../../src/tasks/countdown-corpus.js';
 import { savePhraseTokenizer } from '../../src/tokenizer/phrase-tokenizer.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
-import { Rng } from '../../src/util/rng.js';
+import { Prng } from '../../src/util/prng.js';
 
 /** The value under TinyZero's evaluator (Python semantics), as a JS number; NaN when not real. */
 function valueOf(expression: string): number {
@@ -38,7 +38,7 @@ test('the corpus is a function of its seed and mixes arithmetic text with Countd
 });
 
 test('every try is correct arithmetic with an honest check, and the answer is the last try', () => {
-  const rng = new Rng(3);
+  const rng = new Prng(3);
   for (let i = 0; i < 300; i++) {
     const p = generateCountdown(rng, { minNumbers: 3, maxNumbers: 3 });
     const t = randomTry(rng, p.nums, p.target);
@@ -56,7 +56,7 @@ test('every try is correct arithmetic with an honest check, and the answer is th
 });
 
 test('answers reach the target only by chance (a base model, not a solver)', () => {
-  const rng = new Rng(11);
+  const rng = new Prng(11);
   let solved = 0;
   const N = 1000;
   for (let i = 0; i < N; i++) {

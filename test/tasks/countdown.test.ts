@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countdown, solveCountdown, evaluatePython } from '../../src/tasks/index.js';
-import { Rng } from '../../src/util/index.js';
+import { Prng } from '../../src/util/prng.js';
 
 const { computeScore, countdownPrompt, generateCountdown } = countdown;
 
@@ -75,7 +75,7 @@ test('the solver finds valid equations that score 1.0, and reports unsolvable on
 });
 
 test('every generated problem is solvable, scored 1.0 with its solution, and generation is seeded', () => {
-  const rng = new Rng(123);
+  const rng = new Prng(123);
   const problems = Array.from({ length: 300 }, () => generateCountdown(rng));
   for (const p of problems) {
     assert.ok(p.nums.length === 3 || p.nums.length === 4);
@@ -85,9 +85,9 @@ test('every generated problem is solvable, scored 1.0 with its solution, and gen
     assert.equal(score(` ... </think>\n<answer>${p.solution}</answer>`, p.nums, p.target), 1.0, p.solution);
   }
   assert.ok(problems.some((p) => p.nums.length === 3) && problems.some((p) => p.nums.length === 4));
-  const again = Array.from({ length: 300 }, ((r) => () => generateCountdown(r))(new Rng(123)));
+  const again = Array.from({ length: 300 }, ((r) => () => generateCountdown(r))(new Prng(123)));
   assert.deepEqual(again, problems);
-  const other = Array.from({ length: 300 }, ((r) => () => generateCountdown(r))(new Rng(124)));
+  const other = Array.from({ length: 300 }, ((r) => () => generateCountdown(r))(new Prng(124)));
   assert.notDeepEqual(other, problems);
 });
 

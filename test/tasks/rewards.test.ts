@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { arith, computeScore, digitCompletion, gsm8k, math, multiply, selectRmScoreFn, countdown } from '../../src/tasks/index.js';
-import { Rng } from '../../src/util/index.js';
+import { Prng } from '../../src/util/prng.js';
 
 test('routing follows _select_rm_score_fn: exact names, then substrings', () => {
   assert.equal(selectRmScoreFn('openai/gsm8k'), gsm8k.computeScore);
@@ -35,15 +35,15 @@ test('multiply: Python int() rules, last answer anywhere after the first Assista
 });
 
 test('multiply/arith generators: operand ranges, dedupe, seeded', () => {
-  const m = multiply.generateMultiply(new Rng(1), 5000);
+  const m = multiply.generateMultiply(new Prng(1), 5000);
   assert.ok(m.length > 4000 && m.length < 5000, `${m.length} distinct of 5000`);
   assert.ok(m.every((p) => p.result === p.num1 * p.num2 && p.num1 >= 0 && p.num1 < 1000));
   assert.equal(new Set(m.map((p) => `${p.num1}*${p.num2}`)).size, m.length);
   // r == 0 (< 10) is drawn a quarter of the time in multiply, never beyond what r == 1 gives in arth
   const small = m.filter((p) => p.num1 < 10).length / m.length;
   assert.ok(small > 0.2 && small < 0.35, `share of 1-digit operands ${small}`);
-  assert.deepEqual(multiply.generateMultiply(new Rng(1), 100), m.slice(0, multiply.generateMultiply(new Rng(1), 100).length));
-  const a = arith.generateArith(new Rng(1), 5000);
+  assert.deepEqual(multiply.generateMultiply(new Prng(1), 100), m.slice(0, multiply.generateMultiply(new Prng(1), 100).length));
+  const a = arith.generateArith(new Prng(1), 5000);
   const smallArith = a.filter((p) => p.num1 < 10).length / a.length;
   assert.ok(smallArith < 0.06, `arth draws r from 1..3: share of 1-digit operands ${smallArith}`);
   assert.ok(arith.arithPrompt({ num1: 5, num2: 7, operation: '*' }).endsWith(
@@ -111,11 +111,11 @@ test('digit completion: ground truth, dense reward, token rewards', () => {
   // diff 0 and diff 9 give the same second number mod 9, so veRL's 1000 prompts hold 900 distinct ones
   assert.equal(new Set(all).size, 900);
   assert.equal(all[0], '0,0:9,0');
-  const split = digitCompletion.splitDigitCompletion(new Rng(0));
+  const split = digitCompletion.splitDigitCompletion(new Prng(0));
   assert.equal(split.train.length, 800);
   assert.equal(split.test.length, 200);
   assert.deepEqual([...split.train, ...split.test].sort(), [...all].sort());
-  assert.deepEqual(digitCompletion.splitDigitCompletion(new Rng(0)), split);
+  assert.deepEqual(digitCompletion.splitDigitCompletion(new Prng(0)), split);
   assert.throws(() => digitCompletion.groundTruthResponse('8,3'), /"a,b:M,N"/);
 });
 

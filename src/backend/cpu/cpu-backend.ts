@@ -6,8 +6,9 @@
  */
 import os from 'node:os';
 import type {
-  AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
 } from '../backend.js';
+import { requireZeroOffsets } from '../views.js';
 import { sizeClass, WasmAllocator } from './allocator.js';
 import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
 import { compileKernels, instantiateKernels, type KernelTable, type KernelVariant } from './kernels.js';
@@ -171,13 +172,12 @@ export class CpuBackend implements Backend {
     this.#pool.run('fill', [o, bits], n, n);
   }
 
-  copyStrided(src: DeviceBuffer, srcOffset: number, srcStrides: number[], dst: DeviceBuffer, dstOffset: number,
-    dstStrides: number[], shape: number[], accumulate: boolean): void {
+  copyStrided(src: StridedView, dst: StridedView, shape: number[], accumulate: boolean): void {
     const op = 'copyStrided';
-    const s = this.#stridedArg(src, srcOffset, srcStrides, shape, op, 'src');
-    const d = this.#stridedArg(dst, dstOffset, dstStrides, shape, op, 'dst');
+    const s = this.#stridedArg(src.buf, src.offset, src.strides, shape, op, 'src');
+    const d = this.#stridedArg(dst.buf, dst.offset, dst.strides, shape, op, 'dst');
     const zeros = shape.map(() => 0);
-    this.#map(accumulate ? COPY_ADD : COPY, [s, s, s, d], [srcStrides, zeros, zeros, dstStrides], shape);
+    this.#map(accumulate ? COPY_ADD : COPY, [s, s, s, d], [src.strides, zeros, zeros, dst.strides], shape);
   }
 
   // --- element-wise ----------------------------------------------------------------------------
@@ -190,25 +190,24 @@ export class CpuBackend implements Backend {
     this.#pool.run('unary', [code, xp, outPtr, a, b], n, op === 'log' ? n * 4 : n);
   }
 
-  binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[], b: DeviceBuffer, bOffset: number,
-    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
+  binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {
     const code = BINARY_CODES[op];
     if (code === undefined) throw new Error(`binary: unknown op ${String(op)}`);
-    const ap = this.#stridedArg(a, aOffset, aStrides, shape, op, 'a');
-    const bp = this.#stridedArg(b, bOffset, bStrides, shape, op, 'b');
+    const ap = this.#stridedArg(a.buf, a.offset, a.strides, shape, op, 'a');
+    const bp = this.#stridedArg(b.buf, b.offset, b.strides, shape, op, 'b');
     const dense = denseStrides(shape);
     const outPtr = this.#stridedArg(out, 0, dense, shape, op, 'out');
-    this.#map(code, [ap, bp, bp, outPtr], [aStrides, bStrides, bStrides, dense], shape);
+    this.#map(code, [ap, bp, bp, outPtr], [a.strides, b.strides, b.strides, dense], shape);
   }
 
-  where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[], b: DeviceBuffer,
-    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
-    const cp = this.#stridedArg(cond, 0, condStrides, shape, 'where', 'cond');
-    const ap = this.#stridedArg(a, 0, aStrides, shape, 'where', 'a');
-    const bp = this.#stridedArg(b, 0, bStrides, shape, 'where', 'b');
+  where(cond: StridedView, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {
+    requireZeroOffsets('where', { cond, a, b });
+    const cp = this.#stridedArg(cond.buf, 0, cond.strides, shape, 'where', 'cond');
+    const ap = this.#stridedArg(a.buf, 0, a.strides, shape, 'where', 'a');
+    const bp = this.#stridedArg(b.buf, 0, b.strides, shape, 'where', 'b');
     const dense = denseStrides(shape);
     const outPtr = this.#stridedArg(out, 0, dense, shape, 'where', 'out');
-    this.#map(WHERE, [cp, ap, bp, outPtr], [condStrides, aStrides, bStrides, dense], shape);
+    this.#map(WHERE, [cp, ap, bp, outPtr], [cond.strides, a.strides, b.strides, dense], shape);
   }
 
   // --- reductions ------------------------------------------------------------------------------
@@ -452,9 +451,9 @@ export class CpuBackend implements Backend {
 
   // --- optimizer -------------------------------------------------------------------------------
 
-  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, step: number): void {
+  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, args: AdamWArgs): void {
     const op = 'adamw';
+    const { n, lr, beta1, beta2, eps, weightDecay, step } = args;
     const ptrs = [this.#arg(param, n, op, 'param'), this.#arg(grad, n, op, 'grad'), this.#arg(m, n, op, 'm'), this.#arg(v, n, op, 'v')];
     // Bias corrections in float64, once per call, as the reference computes them.
     this.#pool.run(op, [...ptrs, lr, beta1, beta2, eps, weightDecay, 1 - beta1 ** step, 1 - beta2 ** step], n, n * 4);

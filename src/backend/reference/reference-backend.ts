@@ -4,8 +4,9 @@
  * WebGPU backends are tested against it. Speed is not a goal here.
  */
 import type {
-  AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
 } from '../backend.js';
+import { requireZeroOffsets } from '../views.js';
 import { forEachIndex, host, HostBuffer, view } from './buffers.js';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -114,14 +115,15 @@ export class ReferenceBackend implements Backend {
     view(out, dtype, 'fill').fill(value, 0, n);
   }
 
-  copyStrided(src: DeviceBuffer, srcOffset: number, srcStrides: number[], dst: DeviceBuffer, dstOffset: number,
-    dstStrides: number[], shape: number[], accumulate: boolean): void {
-    const s = host(src, 'copyStrided');
-    const d = host(dst, 'copyStrided');
+  copyStrided(src: StridedView, dst: StridedView, shape: number[], accumulate: boolean): void {
+    const s = host(src.buf, 'copyStrided');
+    const d = host(dst.buf, 'copyStrided');
+    const strides = [src.strides, dst.strides];
+    const offsets = [src.offset, dst.offset];
     if (accumulate) {
-      forEachIndex(shape, [srcStrides, dstStrides], [srcOffset, dstOffset], (_, p) => { d.f32[p[1]!]! += s.f32[p[0]!]!; });
+      forEachIndex(shape, strides, offsets, (_, p) => { d.f32[p[1]!]! += s.f32[p[0]!]!; });
     } else {
-      forEachIndex(shape, [srcStrides, dstStrides], [srcOffset, dstOffset], (_, p) => { d.i32[p[1]!] = s.i32[p[0]!]!; });
+      forEachIndex(shape, strides, offsets, (_, p) => { d.i32[p[1]!] = s.i32[p[0]!]!; });
     }
   }
 
@@ -132,22 +134,21 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < n; i++) os[i] = fn(xs[i]!, a, b);
   }
 
-  binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[], b: DeviceBuffer, bOffset: number,
-    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
-    const as = host(a, op).f32;
-    const bs = host(b, op).f32;
+  binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {
+    const as = host(a.buf, op).f32;
+    const bs = host(b.buf, op).f32;
     const os = host(out, op).f32;
     const fn = binaryFns[op];
-    forEachIndex(shape, [aStrides, bStrides], [aOffset, bOffset], (i, p) => { os[i] = fn(as[p[0]!]!, bs[p[1]!]!); });
+    forEachIndex(shape, [a.strides, b.strides], [a.offset, b.offset], (i, p) => { os[i] = fn(as[p[0]!]!, bs[p[1]!]!); });
   }
 
-  where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[], b: DeviceBuffer,
-    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
-    const cs = host(cond, 'where').f32;
-    const as = host(a, 'where').f32;
-    const bs = host(b, 'where').f32;
+  where(cond: StridedView, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {
+    requireZeroOffsets('where', { cond, a, b });
+    const cs = host(cond.buf, 'where').f32;
+    const as = host(a.buf, 'where').f32;
+    const bs = host(b.buf, 'where').f32;
     const os = host(out, 'where').f32;
-    forEachIndex(shape, [condStrides, aStrides, bStrides], [0, 0, 0], (i, p) => {
+    forEachIndex(shape, [cond.strides, a.strides, b.strides], [0, 0, 0], (i, p) => {
       os[i] = cs[p[0]!] !== 0 ? as[p[1]!]! : bs[p[2]!]!;
     });
   }
@@ -449,8 +450,8 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, step: number): void {
+  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, args: AdamWArgs): void {
+    const { n, lr, beta1, beta2, eps, weightDecay, step } = args;
     const ps = host(param, 'adamw').f32;
     const gs = host(grad, 'adamw').f32;
     const ms = host(m, 'adamw').f32;

@@ -10,10 +10,11 @@
  * with `subgroups`, the row reductions use subgroup operations. Pipelines are keyed by variant.
  */
 import type {
-  AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
 } from '../backend.js';
+import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
-import { f16ArrayToF32 } from '../../models/dtype.js';
+import { f16ArrayToF32 } from '../../util/float16.js';
 import { openDevice, type AdapterReport, type GpuOpenOptions } from './device.js';
 import { KernelQueue, type Binding } from './queue.js';
 import {
@@ -169,17 +170,16 @@ export class WebGpuBackend implements Backend {
     this.#run('fill', 'fill', fillWgsl, new Params().u32(n, bits), [this.#out(out, 'fill', n)], groupsFor(n));
   }
 
-  copyStrided(src: DeviceBuffer, srcOffset: number, srcStrides: number[], dst: DeviceBuffer, dstOffset: number,
-    dstStrides: number[], shape: number[], accumulate: boolean): void {
+  copyStrided(src: StridedView, dst: StridedView, shape: number[], accumulate: boolean): void {
     const op = 'copyStrided';
-    const s = this.#buf(src, op);
-    const d = this.#buf(dst, op);
-    checkView(op, 'src', s, srcOffset, srcStrides, shape);
-    checkView(op, 'dst', d, dstOffset, dstStrides, shape);
+    const s = this.#buf(src.buf, op);
+    const d = this.#buf(dst.buf, op);
+    checkView(op, 'src', s, src.offset, src.strides, shape);
+    checkView(op, 'dst', d, dst.offset, dst.strides, shape);
     const n = prod(shape);
     if (n === 0) return;
     this.#run(op, `copy:${accumulate}`, () => copyStridedWgsl(accumulate),
-      stridedParams(op, n, shape, [srcStrides, dstStrides], [srcOffset, dstOffset]),
+      stridedParams(op, n, shape, [src.strides, dst.strides], [src.offset, dst.offset]),
       [{ buffer: s.gpu, write: false }, { buffer: d.gpu, write: true }], groupsFor(n));
   }
 
@@ -190,20 +190,19 @@ export class WebGpuBackend implements Backend {
       [this.#in(x, op, n), this.#out(out, op, n)], groupsFor(n));
   }
 
-  binary(op: BinaryOp, a: DeviceBuffer, aOffset: number, aStrides: number[], b: DeviceBuffer, bOffset: number,
-    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
+  binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {
     const n = prod(shape);
-    checkView(op, 'a', this.#buf(a, op), aOffset, aStrides, shape);
-    checkView(op, 'b', this.#buf(b, op), bOffset, bStrides, shape);
-    this.#run(op, `binary:${op}`, () => binaryWgsl(op), stridedParams(op, n, shape, [aStrides, bStrides], [aOffset, bOffset]),
-      [this.#in(a, op, 0), this.#in(b, op, 0), this.#out(out, op, n)], groupsFor(n));
+    checkView(op, 'a', this.#buf(a.buf, op), a.offset, a.strides, shape);
+    checkView(op, 'b', this.#buf(b.buf, op), b.offset, b.strides, shape);
+    this.#run(op, `binary:${op}`, () => binaryWgsl(op), stridedParams(op, n, shape, [a.strides, b.strides], [a.offset, b.offset]),
+      [this.#in(a.buf, op, 0), this.#in(b.buf, op, 0), this.#out(out, op, n)], groupsFor(n));
   }
 
-  where(cond: DeviceBuffer, condStrides: number[], a: DeviceBuffer, aStrides: number[], b: DeviceBuffer,
-    bStrides: number[], out: DeviceBuffer, shape: number[]): void {
+  where(cond: StridedView, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {
+    requireZeroOffsets('where', { cond, a, b });
     const n = prod(shape);
-    this.#run('where', 'where', whereWgsl, stridedParams('where', n, shape, [condStrides, aStrides, bStrides], [0, 0]),
-      [this.#in(cond, 'where', 0), this.#in(a, 'where', 0), this.#in(b, 'where', 0), this.#out(out, 'where', n)], groupsFor(n));
+    this.#run('where', 'where', whereWgsl, stridedParams('where', n, shape, [cond.strides, a.strides, b.strides], [0, 0]),
+      [this.#in(cond.buf, 'where', 0), this.#in(a.buf, 'where', 0), this.#in(b.buf, 'where', 0), this.#out(out, 'where', n)], groupsFor(n));
   }
 
   // --- reductions ------------------------------------------------------------------------------
@@ -350,9 +349,9 @@ export class WebGpuBackend implements Backend {
 
   // --- optimizer -------------------------------------------------------------------------------
 
-  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, step: number): void {
+  adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, args: AdamWArgs): void {
     const op = 'adamw';
+    const { n, lr, beta1, beta2, eps, weightDecay, step } = args;
     // Bias corrections in float64 on the host, like the reference.
     const params = new Params().u32(n).f32(lr, beta1, beta2, eps, weightDecay, 1 - beta1 ** step, 1 - beta2 ** step);
     this.#run(op, op, adamwWgsl, params,

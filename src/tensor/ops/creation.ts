@@ -1,6 +1,6 @@
 /** Tensors from host data and constants. */
 import type { Backend, DType } from '../../backend/backend.js';
-import { f32ArrayToF16 } from '../../models/dtype.js';
+import { f32ArrayToF16 } from '../../util/float16.js';
 import { getBackend } from '../runtime.js';
 import { formatShape, numel, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';

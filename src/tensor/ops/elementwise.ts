@@ -2,7 +2,7 @@
  * Element-wise ops: unary math, broadcasting binary arithmetic, comparisons, where and clamp.
  * Binary ops read their operands through strides, so broadcasts and transposed views cost no copy.
  */
-import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
+import type { BinaryOp, StridedView, UnaryOp } from '../../backend/backend.js';
 import { record } from '../autograd.js';
 import { broadcastShapes, broadcastStrides, formatShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -66,6 +66,11 @@ function consume(t: Tensor, fn: (t: Tensor) => Tensor): Tensor {
   return out;
 }
 
+/** `t` read as an operand of an op of `shape`, broadcasting it. */
+function broadcastView(t: Tensor, shape: number[]): StridedView {
+  return { buf: t.buffer, offset: t.offset, strides: broadcastStrides(t.shape, t.strides, shape) };
+}
+
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   requireF32(a, op);
   requireF32(b, op);
@@ -73,8 +78,7 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
   const out = Tensor.empty(shape, 'f32', a.backend);
   if (out.size > 0) {
-    a.backend.binary(op, a.buffer, a.offset, broadcastStrides(a.shape, a.strides, shape),
-      b.buffer, b.offset, broadcastStrides(b.shape, b.strides, shape), out.buffer, shape);
+    a.backend.binary(op, broadcastView(a, shape), broadcastView(b, shape), out.buffer, shape);
   }
   return out;
 }
@@ -163,8 +167,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   // The kernel reads every operand from element 0 of its buffer; views with offsets are densified.
   const [c0, a0, b0] = [denseAtZero(cond), ta.offset === 0 ? ta : contiguous(ta), tb.offset === 0 ? tb : contiguous(tb)];
   if (out.size > 0) {
-    cond.backend.where(c0.buffer, broadcastStrides(c0.shape, c0.strides, shape), a0.buffer, broadcastStrides(a0.shape, a0.strides, shape),
-      b0.buffer, broadcastStrides(b0.shape, b0.strides, shape), out.buffer, shape);
+    cond.backend.where(broadcastView(c0, shape), broadcastView(a0, shape), broadcastView(b0, shape), out.buffer, shape);
   }
   if (c0 !== cond) c0.dispose();
   if (a0 !== ta) a0.dispose();

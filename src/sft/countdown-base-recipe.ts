@@ -1,14 +1,15 @@
 /**
  * Inputs of the bundled Countdown base model's SFT run (examples/countdown-base-sft.yaml): the
  * corpus files and the from-scratch model folder (config.json + tokenizer, no weights). Used by
- * `npm run make-base` (scripts/make-base.mjs) and by the tests at small sizes.
+ * `npm run make-base` (scripts/make-base.mjs). It lives beside the SFT job it feeds: it writes data,
+ * model and tokenizer files, which the tasks layer (below all three) must not import.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonl } from '../data/index.js';
 import { saveModelConfig, parseModelConfig } from '../models/config.js';
 import { savePhraseTokenizer } from '../tokenizer/phrase-tokenizer.js';
-import { countdownCorpus, countdownTokenizerSpec } from './countdown-corpus.js';
+import { countdownCorpus, countdownTokenizerSpec } from '../tasks/countdown-corpus.js';
 
 export interface BaseModelShape {
   hidden: number;

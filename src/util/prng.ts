@@ -1,7 +1,8 @@
 /**
- * A small seeded PRNG for weight initialisation: mulberry32 for uniforms, Box-Muller for normals.
- * Deterministic for a seed on every platform (only 32-bit integer math and Math.log/cos/sin), so a
- * model built twice from the same seed has bit-identical weights. Not for cryptography.
+ * The project's one seeded PRNG: mulberry32 for uniforms and integers, Box-Muller for normals. It
+ * draws weight initialisations, samples tokens, orders training data and generates the task data
+ * sets. Deterministic for a seed on every platform (only 32-bit integer math and Math.log/cos/sin),
+ * so a model or data set built twice from the same seed is bit-identical. Not for cryptography.
  */
 export interface PrngState {
   /** The mulberry32 counter (uint32). */
@@ -20,12 +21,37 @@ export class Prng {
     this.#s = ((seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32), 0x9e3779b1)) >>> 0;
   }
 
-  /** Uniform in [0, 1) with 32 bits of randomness. */
-  uniform(): number {
+  /** Uniform 32-bit unsigned integer. */
+  nextUint32(): number {
     let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Uniform in [0, 1) with 32 bits of randomness. */
+  uniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** Uniform integer in [lo, hi], both inclusive, without modulo bias (rejection sampling). */
+  int(lo: number, hi: number): number {
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi < lo) throw new Error(`Prng.int: bad range [${lo}, ${hi}]`);
+    const n = hi - lo + 1;
+    if (n > 2 ** 32) throw new Error(`Prng.int: range [${lo}, ${hi}] wider than 2^32`);
+    const limit = 2 ** 32 - (2 ** 32 % n);
+    let r = this.nextUint32();
+    while (r >= limit) r = this.nextUint32();
+    return lo + (r % n);
+  }
+
+  /** Fisher-Yates shuffle in place (the one shuffle every data order uses); returns the same array. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = Math.floor(this.uniform() * (i + 1));
+      [items[i], items[j]] = [items[j]!, items[i]!];
+    }
+    return items;
   }
 
   /** Standard normal. Box-Muller makes two values per pair of uniforms; the second is kept for the next call. */
@@ -60,12 +86,7 @@ export class Prng {
   }
 }
 
-/** A Fisher-Yates permutation of 0..n-1 drawn from `rng` (the one shuffle every data order uses). */
+/** A random permutation of 0..n-1 drawn from `rng`. */
 export function permutation(n: number, rng: Prng): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
+  return rng.shuffle(Array.from({ length: n }, (_, i) => i));
 }
