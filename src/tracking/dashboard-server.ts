@@ -226,8 +226,9 @@ export class DashboardServer {
       const chunk = await this.metrics.read(from, METRICS_CHUNK_BYTES);
       // A replaced file mid-answer would mix two histories: stop; the page reloads on `reset`.
       if (generation !== this.generation || res.destroyed) break;
-      if (chunk.lines.length > 0) {
-        if (!res.write((first ? '' : ',') + chunk.lines.join(','))) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (chunk.count > 0) {
+        if (!first) res.write(',');
+        if (!res.write(chunk.body)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
         first = false;
       }
       from = chunk.next;
@@ -254,7 +255,7 @@ export class DashboardServer {
       return;
     }
     const head = JSON.stringify({ generation, from, next: chunk.next, more: chunk.more, reset });
-    send(res, 200, 'application/json', `${head.slice(0, -1)},"rows":[${chunk.lines.join(',')}]}`);
+    send(res, 200, 'application/json', Buffer.concat([Buffer.from(`${head.slice(0, -1)},"rows":[`), chunk.body, Buffer.from(']}')]));
   }
 
   private subscribe(req: IncomingMessage, res: ServerResponse): void {
@@ -302,7 +303,7 @@ function sseRaw(event: string, json: string): string {
   return `event: ${event.replace(/[^\w-]/g, '_') || 'event'}\ndata: ${json}\n\n`;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, extra: OutgoingHttpHeaders = {}): void {
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: OutgoingHttpHeaders = {}): void {
   res.writeHead(status, { ...COMMON_HEADERS, 'content-type': `${type}; charset=utf-8`, ...extra });
   res.end(body);
 }

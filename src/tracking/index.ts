@@ -13,7 +13,7 @@ export { JsonlTail, type TailChunk, type TailRead } from './jsonl-tail.js';
 export { RateWindow, estimateEtaSeconds, fitToWidth, formatDuration, formatProgress, formatRate, type ProgressState } from './progress-format.js';
 export { ProgressDisplay, type ProgressOptions } from './progress.js';
 export { DASHBOARD_CLIENT_DIR, DASHBOARD_HOST, DashboardServer, METRICS_CHUNK_BYTES, type DashboardServerOptions } from './dashboard-server.js';
-export { CursorError, FileMetricsLog, MemoryMetricsLog, PrefixedMetricsLog, completeLinesEnd, type MetricsChunk, type MetricsLog } from './dashboard-metrics-log.js';
+export { CursorError, FileMetricsLog, MemoryMetricsLog, PrefixedMetricsLog, completeLinesEnd, joinObjectLines, type MetricsChunk, type MetricsLog } from './dashboard-metrics-log.js';
 export { nextRunState, runStateOf, type RunPhase, type RunState } from './dashboard-run-state.js';
 export { DASHBOARD_SCRIPT_PATH, DEFAULT_CHARTS, dashboardHtml } from './dashboard-page.js';
 export { DashboardTracker, type DashboardTrackerOptions } from './dashboard-tracker.js';

@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync, renameSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DashboardServer, FileMetricsLog, JsonlTail, METRICS_CHUNK_BYTES, MemoryMetricsLog, PrefixedMetricsLog, RunFolderWatcher, completeLinesEnd,
+  DashboardServer, FileMetricsLog, JsonlTail, METRICS_CHUNK_BYTES, MemoryMetricsLog, PrefixedMetricsLog, RunFolderWatcher, completeLinesEnd, joinObjectLines,
   type MetricsLog,
 } from '../../src/tracking/index.js';
 import { MetricsCursor, MetricsTable, parseIncrement } from '../../src/tracking/dashboard-client/model.js';
@@ -111,7 +111,9 @@ test('in memory and after a file prefix, offsets continue as if the lines were i
     for (let from = 0, more = true; more;) {
       const chunk = await log.read(from, maxBytes);
       offsets.push(chunk.next);
-      steps.push(...chunk.lines.map((l) => (JSON.parse(l) as { step: number }).step));
+      const rows = JSON.parse(`[${chunk.body.toString('utf8')}]`) as { step: number }[];
+      assert.equal(rows.length, chunk.count);
+      steps.push(...rows.map((r) => r.step));
       ({ more } = chunk);
       from = chunk.next;
     }
@@ -124,6 +126,12 @@ test('in memory and after a file prefix, offsets continue as if the lines were i
   assert.deepEqual(await readAll(memory, 1e9), await readAll(new FileMetricsLog(whole), 1e9));
   await assert.rejects(memory.read(3, 100), /from=3 is not at the start of a line/);
 }));
+
+test('joinObjectLines keeps the object lines, trimmed, comma-separated', () => {
+  const { body, count } = joinObjectLines(Buffer.from('{"a":1}\r\n  {"b":"é"} \n\n[1]\n{"c":\n{}\n'));
+  assert.equal(body.toString('utf8'), '{"a":1},{"b":"é"},{}');
+  assert.equal(count, 3);
+});
 
 test('JsonlTail.readChunk reads bounded pieces of whole lines', () => withDir(async (dir) => {
   const path = join(dir, 'x.jsonl');
