@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dashboardHtml } from './dashboard-page.js';
 import { CursorError, MemoryMetricsLog, PrefixedMetricsLog, type MetricsLog } from './dashboard-metrics-log.js';
-import { nextRunState, runStateOf, type RunState } from './dashboard-run-state.js';
+import { nextRunState, runStateOf, stoppedWithoutEnd, writerGone, type RunState } from './dashboard-run-state.js';
 import { jsonReplacer, type EventRecord, type FlatMetrics } from './jsonl-records.js';
 
 export const DASHBOARD_HOST = '127.0.0.1';
@@ -124,8 +124,9 @@ export class DashboardServer {
     return this.clients.size;
   }
 
+  /** The run's phase as the pages get it. */
   get runState(): RunState {
-    return { ...this.state };
+    return publicState(this.state);
   }
 
   /** A new step: kept in the in-memory log unless /metrics reads a file, and sent to the pages. */
@@ -151,8 +152,19 @@ export class DashboardServer {
     const state = nextRunState(this.state, record);
     if (state !== this.state) {
       this.state = state;
-      this.broadcast(sse('status', state));
+      this.broadcast(sse('status', publicState(state)));
     }
+  }
+
+  /**
+   * A run folder's writer may have died without a run_end: if so the run is stopped (the watcher
+   * asks at each poll; `isAlive` is for tests). Returns true when the state changed.
+   */
+  checkWriter(isAlive?: (pid: number) => boolean): boolean {
+    if (!writerGone(this.state, isAlive)) return false;
+    this.state = stoppedWithoutEnd(this.state);
+    this.broadcast(sse('status', publicState(this.state)));
+    return true;
   }
 
   /**
@@ -168,7 +180,7 @@ export class DashboardServer {
     }
     this.broadcast(sse('reset', { generation: this.generation }));
     for (const e of this.latest.values()) this.broadcast(sse(e.kind, e));
-    this.broadcast(sse('status', this.state));
+    this.broadcast(sse('status', publicState(this.state)));
   }
 
   /** Ends every /events stream and stops listening. Safe to call twice. */
@@ -266,7 +278,7 @@ export class DashboardServer {
     res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
     for (const e of this.latest.values()) res.write(sse(e.kind, e));
-    res.write(sse('status', this.state));
+    res.write(sse('status', publicState(this.state)));
     this.clients.add(res);
     req.on('close', () => this.clients.delete(res));
   }
@@ -291,6 +303,12 @@ function loadClient(): Map<string, string> {
     throw new Error(`dashboard: the page's script is not built (${(e as Error).message}); run 'npm run build'`);
   }
   return files;
+}
+
+/** The state as pages see it: without the writer's pid and host. */
+function publicState(state: RunState): RunState {
+  const { writer: _writer, ...rest } = state;
+  return rest;
 }
 
 function sse(event: string, data: unknown): string {

@@ -5,6 +5,7 @@
  * start on a clean line.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync, ftruncateSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   EVENTS_FILE, METRICS_FILE, decodeJsonl, decodeEventLine, decodeMetricsLine, encodeMetricsLine, jsonReplacer,
@@ -51,7 +52,9 @@ export class JsonlTracker implements Tracker {
 
   event<K extends EventKind>(kind: K, payload: EventPayloads[K]): void {
     if (this.eventsFd === null) throw new Error('JsonlTracker: event() after close()');
-    const line = JSON.stringify({ kind, time: this.now().toISOString(), ...payload }, jsonReplacer) + '\n';
+    // The writer's identity lets a dashboard on this host tell a run killed before its run_end.
+    const writer = kind === 'run_start' ? { pid: process.pid, host: hostname() } : {};
+    const line = JSON.stringify({ kind, time: this.now().toISOString(), ...writer, ...payload }, jsonReplacer) + '\n';
     this.append(this.eventsFd, line);
   }
 

@@ -4,7 +4,8 @@
  * from the file itself (FileMetricsLog), so the watcher keeps no history: it sends a few new steps
  * to the pages one by one, and when many arrive at once (the first poll of a long run) it only
  * says so and the pages fetch them in chunks. Events are read a chunk at a time and only the
- * latest of each kind is kept. A file that was rewritten (a resume drops later steps) resets the
+ * latest of each kind is kept. Each poll also asks whether a running run's writer is still alive
+ * (dashboard-run-state.ts). A file that was rewritten (a resume drops later steps) resets the
  * pages' history.
  */
 import { join } from 'node:path';
@@ -43,6 +44,7 @@ export class RunFolderWatcher {
     } else {
       for (const r of events.records) this.server.pushEvent(r);
     }
+    this.server.checkWriter();
     if (metrics.lines === null) this.server.announceMoreMetrics();
     else if (!metrics.reset) for (const line of metrics.lines) this.server.pushMetricsLine(line);
     return metrics.count;

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DashboardServer, DashboardTracker, FileMetricsLog, JsonlTracker, RunFolderWatcher, runStateOf, type EventRecord } from '../../src/tracking/index.js';
 import { statusLabel } from '../../src/tracking/dashboard-client/model.js';
 import { SseClient } from './sse-client.js';
@@ -69,6 +71,39 @@ test('the in-process dashboard reports the end its trainer logs', TIMEOUT, async
     assert.deepEqual(dash.server.runState, { phase: 'stopped', status: 'interrupted', step: 3 });
   } finally {
     await dash.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a run whose writer died without run_end is stopped; one on another host stays running', TIMEOUT, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tz-dash-killed-'));
+  const server = await DashboardServer.start({ port: 0, metrics: new FileMetricsLog(join(dir, 'metrics.jsonl')) });
+  try {
+    // A trainer that logs its start and a step, then dies without closing anything.
+    const moduleUrl = pathToFileURL(join(import.meta.dirname, '../../src/tracking/index.js')).href;
+    const script = `
+      import { JsonlTracker } from ${JSON.stringify(moduleUrl)};
+      const t = new JsonlTracker({ runDir: ${JSON.stringify(dir)}, fsync: false });
+      t.event('run_start', { config: {} });
+      t.log({ a: 1 }, 1);
+      process.exit(9);`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(child.status, 9, child.stderr);
+    const watcher = new RunFolderWatcher(dir, server);
+    watcher.poll();
+    assert.equal(server.runState.phase, 'stopped');
+    assert.match(server.runState.message ?? '', new RegExp(`pid ${child.pid}\\) exited without logging run_end`));
+
+    // The same on another host cannot be checked: it stays running. A live writer stays running.
+    server.pushEvent(ev('run_start', { pid: child.pid, host: `${hostname()}-elsewhere` }));
+    assert.equal(server.checkWriter(() => false), false);
+    server.pushEvent(ev('run_start', { pid: process.pid, host: hostname() }));
+    assert.equal(server.checkWriter(), false);
+    assert.equal(server.runState.phase, 'running');
+    assert.equal(server.checkWriter(() => false), true);
+    assert.equal(server.runState.phase, 'stopped');
+  } finally {
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
