@@ -121,6 +121,14 @@ async function load(): Promise<void> {
       loadAgain = false;
       for (;;) {
         const res = await fetch(`/metrics?${cursor.query()}`);
+        if (res.status === 400) {
+          // A cursor the server no longer knows (the file shrank between two answers): start over.
+          console.error(`/metrics: ${await res.text()}`);
+          cursor.restart();
+          table.clearRows();
+          loadAgain = true;
+          break;
+        }
         if (!res.ok) throw new Error(`/metrics: ${res.status} ${await res.text()}`);
         const more = cursor.apply(parseIncrement(await res.json()), table);
         schedule();
@@ -128,10 +136,8 @@ async function load(): Promise<void> {
       }
     } while (loadAgain);
   } catch (e) {
+    // The server is away: keep what the page has; the stream's reconnection loads again.
     console.error(e);
-    // A cursor the server no longer knows (the file shrank between two answers): start over.
-    cursor.restart();
-    table.clearRows();
   } finally {
     loading = false;
   }
