@@ -42,6 +42,8 @@ console.error(`bench-dashboard: ${metricsPath} ready`);
 const size = statSync(metricsPath).size;
 
 const child = spawn(process.execPath, [values.main, 'dashboard', '--run', dir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+// The server must not outlive a failed bench.
+process.on('exit', () => child.kill('SIGTERM'));
 const log = (m) => console.error(`bench-dashboard: ${m}`);
 const vm = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 let stderr = '';
