@@ -4,10 +4,10 @@
  * process trains. Runs until Ctrl-C.
  */
 import { existsSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
-import { DashboardServer, RunFolderWatcher } from '../tracking/index.js';
+import { DashboardServer, FileMetricsLog, METRICS_FILE, RunFolderWatcher } from '../tracking/index.js';
 
 export const DEFAULT_DASHBOARD_PORT = 6060;
 
@@ -27,7 +27,7 @@ export const dashboardCommand: Command = {
     if (port < 0 || port > 65535) throw new Error(`dashboard: option '--port' must be 0..65535, got ${port}`);
     if (pollMs < 10) throw new Error(`dashboard: option '--poll-ms' must be at least 10, got ${pollMs}`);
 
-    const server = await DashboardServer.start({ port, title: basename(resolve(runDir)), keepAlive: true });
+    const server = await DashboardServer.start({ port, title: basename(resolve(runDir)), keepAlive: true, metrics: new FileMetricsLog(join(runDir, METRICS_FILE)) });
     const watcher = new RunFolderWatcher(runDir, server, (m) => console.error(`dashboard: ${m}`));
     const steps = watcher.poll();
     watcher.start(pollMs);

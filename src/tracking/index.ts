@@ -9,11 +9,13 @@ export {
   latestPerStep, readEventsJsonl, readMetricsJsonl, type EventRecord, type FlatMetrics, type MetricsRecord,
 } from './jsonl-records.js';
 export { JsonlTracker, type JsonlTrackerOptions } from './jsonl-tracker.js';
-export { JsonlTail, type TailRead } from './jsonl-tail.js';
+export { JsonlTail, type TailChunk, type TailRead } from './jsonl-tail.js';
 export { RateWindow, estimateEtaSeconds, fitToWidth, formatDuration, formatProgress, formatRate, type ProgressState } from './progress-format.js';
 export { ProgressDisplay, type ProgressOptions } from './progress.js';
-export { DASHBOARD_HOST, DashboardServer, type DashboardServerOptions } from './dashboard-server.js';
-export { DEFAULT_CHARTS, dashboardHtml } from './dashboard-page.js';
+export { DASHBOARD_CLIENT_DIR, DASHBOARD_HOST, DashboardServer, METRICS_CHUNK_BYTES, type DashboardServerOptions } from './dashboard-server.js';
+export { CursorError, FileMetricsLog, MemoryMetricsLog, PrefixedMetricsLog, completeLinesEnd, joinObjectLines, type MetricsChunk, type MetricsLog } from './dashboard-metrics-log.js';
+export { nextRunState, runStateOf, type RunPhase, type RunState } from './dashboard-run-state.js';
+export { DASHBOARD_SCRIPT_PATH, DEFAULT_CHARTS, dashboardHtml } from './dashboard-page.js';
 export { DashboardTracker, type DashboardTrackerOptions } from './dashboard-tracker.js';
 export { MultiTracker } from './multi-tracker.js';
 export { RunFolderWatcher } from './run-watcher.js';

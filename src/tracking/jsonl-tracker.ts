@@ -10,6 +10,7 @@
  * dashboard does), which is the run that continued.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EVENTS_FILE, METRICS_FILE, encodeMetricsLine, jsonReplacer } from './jsonl-records.js';
 import type { EventKind, EventPayloads, Tracker } from './types.js';
@@ -48,7 +49,9 @@ export class JsonlTracker implements Tracker {
 
   event<K extends EventKind>(kind: K, payload: EventPayloads[K]): void {
     if (this.eventsFd === null) throw new Error('JsonlTracker: event() after close()');
-    const line = JSON.stringify({ kind, time: this.now().toISOString(), ...payload }, jsonReplacer) + '\n';
+    // The writer's identity lets a dashboard on this host tell a run killed before its run_end.
+    const writer = kind === 'run_start' ? { pid: process.pid, host: hostname() } : {};
+    const line = JSON.stringify({ kind, time: this.now().toISOString(), ...writer, ...payload }, jsonReplacer) + '\n';
     this.append(this.eventsFd, line);
   }
 

@@ -29,6 +29,9 @@ export interface EventPayloads {
     project?: string;
     experiment?: string;
     runDir?: string;
+    /** The writing process and its host; JsonlTracker adds them (see dashboard-run-state.ts). */
+    pid?: number;
+    host?: string;
   };
   samples: { step: number; split?: 'train' | 'val'; samples: SampleRecord[] };
   validation: { step: number; metrics: Record<string, number>; samples?: SampleRecord[] };

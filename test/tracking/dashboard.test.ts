@@ -2,24 +2,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Script } from 'node:vm';
-import { DashboardTracker, JsonlTracker } from '../../src/tracking/index.js';
-import { dashboardScript } from '../../src/tracking/dashboard-page.js';
+import { DASHBOARD_CLIENT_DIR, DASHBOARD_SCRIPT_PATH, DEFAULT_CHARTS, DashboardTracker, JsonlTracker } from '../../src/tracking/index.js';
 import { SseClient } from './sse-client.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
-function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
+function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, headers: res.headers }));
     });
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -27,18 +25,60 @@ function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
-test('the page is self-contained and its script compiles', TIMEOUT, async () => {
+test('the page loads only its own script, the browser build of dashboard-client', TIMEOUT, async () => {
   const dash = await DashboardTracker.start({ port: 0 });
   try {
     assert.match(dash.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     const page = await httpGet(dash.url);
     assert.equal(page.status, 200);
     assert.match(page.type, /text\/html/);
-    assert.match(page.body, /<script>/);
-    assert.doesNotMatch(page.body, /\b(src|href)=/, 'no external scripts, styles or links');
-    assert.doesNotMatch(page.body, /https?:\/\/(?!www\.w3\.org\/2000\/svg)/, 'no URLs except the SVG namespace');
-    assert.ok(page.body.includes(dashboardScript()));
-    assert.doesNotThrow(() => new Script(dashboardScript()));
+    const srcs = [...page.body.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1]);
+    assert.deepEqual(srcs, [DASHBOARD_SCRIPT_PATH], 'one script, from this server; no other assets');
+    assert.match(page.body, new RegExp(`<script type="module" src="${DASHBOARD_SCRIPT_PATH}"></script>`));
+    assert.doesNotMatch(page.body, /https?:\/\//, 'no URLs');
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self';/);
+
+    const script = await httpGet(new URL(DASHBOARD_SCRIPT_PATH, dash.url).href);
+    assert.equal(script.status, 200);
+    assert.match(script.type, /^text\/javascript/);
+    const built = join(DASHBOARD_CLIENT_DIR, 'browser', 'main.js');
+    assert.equal(script.body, readFileSync(built, 'utf8'), 'served as built');
+    // It is the compiled module: ES imports of the other client modules, each served too.
+    const imports = [...script.body.matchAll(/from '(\.[^']+)'/g)].map((m) => m[1]!);
+    assert.deepEqual(imports.sort(), ['../model.js', './chart.js']);
+    for (const path of imports) {
+      const dep = await httpGet(new URL(path, new URL(DASHBOARD_SCRIPT_PATH, dash.url)).href);
+      assert.equal(dep.status, 200, path);
+    }
+    const check = spawnSync(process.execPath, ['--check', built], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    // The browser build of model.ts is the same code the Node tests exercise.
+    const model = await import(pathToFileURL(join(DASHBOARD_CLIENT_DIR, 'model.js')).href) as { DEFAULT_CHARTS: string[] };
+    assert.deepEqual(model.DEFAULT_CHARTS, DEFAULT_CHARTS);
+    assert.equal((await httpGet(`${dash.url}client/../../package.json`)).status, 404);
+    assert.equal((await httpGet(`${dash.url}client/browser/main.ts`)).status, 404);
+  } finally {
+    await dash.close();
+  }
+});
+
+test('every answer forbids MIME sniffing and framing', TIMEOUT, async () => {
+  const dash = await DashboardTracker.start({ port: 0 });
+  try {
+    for (const path of ['', 'metrics', 'metrics?from=0', DASHBOARD_SCRIPT_PATH.slice(1), 'nope', 'metrics?from=x']) {
+      const r = await httpGet(`${dash.url}${path}`);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', path);
+      assert.equal(r.headers['x-frame-options'], 'DENY', path);
+    }
+    const page = await httpGet(dash.url);
+    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
+    const events = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = request(`${dash.url}events`, (res) => { resolve(res.headers); req.destroy(); });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(events['x-content-type-options'], 'nosniff');
+    assert.equal(events['x-frame-options'], 'DENY');
   } finally {
     await dash.close();
   }
