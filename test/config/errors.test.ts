@@ -144,3 +144,11 @@ test('warnings: GRPO quirks, double KL, ignored keys, greedy n>1', () => {
   assert.match(w(['actor_rollout_ref.rollout.n=4', 'actor_rollout_ref.rollout.do_sample=False']), /identical/);
   assert.equal(w([]), '');
 });
+
+test('an ignored key whose default links to another key warns only when the user set it', () => {
+  const w = (args: string[]): string => configWarnings(resolveConfig({ overrides: args })).join('\n');
+  // default_hdfs_dir's default pastes the experiment name, so a renamed experiment moves it.
+  assert.equal(w(['trainer.experiment_name=countdown-tiny']), '');
+  assert.match(w(['trainer.default_hdfs_dir=hdfs://x/y']), /default_hdfs_dir="hdfs:\/\/x\/y" is ignored: no HDFS copy/);
+  assert.match(w(['trainer.experiment_name=a', 'trainer.default_hdfs_dir=~/experiments/gsm8k/ppo/b']), /default_hdfs_dir.*is ignored/);
+});
