@@ -1,0 +1,17 @@
+// `npm run build`: the WebAssembly kernels, then the TypeScript. Says what it builds, so the first
+// minutes of `npm start` on a fresh checkout are not silent.
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+execFileSync(process.execPath, [join(root, 'scripts', 'build-kernels.mjs')], { stdio: 'inherit' });
+const t0 = performance.now();
+process.stderr.write('build: TypeScript (tsc -p tsconfig.json -> dist/) ... ');
+try {
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+} catch {
+  process.stderr.write('failed\n');
+  process.exit(1);
+}
+process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
