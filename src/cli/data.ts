@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { progressLines } from './progress-lines.js';
 import { formatUsage } from './usage.js';
 import { buildDataset, DATASET_TASKS, DEFAULT_SIZES, inferColumns, readParquet, writeParquet, type DatasetTask, type FieldType } from '../data/index.js';
 import { countdown } from '../tasks/index.js';
@@ -68,11 +69,13 @@ async function generate(task: DatasetTask, args: string[]): Promise<number> {
     seed: intOption(parsed, 'seed', 0, cmd),
     template: template as countdown.CountdownTemplate,
     countdownNumbers,
+    onProgress: progressLines(`${cmd}: generating rows`),
   };
   const t0 = Date.now();
   const data = buildDataset(task, options);
   for (const split of ['train', 'test'] as const) {
     const path = join(out, `${split}.parquet`);
+    if (data[split].length > 10_000) process.stderr.write(`${cmd}: writing ${path} ...\n`);
     writeParquet(path, data[split], data[split].length > 0 ? inferColumns(data[split]) : inferColumns(data.train.length > 0 ? data.train : data.test));
     console.log(`wrote ${path} (${data[split].length} rows)`);
   }
