@@ -13,6 +13,7 @@ import { setBackend } from '../tensor/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Trainable } from './checkpoint.js';
 import { loadPromptDataset, type PromptRow } from './dataset.js';
+import { checkSequenceFitsModels } from './preflight.js';
 
 export interface RunSetup {
   backend: Backend;
@@ -51,11 +52,15 @@ function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig
 
 export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
+  checkSequenceFitsModels(config);
   const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
   setBackend(backend);
   const modelPath = arr.model.path;
   const tokenizer = loadTokenizer(modelPath);
-  const datasetOptions = { promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template };
+  const datasetOptions = {
+    promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template,
+    rewardFn: config.reward_model.reward_fn,
+  };
   const train = await loadPromptDataset(data.train_files, tokenizer, datasetOptions);
   const val = await loadPromptDataset(data.val_files, tokenizer, datasetOptions);
   const genBatchSize = algorithm.filter_groups.enable ? (data.gen_batch_size ?? data.train_batch_size) : data.train_batch_size;
