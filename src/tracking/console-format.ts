@@ -1,6 +1,6 @@
 /**
  * veRL's console line, `step:N - key:value - ...`, and the parser that veRL's e2e check
- * (tests/e2e/check_results.py, spec 7.4) applies to it.
+ * (tests/e2e/check_results.py, docs/verl-compat.md#e2e-digit-completion) applies to it.
  *
  * veRL's `concat_dict_to_str` prints `f'{k}:{v:.3f}'` for every value that is a Python number
  * (ints and bools included, so 3 prints as 3.000) in the dict's insertion order; we print in the

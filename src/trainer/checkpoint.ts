@@ -1,5 +1,5 @@
 /**
- * Checkpoints with full resume (quirk 14 fixed). Layout under `trainer.default_local_dir`:
+ * Checkpoints with full resume (docs/verl-compat.md#resume). Layout under `trainer.default_local_dir`:
  *   global_step_N/actor/     HF folder (config.json, model.safetensors in F32 so resume is exact, tokenizer files)
  *   global_step_N/actor/optimizer.safetensors   AdamW moments (<param>.exp_avg, <param>.exp_avg_sq)
  *   global_step_N/critic/    likewise, when there is a critic

@@ -1,5 +1,5 @@
 /**
- * RLHFDataset as TinyZero builds it (spec 1.7): the first message's content is the prompt text, used
+ * RLHFDataset as TinyZero builds it (docs/verl-compat.md#prompts-to-tokens): the first message's content is the prompt text, used
  * as is unless `data.apply_chat_template`; tokenised without special tokens; a prompt longer than
  * `data.max_prompt_length` is an error (truncation='error'), named by file and row.
  */

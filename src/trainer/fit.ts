@@ -1,5 +1,5 @@
 /**
- * The PPO/GRPO loop in veRL's step order (spec 3.2): generate (n per prompt) and recompute old
+ * The PPO/GRPO loop in veRL's step order (docs/verl-compat.md#step-order): generate (n per prompt) and recompute old
  * log-probs, reference log-probs, values, rewards, KL in reward, advantages, critic update, actor
  * update after `critic_warmup`, validation every `test_freq` steps, checkpoint every `save_freq`
  * steps, then one flat metrics dict per step. Each phase is its own function and is timed as
@@ -201,7 +201,7 @@ function advantagePhase(ctx: FitContext, batch: RolloutBatch): Record<string, nu
 function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): { miniBatchRows: number; microBatchRows: number; useDynamicBsz: boolean; maxTokenLen: number; epochs: number; shuffle: boolean; gradClip: number } {
   const n = ctx.config.actor_rollout_ref.rollout.n;
   const c = role === 'actor' ? ctx.config.actor_rollout_ref.actor : ctx.config.critic;
-  // Quirk 7 fixed: the critic's sizes are in prompts, like the actor's, so both scale by n.
+  // docs/verl-compat.md#critic-batch-units: the critic's sizes are in prompts, like the actor's, so both scale by n.
   const mini = c.ppo_mini_batch_size * n;
   return {
     miniBatchRows: mini,

@@ -69,7 +69,7 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
     const key = genBatchSize === data.train_batch_size ? 'data.train_batch_size' : 'data.gen_batch_size';
     throw new Error(`${key} = ${genBatchSize} is larger than the ${train.length} training prompts in ${String(data.train_files)}`);
   }
-  // Quirk 3 fixed: exactly this many steps run. The DAPO recipe counts steps the same way (loader
+  // docs/verl-compat.md#step-count: exactly this many steps run. The DAPO recipe counts steps the same way (loader
   // batches × epochs) but stops early when the epochs run out; here a step that needs more prompts
   // draws them from the next epoch, so the run still trains exactly totalSteps steps.
   const totalSteps = trainer.total_training_steps ?? stepsPerEpoch * trainer.total_epochs;

@@ -134,11 +134,11 @@ test('links to unknown keys and link cycles are reported with the key holding th
   assert.ok(cyc.some((x) => /link cycle/.test(x.message)));
 });
 
-test('warnings: GRPO quirks, double KL, ignored keys, greedy n>1', () => {
+test('warnings: GRPO KL in the score, double KL, ignored keys, greedy n>1', () => {
   const w = (args: string[]): string => configWarnings(resolveConfig({ overrides: args })).join('\n');
   assert.match(w(['algorithm.adv_estimator=grpo']), /grpo with rollout\.n=1/);
-  assert.match(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5']), /quirk 11/);
-  assert.doesNotMatch(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5', 'actor_rollout_ref.actor.use_kl_loss=True']), /quirk 11/);
+  assert.match(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5']), /#grpo-kl-in-score/);
+  assert.doesNotMatch(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5', 'actor_rollout_ref.actor.use_kl_loss=True']), /#grpo-kl-in-score/);
   assert.match(w(['actor_rollout_ref.actor.use_kl_loss=True', 'algorithm.use_kl_in_reward=True']), /penalised twice/);
   assert.match(w(['actor_rollout_ref.rollout.tensor_model_parallel_size=4']), /tensor_model_parallel_size=4 is ignored: no tensor parallelism/);
   assert.match(w(['actor_rollout_ref.actor.fsdp_config.param_offload=True']), /fsdp_config\.param_offload=true is ignored: one process holds the whole model/);
