@@ -13,7 +13,7 @@ function at(c: TinyZeroConfig, path: string): unknown {
   return cur;
 }
 
-// [dotted path, value, how the spec writes `leaf: value`]
+// [dotted path, value, how the doc's YAML block writes `leaf: value`]
 const fromSpec: [string, unknown, string][] = [
   ['data.train_files', '~/data/rlhf/gsm8k/train.parquet', 'train_files: ~/data/rlhf/gsm8k/train.parquet'],
   ['data.val_files', '~/data/rlhf/gsm8k/test.parquet', 'val_files:   ~/data/rlhf/gsm8k/test.parquet'],
@@ -98,7 +98,7 @@ test('defaults equal the values of ppo_trainer.yaml in docs/verl-compat.md#defau
   }
 });
 
-test("the spec's ${...} links resolve to the linked defaults", () => {
+test("the ${...} links of ppo_trainer.yaml resolve to the linked defaults", () => {
   const c = defaultConfig();
   const r = c.actor_rollout_ref;
   assert.equal(r.rollout.prompt_length, 512);

@@ -35,7 +35,7 @@ const qwen25Like = {
   vocab_size: 151936,
 };
 
-test('tiny-llama config.json parses with the spec\'s values', () => {
+test('tiny-llama config.json parses with veRL\'s values', () => {
   const c = loadModelConfig(tinyLlama);
   assert.equal(c.model_type, 'llama');
   assert.deepEqual(c.architectures, ['LlamaForCausalLM']);
