@@ -6,6 +6,7 @@
 import { readDataRows, type Row } from '../data/index.js';
 import { selectRmScoreFn } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { RewardFn } from './reward.js';
 
 export interface PromptRow {
   /** Prompt token ids, unpadded. */
@@ -29,7 +30,7 @@ export interface DatasetOptions {
    * data_source with a reward function and a reward_model.ground_truth, checked here at load, so
    * a bad row is named by file and row before any generation instead of after the first rollout.
    */
-  rewardFn?: 'data_source' | 'digit_completion';
+  rewardFn?: RewardFn;
 }
 
 function checkRewardColumns(row: Row, file: string, i: number): void {

@@ -3,9 +3,9 @@
  * load or a model is built: a run that cannot work fails in its first second with one line naming
  * the file and key, not after a generation phase with a typed-array or shape error.
  */
+import { join } from 'node:path';
 import type { TinyZeroConfig } from '../config/types.js';
 import { loadModelConfig } from '../models/config.js';
-import { join } from 'node:path';
 
 /** Prompt + response must fit the positions the model was trained for (its config.json). */
 export function checkSequenceFitsModels(config: TinyZeroConfig): void {
