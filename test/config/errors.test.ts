@@ -160,6 +160,10 @@ test("YAML's .inf/.nan and overrides' inf print as such, not as JSON's null", ()
   assert.match(message(['data.max_response_length=-inf']), /data\.max_response_length = -inf: expected an integer ≥ 1 \(a finite value/);
   assert.match(message([], 'algorithm:\n  gamma: .nan\n'), /algorithm\.gamma = nan: /);
   assert.doesNotMatch(message(['data.max_response_length=inf']), /null/);
+  // One line for the cause: rollout.response_length follows it through its default link.
+  assert.deepEqual(problems(['data.max_response_length=inf']).map((p) => p.key), ['data.max_response_length']);
+  assert.deepEqual(problems(['data.max_response_length=inf', 'actor_rollout_ref.rollout.response_length=0']).map((p) => p.key),
+    ['data.max_response_length', 'actor_rollout_ref.rollout.response_length']);
 });
 
 test('an ignored key whose default links to another key warns only when the user set it', () => {
