@@ -9,9 +9,10 @@ execFileSync(process.execPath, [join(root, 'scripts', 'build-kernels.mjs')], { s
 const t0 = performance.now();
 process.stderr.write('build: TypeScript (tsc -p tsconfig.json -> dist/) ... ');
 try {
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
-} catch {
-  process.stderr.write('failed\n');
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'pipe' });
+} catch (e) {
+  // tsc reports type errors on stdout; they follow the line above, which they end.
+  process.stderr.write(`failed\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   process.exit(1);
 }
 process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
