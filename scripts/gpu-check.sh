@@ -22,7 +22,6 @@ for a in "$@"; do
     export LD_LIBRARY_PATH="/tmp/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     nvidia=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     [ -f "$nvidia" ] && export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$nvidia}"
-    mkdir -p ../shared/fixtures && cp -r .gpu/fixtures/tiny-llama ../shared/fixtures/ 2>/dev/null || true
   else
     args+=("$a")
   fi

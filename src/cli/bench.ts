@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { formatReport, runBench } from '../bench/index.js';
 import { intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { formatUsage } from './usage.js';
 
 const spec = {
   device: { type: 'string' as const, help: 'cpu or webgpu (default cpu)' },
@@ -13,11 +14,17 @@ const spec = {
   json: { type: 'boolean' as const, help: 'print only the JSON report to stdout' },
 };
 
-// The bundled copy (assets/README.md), so the default works in any checkout.
+// veRL's tiny test Llama, bundled with the package (dist/src/cli -> the package root).
 const DEFAULT_MODEL = new URL('../../../assets/models/tiny-llama', import.meta.url);
 
 export const benchCommand: Command = {
   summary: 'benchmark matmul, kernels, a training step and decoding beside onnxruntime and tfjs',
+  usage: formatUsage({
+    synopsis: ['tinyzero bench [--device cpu|webgpu] [--threads N] [--model DIR] [--out FILE] [--quick] [--json]'],
+    description: 'Benchmarks matmul beside onnxruntime and tfjs, the fused kernels, a training step and batched decoding; ' +
+      'prints a table and writes the JSON report.',
+    options: spec,
+  }),
   async run(args) {
     const cmd = 'bench';
     const parsed = parseArgs(args, spec, cmd);

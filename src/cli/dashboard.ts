@@ -7,18 +7,28 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { formatUsage } from './usage.js';
 import { DashboardServer, FileMetricsLog, METRICS_FILE, RunFolderWatcher } from '../tracking/index.js';
 
 export const DEFAULT_DASHBOARD_PORT = 6060;
 
+const spec = {
+  run: { type: 'string' as const, help: 'run folder holding metrics.jsonl (trainer.default_local_dir)' },
+  port: { type: 'string' as const, help: `port on 127.0.0.1 (default ${DEFAULT_DASHBOARD_PORT}; 0 = any free port)` },
+  'poll-ms': { type: 'string' as const, help: 'how often to read new lines (default 1000)' },
+};
+
 export const dashboardCommand: Command = {
   summary: 'serve a live dashboard (charts, samples) for a run folder on 127.0.0.1',
+  usage: formatUsage({
+    synopsis: ['tinyzero dashboard --run DIR [--port P] [--poll-ms MS]'],
+    description: 'Serves live charts of a run folder\'s metrics and sampled responses on http://127.0.0.1:P/, following ' +
+      'the files while another process trains. Runs until Ctrl-C.',
+    options: spec,
+    notes: ['example: tinyzero dashboard --run checkpoints/TinyZero/countdown-tiny'],
+  }),
   async run(args: string[]): Promise<number> {
-    const parsed = parseArgs(args, {
-      run: { type: 'string', help: 'run folder holding metrics.jsonl' },
-      port: { type: 'string', help: `port on 127.0.0.1 (default ${DEFAULT_DASHBOARD_PORT}; 0 = any free port)` },
-      'poll-ms': { type: 'string', help: 'how often to read new lines (default 1000)' },
-    }, 'dashboard');
+    const parsed = parseArgs(args, spec, 'dashboard');
     const runDir = stringOption(parsed, 'run');
     if (!runDir) throw new Error('dashboard: --run DIR is required (the run folder with metrics.jsonl)');
     if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new Error(`dashboard: run folder '${runDir}' does not exist`);

@@ -5,11 +5,34 @@
 import { join } from 'node:path';
 import { intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { progressLines } from './progress-lines.js';
+import { formatUsage } from './usage.js';
 import { buildDataset, DATASET_TASKS, DEFAULT_SIZES, inferColumns, readParquet, writeParquet, type DatasetTask, type FieldType } from '../data/index.js';
 import { countdown } from '../tasks/index.js';
 
-const USAGE = `usage: tinyzero data <${DATASET_TASKS.join('|')}> --out DIR [--train-size N] [--test-size M] [--template base|qwen-instruct] [--numbers 3|3-4] [--seed S]
-       tinyzero data inspect FILE [--limit N] [--json]`;
+const generateSpec = {
+  out: { type: 'string' as const, help: 'folder for train.parquet and test.parquet (created)' },
+  'train-size': { type: 'string' as const, help: 'training rows (default per task)' },
+  'test-size': { type: 'string' as const, help: 'held-out rows (default per task)' },
+  template: { type: 'string' as const, help: 'countdown prompt: base (default) or qwen-instruct' },
+  numbers: { type: 'string' as const, help: 'countdown: how many numbers, N or MIN-MAX within 2-6 (default 3-4)' },
+  seed: { type: 'string' as const, help: 'default 0' },
+};
+const inspectSpec = {
+  limit: { type: 'string' as const, help: 'rows to print (default 5)' },
+  json: { type: 'boolean' as const, help: 'one JSON object: schema and rows' },
+};
+
+const USAGE = formatUsage({
+  synopsis: [
+    `tinyzero data <${DATASET_TASKS.join('|')}> --out DIR [--train-size N] [--test-size M] [--template base|qwen-instruct] [--numbers 3|3-4] [--seed S]`,
+    'tinyzero data inspect FILE [--limit N] [--json]',
+  ],
+  description: 'Writes train.parquet and test.parquet in veRL\'s schema for a generated task, or prints a parquet file\'s ' +
+    'schema and first rows.',
+  options: { ...generateSpec, ...inspectSpec },
+  notes: [`default sizes (train, test): ${DATASET_TASKS.map((t) => `${t} ${DEFAULT_SIZES[t].join(', ')}`).join('; ')}`],
+});
 
 const json = (v: unknown, indent?: number): string =>
   JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), indent);
@@ -22,10 +45,7 @@ function typeName(t: FieldType): string {
 
 async function generate(task: DatasetTask, args: string[]): Promise<number> {
   const cmd = `data ${task}`;
-  const parsed = parseArgs(args, {
-    out: { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
-    template: { type: 'string' }, seed: { type: 'string' }, numbers: { type: 'string' },
-  }, cmd);
+  const parsed = parseArgs(args, generateSpec, cmd);
   const out = stringOption(parsed, 'out');
   if (!out) throw new Error(`${cmd}: --out DIR is required`);
   if (parsed.positionals.length > 0) throw new Error(`${cmd}: unexpected argument '${parsed.positionals[0]}'`);
@@ -49,11 +69,13 @@ async function generate(task: DatasetTask, args: string[]): Promise<number> {
     seed: intOption(parsed, 'seed', 0, cmd),
     template: template as countdown.CountdownTemplate,
     countdownNumbers,
+    onProgress: progressLines(`${cmd}: generating rows`),
   };
   const t0 = Date.now();
   const data = buildDataset(task, options);
   for (const split of ['train', 'test'] as const) {
     const path = join(out, `${split}.parquet`);
+    if (data[split].length > 10_000) process.stderr.write(`${cmd}: writing ${path} ...\n`);
     writeParquet(path, data[split], data[split].length > 0 ? inferColumns(data[split]) : inferColumns(data.train.length > 0 ? data.train : data.test));
     console.log(`wrote ${path} (${data[split].length} rows)`);
   }
@@ -62,7 +84,7 @@ async function generate(task: DatasetTask, args: string[]): Promise<number> {
 }
 
 async function inspect(args: string[]): Promise<number> {
-  const parsed = parseArgs(args, { limit: { type: 'string' }, json: { type: 'boolean' } }, 'data inspect');
+  const parsed = parseArgs(args, inspectSpec, 'data inspect');
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new Error('data inspect: expected exactly one FILE');
   const limit = intOption(parsed, 'limit', 5, 'data inspect');
@@ -81,6 +103,7 @@ async function inspect(args: string[]): Promise<number> {
 
 export const dataCommand: Command = {
   summary: 'generate veRL parquet datasets (countdown, multiply, arith, digit-completion) or inspect one',
+  usage: USAGE,
   async run(args: string[]): Promise<number> {
     const [sub, ...rest] = args;
     if (!sub || sub === '--help' || sub === '-h') {

@@ -11,6 +11,7 @@ import { AdamW, clipGradNormAsync, cosineWithWarmup } from '../nn/index.js';
 import * as T from '../tensor/index.js';
 import { intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { formatUsage } from './usage.js';
 
 const TEXT = 'TinyZero reproduced DeepSeek R1-Zero on the Countdown game: reinforcement learning on a base model, ' +
   'with a rule-based reward, taught it to search and to check its own work. ';
@@ -24,6 +25,12 @@ const spec = {
 
 export const demoCommand: Command = {
   summary: 'train a tiny transformer on a short text and watch the loss fall (engine demo)',
+  usage: formatUsage({
+    synopsis: ['tinyzero demo [--steps N] [--device cpu|webgpu|reference] [--threads N] [--seed S]'],
+    description: 'The engine on its own: a small Qwen2-style transformer learns a short text with AdamW, printing its ' +
+      'loss as it falls, then recites the text greedily from its first words.',
+    options: spec,
+  }),
   async run(args) {
     const parsed = parseArgs(args, spec, 'demo');
     const steps = intOption(parsed, 'steps', 300, 'demo');

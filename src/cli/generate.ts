@@ -6,6 +6,7 @@ import { setBackend } from '../tensor/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { floatOption, intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { formatUsage } from './usage.js';
 
 const spec = {
   model: { type: 'string' as const, help: 'Hugging Face folder (config.json, safetensors, tokenizer)' },
@@ -28,6 +29,12 @@ const spec = {
 
 export const generateCommand: Command = {
   summary: 'generate from a model folder (--model DIR --prompt TEXT)',
+  usage: formatUsage({
+    synopsis: ['tinyzero generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]'],
+    description: 'Samples continuations of one prompt from a Hugging Face folder (config.json, safetensors, tokenizer.json).',
+    options: spec,
+    notes: ['example: tinyzero generate --model assets/models/countdown-base --prompt "2+3=" --temperature 0'],
+  }),
   async run(args) {
     const cmd = 'generate';
     const parsed = parseArgs(args, spec, cmd);

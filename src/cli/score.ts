@@ -12,14 +12,26 @@ import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { formatUsage } from './usage.js';
 import { parseJsonl, toJsonl } from '../data/index.js';
 import { computeScore } from '../tasks/index.js';
 import { AtomicLineWriter, StdoutLineWriter, type LineWriter } from './line-writer.js';
 
+const spec = {
+  input: { type: 'string' as const, help: 'JSONL file, one {data_source, solution_str, ground_truth} object a line' },
+  output: { type: 'string' as const, help: 'JSONL file to write (default: stdout)' },
+};
+
 export const scoreCommand: Command = {
   summary: 'score JSONL lines {data_source, solution_str, ground_truth} with TinyZero\'s rewards',
+  usage: formatUsage({
+    synopsis: ['tinyzero score --input FILE.jsonl [--output FILE.jsonl]'],
+    description: 'Scores each line\'s solution_str against its ground_truth with the reward its data_source routes to; ' +
+      'writes the input lines plus "score". Bad lines are reported by line number on stderr and skipped.',
+    options: spec,
+  }),
   async run(args: string[]): Promise<number> {
-    const parsed = parseArgs(args, { input: { type: 'string' }, output: { type: 'string' } }, 'score');
+    const parsed = parseArgs(args, spec, 'score');
     const input = stringOption(parsed, 'input');
     if (!input) throw new Error('score: --input FILE.jsonl is required');
     const output = stringOption(parsed, 'output');

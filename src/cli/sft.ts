@@ -5,12 +5,21 @@
 import { resolveConfig } from '../config/index.js';
 import { sft } from '../sft/index.js';
 import type { Command } from './command.js';
-import { splitTrainArgs } from './train.js';
+import { configCommandOptions, splitTrainArgs } from './train.js';
+import { formatUsage } from './usage.js';
 
 export const sftCommand: Command = {
   summary: 'supervised causal-LM training on text or prompt/response pairs (--config FILE.yaml, key.path=value overrides)',
+  usage: formatUsage({
+    synopsis: ['tinyzero sft [--config FILE.yaml] [--quiet] [key.path=value ...]'],
+    description: 'Supervised causal-LM training (the config\'s sft section, plus trainer.default_local_dir, seed, logger, ' +
+      'device, threads and resume_mode) on text or prompt/response pairs from parquet or JSONL; the loss covers the ' +
+      'response tokens only for pairs. Checkpoints go to global_step_N/model and a stopped run resumes.',
+    options: configCommandOptions,
+    notes: ['example: tinyzero sft --config examples/countdown-base-sft.yaml sft.total_steps=50'],
+  }),
   async run(args) {
-    const { file, overrides, quiet } = splitTrainArgs(args);
+    const { file, overrides, quiet } = splitTrainArgs(args, 'sft');
     const config = resolveConfig({ file, overrides });
     const s = await sft(config, { progress: !quiet });
     if (s.alreadyFinished) return 0;

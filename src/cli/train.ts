@@ -6,8 +6,16 @@
 import { configDiff, formatConfigDiff, resolveConfig } from '../config/index.js';
 import { train } from '../trainer/index.js';
 import type { Command } from './command.js';
+import { formatUsage } from './usage.js';
 
-export function splitTrainArgs(args: string[]): { file?: string; overrides: string[]; quiet: boolean } {
+/** The options train and sft share; the rest of their arguments are `key.path=value` overrides. */
+export const configCommandOptions = {
+  config: { type: 'string' as const, help: 'YAML config (-c FILE); keys missing from it keep TinyZero\'s defaults' },
+  quiet: { type: 'boolean' as const, help: 'no progress line on stderr (the step lines still print)' },
+};
+
+/** Splits `--config FILE`, `--quiet` and overrides; `command` names the command in errors. */
+export function splitTrainArgs(args: string[], command = 'train'): { file?: string; overrides: string[]; quiet: boolean } {
   let file: string | undefined;
   let quiet = false;
   const overrides: string[] = [];
@@ -15,13 +23,13 @@ export function splitTrainArgs(args: string[]): { file?: string; overrides: stri
     const a = args[i]!;
     if (a === '--config' || a === '-c') {
       file = args[++i];
-      if (!file) throw new Error('train: --config needs a file');
+      if (!file) throw new Error(`${command}: --config needs a file`);
     } else if (a.startsWith('--config=')) {
       file = a.slice('--config='.length);
     } else if (a === '--quiet') {
       quiet = true;
     } else if (a.startsWith('--')) {
-      throw new Error(`train: unknown option '${a}'. Use --config FILE.yaml and key.path=value overrides`);
+      throw new Error(`${command}: unknown option '${a}'. Use --config FILE.yaml and key.path=value overrides (tinyzero ${command} --help)`);
     } else {
       overrides.push(a);
     }
@@ -50,8 +58,22 @@ export function lastStepLine(m: Record<string, number> | null): string {
 
 export const trainCommand: Command = {
   summary: 'PPO/GRPO training (--config FILE.yaml, key.path=value overrides as in veRL)',
+  usage: formatUsage({
+    synopsis: ['tinyzero train [--config FILE.yaml] [--quiet] [key.path=value ...]'],
+    description: 'PPO/GRPO training, veRL\'s main_ppo: the config is TinyZero\'s defaults, then the YAML file, then the ' +
+      'overrides in veRL\'s syntax (+key=value adds a key, lists as [a,b], null, 1e-6). It is checked before any work, ' +
+      'printed as its differences from the defaults and saved beside the run (trainer.default_local_dir) with ' +
+      'metrics.jsonl, events.jsonl and checkpoints; the same command resumes a stopped run.',
+    options: configCommandOptions,
+    notes: [
+      'examples:',
+      '  tinyzero train --config examples/countdown-tiny.yaml',
+      '  tinyzero train --config examples/digit-completion-grpo.yaml trainer.total_training_steps=20 trainer.seed=2',
+      'Every key, its default and veRL\'s meaning: docs/verl-compat.md. Watch a run: tinyzero dashboard --run DIR.',
+    ],
+  }),
   async run(args) {
-    const { file, overrides, quiet } = splitTrainArgs(args);
+    const { file, overrides, quiet } = splitTrainArgs(args, 'train');
     const config = resolveConfig({ file, overrides });
     const diff = formatConfigDiff(configDiff(config));
     process.stderr.write(`config${file ? ` (${file})` : ''}, differences from TinyZero's defaults:\n${diff.map((l) => `  ${l}`).join('\n')}\n`);

@@ -1,6 +1,6 @@
 /**
  * Cross-field rules, run on a config whose every leaf already has the right type. Errors are
- * the checks veRL asserts at startup or deep inside a worker (spec §3.1, §3.7, §6), moved before any
+ * the checks veRL asserts at startup or deep inside a worker (docs/verl-compat.md#trainer-setup, #update-loops, #newer-algorithms), moved before any
  * work; warnings are legal configs that probably do not do what the user means.
  */
 import { klInReward, usesCritic, usesReferencePolicy } from './derived.js';
@@ -103,7 +103,7 @@ export function crossFieldWarnings(c: TinyZeroConfig): string[] {
     out.push(`${est} with rollout.n=1: every group has one sample (${est === 'grpo' ? 'advantage = raw score' : 'advantage = 0, nothing is learned'}); set rollout.n > 1`);
   }
   if (est === 'grpo' && !actor.use_kl_loss && klInReward(c) && usesReferencePolicy(c)) {
-    out.push('grpo without actor.use_kl_loss: the per-token KL penalty is summed into the outcome score before group normalisation (TinyZero quirk 11); GRPO usually sets actor.use_kl_loss=True');
+    out.push('grpo without actor.use_kl_loss: the per-token KL penalty is summed into the outcome score before group normalisation (docs/verl-compat.md#grpo-kl-in-score); GRPO usually sets actor.use_kl_loss=True');
   }
   if (actor.use_kl_loss && c.algorithm.use_kl_in_reward === true) {
     out.push('both algorithm.use_kl_in_reward and actor.use_kl_loss are on: KL is penalised twice');

@@ -1,7 +1,7 @@
 /** Facts the trainer derives from the config, stated once so every caller agrees with veRL. */
 import type { TinyZeroConfig } from './types.js';
 
-/** A critic is built only for GAE (spec §3.1). */
+/** A critic is built only for GAE (docs/verl-compat.md#trainer-setup). */
 export function usesCritic(c: TinyZeroConfig): boolean {
   return c.algorithm.adv_estimator === 'gae';
 }

@@ -15,9 +15,11 @@ export interface ConfigProblem {
   source?: string;
 }
 
+/** The value as the user wrote it; JSON would print infinity and NaN as null. */
 export function formatValue(value: YamlValue | undefined): string {
   if (value === undefined) return '(unset)';
-  return JSON.stringify(value);
+  const marked = JSON.stringify(value, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `\u0000${String(v)}` : v));
+  return marked.replace(/"\\u0000(-?Infinity|NaN)"/g, (_, v: string) => (v === 'NaN' ? 'nan' : v === 'Infinity' ? 'inf' : '-inf'));
 }
 
 export function formatProblem(p: ConfigProblem): string {

@@ -21,7 +21,7 @@ export const IGNORED_KEYS: readonly IgnoredKey[] = [
   { key: 'actor_rollout_ref.model.external_lib', reason: PYTHON },
   { key: 'actor_rollout_ref.model.trust_remote_code', reason: PYTHON },
   { key: 'actor_rollout_ref.model.enable_gradient_checkpointing', reason: 'the engine keeps activations; there is no recompute path yet' },
-  { key: 'actor_rollout_ref.model.use_remove_padding', reason: 'numerically equivalent to the padded path (spec §3.7); the engine picks its own layout' },
+  { key: 'actor_rollout_ref.model.use_remove_padding', reason: 'numerically equivalent to the padded path (docs/verl-compat.md#update-loops); the engine picks its own layout' },
   { key: 'actor_rollout_ref.actor.strategy', reason: FSDP },
   { key: 'actor_rollout_ref.actor.fsdp_config.*', reason: FSDP },
   { key: 'actor_rollout_ref.actor.ulysses_sequence_parallel_size', reason: SP },

@@ -7,7 +7,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { resolveInterpolations } from './interpolate.js';
 import { applyOverride, mergeFile, type MergeContext } from './merge.js';
 import { parseOverride, type Override } from './overrides.js';
-import { defaultsTree } from './tree.js';
+import { defaultsTree, lookup } from './tree.js';
 import type { TinyZeroConfig, YamlValue } from './types.js';
 import { typeCheck } from './validate.js';
 import { parseYaml, readYamlFile } from './yaml-io.js';
@@ -40,10 +40,23 @@ export function resolveConfig(options: ResolveOptions = {}): TinyZeroConfig {
   const reported = new Set(ctx.problems.map((p) => p.key));
   const typeProblems: ConfigProblem[] = [];
   const config = typeCheck(resolved, typeProblems, ctx.sources);
-  ctx.problems.push(...typeProblems.filter((p) => !reported.has(p.key)));
+  const typeKeys = new Set(typeProblems.map((p) => p.key));
+  ctx.problems.push(...typeProblems.filter((p) => !reported.has(p.key) && !followsBadLink(p, typeKeys)));
   if (ctx.problems.length === 0) ctx.problems.push(...crossFieldErrors(config));
   if (ctx.problems.length > 0) throw new ConfigError(ctx.problems);
   return config;
+}
+
+/**
+ * A key the user did not set whose default is a whole link to a key already reported (bad
+ * `data.max_response_length` also makes `rollout.response_length` bad): one line for the cause.
+ */
+function followsBadLink(p: ConfigProblem, reportedKeys: ReadonlySet<string>): boolean {
+  if (p.source !== undefined) return false;
+  const found = lookup(p.key.split('.'));
+  const def = found.kind === 'leaf' ? found.leaf.defaultValue : undefined;
+  const link = typeof def === 'string' ? /^\$\{([^${}]+)\}$/.exec(def.trim()) : null;
+  return link !== null && reportedKeys.has(link[1]!.trim());
 }
 
 function layerYaml(ctx: MergeContext, read: () => YamlValue, source: string): void {

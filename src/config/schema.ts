@@ -1,5 +1,5 @@
 /**
- * The one place the defaults live: TinyZero's `verl/trainer/config/ppo_trainer.yaml` (spec §3.8),
+ * The one place the defaults live: TinyZero's `verl/trainer/config/ppo_trainer.yaml` (docs/verl-compat.md#defaults),
  * including its `${...}` links, so an override of `data.max_response_length` also moves
  * `rollout.response_length` as it does in veRL. Keys TinyZero lacks are marked `added`.
  */
@@ -72,7 +72,7 @@ export const schema: Section<TinyZeroConfig> = {
       external_lib: field(nullable(str), null, 'ignored'),
       override_config: openMap('merged over config.json'),
       enable_gradient_checkpointing: field(bool, false, 'ignored on CPU'),
-      use_remove_padding: field(bool, false, 'ignored: numerically equivalent (spec §3.7)'),
+      use_remove_padding: field(bool, false, 'ignored: numerically equivalent (docs/verl-compat.md#update-loops)'),
       trust_remote_code: field(bool, false, 'ignored', { added: true }),
     },
     actor: {

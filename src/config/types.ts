@@ -1,6 +1,6 @@
 /**
  * The run config: one typed object whose tree and snake_case keys are veRL's `ppo_trainer.yaml`
- * (spec §3.8), so `key.path=value` overrides written for TinyZero name the same fields here.
+ * (docs/verl-compat.md#defaults), so `key.path=value` overrides written for TinyZero name the same fields here.
  * Defaults live in schema.ts only; this file is the shape. Keys marked "ignored" are accepted so
  * TinyZero's scripts parse, and listed with their reason in ignored.ts.
  */
@@ -16,7 +16,7 @@ import type { AdvEstimator, KlCtrlType, KlPenaltyType, LossAggMode } from '../rl
 import type { RewardFn } from '../tasks/index.js';
 
 // The enumerations that other layers implement are declared there, once, and read here.
-/** `algorithm.adv_estimator` (TinyZero: gae | grpo; the rest from upstream veRL, spec §6). */
+/** `algorithm.adv_estimator` (TinyZero: gae | grpo; the rest from upstream veRL, docs/verl-compat.md#newer-algorithms). */
 export type { AdvEstimator };
 /** `algorithm.kl_penalty` / `actor.kl_loss_type`; k1 = kl, k2 = mse, k3 = low_var_kl, `+` = straight-through. `full` is refused, as in veRL. */
 export type { KlPenaltyType };
@@ -45,15 +45,15 @@ export interface DataConfig {
   max_response_length: number;
   /** prompts per training step */
   train_batch_size: number;
-  /** prompts per validation generation chunk (TinyZero ignored it, quirk 4); null = the whole set */
+  /** prompts per validation generation chunk (TinyZero ignored it: docs/verl-compat.md#ignored-keys); null = the whole set */
   val_batch_size: number | null;
   /** ignored */
   return_raw_input_ids: boolean;
   /** ignored */
   return_raw_chat: boolean;
-  /** DAPO dynamic sampling: prompts per generation batch; null = train_batch_size (added, spec §6) */
+  /** DAPO dynamic sampling: prompts per generation batch; null = train_batch_size (added, docs/verl-compat.md#dapo) */
   gen_batch_size: number | null;
-  /** quirk 10: TinyZero uses the prompt text as is; true renders the tokenizer's chat template (added) */
+  /** docs/verl-compat.md#no-chat-template: TinyZero uses the prompt text as is; true renders the tokenizer's chat template (added) */
   apply_chat_template: boolean;
 }
 
@@ -82,7 +82,7 @@ export interface OptimConfig {
   lr: number;
   /** warmup steps = int(ratio · total_training_steps) */
   lr_warmup_steps_ratio: number;
-  /** cosine floor as a fraction of lr; null = 0 (honoured here, quirk 4) */
+  /** cosine floor as a fraction of lr; null = 0 (honoured here: docs/verl-compat.md#ignored-keys) */
   min_lr_ratio: number | null;
   warmup_style: WarmupStyle;
   /** -1 = injected by the trainer from the data size and total_epochs */
@@ -127,9 +127,9 @@ export interface ActorConfig {
   use_kl_loss: boolean;
   kl_loss_coef: number;
   kl_loss_type: KlPenaltyType;
-  /** honoured here (quirk 4) */
+  /** honoured here (docs/verl-compat.md#ignored-keys) */
   ppo_epochs: number;
-  /** honoured here (quirk 4): reshuffle rows between epochs */
+  /** honoured here (docs/verl-compat.md#ignored-keys): reshuffle rows between epochs */
   shuffle: boolean;
   ulysses_sequence_parallel_size: number;
   optim: OptimConfig;
@@ -195,7 +195,7 @@ export interface CriticConfig {
   strategy: Strategy;
   optim: OptimConfig;
   model: CriticModelConfig;
-  /** same units as the actor: prompts (quirk 7 fixed) */
+  /** same units as the actor: prompts (docs/verl-compat.md#critic-batch-units) */
   ppo_mini_batch_size: number;
   ppo_micro_batch_size: number | null;
   forward_micro_batch_size: number | null;
@@ -217,7 +217,7 @@ export interface RewardModelSubConfig {
   fsdp_config: RewardModelFsdpConfig;
 }
 
-/** DAPO overlong reward shaping (spec §6). */
+/** DAPO overlong reward shaping (docs/verl-compat.md#dapo). */
 export interface OverlongBufferConfig {
   enable: boolean;
   /** the last `len` tokens before max_response_length get a linear penalty */
@@ -245,12 +245,12 @@ export interface RewardModelConfig {
 export interface KlCtrlConfig {
   type: KlCtrlType;
   kl_coef: number;
-  /** adaptive only (quirk 13: in the schema here, veRL needed `+`) */
+  /** adaptive only (in the schema here, veRL needed `+`: docs/verl-compat.md#adaptive-kl-keys) */
   horizon: number;
   target_kl: number;
 }
 
-/** DAPO dynamic sampling (spec §6). */
+/** DAPO dynamic sampling (docs/verl-compat.md#dapo). */
 export interface FilterGroupsConfig {
   enable: boolean;
   metric: FilterGroupsMetric | null;
@@ -295,7 +295,7 @@ export interface TrainerConfig {
   threads: number | null;
   /** storage of frozen weights (the reference policy): f16 on webgpu with shader-f16, else f32 (added) */
   frozen_weight_dtype: 'f32' | 'f16';
-  /** auto = continue from the latest complete checkpoint (added; quirk 14) */
+  /** auto = continue from the latest complete checkpoint (added; docs/verl-compat.md#resume) */
   resume_mode: ResumeMode;
   /** with resume_mode=disable: start over in a folder holding a run, moving that run aside (added) */
   overwrite_run_dir: boolean;

@@ -13,7 +13,9 @@ export function typeCheck(tree: YamlMap, problems: ConfigProblem[], sources: Rea
     const raw = getPath(tree, keys) ?? null;
     if (!leaf.type.accepts(raw)) {
       const source = sources.get(path);
-      problems.push({ key: path, value: raw, message: `expected ${leaf.type.expected}`, ...(source === undefined ? {} : { source }) });
+      // YAML's .inf/.nan and an override's inf/nan parse as numbers; say why such a number fails.
+      const nonFinite = typeof raw === 'number' && !Number.isFinite(raw) ? ' (a finite value: infinity and NaN are not accepted here)' : '';
+      problems.push({ key: path, value: raw, message: `expected ${leaf.type.expected}${nonFinite}`, ...(source === undefined ? {} : { source }) });
     }
     setPath(out, keys, raw);
   }

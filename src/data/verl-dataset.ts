@@ -16,6 +16,12 @@ export interface DatasetOptions {
   template?: countdown.CountdownTemplate;
   /** Countdown only: how many numbers per problem (default 3 to 4, as TinyZero's dataset). */
   countdownNumbers?: [number, number];
+  /**
+   * Called after each generated row with the rows done and the rows to make (train + test), so a
+   * caller can show progress: TinyZero's 328,704 Countdown rows take minutes (each problem is drawn
+   * until the solver finds a solution).
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** TinyZero's defaults: countdown 327680/1024, multiply and arth 32768/4096, digit completion 800/200. */
@@ -47,9 +53,12 @@ export function buildDataset(task: DatasetTask, options: DatasetOptions = {}): {
   switch (task) {
     case 'countdown': {
       const template = options.template ?? 'base';
+      const total = trainSize + testSize;
+      let done = 0;
       const make = (split: string) => (_: unknown, i: number): Row => {
         const [minNumbers, maxNumbers] = options.countdownNumbers ?? [3, 4];
         const p = countdown.generateCountdown(rng, { minNumbers, maxNumbers });
+        options.onProgress?.(++done, total);
         return {
           target: p.target,
           nums: p.nums,

@@ -92,6 +92,11 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
   if (o.head_dim == null && hidden % heads !== 0) {
     throw new Error(`${file}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads} (and no head_dim given)`);
   }
+  const headDim = o.head_dim == null ? hidden / heads : positiveInt(k, 'head_dim');
+  // RoPE rotates the halves of each head against each other.
+  if (headDim % 2 !== 0) {
+    throw new Error(`${file}: head_dim ${headDim}${o.head_dim == null ? ` (hidden_size ${hidden} / num_attention_heads ${heads})` : ''} must be even for rotary embeddings`);
+  }
   const vocab = positiveInt(k, 'vocab_size');
   const hiddenAct = o.hidden_act ?? 'silu';
   if (hiddenAct !== 'silu') throw new Error(`${file}: hidden_act ${JSON.stringify(hiddenAct)} is not supported (only "silu")`);
@@ -120,7 +125,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     num_hidden_layers: positiveInt(k, 'num_hidden_layers'),
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
-    head_dim: o.head_dim == null ? hidden / heads : positiveInt(k, 'head_dim'),
+    head_dim: headDim,
     rms_norm_eps: numberKey(k, 'rms_norm_eps', 1e-6, (x) => x > 0),
     rope_theta: numberKey(k, 'rope_theta', 10000, (x) => x > 0),
     max_position_embeddings: intKey(k, 'max_position_embeddings', d.max_position_embeddings),

@@ -1,7 +1,7 @@
 /**
  * Learning-rate schedules as multipliers of the base LR, following veRL's
  * get_constant_schedule_with_warmup and get_cosine_schedule_with_warmup (num_cycles 0.5,
- * min_lr_ratio), with quirk 2 of the semantics spec fixed: `step` is the 0-based index of the
+ * min_lr_ratio), with TinyZero's LR-0 first step fixed (docs/verl-compat.md#lr-first-step): `step` is the 0-based index of the
  * training step about to run, and warmup ramps min(1, (step + 1) / warmup), so the first step never
  * runs at LR 0 and the last warmup step runs at the full LR. Past warmup the cosine follows veRL:
  * progress = (step - warmup) / max(1, total - warmup), reaching min_lr_ratio at step = total.

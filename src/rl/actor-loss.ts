@@ -1,5 +1,5 @@
 /**
- * The actor's full loss for one micro-batch (dp_actor `update_policy`, spec §3.6–3.7):
+ * The actor's full loss for one micro-batch (dp_actor `update_policy`, docs/verl-compat.md#actor-loss, #update-loops):
  * `loss = pg_loss − entropy_coeff·entropy_loss + kl_loss_coef·kl_loss`, with its gradients
  * with respect to the two tensors the engine produced: per-token log-probs and entropies.
  */
@@ -36,7 +36,7 @@ export interface ActorLossResult {
  * oldLogProb, logProb, advantages, responseMask, entropy?, refLogProb?: `[batch, responseLength]`.
  * Entropy may be omitted only when entropyCoeff is 0 (then `actor/entropy_loss` is not logged);
  * refLogProb is required when useKlLoss.
- * Quirk #1 fixed: the KL loss is added (TinyZero subtracted it, which maximises KL).
+ * docs/verl-compat.md#kl-loss-sign: the KL loss is added (TinyZero subtracted it, which maximises KL).
  */
 export function computeActorLoss(
   args: {

@@ -1,5 +1,5 @@
 /**
- * Advantage estimators (veRL `core_algos.py`, spec §3.6 and §6). All take per-token arrays
+ * Advantage estimators (veRL `core_algos.py`, docs/verl-compat.md#formulas). All take per-token arrays
  * `[batch, responseLength]` and return `{ advantages, returns }` of the same shape.
  * Positions outside the response mask are 0 in every output.
  */
@@ -44,7 +44,7 @@ function toMaskedF32(x: ArrayLike<number>, mask: ArrayLike<number>): Float32Arra
  * GAE (`compute_gae_advantage_return`), TinyZero's form: the recursion runs over every position
  * with no masking inside the loop, `δ_t = r_t + γ·V_{t+1} − V_t` (V_T = 0), `A_t = δ_t + γλ·A_{t+1}`;
  * `returns = A + V` before whitening; advantages are then whitened over the mask (Bessel).
- * With right-padded responses (rewards and values 0 after the last token, as quirk #6's fix gives)
+ * With right-padded responses (rewards and values 0 after the last token, as the fixed critic mask gives: docs/verl-compat.md#critic-mask)
  * valid tokens match upstream's masked loop too. With γ = λ = 1, `A_t = Σ_{k≥t} r_k − V_t`.
  *
  * tokenLevelRewards, values, responseMask: `[batch, responseLength]` -> advantages, returns: same.
@@ -81,7 +81,7 @@ export function computeGaeAdvantageReturn(args: {
  * non-zero entries, the same number); per group `(score − mean)/(std + ε)` with the unbiased std,
  * or `score − mean` when `normAdvByStdInGrpo` is false (Dr. GRPO). A group of one uses mean 0 and
  * std 1, so its advantage is its raw score (÷ (1 + ε)). Identical scores give 0.
- * Quirk #11 (copied): with KL in the reward, the per-token −β·KL is part of this sum.
+ * docs/verl-compat.md#grpo-kl-in-score (copied): with KL in the reward, the per-token −β·KL is part of this sum.
  *
  * tokenLevelRewards, responseMask: `[batch, responseLength]`; index: `[batch]` ->
  * advantages = returns: `[batch, responseLength]`, the row's value on each valid token.

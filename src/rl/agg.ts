@@ -1,12 +1,12 @@
 /**
- * Loss aggregation (`agg_loss`, spec §6). Every mode is a weighted sum `loss = Σ_{i,t} w_{i,t}·ℓ_{i,t}`,
+ * Loss aggregation (`agg_loss`, docs/verl-compat.md#loss-aggregation). Every mode is a weighted sum `loss = Σ_{i,t} w_{i,t}·ℓ_{i,t}`,
  * so `aggWeights` is at once the reduction and the gradient ∂loss/∂ℓ that losses chain through.
  */
 import { lossAggModes, rowsOf, type LossAggMode } from './types.js';
 
 /**
  * Overrides for micro-batching: the trainer passes the mini-batch's totals so that micro-batch
- * losses add up to the mini-batch loss (quirk #5 fixed: scale by the real share, not mini/micro).
+ * losses add up to the mini-batch loss (docs/verl-compat.md#dynamic-bsz-scaling: scale by the real share, not mini/micro).
  */
 export interface AggOptions {
   /** token-mean denominator; default Σ m of this call */

@@ -1,4 +1,4 @@
-/** DAPO's data-side pieces (spec §6): dynamic sampling (group filter) and overlong reward shaping. */
+/** DAPO's data-side pieces (docs/verl-compat.md#dapo): dynamic sampling (group filter) and overlong reward shaping. */
 import { groupRows } from './groups.js';
 import { assertLength, type GroupIndex } from './types.js';
 

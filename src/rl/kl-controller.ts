@@ -1,4 +1,4 @@
-/** KL coefficient controllers for KL-in-reward (spec §3.1, §3.6; Ziegler et al. 2019). */
+/** KL coefficient controllers for KL-in-reward (docs/verl-compat.md#kl-controller; Ziegler et al. 2019). */
 
 /** `algorithm.kl_ctrl.type`: the one list (the config's schema reads it). */
 export const klCtrlTypes = ['fixed', 'adaptive'] as const;
@@ -62,7 +62,7 @@ export class AdaptiveKLController extends KlControllerBase {
 }
 
 /**
- * `algorithm.kl_ctrl` -> controller. Quirk #13: `horizon` and `target_kl` belong to the schema
+ * `algorithm.kl_ctrl` -> controller. docs/verl-compat.md#adaptive-kl-keys: `horizon` and `target_kl` belong to the schema
  * here; adaptive requires both (the assertion names the right keys, unlike TinyZero's).
  */
 export function getKlController(klCtrl: {

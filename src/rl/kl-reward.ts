@@ -1,4 +1,4 @@
-/** KL penalty folded into the token rewards (`apply_kl_penalty`, spec §3.3). */
+/** KL penalty folded into the token rewards (`apply_kl_penalty`, docs/verl-compat.md#kl-in-reward). */
 import type { KlController } from './kl-controller.js';
 import { klPenalty, type KlPenaltyType } from './kl.js';
 import { assertLength, rowsOf, type FloatArray } from './types.js';

@@ -1,5 +1,5 @@
 /**
- * Per-token KL estimators between the policy and the reference (`kl_penalty`, spec §3.6 and §6),
+ * Per-token KL estimators between the policy and the reference (`kl_penalty`, docs/verl-compat.md#kl-estimators),
  * their derivatives with respect to logp, and the KL loss (`actor.use_kl_loss`).
  */
 import { aggWeights, weightedSum, type AggOptions } from './agg.js';
@@ -68,7 +68,7 @@ export function klPenalty(logProb: FloatArray, refLogProb: FloatArray, type: KlP
 /**
  * KL as a loss: logProb, refLogProb, responseMask: `[batch, responseLength]` ->
  * `klLoss = agg(kl_penalty(logp, ref))` (logged as `actor/kl_loss`) and ∂klLoss/∂logProb.
- * The actor loss ADDS `kl_loss_coef·klLoss` (quirk #1 fixed; TinyZero subtracted it).
+ * The actor loss ADDS `kl_loss_coef·klLoss` (TinyZero subtracted it: docs/verl-compat.md#kl-loss-sign).
  * TinyZero aggregated with a token mean; upstream uses the same mode as the policy loss.
  */
 export function computeKlLoss(

@@ -1,4 +1,4 @@
-/** Per-step data metrics (`compute_data_metrics`, spec §3.4), under veRL's exact names. */
+/** Per-step data metrics (`compute_data_metrics`, docs/verl-compat.md#metrics), under veRL's exact names. */
 import { assertLength, rowsOf, type FloatArray } from './types.js';
 
 interface Stat {

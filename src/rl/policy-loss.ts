@@ -1,5 +1,5 @@
 /**
- * PPO clipped policy loss (`compute_policy_loss`, spec §3.6; clip-higher and dual clip from §6).
+ * PPO clipped policy loss (`compute_policy_loss`, docs/verl-compat.md#policy-loss; clip-higher and dual clip: #newer-algorithms).
  * Returns the loss, veRL's metrics, and ∂loss/∂logProb so the trainer can seed the engine's
  * backward pass from the log-prob tensor (src/rl stays engine-independent).
  */

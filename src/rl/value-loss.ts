@@ -1,6 +1,6 @@
 /**
- * Clipped value loss (`compute_value_loss`, spec §3.6) with ∂loss/∂vpreds for the critic's
- * backward pass. Quirk #6 is fixed by the caller passing the response mask (not the mask shifted
+ * Clipped value loss (`compute_value_loss`, docs/verl-compat.md#value-loss) with ∂loss/∂vpreds for the critic's
+ * backward pass. docs/verl-compat.md#critic-mask is fixed by the caller passing the response mask (not the mask shifted
  * by one); nothing here depends on which mask it is.
  */
 import { aggWeights, weightedSum, type AggOptions } from './agg.js';

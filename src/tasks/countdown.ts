@@ -1,6 +1,6 @@
 /**
  * Countdown (TinyZero's headline task): reach a target from 3-4 numbers with + - * /, each number
- * used once. Prompt templates and reward are TinyZero's, character for character and quirk for quirk
+ * used once. Prompt templates and reward are TinyZero's, character for character, edge cases included
  * (examples/data_preprocess/countdown.py, verl/utils/reward_score/countdown.py); the equation is
  * evaluated by our bounded Python-semantics evaluator instead of `eval`.
  */
@@ -60,7 +60,7 @@ export function generateCountdown(rng: Prng, options: CountdownGenOptions = {}):
   throw new Error(`generateCountdown: no solvable problem found for options ${JSON.stringify(options)}`);
 }
 
-/** The equation in the last `<answer>` of the LAST LINE after the first "Assistant:" (TinyZero's quirk). */
+/** The equation in the last `<answer>` of the LAST LINE after the first "Assistant:" (TinyZero's rule, docs/verl-compat.md#countdown-reward). */
 export function extractSolution(solutionStr: string): string | null {
   let s: string;
   if (solutionStr.includes('Assistant:')) s = solutionStr.slice(solutionStr.indexOf('Assistant:') + 'Assistant:'.length);

@@ -1,15 +1,33 @@
 /**
  * veRL's console line, `step:N - key:value - ...`, and the parser that veRL's e2e check
- * (tests/e2e/check_results.py, spec 7.4) applies to it.
+ * (tests/e2e/check_results.py, docs/verl-compat.md#e2e-digit-completion) applies to it.
  *
  * veRL's `concat_dict_to_str` prints `f'{k}:{v:.3f}'` for every value that is a Python number
  * (ints and bools included, so 3 prints as 3.000) in the dict's insertion order; we print in the
  * insertion order of the metrics object the trainer passes, so the trainer decides the order just
  * as veRL's `metrics.update(...)` sequence does.
+ *
+ * One departure: `.3f` prints a learning rate of 5e-4 as `0.001` and 1e-6 as `0.000`, so values with
+ * 0 < |v| < 0.01 keep 4 significant digits instead (`0.0005000`, and Python's `.3e`, `1.000e-06`,
+ * below 1e-4). Every such line still parses with veRL's e2e check (Python's float() reads both).
  */
 
-/** Python's `f"{v:.3f}"` for a float: same digits, same nan/inf spelling, same signed zero. */
+/** A metric value for the console: Python's `.3f`, with 4 significant digits for 0 < |v| < 0.01. */
 export function formatMetricValue(v: number): string {
+  const a = Math.abs(v);
+  if (a > 0 && a < 1e-2) return a < 1e-4 ? pythonExponent(v) : v.toPrecision(4);
+  return pythonFixed3(v);
+}
+
+/** Python's `f"{v:.3e}"` for a finite nonzero double: the exponent has a sign and at least two digits. */
+function pythonExponent(v: number): string {
+  const [mantissa, exponent] = v.toExponential(3).split('e') as [string, string];
+  const sign = exponent.startsWith('-') ? '-' : '+';
+  return `${mantissa}e${sign}${exponent.replace(/^[+-]/, '').padStart(2, '0')}`;
+}
+
+/** Python's `f"{v:.3f}"` for a float: same digits, same nan/inf spelling, same signed zero. */
+export function pythonFixed3(v: number): string {
   if (Number.isNaN(v)) return 'nan';
   if (v === Infinity) return 'inf';
   if (v === -Infinity) return '-inf';

@@ -1,6 +1,6 @@
 /**
  * The contract between the trainer and the metric backends. The trainer builds one flat metrics
- * dict per step (veRL's names, spec 3.4) and hands it to `log`; everything that is not a number
+ * dict per step (veRL's names, docs/verl-compat.md#metrics) and hands it to `log`; everything that is not a number
  * per step (sample responses, validation summaries, run start/end) goes through `event`.
  */
 

@@ -1,6 +1,6 @@
 /**
- * The RL trainer's checkpoints with full resume (quirk 14 fixed), in the run folder's store
- * (src/checkpoint):
+ * The RL trainer's checkpoints with full resume (docs/verl-compat.md#resume), in the run folder's
+ * store (src/checkpoint):
  *   global_step_N/actor/     HF folder (config.json, model.safetensors in F32 so resume is exact, tokenizer files)
  *   global_step_N/actor/optimizer.safetensors   AdamW moments (<param>.exp_avg, <param>.exp_avg_sq)
  *   global_step_N/critic/    likewise, when there is a critic

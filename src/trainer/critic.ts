@@ -1,6 +1,6 @@
 /**
  * The critic's work (veRL dp_critic): values for the batch without gradients, and the clipped
- * value-loss update over mini- and micro-batches. Quirk 6 fixed: the loss uses the response mask.
+ * value-loss update over mini- and micro-batches. docs/verl-compat.md#critic-mask: the loss uses the response mask.
  */
 import type { ValueModel } from '../models/llama.js';
 import type { AdamW } from '../nn/index.js';

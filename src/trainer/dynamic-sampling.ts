@@ -1,5 +1,5 @@
 /**
- * DAPO dynamic sampling in the trainer (spec §6; verl-recipe dapo/dapo_ray_trainer.py): generate
+ * DAPO dynamic sampling in the trainer (docs/verl-compat.md#dapo; verl-recipe dapo/dapo_ray_trainer.py): generate
  * batches of `data.gen_batch_size` prompts × n, drop the groups whose `filter_groups.metric` is the
  * same for all n samples, keep the rest across generation batches until `train_batch_size` groups
  * are kept, then truncate to `train_batch_size·n` trajectories. The generation batches are numbered

@@ -22,12 +22,16 @@ function responseHidden(backbone: DecoderModel, batch: RolloutBatch, rows: reado
   return slice(hidden, 1, batch.promptLength - 1, S - 1);
 }
 
-/** log p(response token) and entropy at `temperature`: both [rows, R]. */
+/**
+ * log p(response token) and entropy at `temperature`: both [rows, R]. Temperature 0 means greedy
+ * rollouts (vLLM's reading, which veRL passes through); their log-probs are taken at temperature 1,
+ * as the sampler reports a greedy token's, since dividing the logits by 0 has no meaning.
+ */
 export function actorForward(model: CausalLM, batch: RolloutBatch, rows: readonly number[], temperature: number): { logp: Tensor; entropy: Tensor } {
   const h = responseHidden(model.model, batch, rows);
   const logits = model.logits(h);
   const ids = tensor(takeRows(batch.responses, batch.responseLength, rows), [rows.length, batch.responseLength], 'i32');
-  return logprobEntropy(logits, ids, temperature);
+  return logprobEntropy(logits, ids, temperature > 0 ? temperature : 1);
 }
 
 /** V(state before each response token): [rows, R]. */

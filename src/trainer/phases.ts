@@ -1,5 +1,5 @@
 /**
- * The phases of a training step that compute per-row data (veRL's step order, spec 3.2): rollout,
+ * The phases of a training step that compute per-row data (veRL's step order, docs/verl-compat.md#step-order): rollout,
  * old and reference log-probs, values, reward, KL in the reward, advantages. Each returns what it
  * computes; the step assembles the results into its batch once (step.ts).
  */

@@ -1,6 +1,6 @@
 /**
- * Rule-based rewards (veRL's RewardManager, spec 2.6): each sequence's prompt and response are
- * decoded with special tokens kept (quirk 9) and scored by its data_source; the whole score sits on
+ * Rule-based rewards (veRL's RewardManager, docs/verl-compat.md#reward-placement): each sequence's prompt and response are
+ * decoded with special tokens kept (docs/verl-compat.md#reward-decoding) and scored by its data_source; the whole score sits on
  * the last valid response token (the last column when the response is empty). Digit completion
  * uses its dense per-token reward, as veRL's end-to-end test does. DAPO's overlong shaping adds its
  * penalty on the same token.

@@ -15,6 +15,7 @@ import { setBackend } from '../tensor/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Trainable } from './checkpoint.js';
 import { loadPromptDataset, type PromptRow } from './dataset.js';
+import { checkSequenceFitsModels } from './preflight.js';
 
 export interface RunSetup {
   backend: Backend;
@@ -58,8 +59,12 @@ export type RunData = Pick<RunSetup, 'tokenizer' | 'train' | 'val' | 'genBatchSi
 
 export async function loadRunData(config: TinyZeroConfig): Promise<RunData> {
   const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
+  checkSequenceFitsModels(config);
   const tokenizer = loadTokenizer(arr.model.path);
-  const datasetOptions = { promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template };
+  const datasetOptions = {
+    promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template,
+    rewardFn: config.reward_model.reward_fn,
+  };
   const train = await loadPromptDataset(data.train_files, tokenizer, datasetOptions);
   const val = await loadPromptDataset(data.val_files, tokenizer, datasetOptions);
   const genBatchSize = genBatchSizeOf(config);
@@ -68,7 +73,7 @@ export async function loadRunData(config: TinyZeroConfig): Promise<RunData> {
     const key = genBatchSize === data.train_batch_size ? 'data.train_batch_size' : 'data.gen_batch_size';
     throw new Error(`${key} = ${genBatchSize} is larger than the ${train.length} training prompts in ${String(data.train_files)}`);
   }
-  // Quirk 3 fixed: exactly this many steps run. The DAPO recipe counts steps the same way (loader
+  // docs/verl-compat.md#step-count: exactly this many steps run. The DAPO recipe counts steps the same way (loader
   // batches × epochs) but stops early when the epochs run out; here a step that needs more prompts
   // draws them from the next epoch, so the run still trains exactly totalSteps steps.
   const totalSteps = trainer.total_training_steps ?? stepsPerEpoch * trainer.total_epochs;

@@ -1,5 +1,5 @@
 /**
- * One PPO/GRPO training step in veRL's order (spec 3.2): generate (n per prompt) and recompute old
+ * One PPO/GRPO training step in veRL's order (docs/verl-compat.md#step-order): generate (n per prompt) and recompute old
  * log-probs, reference log-probs, values, rewards, KL in reward, advantages, critic update, actor
  * update after `critic_warmup`, validation when due; then one flat metrics dict. Each phase is
  * timed as `timing_s/{name}`. With DAPO dynamic sampling (`algorithm.filter_groups.enable`) the
@@ -34,7 +34,7 @@ export async function runValidation(ctx: FitContext, step: number): Promise<Reco
 function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): { miniBatchRows: number; microBatchRows: number; useDynamicBsz: boolean; maxTokenLen: number; epochs: number; shuffle: boolean; gradClip: number } {
   const n = ctx.config.actor_rollout_ref.rollout.n;
   const c = role === 'actor' ? ctx.config.actor_rollout_ref.actor : ctx.config.critic;
-  // Quirk 7 fixed: the critic's sizes are in prompts, like the actor's, so both scale by n.
+  // docs/verl-compat.md#critic-batch-units: the critic's sizes are in prompts, like the actor's, so both scale by n.
   const mini = c.ppo_mini_batch_size * n;
   return {
     miniBatchRows: mini,

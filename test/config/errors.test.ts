@@ -51,7 +51,8 @@ test('type errors name key, value and what is expected: type, range, literals', 
     ['data.train_batch_size=0', 'data.train_batch_size', 'expected an integer ≥ 1'],
     ['data.train_batch_size=2.5', 'data.train_batch_size', 'expected an integer ≥ 1'],
     ['actor_rollout_ref.actor.optim.lr=-1e-6', 'actor_rollout_ref.actor.optim.lr', 'expected a number ≥ 0'],
-    ['actor_rollout_ref.actor.optim.lr=inf', 'actor_rollout_ref.actor.optim.lr', 'expected a number ≥ 0'],
+    ['actor_rollout_ref.actor.optim.lr=inf', 'actor_rollout_ref.actor.optim.lr', 'expected a number ≥ 0 (a finite value: infinity and NaN are not accepted here)'],
+    ['actor_rollout_ref.rollout.temperature=nan', 'actor_rollout_ref.rollout.temperature', 'expected a number ≥ 0 (a finite value: infinity and NaN are not accepted here)'],
     ['actor_rollout_ref.rollout.top_p=0', 'actor_rollout_ref.rollout.top_p', 'expected a number > 0 and ≤ 1'],
     ['algorithm.gamma=1.5', 'algorithm.gamma', 'expected a number ≥ 0 and ≤ 1'],
     ['actor_rollout_ref.actor.use_kl_loss=yes', 'actor_rollout_ref.actor.use_kl_loss', 'expected a boolean (true/false)'],
@@ -133,14 +134,42 @@ test('links to unknown keys and link cycles are reported with the key holding th
   assert.ok(cyc.some((x) => /link cycle/.test(x.message)));
 });
 
-test('warnings: GRPO quirks, double KL, ignored keys, greedy n>1', () => {
+test('warnings: GRPO KL in the score, double KL, ignored keys, greedy n>1', () => {
   const w = (args: string[]): string => configWarnings(resolveConfig({ overrides: args })).join('\n');
   assert.match(w(['algorithm.adv_estimator=grpo']), /grpo with rollout\.n=1/);
-  assert.match(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5']), /quirk 11/);
-  assert.doesNotMatch(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5', 'actor_rollout_ref.actor.use_kl_loss=True']), /quirk 11/);
+  assert.match(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5']), /#grpo-kl-in-score/);
+  assert.doesNotMatch(w(['algorithm.adv_estimator=grpo', 'actor_rollout_ref.rollout.n=5', 'actor_rollout_ref.actor.use_kl_loss=True']), /#grpo-kl-in-score/);
   assert.match(w(['actor_rollout_ref.actor.use_kl_loss=True', 'algorithm.use_kl_in_reward=True']), /penalised twice/);
   assert.match(w(['actor_rollout_ref.rollout.tensor_model_parallel_size=4']), /tensor_model_parallel_size=4 is ignored: no tensor parallelism/);
   assert.match(w(['actor_rollout_ref.actor.fsdp_config.param_offload=True']), /fsdp_config\.param_offload=true is ignored: one process holds the whole model/);
   assert.match(w(['actor_rollout_ref.rollout.n=4', 'actor_rollout_ref.rollout.do_sample=False']), /identical/);
   assert.equal(w([]), '');
+});
+
+test("YAML's .inf/.nan and overrides' inf print as such, not as JSON's null", () => {
+  const message = (args: string[], yaml?: string): string => {
+    try {
+      resolveConfig({ overrides: args, ...(yaml === undefined ? {} : { yaml }) });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    assert.fail('expected a ConfigError');
+  };
+  assert.match(message([], 'actor_rollout_ref:\n  actor:\n    grad_clip: .inf\n'),
+    /actor_rollout_ref\.actor\.grad_clip = inf: expected a number > 0 \(a finite value: infinity and NaN are not accepted here\) \(yaml text\)/);
+  assert.match(message(['data.max_response_length=-inf']), /data\.max_response_length = -inf: expected an integer ≥ 1 \(a finite value/);
+  assert.match(message([], 'algorithm:\n  gamma: .nan\n'), /algorithm\.gamma = nan: /);
+  assert.doesNotMatch(message(['data.max_response_length=inf']), /null/);
+  // One line for the cause: rollout.response_length follows it through its default link.
+  assert.deepEqual(problems(['data.max_response_length=inf']).map((p) => p.key), ['data.max_response_length']);
+  assert.deepEqual(problems(['data.max_response_length=inf', 'actor_rollout_ref.rollout.response_length=0']).map((p) => p.key),
+    ['data.max_response_length', 'actor_rollout_ref.rollout.response_length']);
+});
+
+test('an ignored key whose default links to another key warns only when the user set it', () => {
+  const w = (args: string[]): string => configWarnings(resolveConfig({ overrides: args })).join('\n');
+  // default_hdfs_dir's default pastes the experiment name, so a renamed experiment moves it.
+  assert.equal(w(['trainer.experiment_name=countdown-tiny']), '');
+  assert.match(w(['trainer.default_hdfs_dir=hdfs://x/y']), /default_hdfs_dir="hdfs:\/\/x\/y" is ignored: no HDFS copy/);
+  assert.match(w(['trainer.experiment_name=a', 'trainer.default_hdfs_dir=~/experiments/gsm8k/ppo/b']), /default_hdfs_dir.*is ignored/);
 });

@@ -27,7 +27,7 @@ test("countdown-qwen2.5-3b.yaml carries TinyZero's train_tiny_zero.sh values", (
   assert.equal(c.trainer.val_before_train, false);
 });
 
-test('the digit-completion examples follow veRL e2e settings (spec 7.3)', () => {
+test('the digit-completion examples follow veRL e2e settings (docs/verl-compat.md#e2e-digit-completion)', () => {
   const c = resolveConfig({ file: join(examples, 'digit-completion.yaml') });
   assert.equal(c.data.train_batch_size, 800);
   assert.equal(c.data.max_response_length, 32);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { configDiff, configWarnings, klInReward, resolveConfig, usesCritic, usesReferencePolicy } from '../../src/config/index.js';
 
-// The environment of TinyZero's README (spec §0); the shell expands these before veRL sees them.
+// The environment of TinyZero's README (docs/verl-compat.md#train-tiny-zero-script); the shell expands these before veRL sees them.
 const env: Record<string, string> = {
   DATA_DIR: '/data/countdown',
   BASE_MODEL: 'Qwen/Qwen2.5-3B',
@@ -12,7 +12,7 @@ const env: Record<string, string> = {
   EXPERIMENT_NAME: 'countdown-qwen2.5-3b',
 };
 
-/** `scripts/train_tiny_zero.sh` (spec §3.9) as argv, after the shell's expansion. */
+/** `scripts/train_tiny_zero.sh` (docs/verl-compat.md#train-tiny-zero-script) as argv, after the shell's expansion. */
 const trainTinyZero = [
   'data.train_files=/data/countdown/train.parquet',
   'data.val_files=/data/countdown/test.parquet',
@@ -46,11 +46,11 @@ const trainTinyZero = [
   'trainer.total_epochs=15',
 ];
 
-test('the argument list above is the one in spec §3.9', () => {
-  const spec = readFileSync('/work/shared/spec/verl-semantics.md', 'utf8');
-  const section = spec.slice(spec.indexOf('### 3.9'));
+test('the argument list above is the one in docs/verl-compat.md#train-tiny-zero-script', () => {
+  const doc = readFileSync(new URL('../../../docs/verl-compat.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('<a id="train-tiny-zero-script"></a>'));
   const block = section.slice(section.indexOf('```') + 3, section.indexOf('```', section.indexOf('```') + 3));
-  const words = block.slice(0, block.indexOf('|')).trim().split(/\s+/);
+  const words = block.trim().split(/\s+/);
   const expanded = words.map((w) => w.replace(/\$([A-Z_]+)/g, (_, name: string) => env[name]!));
   assert.deepEqual(expanded, trainTinyZero);
 });
@@ -89,7 +89,7 @@ test("train_tiny_zero.sh's overrides parse unchanged to what TinyZero means", ()
   assert.equal(c.trainer.total_epochs, 15);
 });
 
-test("veRL's links carry the script's values where TinyZero relied on them (spec §3.9 effective values)", () => {
+test("veRL's links carry the script's values where TinyZero relied on them (the script's effective values)", () => {
   const c = resolveConfig({ overrides: trainTinyZero });
   const { actor, rollout, ref } = c.actor_rollout_ref;
   // max 1024 new tokens, prompts of 256

@@ -20,17 +20,17 @@ import type { AdvEstimator } from '../../src/config/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tinyzero-config-'));
 
-/** veRL's e2e digit-completion settings (spec §7.3), written the way a user's YAML would be. */
+/** veRL's e2e digit-completion settings (docs/verl-compat.md#e2e-digit-completion), written the way a user's YAML would be. */
 const digitCompletion = `
 data:
-  train_files: ../shared/fixtures/verl-parquet/train.parquet
-  val_files: ../shared/fixtures/verl-parquet/test.parquet
+  train_files: assets/data/digit-completion/train.parquet
+  val_files: assets/data/digit-completion/test.parquet
   max_prompt_length: 16
   max_response_length: 32
   train_batch_size: 800
   val_batch_size: 200
 actor_rollout_ref:
-  model: {path: ../shared/fixtures/tiny-llama}
+  model: {path: assets/models/tiny-llama}
   actor:
     ppo_mini_batch_size: 200
     ppo_micro_batch_size: 200
@@ -49,7 +49,7 @@ actor_rollout_ref:
     n: 1
 critic:
   optim: {lr: 1e-3}
-  model: {path: ../shared/fixtures/tiny-llama}
+  model: {path: assets/models/tiny-llama}
   ppo_micro_batch_size: 200
   cliprange_value: 0.5
 algorithm:
@@ -67,7 +67,7 @@ trainer:
   critic_warmup: 0
 `;
 
-test('a partial YAML file merges over the defaults (spec §7.3 settings)', () => {
+test('a partial YAML file merges over the defaults (veRL e2e settings)', () => {
   const file = join(dir, 'digit.yaml');
   writeFileSync(file, digitCompletion);
   const c = resolveConfig({ file });

@@ -35,7 +35,7 @@ const qwen25Like = {
   vocab_size: 151936,
 };
 
-test('tiny-llama config.json parses with the spec\'s values', () => {
+test('tiny-llama config.json parses with veRL\'s values', () => {
   const c = loadModelConfig(tinyLlama);
   assert.equal(c.model_type, 'llama');
   assert.deepEqual(c.architectures, ['LlamaForCausalLM']);
@@ -113,6 +113,9 @@ test('invalid configs fail with errors naming the file, the key and the value', 
   bad({ tie_word_embeddings: 'yes' }, /tie_word_embeddings must be true or false/);
   bad({ torch_dtype: 'int8' }, /torch_dtype "int8" is not supported/);
   bad({ use_sliding_window: true }, /use_sliding_window/);
+  bad({ num_attention_heads: 128 }, /head_dim 7 \(hidden_size 896 \/ num_attention_heads 128\) must be even for rotary embeddings/);
+  bad({ head_dim: 63 }, /head_dim 63 must be even/);
+  bad({ head_dim: 3.5 }, /head_dim must be a positive integer, got 3.5/);
   const dir = mkdtempSync(join(tmpdir(), 'tinyzero-cfg-'));
   writeFileSync(join(dir, 'config.json'), '{"model_type": ');
   assert.throws(() => loadModelConfig(dir), new RegExp(`${join(dir, 'config.json')}: not valid JSON`));

@@ -1,4 +1,4 @@
-// LR schedules at specific steps against their formulas (semantics spec quirk 2 fixed).
+// LR schedules at specific steps against their formulas (TinyZero's LR-0 first step fixed: docs/verl-compat.md#lr-first-step).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LrScheduler, constantWithWarmup, cosineWithWarmup, lrFactorAt, warmupStepsFromRatio } from '../../src/nn/index.js';

@@ -19,7 +19,7 @@ const cfg: ActorLossConfig = {
 };
 const base = { oldLogProb: old, advantages: adv, responseMask: m, responseLength: T };
 
-test('actor loss = pg − entropy_coeff·entropy + kl_coef·kl (KL added: quirk #1 fixed), with veRL metric names', () => {
+test('actor loss = pg − entropy_coeff·entropy + kl_coef·kl (KL added: docs/verl-compat.md#kl-loss-sign), with veRL metric names', () => {
   const got = computeActorLoss({ ...base, logProb: logp, entropy, refLogProb: refLp }, cfg);
   const pg = computePolicyLoss({ ...base, logProb: logp }, cfg).pgLoss;
   const ent = computeEntropyLoss({ entropy, responseMask: m, responseLength: T }, 'seq-mean-token-mean').entropyLoss;

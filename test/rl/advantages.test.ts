@@ -15,7 +15,7 @@ const T = 5;
 const lengths = [5, 3, 1, 4];
 const B = lengths.length;
 
-/** Rewards and values zero on padding, as the trainer produces them (right padding, quirk #6 fixed). */
+/** Rewards and values zero on padding, as the trainer produces them (right padding, docs/verl-compat.md#critic-mask). */
 function rollout(seed: number, responseLength = T, lens = lengths) {
   const rand = rng(seed);
   const m = maskFromLengths(lens, responseLength);

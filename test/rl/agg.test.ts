@@ -9,7 +9,7 @@ const lens = [4, 0, 2, 1];
 const m = maskFromLengths(lens, T);
 const x = uniform(rng(11), m.length, -2, 3);
 
-/** The four formulas of spec §6 written out per row; fully masked rows are left out of the seq means. */
+/** The four formulas of docs/verl-compat.md#loss-aggregation written out per row; fully masked rows are left out of the seq means. */
 function ref(mode: LossAggMode, lossMat: ArrayLike<number>, mask: ArrayLike<number>, L: number): number {
   const rows = mask.length / L;
   const rowSum: number[] = [];

@@ -4,7 +4,7 @@ import { aggLoss, lossAggModes } from '../../src/rl/agg.js';
 import { computeKlLoss, klPenalty, klPenaltyToken, klPenaltyTypes, type KlPenaltyType } from '../../src/rl/kl.js';
 import { assertAllClose, assertClose, centralDiff, maskFromLengths, rng, uniform } from './helpers.js';
 
-/** The estimators as spec §3.6 writes them. */
+/** The estimators as docs/verl-compat.md#kl-estimators writes them. */
 const ref: Record<string, (lp: number, r: number) => number> = {
   kl: (lp, r) => lp - r,
   abs: (lp, r) => Math.abs(lp - r),

@@ -5,7 +5,7 @@ import { computePolicyLoss, policyLossFns, type PolicyLossConfig } from '../../s
 import { assertAllClose, assertClose, centralDiff, maskFromLengths, rng, uniform } from './helpers.js';
 import { aggLoss } from '../../src/rl/agg.js';
 
-/** Token-level reference, straight from the formulas (spec §3.6, §6). */
+/** Token-level reference, straight from the formulas (docs/verl-compat.md#policy-loss). */
 function tokenRef(logp: number, old: number, a: number, cfg: PolicyLossConfig) {
   const lo = 1 - (cfg.clipRatioLow ?? cfg.clipRatio);
   const hi = 1 + (cfg.clipRatioHigh ?? cfg.clipRatio);

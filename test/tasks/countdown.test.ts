@@ -21,7 +21,7 @@ test('templates are TinyZero\'s, character for character', () => {
 const score = (response: string, numbers: number[], target: number, template: countdown.CountdownTemplate = 'base'): number =>
   computeScore(countdownPrompt({ target, nums: numbers }, template) + response, { target, numbers });
 
-test('spec 2.2 edge cases', () => {
+test('the edge cases of docs/verl-compat.md#countdown-reward', () => {
   const n = [1, 2, 3];
   assert.equal(score(' 1+2=3, 3*3=9 </think>\n<answer>(1 + 2) * 3</answer>', n, 9), 1.0);
   assert.equal(score(' x </think>\n<answer>(1 + 2) * 3</answer>\n', n, 9), 0, 'answer not on the last line');
@@ -43,7 +43,7 @@ test('spec 2.2 edge cases', () => {
   assert.equal(computeScore('no marker <answer>(1 + 2) * 3</answer>', { target: 9, numbers: n }), 0);
 });
 
-test('more quirks: im_start marker, first "Assistant:", spaces, unicode, complex, huge powers', () => {
+test('more edge cases: im_start marker, first "Assistant:", spaces, unicode, complex, huge powers', () => {
   const qwen = countdownPrompt({ target: 9, nums: [1, 2, 3] }, 'qwen-instruct');
   assert.equal(computeScore(`${qwen} ok </think>\n<answer> (1 + 2) * 3 </answer><|im_end|>`, { target: 9, numbers: [1, 2, 3] }), 1.0);
   // qwen prompt has no "Assistant:"; a response that writes one moves the split point, harmlessly

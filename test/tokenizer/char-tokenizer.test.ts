@@ -8,7 +8,7 @@ import { tinyLlamaDir } from '../helpers/assets.js';
 
 const tinyLlama = tinyLlamaDir;
 
-/** The spec's mapping (verl-semantics §7.2): S=0, E=1, P=2, U=3, '0'..'9' -> 4..13, ',' -> 14, ':' -> 15. */
+/** veRL's e2e CharTokenizer mapping: S=0, E=1, P=2, U=3, '0'..'9' -> 4..13, ',' -> 14, ':' -> 15. */
 function specIds(text: string): number[] {
   return [...text].map((c) => {
     if (c >= '0' && c <= '9') return 4 + c.charCodeAt(0) - 48;
@@ -19,7 +19,7 @@ function specIds(text: string): number[] {
   });
 }
 
-test('tiny-llama: loadTokenizer picks the char tokenizer with the spec\'s ids', () => {
+test('tiny-llama: loadTokenizer picks the char tokenizer with veRL\'s ids', () => {
   const t = loadTokenizer(tinyLlama);
   assert.ok(t instanceof CharTokenizer);
   assert.equal(t.vocabSize, 16);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bestMetricInLog, formatMetricValue, formatStepLine, parseStepLine } from '../../src/tracking/index.js';
+import { pythonFixed3 } from '../../src/tracking/console-format.js';
 
 /** tests/e2e/check_results.py transcribed line by line, to check our lines against the real algorithm. */
 function checkResultsBest(output: string): number {
@@ -26,14 +27,28 @@ function checkResultsBest(output: string): number {
   return best;
 }
 
-test("formatMetricValue matches Python's f'{v:.3f}' (values printed by CPython 3)", () => {
+test("pythonFixed3 matches Python's f'{v:.3f}' (values printed by CPython 3)", () => {
   const python: [number, string][] = [
     [0.0625, '0.062'], [-0.0625, '-0.062'], [0.1875, '0.188'], [0.3125, '0.312'], [2.5, '2.500'],
     [1e21, '1000000000000000000000.000'], [1e22, '10000000000000000000000.000'], [-0, '-0.000'],
     [NaN, 'nan'], [Infinity, 'inf'], [-Infinity, '-inf'], [0.0005, '0.001'], [1.0005, '1.000'], [3, '3.000'],
     [123456.78951, '123456.790'], [1 / 3, '0.333'], [-1e-9, '-0.000'],
   ];
-  for (const [v, want] of python) assert.equal(formatMetricValue(v), want, `value ${v}`);
+  for (const [v, want] of python) assert.equal(pythonFixed3(v), want, `value ${v}`);
+});
+
+test("formatMetricValue is Python's .3f from 0.01 up, 4 significant digits below (Python's .3e under 1e-4)", () => {
+  const cases: [number, string][] = [
+    [5e-4, '0.0005000'], [-0.0012346, '-0.001235'], [0.00999, '0.009990'], [0.01, '0.010'], [0.0625, '0.062'],
+    [3, '3.000'], [0, '0.000'], [-0, '-0.000'], [1e-6, '1.000e-06'], [-1e-9, '-1.000e-09'], [1.23456e-5, '1.235e-05'],
+    [5e-300, '5.000e-300'], [NaN, 'nan'], [Infinity, 'inf'],
+  ];
+  for (const [v, want] of cases) assert.equal(formatMetricValue(v), want, `value ${v}`);
+  // An LR of 5e-4 no longer prints as 0.001 (.3f), and still parses back with the e2e algorithm.
+  const line = formatStepLine(3, { 'actor/lr': 5e-4, 'critic/kl': 2.5e-7 });
+  assert.equal(line, 'step:3 - actor/lr:0.0005000 - critic/kl:2.500e-07');
+  assert.equal(parseStepLine(line).get('actor/lr'), 5e-4);
+  assert.equal(parseStepLine(line).get('critic/kl'), 2.5e-7);
 });
 
 test('formatStepLine prints veRL\'s line in the order the metrics were given', () => {

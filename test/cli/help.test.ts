@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { commands } from '../../src/cli/commands.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+
+test('every command answers --help, -h and `tinyzero help CMD` with its usage and exit code 0', () => {
+  const names = Object.keys(commands);
+  assert.deepEqual(names.sort(), ['bench', 'dashboard', 'data', 'demo', 'generate', 'score', 'sft', 'train']);
+  for (const name of names) {
+    for (const args of [[name, '--help'], [name, '-h'], ['help', name]]) {
+      const r = cli(...args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^usage: tinyzero ${name}\\b`), args.join(' '));
+      assert.equal(r.stderr, '', args.join(' '));
+    }
+  }
+});
+
+test('--help after other arguments still prints the usage instead of running', () => {
+  const r = cli('train', '--config', 'no-such-file.yaml', 'trainer.total_training_steps=1', '--help');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^usage: tinyzero train \[--config FILE\.yaml\]/);
+  assert.match(r.stdout, /--quiet/);
+  const data = cli('data', 'countdown', '--help');
+  assert.equal(data.status, 0);
+  assert.match(data.stdout, /--train-size VALUE +training rows/);
+});
+
+test('the option lists in --help are the options the parser accepts', () => {
+  const usage = cli('generate', '--help').stdout;
+  for (const opt of ['--model', '--prompt-ids', '--temperature', '--weight-dtype', '--logprobs']) assert.match(usage, new RegExp(`${opt}\\b`));
+  assert.match(cli('generate', '--bogus').stderr, /unknown option '--bogus'/);
+});
+
+test('tinyzero --help and tinyzero help list the commands; unknown ones fail with a pointer', () => {
+  for (const args of [['--help'], ['-h'], ['help']]) {
+    const r = cli(...args);
+    assert.equal(r.status, 0);
+    for (const name of Object.keys(commands)) assert.match(r.stdout, new RegExp(`^  ${name} `, 'm'));
+    assert.match(r.stdout, /tinyzero help <command>/);
+  }
+  const none = cli();
+  assert.equal(none.status, 1);
+  const unknown = cli('help', 'nope');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /expected one command name .*got 'nope'/);
+  assert.match(cli('trian').stderr, /unknown command 'trian'/);
+});
+
+test('sft names itself in its argument errors', () => {
+  const r = cli('sft', '--bogus');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^tinyzero: sft: unknown option '--bogus'.*tinyzero sft --help/);
+  assert.match(cli('sft', '--config').stderr, /sft: --config needs a file/);
+  assert.match(cli('train', '--bogus').stderr, /train: unknown option '--bogus'/);
+});
