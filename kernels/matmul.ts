@@ -58,7 +58,7 @@ export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchSt
 }
 
 // @ts-ignore: decorator
-@inline function storeRow(dst: usize, c0: v128, c1: v128, cols: i32, accumulate: i32): void {
+@inline export function storeRow(dst: usize, c0: v128, c1: v128, cols: i32, accumulate: i32): void {
   if (cols == NR) {
     if (accumulate) {
       c0 = f32x4.add(c0, v128.load(dst));
