@@ -104,6 +104,27 @@ export class LoraModel {
     writeTextAtomic(join(dir, ADAPTER_CONFIG), `${JSON.stringify(peftConfig(this, baseModelPath), null, 2)}\n`);
   }
 
+  /**
+   * Overwrites every adapter weight from a PEFT folder written by `save` for the same model and
+   * config (a checkpoint being resumed); checks every name and shape before writing any.
+   */
+  loadWeights(dir: string): void {
+    const file = join(dir, ADAPTER_WEIGHTS);
+    if (!existsSync(file)) throw new Error(`${dir}: no ${ADAPTER_WEIGHTS} (the checkpoint has no LoRA adapters, but this run uses LoRA)`);
+    const { tensors } = readSafetensors(file);
+    const own = this.namedParameters();
+    const data = own.map(([name, p]) => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${file}: lacks ${name} (saved with other target_modules?)`);
+      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+        throw new Error(`${file}: ${name} has shape [${t.shape.join(', ')}], this run's adapter is [${p.shape.join(', ')}] (saved with another lora_rank?)`);
+      }
+      return rawToFloat32(t, `${file}: ${name}`);
+    });
+    if (tensors.size !== own.length) throw new Error(`${file}: holds ${tensors.size} tensors, this run's adapters ${own.length} (saved with other target_modules?)`);
+    own.forEach(([, p], i) => p.backend.write(p.buffer, data[i]!, p.offset));
+  }
+
   /** Detaches the adapters and frees their weights (the base model stays usable). */
   dispose(): void {
     for (const a of this.adapters.values()) {

@@ -1,6 +1,7 @@
 /**
  * Checkpoints with full resume (quirk 14 fixed). Layout under `trainer.default_local_dir`:
  *   global_step_N/actor/     HF folder (config.json, model.safetensors in F32 so resume is exact, tokenizer files)
+ *                            (with LoRA: adapter_config.json + adapter_model.safetensors in PEFT layout instead)
  *   global_step_N/actor/optimizer.safetensors   AdamW moments (<param>.exp_avg, <param>.exp_avg_sq)
  *   global_step_N/critic/    likewise, when there is a critic
  *   global_step_N/trainer_state.json            step, data position, KL coefficient, LR schedulers, optimizer counters
@@ -16,6 +17,8 @@ import { writeSafetensors } from '../models/safetensors-write.js';
 import { SafetensorsFile } from '../models/safetensors.js';
 import { writeTextAtomic } from '../models/atomic-file.js';
 import type { AdamW, AdamWState, LrScheduler, LrSchedulerState } from '../nn/index.js';
+import type { LoraModel } from '../models/lora.js';
+import { saveActorWeights } from './lora-actor.js';
 
 export interface TrainerState {
   version: 1;
@@ -43,6 +46,8 @@ export interface Trainable {
   model: CausalLM | ValueModel;
   optimizer: AdamW;
   scheduler: LrScheduler;
+  /** LoRA adapters (the optimizer's parameters); the checkpoint then holds them in PEFT layout instead of the model. */
+  lora?: LoraModel;
 }
 
 export async function saveOptimizer(optimizer: AdamW, dir: string): Promise<OptimizerMeta> {
@@ -81,7 +86,7 @@ export async function saveCheckpoint(root: string, step: number, parts: { actor:
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const actorDir = join(tmp, 'actor');
-  await saveModel(parts.actor.model, actorDir, { dtype: 'F32', tokenizerFrom: parts.tokenizerDir });
+  await saveActorWeights(parts.actor.model as CausalLM, parts.actor.lora, actorDir, parts.tokenizerDir);
   const actorOptimizer = await saveOptimizer(parts.actor.optimizer, actorDir);
   let criticOptimizer: OptimizerMeta | null = null;
   if (parts.critic) {

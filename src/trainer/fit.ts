@@ -15,6 +15,7 @@ import { computeLogProbs, updatePolicy } from './actor.js';
 import { responseLengths, type RolloutBatch } from './batch.js';
 import { collectFilteredBatch, filterMetricValues, type GeneratedBatch } from './dynamic-sampling.js';
 import { listCheckpoints, readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
+import { restoreAdapters } from './lora-actor.js';
 import { computeValues, updateCritic } from './critic.js';
 import { computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
 import { rollout } from './rollout.js';
@@ -74,9 +75,13 @@ export function resumeIfAny(ctx: FitContext): { step: number; genBatches: number
   const { run } = ctx;
   const maxPositions = ctx.config.data.max_prompt_length + ctx.config.data.max_response_length;
   // Weights come from the checkpoint folders into the models already built.
-  const actor = loadCausalLM(join(latest.dir, 'actor'), { backend: run.backend, maxPositions });
-  copyParameters(actor, run.actor.model);
-  actor.dispose();
+  if (run.actor.lora) {
+    restoreAdapters(run.actor.lora, latest.dir);
+  } else {
+    const actor = loadCausalLM(join(latest.dir, 'actor'), { backend: run.backend, maxPositions });
+    copyParameters(actor, run.actor.model);
+    actor.dispose();
+  }
   if (run.critic) {
     const critic = loadValueModel(join(latest.dir, 'critic'), { backend: run.backend, maxPositions });
     copyParameters(critic, run.critic.model);

@@ -7,12 +7,15 @@ import type { Backend } from '../backend/backend.js';
 import type { TinyZeroConfig, OptimConfig } from '../config/types.js';
 import type { CausalLM, ValueModel } from '../models/llama.js';
 import { loadCausalLM, loadValueModel } from '../models/load.js';
+import type { LoraModel } from '../models/lora.js';
 import { AdamW, LrScheduler, warmupStepsFromRatio, type LrSchedule } from '../nn/index.js';
 import { getKlController, type KlController } from '../rl/index.js';
 import { setBackend } from '../tensor/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Trainable } from './checkpoint.js';
 import { loadPromptDataset, type PromptRow } from './dataset.js';
+import { actorLoraConfig, adaptersOff, loadLoraActor } from './lora-actor.js';
+import { checkMemoryPlan } from './memory-plan-check.js';
 
 export interface RunSetup {
   backend: Backend;
@@ -29,7 +32,8 @@ export interface RunSetup {
   /** Data-loader batches per epoch (drop_last); also the default steps per epoch, as in veRL and the DAPO recipe. */
   stepsPerEpoch: number;
   totalSteps: number;
-  actor: Trainable & { model: CausalLM };
+  /** With LoRA, `lora` holds the adapters the optimizer trains; the model is the frozen base. */
+  actor: Trainable & { model: CausalLM; lora?: LoraModel };
   ref: CausalLM | null;
   critic: (Trainable & { model: ValueModel }) | null;
   klCtrl: KlController;
@@ -44,16 +48,23 @@ function schedule(optim: OptimConfig, totalSteps: number): LrSchedule {
     : { kind: 'constant', warmupSteps };
 }
 
-function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig, totalSteps: number): Trainable & { model: M } {
-  const optimizer = new AdamW(model, { lr: optim.lr, betas: optim.betas, weightDecay: optim.weight_decay });
+function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig, totalSteps: number, lora?: LoraModel): Trainable & { model: M } {
+  const optimizer = new AdamW(lora ? lora.namedParameters() : model, { lr: optim.lr, betas: optim.betas, weightDecay: optim.weight_decay });
   return { model, optimizer, scheduler: new LrScheduler(optimizer, optim.lr, schedule(optim, totalSteps)) };
 }
 
-export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
+export async function setupRun(config: TinyZeroConfig, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunSetup> {
   const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
+  const loraConfig = actorLoraConfig(config);
   const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
   setBackend(backend);
   const modelPath = arr.model.path;
+  try {
+    checkMemoryPlan(config, backend, log);
+  } catch (err) {
+    backend.destroy();
+    throw err;
+  }
   const tokenizer = loadTokenizer(modelPath);
   const datasetOptions = { promptKey: data.prompt_key, maxPromptLength: data.max_prompt_length, applyChatTemplate: data.apply_chat_template };
   const train = await loadPromptDataset(data.train_files, tokenizer, datasetOptions);
@@ -70,7 +81,8 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   const totalSteps = trainer.total_training_steps ?? stepsPerEpoch * trainer.total_epochs;
 
   const maxPositions = data.max_prompt_length + data.max_response_length;
-  const actorModel = loadCausalLM(modelPath, { backend, forTraining: true, maxPositions });
+  const loraActor = loraConfig ? loadLoraActor(modelPath, loraConfig, backend, maxPositions, trainer.seed) : null;
+  const actorModel = loraActor ? loraActor.model : loadCausalLM(modelPath, { backend, forTraining: true, maxPositions });
   const useKlLoss = arr.actor.use_kl_loss;
   const klInReward = algorithm.use_kl_in_reward ?? !useKlLoss;
   const klCtrl = getKlController({
@@ -78,19 +90,22 @@ export async function setupRun(config: TinyZeroConfig): Promise<RunSetup> {
   });
   // A frozen reference is only needed when some KL term can be non-zero.
   const needRef = useKlLoss || (klInReward && (algorithm.kl_ctrl.kl_coef > 0 || algorithm.kl_ctrl.type === 'adaptive'));
-  const ref = needRef ? loadCausalLM(modelPath, { backend, maxPositions, frozen: true }) : null;
+  // With LoRA the reference is the actor's base with the adapters off: no second copy.
+  const ref = !needRef ? null : loraActor ? adaptersOff(loraActor.model, loraActor.lora) : loadCausalLM(modelPath, { backend, maxPositions, frozen: true });
   const critic = algorithm.adv_estimator === 'gae'
     ? trainable(loadValueModel(config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
     : null;
   const eosTokenIds = [tokenizer.eosTokenId];
   return {
     backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, genBatchSize, stepsPerEpoch, totalSteps,
-    actor: trainable(actorModel, arr.actor.optim, totalSteps), ref, critic, klCtrl, klInReward,
+    actor: { ...trainable(actorModel, arr.actor.optim, totalSteps, loraActor?.lora), ...(loraActor ? { lora: loraActor.lora } : {}) },
+    ref, critic, klCtrl, klInReward,
   };
 }
 
 export function disposeRun(run: RunSetup): void {
   run.actor.optimizer.dispose();
+  run.actor.lora?.dispose();
   run.actor.model.dispose();
   run.ref?.dispose();
   if (run.critic) {

@@ -27,7 +27,7 @@ export async function train(config: TinyZeroConfig, options: TrainOptions = {}):
   for (const w of configWarnings(config)) log(`warning: ${w}`);
   const runDir = config.trainer.default_local_dir;
   saveConfig(config, join(runDir, 'config.yaml'), ['resolved tinyzero config of this run']);
-  const run = await setupRun(config);
+  const run = await setupRun(config, log);
   const progress = options.progress === false ? null : new ProgressDisplay({ totalSteps: run.totalSteps });
   let tracker: Awaited<ReturnType<typeof createTracker>> | null = null;
   let status: 'completed' | 'failed' = 'failed';

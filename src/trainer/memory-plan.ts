@@ -1,0 +1,171 @@
+/**
+ * The memory plan: before any weight is loaded, what a run needs on its backend (weights by dtype,
+ * gradients, AdamW moments, the largest micro-batch's activations, the rollout's KV cache), as a
+ * pure function of the model config, the run config and the backend's limits. The trainer prints
+ * it at start-up and refuses a run that cannot fit, saying what would.
+ *
+ * The phases of a step do not overlap in time (generation, then log-probs, then the update), so
+ * the peak is what stays resident (weights, gradients, moments) plus the largest phase. Activation
+ * figures are estimates of what the autograd graph keeps per token; the plan is meant to be within
+ * tens of percent, and errs high.
+ */
+import type { TinyZeroConfig } from '../config/types.js';
+import { usesCritic, usesReferencePolicy } from '../config/derived.js';
+import type { ModelConfig } from '../models/config.js';
+import { countParameters } from '../models/load.js';
+
+export interface BackendLimits {
+  name: string;
+  /** Most bytes the backend holds at once (the CPU's 4 GiB wasm memory); undefined when unknown. */
+  capacityBytes?: number;
+  /** Largest single buffer (WebGPU maxBufferSize); undefined when unlimited or unknown. */
+  maxBufferBytes?: number;
+  /** What frozen weights are stored in. */
+  weightDtype: 'f32' | 'f16';
+}
+
+export interface PlanRow {
+  item: string;
+  bytes: number;
+}
+
+export interface MemoryPlan {
+  rows: PlanRow[];
+  /** Resident bytes plus the largest phase. */
+  peakBytes: number;
+  /** The largest single tensor (checked against maxBufferBytes). */
+  largestBufferBytes: number;
+  /** Null when it fits; otherwise the reason in one line. */
+  problem: string | null;
+}
+
+/** Parameters of the Linear weights LoRA can adapt (all-linear: everything but the output layer), and of one adapter set. */
+function loraParams(c: ModelConfig, rank: number, targets: string | string[]): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
+  const shapes: Record<string, [number, number]> = {
+    q_proj: [h, H * D], k_proj: [h, Hkv * D], v_proj: [h, Hkv * D], o_proj: [H * D, h],
+    gate_proj: [h, i], up_proj: [h, i], down_proj: [i, h],
+  };
+  const names = targets === 'all-linear' ? Object.keys(shapes) : (Array.isArray(targets) ? targets : [targets]);
+  let per = 0;
+  for (const n of names) {
+    const s = shapes[n];
+    if (s) per += rank * (s[0] + s[1]);
+  }
+  return per * c.num_hidden_layers;
+}
+
+/** Parameters stored in the frozen weight dtype when frozen: the matrices (embeddings, projections, lm_head). */
+function matrixParams(c: ModelConfig): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D, vocab_size: V } = c;
+  const layer = h * H * D + 2 * h * Hkv * D + H * D * h + 3 * h * i;
+  return V * h * (c.tie_word_embeddings ? 1 : 2) + c.num_hidden_layers * layer;
+}
+
+/** Floats the autograd graph keeps per token per layer in a training forward (inputs of every op's backward). */
+function activationFloatsPerToken(c: ModelConfig, loraRank: number): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
+  const attn = 2 * H * D + 2 * 2 * Hkv * D + H * D + 2 * h; // q (and rotated), k/v (and rotated), attention out, o out + residual
+  const mlp = 5 * i + 2 * h; // gate, up, silu(gate), product, silu grad; down out + residual
+  const norms = 2 * h + 2;
+  const lora = loraRank > 0 ? 7 * loraRank * 2 : 0;
+  return attn + mlp + norms + lora;
+}
+
+export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits): MemoryPlan {
+  const arr = config.actor_rollout_ref;
+  const n = arr.rollout.n;
+  const P = arr.rollout.prompt_length, R = arr.rollout.response_length, S = P + R;
+  const half = limits.weightDtype === 'f16' ? 2 : 4;
+  const rank = arr.model.lora_rank;
+  const all = countParameters(model, 'lm');
+  const matrices = matrixParams(model);
+  const rows: PlanRow[] = [];
+  let trainable: number;
+  if (rank > 0) {
+    const adapters = loraParams(model, rank, arr.model.target_modules);
+    rows.push({ item: `actor base (frozen, ${limits.weightDtype} matrices)`, bytes: matrices * half + (all - matrices) * 4 });
+    rows.push({ item: `actor LoRA adapters (r=${rank}, f32)`, bytes: adapters * 4 });
+    trainable = adapters;
+  } else {
+    rows.push({ item: 'actor weights (f32)', bytes: all * 4 });
+    trainable = all;
+  }
+  rows.push({ item: 'actor gradients (f32)', bytes: trainable * 4 });
+  rows.push({ item: 'actor AdamW moments (f32)', bytes: trainable * 8 });
+  if (usesReferencePolicy(config)) {
+    rows.push({ item: rank > 0 ? 'reference (the base, adapters off)' : `reference (frozen, ${limits.weightDtype} matrices)`,
+      bytes: rank > 0 ? 0 : matrices * half + (all - matrices) * 4 });
+  }
+  if (critic && usesCritic(config)) {
+    const cp = countParameters(critic, 'value');
+    rows.push({ item: 'critic weights, gradients, moments (f32)', bytes: cp * 16 });
+  }
+  const resident = rows.reduce((s, r) => s + r.bytes, 0);
+
+  // Phases: the rollout (KV cache + one step's logits), the log-prob forwards, the update.
+  const genRows = (arr.rollout.micro_batch_size ?? config.data.train_batch_size) * n;
+  const kv = genRows * S * model.num_hidden_layers * 2 * model.num_key_value_heads * model.head_dim * 4;
+  const genLogits = genRows * model.vocab_size * 4 * 2;
+  const lpRows = Math.max(arr.rollout.log_prob_micro_batch_size ?? config.data.train_batch_size, arr.ref.log_prob_micro_batch_size ?? 0) * n;
+  const layerFloats = activationFloatsPerToken(model, 0);
+  const logProb = lpRows * S * (layerFloats + model.hidden_size * 2) * 4 + lpRows * R * model.vocab_size * 4 * 2;
+  const microRows = arr.actor.use_dynamic_bsz
+    ? Math.max(1, Math.floor(arr.actor.ppo_max_token_len_per_gpu / S))
+    : (arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size) * n;
+  const train = microRows * S * (activationFloatsPerToken(model, rank) * model.num_hidden_layers + model.hidden_size * 2) * 4
+    + microRows * R * model.vocab_size * 4 * 3;
+  rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
+  rows.push({ item: `log-prob forward (${lpRows} rows)`, bytes: logProb });
+  rows.push({ item: `update activations (micro-batch of ${microRows} rows)`, bytes: train });
+  const peakBytes = resident + Math.max(kv + genLogits, logProb, train);
+  const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
+  const largestBufferBytes = Math.max(embedBytes, microRows * R * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
+
+  let problem: string | null = null;
+  if (limits.capacityBytes !== undefined && peakBytes > limits.capacityBytes) {
+    problem = `needs ${gib(peakBytes)} GiB at its peak, more than the ${limits.name} backend's ${gib(limits.capacityBytes)} GiB`;
+  } else if (limits.maxBufferBytes !== undefined && largestBufferBytes > limits.maxBufferBytes) {
+    problem = `needs a ${gib(largestBufferBytes)} GiB buffer, more than the ${limits.name} adapter's maxBufferSize of ${gib(limits.maxBufferBytes)} GiB`;
+  }
+  return { rows, peakBytes, largestBufferBytes, problem };
+}
+
+export function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(bytes < 2 ** 30 / 10 ? 3 : 2);
+}
+
+/** The plan as a short table. */
+export function formatMemoryPlan(plan: MemoryPlan, limits: BackendLimits): string {
+  const width = Math.max(...plan.rows.map((r) => r.item.length), 20);
+  const lines = [`memory plan (${limits.name}, GiB):`];
+  for (const r of plan.rows) lines.push(`  ${r.item.padEnd(width)}  ${gib(r.bytes).padStart(8)}`);
+  const cap = limits.capacityBytes !== undefined ? ` of ${gib(limits.capacityBytes)}` : '';
+  lines.push(`  ${'peak (resident + largest phase)'.padEnd(width)}  ${gib(plan.peakBytes).padStart(8)}${cap}`);
+  return lines.join('\n');
+}
+
+/**
+ * The one-line refusal for a plan that does not fit, with what would: LoRA (when off), a smaller
+ * micro-batch, or the WebGPU backend.
+ */
+export function refusal(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits, plan: MemoryPlan): string {
+  const hints: string[] = [];
+  const tryPlan = (c: TinyZeroConfig): MemoryPlan => memoryPlan(model, critic, c, limits);
+  const arr = config.actor_rollout_ref;
+  if (arr.model.lora_rank === 0) {
+    const withLora = { ...config, actor_rollout_ref: { ...arr, model: { ...arr.model, lora_rank: 16 } } };
+    const p = tryPlan(withLora);
+    hints.push(`LoRA (actor_rollout_ref.model.lora_rank=16${limits.weightDtype === 'f32' ? ' trainer.frozen_weight_dtype=f16' : ''}: ${gib(p.peakBytes)} GiB${p.problem ? ', still too much' : ''})`);
+  }
+  if ((arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1) {
+    const small = { ...config, actor_rollout_ref: { ...arr,
+      actor: { ...arr.actor, ppo_micro_batch_size: 1 },
+      rollout: { ...arr.rollout, log_prob_micro_batch_size: 1 },
+      ref: { ...arr.ref, log_prob_micro_batch_size: 1 } } };
+    const p = tryPlan(small);
+    hints.push(`a smaller micro-batch (ppo_micro_batch_size=1 and log_prob_micro_batch_size=1: ${gib(p.peakBytes)} GiB${p.problem ? ', still too much' : ''})`);
+  }
+  if (limits.name !== 'webgpu') hints.push('trainer.device=webgpu');
+  return `memory plan: this run ${plan.problem}; what would fit: ${hints.join(', ') || 'a smaller model'}`;
+}
