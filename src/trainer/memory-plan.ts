@@ -150,22 +150,25 @@ export function formatMemoryPlan(plan: MemoryPlan, limits: BackendLimits): strin
  * micro-batch, or the WebGPU backend.
  */
 export function refusal(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits, plan: MemoryPlan): string {
-  const hints: string[] = [];
-  const tryPlan = (c: TinyZeroConfig): MemoryPlan => memoryPlan(model, critic, c, limits);
   const arr = config.actor_rollout_ref;
-  if (arr.model.lora_rank === 0) {
-    const withLora = { ...config, actor_rollout_ref: { ...arr, model: { ...arr.model, lora_rank: 16 } } };
-    const p = tryPlan(withLora);
-    hints.push(`LoRA (actor_rollout_ref.model.lora_rank=16${limits.weightDtype === 'f32' ? ' trainer.frozen_weight_dtype=f16' : ''}: ${gib(p.peakBytes)} GiB${p.problem ? ', still too much' : ''})`);
-  }
-  if ((arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1) {
-    const small = { ...config, actor_rollout_ref: { ...arr,
-      actor: { ...arr.actor, ppo_micro_batch_size: 1 },
-      rollout: { ...arr.rollout, log_prob_micro_batch_size: 1 },
-      ref: { ...arr.ref, log_prob_micro_batch_size: 1 } } };
-    const p = tryPlan(small);
-    hints.push(`a smaller micro-batch (ppo_micro_batch_size=1 and log_prob_micro_batch_size=1: ${gib(p.peakBytes)} GiB${p.problem ? ', still too much' : ''})`);
-  }
+  // The CPU backend always has f16 storage for a frozen base; elsewhere keep what the run has.
+  const halfBase = limits.weightDtype === 'f32' && limits.name === 'cpu';
+  const lora = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref, model: { ...c.actor_rollout_ref.model, lora_rank: 16 } } });
+  const small = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref,
+    actor: { ...c.actor_rollout_ref.actor, ppo_micro_batch_size: 1 },
+    rollout: { ...c.actor_rollout_ref.rollout, log_prob_micro_batch_size: 1 },
+    ref: { ...c.actor_rollout_ref.ref, log_prob_micro_batch_size: 1 } } });
+  const loraKeys = `actor_rollout_ref.model.lora_rank=16${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
+  const smallKeys = 'ppo_micro_batch_size=1 and log_prob_micro_batch_size=1';
+  const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1 || (arr.ref.log_prob_micro_batch_size ?? 0) > 1;
+  const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];
+  if (arr.model.lora_rank === 0) candidates.push({ label: 'LoRA', keys: loraKeys, config: lora(config), half: halfBase });
+  if (canShrink) candidates.push({ label: 'a smaller micro-batch', keys: smallKeys, config: small(config), half: false });
+  if (arr.model.lora_rank === 0 && canShrink) candidates.push({ label: 'LoRA with a smaller micro-batch', keys: `${loraKeys} ${smallKeys.replace(' and ', ' ')}`, config: small(lora(config)), half: halfBase });
+  const tried = candidates.map((c) => ({ ...c, plan: memoryPlan(model, critic, c.config, c.half ? { ...limits, weightDtype: 'f16' } : limits) }));
+  const fitting = tried.filter((t) => t.plan.problem === null);
+  const shown = fitting.length > 0 ? fitting : tried;
+  const hints = shown.map((t) => `${t.label} (${t.keys}: ${gib(t.plan.peakBytes)} GiB${t.plan.problem ? ', still too much' : ''})`);
   if (limits.name !== 'webgpu') hints.push('trainer.device=webgpu');
   return `memory plan: this run ${plan.problem}; what would fit: ${hints.join(', ') || 'a smaller model'}`;
 }
