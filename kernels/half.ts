@@ -10,24 +10,26 @@ import { storeRow } from './matmul';
 const NR = 8;
 
 /**
- * f16 bits in the low 16 bits of each i32 lane -> f32. (h & 0x7fff) << 13 puts the exponent and
- * significand in f32's fields with the exponent biased by 15; multiplying by 2^112 rebiases it to
- * 127 exactly, normals and subnormals alike (the product of a float and a power of two is exact
- * here). Inf and NaN (exponent 31) take f32's all-ones exponent instead, keeping the NaN payload.
+ * f16 -> f32 on four lanes, each holding its f16 bits sign-extended to 32 (as v128.load16x4_s
+ * gives them). Shifting left by 13 puts the exponent and significand in f32's fields (exponent
+ * biased by 15) and the sign at bit 28, with copies above it; masking keeps one copy at bit 31.
+ * Multiplying by 2^112 then rebiases the exponent to 127 exactly, normals and subnormals alike,
+ * and keeps the sign. Inf and NaN (exponent 31, which lands on 143) get f32's all-ones exponent
+ * instead, keeping the NaN payload.
  */
 // @ts-ignore: decorator
-@inline export function widenHalf(u: v128): v128 {
-  const em = i32x4.shl(v128.and(u, i32x4.splat(0x7fff)), 13);
-  const scaled = f32x4.mul(em, f32x4.splat(5.192296858534828e33)); // 2^112
-  const special = v128.or(em, i32x4.splat(0x70000000));
-  const val = v128.bitselect(special, scaled, i32x4.gt_s(em, i32x4.splat(0x0f7fffff)));
-  return v128.or(val, i32x4.shl(v128.and(u, i32x4.splat(0x8000)), 16));
+@inline export function widenHalf(s: v128): v128 {
+  const t = v128.and(i32x4.shl(s, 13), i32x4.splat(0x8fffe000));
+  const val = f32x4.mul(t, f32x4.splat(5.192296858534828e33)); // 2^112
+  const expMask = i32x4.splat(0x0f800000);
+  const special = i32x4.eq(v128.and(t, expMask), expMask);
+  return v128.or(val, v128.and(special, i32x4.splat(0x7f800000)));
 }
 
 /** 4 consecutive f16 at ptr, widened. */
 // @ts-ignore: decorator
 @inline function load4(ptr: usize): v128 {
-  return widenHalf(v128.load16x4_u(ptr));
+  return widenHalf(v128.load16x4_s(ptr));
 }
 
 /** `count` (1..4; 4 or more: all four) consecutive f16 at ptr, widened; missing lanes are 0. Never reads past the count. */
@@ -35,9 +37,9 @@ const NR = 8;
 @inline function load4N(ptr: usize, count: i32): v128 {
   if (count >= 4) return load4(ptr);
   let v = i32x4.splat(0);
-  v = i32x4.replace_lane(v, 0, <i32>load<u16>(ptr));
-  if (count > 1) v = i32x4.replace_lane(v, 1, <i32>load<u16>(ptr + 2));
-  if (count > 2) v = i32x4.replace_lane(v, 2, <i32>load<u16>(ptr + 4));
+  v = i32x4.replace_lane(v, 0, <i32>load<i16>(ptr));
+  if (count > 1) v = i32x4.replace_lane(v, 1, <i32>load<i16>(ptr + 2));
+  if (count > 2) v = i32x4.replace_lane(v, 2, <i32>load<i16>(ptr + 4));
   return widenHalf(v);
 }
 
