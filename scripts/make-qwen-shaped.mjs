@@ -1,9 +1,10 @@
 // Writes a model folder with Qwen2.5-0.5B's shapes (hidden 896, 24 layers, 14 heads, 2 KV heads,
 // intermediate 4864, vocab 151936, tied embeddings, rope_theta 1e6) and random BF16 weights, with
-// the Countdown demo's tokenizer (its ids are a small prefix of the vocabulary): a stand-in for
-// memory and speed measurements of LoRA runs at the size users start from. Needs `npm run build`.
+// the Countdown demo's tokenizer extended to the whole vocabulary (ids past its 180 decode as
+// `<tok_ID>` and never come out of encoding, so the prompts are the demo's): a stand-in for memory
+// and speed measurements of LoRA runs at the size users start from. Needs `npm run build`.
 //   node scripts/make-qwen-shaped.mjs OUT_DIR [seed]
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors } from '../dist/src/models/safetensors-write.js';
 
@@ -58,6 +59,10 @@ const config = {
   torch_dtype: 'bfloat16', use_cache: true, use_sliding_window: false, vocab_size: vocab,
 };
 writeFileSync(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(base, f), join(out, f));
+copyFileSync(join(base, 'tokenizer_config.json'), join(out, 'tokenizer_config.json'));
+const tokenizer = JSON.parse(readFileSync(join(base, 'tokenizer.json'), 'utf8'));
+const known = new Set([...Object.values(tokenizer.model.vocab), ...tokenizer.added_tokens.map((t) => t.id)]);
+for (let id = 0; id < vocab; id++) if (!known.has(id)) tokenizer.model.vocab[`<tok_${id}>`] = id;
+writeFileSync(join(out, 'tokenizer.json'), JSON.stringify(tokenizer));
 const params = [...tensors.values()].reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
 console.log(`wrote ${out}: ${params.toLocaleString()} parameters (BF16)`);
