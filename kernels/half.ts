@@ -44,10 +44,11 @@ const NR = 8;
 }
 
 /** packB (kernels/matmul.ts) for an f16 B: the same f32 panels, widened while packing. */
-export function packBHalf(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, start: i32, end: i32, tid: i32): void {
+export function packBHalf(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, unitOffset: i32, start: i32, end: i32, tid: i32): void {
   const panels = (n + NR - 1) / NR;
   const zero = f32x4.splat(0);
-  for (let u = start; u < end; u++) {
+  for (let uu = start; uu < end; uu++) {
+    const u = uu + unitOffset;
     const t = u / panels, p = u % panels;
     const src = b + (<usize>t * <usize>bBatchStride << 1);
     const dst = bp + (<usize>u * <usize>k * NR << 2);

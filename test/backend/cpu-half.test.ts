@@ -131,6 +131,26 @@ describe('f16 weights on the CPU backend', () => {
     }
   });
 
+  test('a B too wide to pack at once (over 64 MB of f32 panels, a vocabulary-sized lm_head) is packed a range of panels at a time', () => {
+    // 8 x 270,001 x 64: 69 MB of packed panels, so at least two ranges, the last one ragged.
+    for (const transB of [true, false]) {
+      const args: MatmulArgs = { batch: 1, m: 8, n: 270001, k: 64, transA: false, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+      const err = matmulError(args, 8 * 64, 64 * 270001);
+      assert.ok(err <= 1e-5, `f16 tB=${transB}: ${err.toExponential(2)}`);
+    }
+    const n = 270001, k = 64, m = 8;
+    const a = rng.floats(m * k), b = rng.floats(k * n);
+    const run = (be: CpuBackend | ReferenceBackend): Float32Array => {
+      const [ab, bb, ob] = [f32Buffer(be, a), f32Buffer(be, b), be.alloc(m * n * 4)];
+      be.matmul(ab, bb, ob, { batch: 1, m, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate: false });
+      const out = be.readSync!(ob, 'f32', 0, m * n) as Float32Array;
+      for (const x of [ab, bb, ob]) be.free(x);
+      return out;
+    };
+    const err = relError(run(cpu), run(ref));
+    assert.ok(err <= 1e-5, `f32: ${err.toExponential(2)}`);
+  });
+
   test('f16 buffers: reads widen, bounds count 2-byte elements, fill is refused', () => {
     const bits = halfBits(10);
     const buf = halfBuffer(cpu, bits);

@@ -284,16 +284,18 @@ export class CpuBackend implements Backend {
     // and the product runs at half speed (1024^3 TN: 15 against 34 GFLOP/s). One transposing copy
     // of each item (m*k floats, a few percent of the m*n*k product) makes the reads contiguous.
     const copyA = transA && m >= 16 && m * k >= TRANSPOSE_A_MIN;
-    const packBytes = Math.ceil(((shared ? 1 : per) * packFloats * 4) / 64) * 64;
+    // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
+    // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
+    // stays small; every output column is computed as before, bit for bit.
+    const panelFloats = Math.max(k, 1) * 8;
+    const wide = batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
+    const chunkPanels = wide ? Math.max(1, Math.floor(PACK_CHUNK_BYTES / (panelFloats * 4))) : panels;
+    const packBytes = Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
     const scratch = this.#scratch(packBytes + (copyA ? per * m * k * 4 : 0));
     const aT = scratch + packBytes;
     const rowBlocks = Math.ceil(m / 4);
     for (let t0 = 0; t0 < batch; t0 += per) {
       const cnt = Math.min(per, batch - t0);
-      if (!shared || t0 === 0) {
-        this.#pool.run(bHalf ? 'packBHalf' : 'packB', [bp + t0 * bBatchStride * bSize, scratch, k, n, transB ? 1 : 0, bBatchStride],
-          (shared ? 1 : cnt) * panels, (shared ? 1 : cnt) * k * n);
-      }
       let a0 = ap + t0 * aBatchStride * 4, rs = aRs, cs = aCs, aStride = aBatchStride;
       if (copyA) {
         const src = a0;
@@ -303,9 +305,20 @@ export class CpuBackend implements Backend {
         cs = 1;
         aStride = m * k;
       }
-      const splitCols = this.#splitCols(cnt, rowBlocks, m, n, k) ? 1 : 0;
-      this.#pool.run('gemm', [a0, scratch, op + t0 * m * n * 4, m, n, k, rs, cs, aStride,
-        shared ? 0 : packFloats, acc, splitCols], cnt * (splitCols ? panels : rowBlocks), cnt * m * n * Math.max(k, 1));
+      for (let p0 = 0; p0 < panels; p0 += chunkPanels) {
+        const p1 = Math.min(panels, p0 + chunkPanels);
+        // Panel p lives at base + p * panelFloats floats: base is moved back by p0 panels so that
+        // panel p0 lands at the scratch (the kernels' 32-bit address arithmetic wraps it back).
+        const base = (scratch - p0 * panelFloats * 4) >>> 0;
+        if (!shared || t0 === 0 || wide) {
+          const units = (shared ? 1 : cnt) * (p1 - p0);
+          this.#pool.run(bHalf ? 'packBHalf' : 'packB', [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0],
+            units, units * panelFloats);
+        }
+        const splitCols = this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k) ? 1 : 0;
+        this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, rs, cs, aStride,
+          shared ? 0 : packFloats, acc, splitCols, p0, p1], cnt * (splitCols ? p1 - p0 : rowBlocks), cnt * m * (p1 - p0) * 8 * Math.max(k, 1));
+      }
     }
   }
 
