@@ -63,9 +63,13 @@ export class LoraAdapter extends Module {
     this.lora_B = b;
   }
 
-  /** The low-rank update of x [..., in] -> [..., out], scaled. */
+  /**
+   * The low-rank update of x [..., in] -> [..., out], scaled. The scale is applied to the rank-r
+   * intermediate rather than the output: one out-wide tensor less per adapted layer and token kept
+   * for the backward (for all-linear on Qwen2.5-0.5B, 12,672 floats per token per layer).
+   */
   delta(x: Tensor): Tensor {
-    return mul(linear(linear(x, this.lora_A.weight), this.lora_B.weight), this.scaling);
+    return linear(mul(linear(x, this.lora_A.weight), this.scaling), this.lora_B.weight);
   }
 
   /** base(x) plus the update while the switch is on. */

@@ -62,14 +62,31 @@ function matrixParams(c: ModelConfig): number {
   return V * h * (c.tie_word_embeddings ? 1 : 2) + c.num_hidden_layers * layer;
 }
 
-/** Floats the autograd graph keeps per token per layer in a training forward (inputs of every op's backward). */
-function activationFloatsPerToken(c: ModelConfig, loraRank: number): number {
+/** Output widths of the Linear layers of one decoder layer, by HF module name. */
+function linearWidths(c: ModelConfig): Record<string, number> {
   const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
-  const attn = 2 * H * D + 2 * 2 * Hkv * D + H * D + 2 * h; // q (and rotated), k/v (and rotated), attention out, o out + residual
-  const mlp = 5 * i + 2 * h; // gate, up, silu(gate), product, silu grad; down out + residual
-  const norms = 2 * h + 2;
-  const lora = loraRank > 0 ? 7 * loraRank * 2 : 0;
-  return attn + mlp + norms + lora;
+  return { q_proj: H * D, k_proj: Hkv * D, v_proj: Hkv * D, o_proj: h, gate_proj: i, up_proj: i, down_proj: h };
+}
+
+/**
+ * Floats kept per token per layer by a training forward (every op's output lives until the
+ * micro-batch's backward is done): the norms, q/k/v (twice with Qwen2's biases) and their rotated
+ * copies, attention, the MLP's gate, up, silu and product, residuals; with LoRA, per adapted layer
+ * the rank-r intermediate twice (before and after the scale), the update and the sum.
+ */
+function activationFloatsPerToken(c: ModelConfig, loraRank: number, targets: string | string[]): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
+  const qkv = H * D + 2 * Hkv * D;
+  const bias = c.model_type === 'qwen2' || c.attention_bias ? 2 : 1;
+  const attn = qkv * bias + (H * D + Hkv * D) + H * D;
+  const mlp = 4 * i;
+  let lora = 0;
+  if (loraRank > 0) {
+    const widths = linearWidths(c);
+    const names = targets === 'all-linear' ? Object.keys(widths) : Array.isArray(targets) ? targets : [targets];
+    for (const n of names) if (widths[n] !== undefined) lora += 2 * loraRank + 2 * widths[n]!;
+  }
+  return 6 * h + attn + mlp + lora;
 }
 
 export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits): MemoryPlan {
@@ -101,6 +118,8 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
     const cp = countParameters(critic, 'value');
     rows.push({ item: 'critic weights, gradients, moments (f32)', bytes: cp * 16 });
   }
+  // The CPU matmul packs B into at most 64 MiB of f32 panels (plus a transposed copy of A, at most an activation's size).
+  if (limits.name === 'cpu') rows.push({ item: 'matmul scratch (packed panels)', bytes: 64 * 2 ** 20 });
   const resident = rows.reduce((s, r) => s + r.bytes, 0);
 
   // Phases: the rollout (KV cache + one step's logits), the log-prob forwards, the update.
@@ -108,12 +127,13 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   const kv = genRows * S * model.num_hidden_layers * 2 * model.num_key_value_heads * model.head_dim * 4;
   const genLogits = genRows * model.vocab_size * 4 * 2;
   const lpRows = Math.max(arr.rollout.log_prob_micro_batch_size ?? config.data.train_batch_size, arr.ref.log_prob_micro_batch_size ?? 0) * n;
-  const layerFloats = activationFloatsPerToken(model, 0);
-  const logProb = lpRows * S * (layerFloats + model.hidden_size * 2) * 4 + lpRows * R * model.vocab_size * 4 * 2;
+  const layerFloats = activationFloatsPerToken(model, 0, 'all-linear');
+  // A forward's intermediates live until its scope ends, gradient or not: every layer counts.
+  const logProb = lpRows * S * (layerFloats * model.num_hidden_layers + model.hidden_size * 2) * 4 + lpRows * R * model.vocab_size * 4 * 2;
   const microRows = arr.actor.use_dynamic_bsz
     ? Math.max(1, Math.floor(arr.actor.ppo_max_token_len_per_gpu / S))
     : (arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size) * n;
-  const train = microRows * S * (activationFloatsPerToken(model, rank) * model.num_hidden_layers + model.hidden_size * 2) * 4
+  const train = microRows * S * (activationFloatsPerToken(model, rank, arr.model.target_modules) * model.num_hidden_layers + model.hidden_size * 2) * 4
     + microRows * R * model.vocab_size * 4 * 3;
   rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
   rows.push({ item: `log-prob forward (${lpRows} rows)`, bytes: logProb });
