@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { TinyZeroConfig } from '../config/types.js';
 import type { CausalLM } from '../models/llama.js';
-import { loadCausalLM } from '../models/load.js';
+import { loadCausalLM, saveModel } from '../models/load.js';
 import { LoraModel, type LoraConfig } from '../models/lora.js';
-import { saveModel } from '../models/load.js';
 import type { Tensor } from '../tensor/index.js';
 
 const WHERE = 'actor_rollout_ref.model';
 
+/** The actor's LoRA settings, or null when lora_rank is 0; refuses a critic with LoRA (not supported yet). */
 export function actorLoraConfig(config: TinyZeroConfig): LoraConfig | null {
   const m = config.actor_rollout_ref.model;
   if (config.critic.model.lora_rank !== 0 && config.algorithm.adv_estimator === 'gae') {
