@@ -123,16 +123,20 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   const resident = rows.reduce((s, r) => s + r.bytes, 0);
 
   // Phases: the rollout (KV cache + one step's logits), the log-prob forwards, the update.
-  const genRows = (arr.rollout.micro_batch_size ?? config.data.train_batch_size) * n;
+  // rollout.micro_batch_size and ppo_micro_batch_size count prompts (x n rows), log_prob_micro_batch_size rows.
+  const prompts = Math.max(config.data.train_batch_size, config.data.gen_batch_size ?? 0);
+  const genRows = Math.min(arr.rollout.micro_batch_size ?? prompts, prompts) * n;
   const kv = genRows * S * model.num_hidden_layers * 2 * model.num_key_value_heads * model.head_dim * 4;
   const genLogits = genRows * model.vocab_size * 4 * 2;
-  const lpRows = Math.max(arr.rollout.log_prob_micro_batch_size ?? config.data.train_batch_size, arr.ref.log_prob_micro_batch_size ?? 0) * n;
+  const allRows = config.data.train_batch_size * n;
+  const lpRows = Math.min(allRows, Math.max(arr.rollout.log_prob_micro_batch_size ?? allRows,
+    usesReferencePolicy(config) ? (arr.ref.log_prob_micro_batch_size ?? allRows) : 0));
   const layerFloats = activationFloatsPerToken(model, 0, 'all-linear');
   // A forward's intermediates live until its scope ends, gradient or not: every layer counts.
   const logProb = lpRows * S * (layerFloats * model.num_hidden_layers + model.hidden_size * 2) * 4 + lpRows * R * model.vocab_size * 4 * 2;
   const microRows = arr.actor.use_dynamic_bsz
     ? Math.max(1, Math.floor(arr.actor.ppo_max_token_len_per_gpu / S))
-    : (arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size) * n;
+    : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n;
   const train = microRows * S * (activationFloatsPerToken(model, rank, arr.model.target_modules) * model.num_hidden_layers + model.hidden_size * 2) * 4
     + microRows * R * model.vocab_size * 4 * 3;
   rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
