@@ -132,8 +132,8 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   const lpRows = Math.min(allRows, Math.max(arr.rollout.log_prob_micro_batch_size ?? allRows,
     usesReferencePolicy(config) ? (arr.ref.log_prob_micro_batch_size ?? allRows) : 0));
   const layerFloats = activationFloatsPerToken(model, 0, 'all-linear');
-  // A forward's intermediates live until its scope ends, gradient or not: every layer counts.
-  const logProb = lpRows * S * (layerFloats * model.num_hidden_layers + model.hidden_size * 2) * 4 + lpRows * R * model.vocab_size * 4 * 2;
+  // Without gradients each layer's intermediates are freed after it (models/llama.ts): one layer counts.
+  const logProb = lpRows * S * (layerFloats + model.hidden_size * 2 * model.num_hidden_layers) * 4 + lpRows * R * model.vocab_size * 4 * 2;
   const microRows = arr.actor.use_dynamic_bsz
     ? Math.max(1, Math.floor(arr.actor.ppo_max_token_len_per_gpu / S))
     : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n;
