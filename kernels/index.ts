@@ -8,3 +8,4 @@ export { packB, gemm, gemvN, gemvT } from './matmul';
 export { rmsnorm, rmsnormBackwardRows, rmsnormBackwardDw, rope, embedding, embeddingBackward } from './norm';
 export { attention, attentionBlocks, attentionBackward, attentionBackwardRows } from './attention';
 export { logprobEntropy, logprobEntropyBackward } from './logprob';
+export { packBHalf, gemvNHalf, gemvTHalf, embeddingHalf } from './half';

@@ -8,13 +8,16 @@ import { hsum, loadN, loadStrided, madd, storeN } from './simd';
 const NR = 8;
 
 /**
- * Packs units [start, end) of (batch item, panel): panel p of item t holds op(B)[kk, 8p..8p+8) for
- * every kk, 8 consecutive floats per kk, at bp + (t*panels + p)*k*8 floats. Columns >= n are zero.
+ * Packs units [start, end) of (batch item, panel), shifted by unitOffset: panel p of item t holds
+ * op(B)[kk, 8p..8p+8) for every kk, 8 consecutive floats per kk, at bp + (t*panels + p)*k*8 floats.
+ * Columns >= n are zero. (A wide B is packed a range of panels at a time: unitOffset is the range's
+ * first panel, and bp is moved back by as many panels, wrapping, so the range lands at the scratch.)
  */
-export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, start: i32, end: i32, tid: i32): void {
+export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, unitOffset: i32, start: i32, end: i32, tid: i32): void {
   const panels = (n + NR - 1) / NR;
   const zero = f32x4.splat(0);
-  for (let u = start; u < end; u++) {
+  for (let uu = start; uu < end; uu++) {
+    const u = uu + unitOffset;
     const t = u / panels, p = u % panels;
     const src = b + (<usize>t * <usize>bBatchStride << 2);
     const dst = bp + (<usize>u * <usize>k * NR << 2);
@@ -58,7 +61,7 @@ export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchSt
 }
 
 // @ts-ignore: decorator
-@inline function storeRow(dst: usize, c0: v128, c1: v128, cols: i32, accumulate: i32): void {
+@inline export function storeRow(dst: usize, c0: v128, c1: v128, cols: i32, accumulate: i32): void {
   if (cols == NR) {
     if (accumulate) {
       c0 = f32x4.add(c0, v128.load(dst));
@@ -138,9 +141,9 @@ function gemmBlock(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aRs:
  * every item (bBatchStride 0), else panels*k*8.
  */
 export function gemm(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, splitCols: i32, start: i32, end: i32, tid: i32): void {
-  const panels = (n + NR - 1) / NR;
-  const per = splitCols ? panels : (m + 3) >> 2;
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, start: i32, end: i32, tid: i32): void {
+  // Only panels [p0, p1) are computed (all of them unless a wide B is packed a range at a time).
+  const per = splitCols ? p1 - p0 : (m + 3) >> 2;
   let u = start;
   while (u < end) {
     const t = u / per;
@@ -149,8 +152,8 @@ export function gemm(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aR
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
-    if (splitCols) gemmBlock(at, bt, ot, m, n, k, aRs, aCs, accumulate, 0, m, lo, hi);
-    else gemmBlock(at, bt, ot, m, n, k, aRs, aCs, accumulate, lo << 2, min(m, hi << 2), 0, panels);
+    if (splitCols) gemmBlock(at, bt, ot, m, n, k, aRs, aCs, accumulate, 0, m, p0 + lo, p0 + hi);
+    else gemmBlock(at, bt, ot, m, n, k, aRs, aCs, accumulate, lo << 2, min(m, hi << 2), p0, p1);
     u = segEnd;
   }
 }

@@ -132,7 +132,7 @@ export interface Backend {
   /** Most bytes the backend can hold at once (the CPU backend's 4 GiB WebAssembly memory); undefined when unknown. */
   readonly capacityBytes?: number;
   /**
-   * True where f16 buffers exist (WebGPU on a device with `shader-f16`): allocated as 2 bytes per
+   * True where f16 buffers exist (the CPU backend; WebGPU on a device with `shader-f16`): allocated as 2 bytes per
    * element, written from f16 bits (Uint16Array), read back widened to f32, and accepted by
    * matmul (B) and embedding (the table).
    */

@@ -19,8 +19,8 @@ export interface CreateBackendOptions {
   webgpuBackend?: string;
   /**
    * Storage of frozen weights (models loaded with `frozen`, such as the reference policy): 'f16'
-   * halves their memory and traffic on a WebGPU device with shader-f16; elsewhere it falls back
-   * to f32 with a warning. Default 'f32'.
+   * halves their memory and traffic on the CPU backend and on a WebGPU device with shader-f16;
+   * elsewhere it falls back to f32 with a warning. Default 'f32'.
    */
   weightDtype?: 'f32' | 'f16';
   /** Where the warning about an f16 fallback goes (default console.warn). */
@@ -30,15 +30,12 @@ export interface CreateBackendOptions {
 /** Creates the backend for a `--device` / `trainer.device` value. */
 export async function createBackend(device: DeviceName | string, options: CreateBackendOptions = {}): Promise<Backend> {
   const warn = options.warn ?? ((m: string) => console.warn(`warning: ${m}`));
-  const cpuHalf = (): void => {
-    if (options.weightDtype === 'f16') warn(`f16 weights need device webgpu on an adapter with shader-f16; device ${device} keeps them f32`);
-  };
   switch (device) {
     case 'cpu':
-      cpuHalf();
-      return CpuBackend.create({ threads: options.threads });
+      return CpuBackend.create({ threads: options.threads, weightDtype: options.weightDtype });
     case 'reference':
-      cpuHalf();
+      // The reference backend is the f32 definition of every kernel; it has no f16 storage.
+      if (options.weightDtype === 'f16') warn(`f16 weights need device cpu, or webgpu on an adapter with shader-f16; device ${device} keeps them f32`);
       return new ReferenceBackend();
     case 'webgpu': {
       // Imported on demand so nothing loads Dawn unless a WebGPU run asks for it.

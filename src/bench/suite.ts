@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { ATTENTION_SHAPES, benchAttention, type AttentionRow } from './attention.js';
 import { benchFused, type FusedRow } from './fused.js';
+import { benchHalfMatmul, HALF_SHAPES, HALF_SHAPES_QUICK, type HalfMatmulRow } from './half.js';
 import { BIG_SHAPES, benchMatmul, SMALL_SHAPES, type MatmulRow } from './matmul.js';
 import { benchDecode, benchTrainStep, type DecodeResult, type TrainStepResult } from './model.js';
 import { measurePeak, type PeakResult } from './peak.js';
@@ -38,6 +39,8 @@ export interface BenchReport {
   peak: PeakResult | null;
   peers: PeerStatus[];
   matmul: MatmulRow[];
+  /** Matmul with f16 weights beside f32 weights (backends with f16 storage; null elsewhere). */
+  halfMatmul: HalfMatmulRow[] | null;
   fused: FusedRow[];
   /** The pool's split cost (CPU only; null elsewhere or on one thread). */
   pool: PoolResult | null;
@@ -59,6 +62,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const { peers, status } = await loadPeers();
     log('bench: matmul');
     const matmul = await benchMatmul(pair, peers, q ? SMALL_SHAPES : [...BIG_SHAPES, ...SMALL_SHAPES], peakPerCore, race);
+    log('bench: f16 weights');
+    const halfMatmul = await benchHalfMatmul(pair, q ? HALF_SHAPES_QUICK : HALF_SHAPES, race);
     log('bench: memory-bound kernels');
     const fused = await benchFused(pair, q ? { rows: 64, dim: 256, lpRows: 4, vocab: 4096 } : { rows: 4096, dim: 1024, lpRows: 128, vocab: 32768 }, race);
     const pool = opts.device === 'cpu' && pair.threads > 1
@@ -80,7 +85,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       kernelVariant: variant,
       peak,
       peers: status,
-      matmul, fused, pool, attention, trainStep, decode,
+      matmul, halfMatmul, fused, pool, attention, trainStep, decode,
     };
   } finally {
     pair.destroy();

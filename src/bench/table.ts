@@ -19,6 +19,10 @@ export function formatReport(r: BenchReport): string {
   out.push(table('matmul GFLOP/s', ['shape', 'layout', ...cols, 'pool/1t', '1t/peak', ...peerNames.map((p) => `1t/${p}`)],
     r.matmul.map((m) => [m.shape, m.layout, ...cols.map((c) => m.gflops[c]), m.ratios['ours_pool/ours_1t'], m.ratios['ours_1t/peak'],
       ...peerNames.map((p) => m.ratios[`ours_1t/${p}_1t`])])));
+  if (r.halfMatmul) {
+    out.push(table('matmul with f16 weights (x @ W^T, or dY @ W when transB is false), pool', ['kind', 'shape', 'transB', 'f32 ms', 'f16 ms', 'f32/f16'],
+      r.halfMatmul.map((h) => [h.kind, h.shape, String(h.transB), h.msF32, h.msF16, h.speedup])));
+  }
   out.push(table('memory-bound kernels GB/s (ideal traffic; ratio to a copy of the same size)', ['kernel', 'shape', '1t', 'pool', '1t/copy', 'pool/copy'],
     r.fused.map((f) => [f.kernel, f.shape, f.gbs['1t'], f.gbs['pool'], f.ofCopy['1t'], f.ofCopy['pool']])));
   if (r.pool) {

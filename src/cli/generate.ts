@@ -2,6 +2,7 @@
 import { createBackend } from '../backend/index.js';
 import { generate } from '../generation/index.js';
 import { loadCausalLM } from '../models/load.js';
+import { loadLora } from '../models/lora.js';
 import { setBackend } from '../tensor/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { floatOption, intOption, parseArgs, stringOption } from './args.js';
@@ -10,6 +11,7 @@ import { formatUsage } from './usage.js';
 
 const spec = {
   model: { type: 'string' as const, help: 'Hugging Face folder (config.json, safetensors, tokenizer)' },
+  lora: { type: 'string' as const, help: 'PEFT LoRA folder (adapter_config.json, adapter_model.safetensors) applied on top of --model' },
   prompt: { type: 'string' as const, help: 'prompt text (used as is, like TinyZero: no chat template)' },
   'prompt-ids': { type: 'string' as const, help: 'prompt token ids, comma-separated' },
   chat: { type: 'boolean' as const, help: 'wrap --prompt in the tokenizer\'s chat template' },
@@ -24,7 +26,7 @@ const spec = {
   json: { type: 'boolean' as const, help: 'one JSON object per sample' },
   device: { type: 'string' as const, help: 'cpu, webgpu or reference (default cpu)' },
   threads: { type: 'string' as const, help: 'CPU threads' },
-  'weight-dtype': { type: 'string' as const, help: 'f32 or f16 (webgpu with shader-f16; default f32)' },
+  'weight-dtype': { type: 'string' as const, help: 'f32 or f16 (cpu, or webgpu with shader-f16; default f32)' },
 };
 
 export const generateCommand: Command = {
@@ -62,6 +64,14 @@ export const generateCommand: Command = {
         promptIds = tokenizer.encode(rendered, { addSpecialTokens: false });
       }
       const model = loadCausalLM(dir, { frozen: true });
+      const loraDir = stringOption(parsed, 'lora');
+      try {
+        // The adapters stay f32 beside the (possibly f16) frozen base.
+        if (loraDir) loadLora(model, loraDir, `${cmd} --lora ${loraDir}`);
+      } catch (err) {
+        model.dispose();
+        throw err;
+      }
       const out = await generate(model, [promptIds], {
         maxNewTokens: intOption(parsed, 'max-new-tokens', 64, cmd),
         temperature: floatOption(parsed, 'temperature', 1, cmd),

@@ -23,6 +23,15 @@ export function crossFieldErrors(c: TinyZeroConfig): ConfigProblem[] {
   const tbs = c.data.train_batch_size;
   const seqLen = rollout.prompt_length + rollout.response_length;
 
+  for (const [where, m] of [['actor_rollout_ref.model', c.actor_rollout_ref.model], ['critic.model', c.critic.model]] as const) {
+    if (m.lora_rank > 0 && (m.lora_alpha === 0 || !Number.isFinite(m.lora_alpha))) {
+      err(`${where}.lora_alpha`, m.lora_alpha, 'must be a non-zero number when lora_rank > 0 (updates are scaled by lora_alpha / lora_rank)');
+    }
+    if (m.lora_rank > 0 && typeof m.target_modules === 'string' && m.target_modules !== 'all-linear') {
+      err(`${where}.target_modules`, m.target_modules, 'must be all-linear or a list of module names such as [q_proj,v_proj]');
+    }
+  }
+
   // Mini-batches split the step's responses evenly (veRL: real_train_batch_size % minimal_bsz).
   if ((tbs * n) % (actor.ppo_mini_batch_size * n) !== 0) {
     err(`${A}.ppo_mini_batch_size`, actor.ppo_mini_batch_size,

@@ -102,6 +102,12 @@ export interface ActorModelConfig {
   use_remove_padding: boolean;
   /** ignored: no remote code is ever run */
   trust_remote_code: boolean;
+  /** LoRA rank; 0 = off (full fine-tuning) */
+  lora_rank: number;
+  /** updates scaled by lora_alpha / lora_rank */
+  lora_alpha: number;
+  /** 'all-linear' or HF module names */
+  target_modules: string | string[];
 }
 
 export interface ActorConfig {
@@ -188,6 +194,10 @@ export interface CriticModelConfig {
   enable_gradient_checkpointing: boolean;
   use_remove_padding: boolean;
   trust_remote_code: boolean;
+  /** LoRA on the critic's backbone (the value head trains in full); 0 = off */
+  lora_rank: number;
+  lora_alpha: number;
+  target_modules: string | string[];
   fsdp_config: ActorFsdpConfig;
 }
 

@@ -13,3 +13,7 @@ export { CausalLM, ValueModel, DecoderModel, type ForwardOptions, type BuildOpti
 export { KVCache } from './kv-cache.js';
 export { makeRopeTables, type RopeTables } from './rope-tables.js';
 export { loadCausalLM, loadValueModel, saveModel, countParameters, checkFits, type LoadModelOptions, type SaveModelOptions } from './load.js';
+export {
+  LoraModel, loadLora, mergeLora, mergedWeight, readLoraConfig, checkLoraConfig, targetLinears,
+  ADAPTER_CONFIG, ADAPTER_WEIGHTS, type LoraConfig,
+} from './lora.js';

@@ -9,7 +9,7 @@
 import type { Backend } from '../backend/backend.js';
 import { Embedding, Linear, Module, ModuleList, normalInit, RMSNorm, uninitialized, type Init } from '../nn/index.js';
 import { Prng } from '../util/prng.js';
-import { add, attention, getBackend, linear, mul, reshape, rope, silu, type Tensor } from '../tensor/index.js';
+import { add, attention, getBackend, isGradEnabled, linear, mul, reshape, rope, silu, tidy, type Tensor } from '../tensor/index.js';
 import { attentionBiases, type ModelConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { makeRopeTables, type RopeTables } from './rope-tables.js';
@@ -142,7 +142,10 @@ export class DecoderModel extends Module {
   forward(ids: Tensor, options: ForwardOptions): Tensor {
     let h = this.embed_tokens.forward(ids);
     this.layers.items.forEach((layer, i) => {
-      h = layer.forward(h, i, this.rot, options);
+      // Without gradients nothing reads a layer's intermediates after it: free them layer by layer
+      // (otherwise a forward holds every layer's until its caller's scope ends: 1.3 GiB for a
+      // 256-token prefill of Qwen2.5-0.5B). Same ops, same results.
+      h = isGradEnabled() ? layer.forward(h, i, this.rot, options) : tidy(() => layer.forward(h, i, this.rot, options));
     });
     if (options.cache) options.cache.length += ids.shape[1]!;
     return this.norm.forward(h);

@@ -90,6 +90,11 @@ export class AdamW {
     return [...this.#params.keys()];
   }
 
+  /** The optimized parameters in the order given (a model's, or LoRA adapters that are no module's children). */
+  get parameters(): Parameter[] {
+    return [...this.#params.values()];
+  }
+
   /** One update of every parameter that has a gradient; parameters without one are left alone. */
   step(): void {
     this.#validate();

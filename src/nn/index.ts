@@ -4,6 +4,7 @@ export { createParameter, asParameter, writeParameter, type Parameter } from './
 export { Module, ModuleList, copyParameters, type ParameterData, type LoadOptions, type LoadReport } from './module.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Embedding } from './embedding.js';
+export { LoraAdapter, LoraSwitch } from './lora.js';
 export { RMSNorm } from './rmsnorm.js';
 export { AdamW, type AdamWOptions, type AdamWState, type AdamWParamState } from './adamw.js';
 export { clipGradNorm, clipGradNormAsync } from './clip.js';

@@ -1,6 +1,7 @@
 /** HF/torch Linear: weight [out, in], optional bias [out]; y = x @ W^T + b. */
 import { linear, type Tensor } from '../tensor/index.js';
 import { zerosInit, type Init } from './init.js';
+import type { LoraAdapter } from './lora.js';
 import { Module } from './module.js';
 import type { Parameter } from './parameter.js';
 
@@ -18,6 +19,8 @@ export interface LinearOptions {
 export class Linear extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
+  /** A LoRA adapter on this layer (nn/lora.ts), applied while its switch is on; not a child module. */
+  adapter: LoraAdapter | null = null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions) {
     super();
@@ -27,6 +30,7 @@ export class Linear extends Module {
 
   /** x [..., in] -> [..., out] */
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+    const y = linear(x, this.weight, this.bias);
+    return this.adapter ? this.adapter.apply(x, y) : y;
   }
 }

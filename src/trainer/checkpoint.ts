@@ -2,6 +2,7 @@
  * The RL trainer's checkpoints with full resume (docs/verl-compat.md#resume), in the run folder's
  * store (src/checkpoint):
  *   global_step_N/actor/     HF folder (config.json, model.safetensors in F32 so resume is exact, tokenizer files)
+ *                            (with LoRA: adapter_config.json + adapter_model.safetensors in PEFT layout instead)
  *   global_step_N/actor/optimizer.safetensors   AdamW moments (<param>.exp_avg, <param>.exp_avg_sq)
  *   global_step_N/critic/    likewise, when there is a critic
  *   global_step_N/trainer_state.json            step, data position, KL coefficient, LR schedulers, optimizer counters
@@ -13,6 +14,8 @@ import type { CausalLM, ValueModel } from '../models/llama.js';
 import { saveModel } from '../models/load.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamW, LrScheduler, LrSchedulerState } from '../nn/index.js';
+import type { LoraModel } from '../models/lora.js';
+import { saveActorWeights } from './lora-actor.js';
 
 export type { OptimizerMeta } from '../checkpoint/index.js';
 
@@ -40,6 +43,8 @@ export interface Trainable {
   model: CausalLM | ValueModel;
   optimizer: AdamW;
   scheduler: LrScheduler;
+  /** LoRA adapters (the optimizer's parameters); the checkpoint then holds them in PEFT layout instead of the model. */
+  lora?: LoraModel;
 }
 
 export function trainerStore(root: string): CheckpointStore {
@@ -50,7 +55,7 @@ export async function saveCheckpoint(root: string, step: number, parts: { actor:
   keep: { actor: number | null; critic: number | null }): Promise<string> {
   return trainerStore(root).save(step, async (tmp) => {
     const actorDir = join(tmp, 'actor');
-    await saveModel(parts.actor.model, actorDir, { dtype: 'F32', tokenizerFrom: parts.tokenizerDir });
+    await saveActorWeights(parts.actor.model as CausalLM, parts.actor.lora, actorDir, parts.tokenizerDir);
     const actorOptimizer = await saveOptimizer(parts.actor.optimizer, actorDir);
     let criticOptimizer: OptimizerMeta | null = null;
     if (parts.critic) {

@@ -70,12 +70,15 @@ export async function runPpoUpdate(args: {
   for (const order of epochOrders(batch.rows, options.epochs, options.shuffle, options.seed)) {
     for (const mini of chunks(order, options.miniBatchRows)) {
       const agg = miniBatchAgg(batch, mini);
+      // The optimizer's parameters are the model's, or only its LoRA adapters (which are no module's children).
       model.zeroGrad();
+      optimizer.zeroGrad();
       for (const micro of splitMicro(batch, mini, options)) acc.addMicro(await args.micro(micro, agg));
-      const gradNorm = await clipGradNormAsync(model.parameters(), options.gradClip);
+      const gradNorm = await clipGradNormAsync(optimizer.parameters, options.gradClip);
       if (!Number.isFinite(gradNorm)) throw new NonFiniteError(`the ${role} gradient norm`, gradNorm, options.step);
       optimizer.step();
       model.zeroGrad();
+      optimizer.zeroGrad();
       acc.endMini({ [`${role}/grad_norm`]: gradNorm });
     }
   }

@@ -9,6 +9,7 @@ import { genBatchSize as genBatchSizeOf, klInReward as klInRewardOf, usesCritic,
 import type { TinyZeroConfig, OptimConfig } from '../config/types.js';
 import type { CausalLM, ValueModel } from '../models/llama.js';
 import { loadCausalLM, loadValueModel } from '../models/load.js';
+import type { LoraModel } from '../models/lora.js';
 import { AdamW, LrScheduler, warmupStepsFromRatio, type LrSchedule } from '../nn/index.js';
 import { getKlController, type KlController } from '../rl/index.js';
 import { setBackend } from '../tensor/index.js';
@@ -16,6 +17,8 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Trainable } from './checkpoint.js';
 import { loadPromptDataset, type PromptRow } from './dataset.js';
 import { checkSequenceFitsModels } from './preflight.js';
+import { actorLoraConfig, adaptersOff, loadLoraActor, restoreAdapters } from './lora-actor.js';
+import { checkMemoryPlan } from './memory-plan-check.js';
 
 export interface RunSetup {
   backend: Backend;
@@ -32,7 +35,8 @@ export interface RunSetup {
   /** Data-loader batches per epoch (drop_last); also the default steps per epoch, as in veRL and the DAPO recipe. */
   stepsPerEpoch: number;
   totalSteps: number;
-  actor: Trainable & { model: CausalLM };
+  /** With LoRA, `lora` holds the adapters the optimizer trains; the model is the frozen base. */
+  actor: Trainable & { model: CausalLM; lora?: LoraModel };
   ref: CausalLM | null;
   critic: (Trainable & { model: ValueModel }) | null;
   klCtrl: KlController;
@@ -49,8 +53,8 @@ function schedule(optim: OptimConfig, totalSteps: number): LrSchedule {
     : { kind: 'constant', warmupSteps };
 }
 
-function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig, totalSteps: number): Trainable & { model: M } {
-  const optimizer = new AdamW(model, { lr: optim.lr, betas: optim.betas, weightDecay: optim.weight_decay });
+function trainable<M extends CausalLM | ValueModel>(model: M, optim: OptimConfig, totalSteps: number, lora?: LoraModel): Trainable & { model: M } {
+  const optimizer = new AdamW(lora ? lora.namedParameters() : model, { lr: optim.lr, betas: optim.betas, weightDecay: optim.weight_decay });
   return { model, optimizer, scheduler: new LrScheduler(optimizer, optim.lr, schedule(optim, totalSteps)) };
 }
 
@@ -85,37 +89,53 @@ export interface SetupOptions {
   data?: RunData;
   /** A checkpoint folder (global_step_N) to load the actor and critic weights from, on resume. */
   resumeFrom?: string | null;
+  /** Where the memory plan is printed (default: stderr). */
+  log?: (line: string) => void;
 }
 
 export async function setupRun(config: TinyZeroConfig, options: SetupOptions = {}): Promise<RunSetup> {
   const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const loraConfig = actorLoraConfig(config);
   const runData = options.data ?? await loadRunData(config);
   const { tokenizer, train, val, genBatchSize, stepsPerEpoch, totalSteps } = runData;
   const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
   setBackend(backend);
+  try {
+    checkMemoryPlan(config, backend, log);
+  } catch (err) {
+    backend.destroy();
+    throw err;
+  }
   const modelPath = arr.model.path;
   const resumeFrom = options.resumeFrom ?? null;
 
   const maxPositions = data.max_prompt_length + data.max_response_length;
-  // A resumed run's actor and critic come straight from the checkpoint; the reference stays the base model.
-  const actorModel = loadCausalLM(resumeFrom ? join(resumeFrom, 'actor') : modelPath, { backend, forTraining: true, maxPositions });
+  // A resumed run's actor and critic come straight from the checkpoint (with LoRA: the base from the
+  // model path, the adapters from the checkpoint); the reference stays the base model.
+  const loraActor = loraConfig ? loadLoraActor(modelPath, loraConfig, backend, maxPositions, trainer.seed) : null;
+  if (loraActor && resumeFrom) restoreAdapters(loraActor.lora, resumeFrom);
+  const actorModel = loraActor ? loraActor.model : loadCausalLM(resumeFrom ? join(resumeFrom, 'actor') : modelPath, { backend, forTraining: true, maxPositions });
   const klInReward = klInRewardOf(config);
   const klCtrl = getKlController({
     type: algorithm.kl_ctrl.type, klCoef: algorithm.kl_ctrl.kl_coef, horizon: algorithm.kl_ctrl.horizon, targetKl: algorithm.kl_ctrl.target_kl,
   });
-  const ref = usesReferencePolicy(config) ? loadCausalLM(modelPath, { backend, maxPositions, frozen: true }) : null;
+  // With LoRA the reference is the actor's base with the adapters off: no second copy.
+  const ref = !usesReferencePolicy(config) ? null : loraActor ? adaptersOff(loraActor.model, loraActor.lora) : loadCausalLM(modelPath, { backend, maxPositions, frozen: true });
   const critic = usesCritic(config)
     ? trainable(loadValueModel(resumeFrom ? join(resumeFrom, 'critic') : config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
     : null;
   const eosTokenIds = [tokenizer.eosTokenId];
   return {
     backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, genBatchSize, stepsPerEpoch, totalSteps,
-    actor: trainable(actorModel, arr.actor.optim, totalSteps), ref, critic, klCtrl, klInReward, resumeFrom,
+    actor: { ...trainable(actorModel, arr.actor.optim, totalSteps, loraActor?.lora), ...(loraActor ? { lora: loraActor.lora } : {}) },
+    ref, critic, klCtrl, klInReward, resumeFrom,
   };
 }
 
 export function disposeRun(run: RunSetup): void {
   run.actor.optimizer.dispose();
+  run.actor.lora?.dispose();
   run.actor.model.dispose();
   run.ref?.dispose();
   if (run.critic) {

@@ -56,7 +56,7 @@ export async function train(config: TinyZeroConfig, options: TrainOptions = {}):
 
 async function trainInFolder(config: TinyZeroConfig, folder: RunFolder, data: RunData, options: TrainOptions, log: (line: string) => void): Promise<TrainResult> {
   const runDir = folder.runDir;
-  const run = await setupRun(config, { data, resumeFrom: folder.resumeFrom?.dir ?? null });
+  const run = await setupRun(config, { data, resumeFrom: folder.resumeFrom?.dir ?? null, log });
   const progress = options.progress === false ? null : new ProgressDisplay({ totalSteps: run.totalSteps });
   let tracker: Awaited<ReturnType<typeof createTracker>> | null = null;
   let status: 'completed' | 'failed' = 'failed';

@@ -39,6 +39,11 @@ test('bench --quick --json prints and writes the full report', () => {
       assert.ok('ours_pool/ours_1t' in m.ratios && 'ours_1t/peak' in m.ratios);
     }
 
+    // f16 weights beside f32 on the CPU: a decode and a training shape.
+    const half = report['halfMatmul'] as { kind: string; shape: string; msF32: number; msF16: number; speedup: number }[];
+    assert.deepEqual(half.map((h) => h.kind), ['decode', 'training']);
+    for (const h of half) assert.ok(isNum(h.msF32) && isNum(h.msF16) && isNum(h.speedup), JSON.stringify(h));
+
     const fused = report['fused'] as { kernel: string; gbs: Record<string, number>; ofCopy: Record<string, number> }[];
     assert.deepEqual(fused.map((f) => f.kernel), ['copy', 'rmsnorm fwd', 'rmsnorm bwd', 'softmax fwd', 'softmax bwd',
       'logprobEntropy fwd', 'logprobEntropy bwd']);

@@ -16,6 +16,7 @@ import { CHUNKS_PER_THREAD, PARALLEL_MIN_WORK, ThreadPool } from './pool.js';
 import type { SplitMode } from './split-policy.js';
 import { wasm, type WasmMemory } from './wasm.js';
 import { collapse, denseStrides, extent, MAP_RANK } from './strided.js';
+import { f16ArrayToF32 } from '../../util/float16.js';
 
 export interface CpuBackendOptions {
   /** Threads including the main one; default min(os.availableParallelism(), 8). */
@@ -27,6 +28,11 @@ export interface CpuBackendOptions {
    * (split-policy.ts); 'always' / 'never' split every job above the floor / none (tests, benchmarks).
    */
   split?: SplitMode;
+  /**
+   * Storage of frozen weights (models loaded with `frozen`): 'f16' keeps them as half-precision
+   * bits in the wasm memory (half the bytes, and half the weight traffic of decoding). Default f32.
+   */
+  weightDtype?: 'f32' | 'f16';
 }
 
 /** A block of the shared memory. */
@@ -68,6 +74,9 @@ export class CpuBackend implements Backend {
   /** Which compiled kernel module runs: 'relaxed' (fused multiply-add) or 'simd'. */
   readonly kernelVariant: KernelVariant;
   readonly threads: number;
+  /** f16 buffers exist on every CPU: matmul's B and the embedding table may be f16 (kernels/half.ts). */
+  readonly halfStorage = true;
+  readonly weightDtype: 'f32' | 'f16';
   readonly #memory: WasmMemory;
   readonly #alloc: WasmAllocator;
   readonly #k: KernelTable;
@@ -79,7 +88,8 @@ export class CpuBackend implements Backend {
   #scratchBytes = 0;
   #destroyed = false;
 
-  private constructor(memory: WasmMemory, kernels: KernelTable, pool: ThreadPool, variant: KernelVariant) {
+  private constructor(memory: WasmMemory, kernels: KernelTable, pool: ThreadPool, variant: KernelVariant, weightDtype: 'f32' | 'f16') {
+    this.weightDtype = weightDtype;
     this.#memory = memory;
     this.#alloc = new WasmAllocator(memory, HEAP_BASE);
     this.#k = kernels;
@@ -94,7 +104,9 @@ export class CpuBackend implements Backend {
     const memory = new wasm.Memory({ initial: HEAP_BASE / 65536 + 32, maximum: 65536, shared: true });
     const kernels = instantiateKernels(module, memory);
     const pool = await ThreadPool.create(kernels, module, memory, threads, opts.split ?? 'auto');
-    return new CpuBackend(memory, kernels, pool, variant);
+    const weightDtype = opts.weightDtype ?? 'f32';
+    if (weightDtype !== 'f32' && weightDtype !== 'f16') throw new Error(`CpuBackend.create: weightDtype must be f32 or f16, got ${String(weightDtype)}`);
+    return new CpuBackend(memory, kernels, pool, variant, weightDtype);
   }
 
   // --- memory -------------------------------------------------------------------------------
@@ -117,22 +129,27 @@ export class CpuBackend implements Backend {
     this.#live--;
   }
 
-  write(buf: DeviceBuffer, data: Float32Array | Int32Array, offset = 0): void {
+  write(buf: DeviceBuffer, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
     const b = this.#buf(buf, 'write');
-    if (offset < 0 || (offset + data.length) * 4 > b.byteLength) {
+    // A Uint16Array holds f16 bits; its offset counts 2-byte elements.
+    const size = data instanceof Uint16Array ? 2 : 4;
+    if (offset < 0 || (offset + data.length) * size > b.byteLength) {
       throw new Error(`write: ${data.length} elements at offset ${offset} overflow a ${b.byteLength}-byte buffer`);
     }
-    new Uint8Array(this.#memory.buffer, b.ptr + offset * 4, data.length * 4).set(new Uint8Array(data.buffer, data.byteOffset, data.length * 4));
+    new Uint8Array(this.#memory.buffer, b.ptr + offset * size, data.length * size)
+      .set(new Uint8Array(data.buffer, data.byteOffset, data.length * size));
   }
 
   readSync(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array {
     const b = this.#buf(buf, 'read');
-    if (offset < 0 || length < 0 || (offset + length) * 4 > b.byteLength) {
+    const size = dtype === 'f16' ? 2 : 4;
+    if (offset < 0 || length < 0 || (offset + length) * size > b.byteLength) {
       throw new Error(`read: ${length} elements at offset ${offset} exceed a ${b.byteLength}-byte buffer`);
     }
     // slice() copies, so later kernels or frees cannot change what the caller holds.
     const mem = this.#memory.buffer;
-    const p = b.ptr + offset * 4;
+    const p = b.ptr + offset * size;
+    if (dtype === 'f16') return f16ArrayToF32(new Uint16Array(mem, p, length).slice());
     return dtype === 'f32' ? new Float32Array(mem, p, length).slice() : new Int32Array(mem, p, length).slice();
   }
 
@@ -161,6 +178,7 @@ export class CpuBackend implements Backend {
   // --- data movement ---------------------------------------------------------------------------
 
   fill(out: DeviceBuffer, n: number, value: number, dtype: DType): void {
+    if (dtype === 'f16') throw new Error('fill: f16 buffers hold weights written from the host; fill f32 or i32');
     const o = this.#arg(out, n, 'fill', 'out');
     let bits: number;
     if (dtype === 'f32') {
@@ -238,7 +256,10 @@ export class CpuBackend implements Backend {
       if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: ${name} must be a non-negative integer, got ${v}`);
     }
     const ap = this.#arg(a, aOff + (batch - 1) * aBatchStride + m * k, 'matmul', 'a') + aOff * 4;
-    const bp = this.#arg(b, bOff + (batch - 1) * bBatchStride + k * n, 'matmul', 'b') + bOff * 4;
+    // An f16 B (frozen weights) has 2-byte elements: its offsets and strides count those.
+    const bHalf = args.bDtype === 'f16';
+    const bSize = bHalf ? 2 : 4;
+    const bp = this.#arg(b, bOff + (batch - 1) * bBatchStride + k * n, 'matmul', 'b', bSize) + bOff * bSize;
     const op = this.#arg(out, batch * m * n, 'matmul', 'out');
     if (batch * m * n === 0) return;
     // op(A)[i, p] sits at a + i*aRs + p*aCs.
@@ -248,8 +269,8 @@ export class CpuBackend implements Backend {
     const work = batch * m * n * Math.max(k, 1);
     if (m <= GEMV_MAX_M) {
       const common = [ap, bp, op, m, n, k, aRs, aCs, aBatchStride, bBatchStride, acc];
-      if (transB) this.#pool.run('gemvT', common, batch * Math.ceil(n / 4), work);
-      else this.#pool.run('gemvN', common, batch * Math.ceil(n / 16), work);
+      if (transB) this.#pool.run(bHalf ? 'gemvTHalf' : 'gemvT', common, batch * Math.ceil(n / 4), work);
+      else this.#pool.run(bHalf ? 'gemvNHalf' : 'gemvN', common, batch * Math.ceil(n / 16), work);
       return;
     }
     const panels = Math.ceil(n / 8);
@@ -262,16 +283,18 @@ export class CpuBackend implements Backend {
     // and the product runs at half speed (1024^3 TN: 15 against 34 GFLOP/s). One transposing copy
     // of each item (m*k floats, a few percent of the m*n*k product) makes the reads contiguous.
     const copyA = transA && m >= 16 && m * k >= TRANSPOSE_A_MIN;
-    const packBytes = Math.ceil(((shared ? 1 : per) * packFloats * 4) / 64) * 64;
+    // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
+    // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
+    // stays small; every output column is computed as before, bit for bit.
+    const panelFloats = Math.max(k, 1) * 8;
+    const wide = batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
+    const chunkPanels = wide ? Math.max(1, Math.floor(PACK_CHUNK_BYTES / (panelFloats * 4))) : panels;
+    const packBytes = Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
     const scratch = this.#scratch(packBytes + (copyA ? per * m * k * 4 : 0));
     const aT = scratch + packBytes;
     const rowBlocks = Math.ceil(m / 4);
     for (let t0 = 0; t0 < batch; t0 += per) {
       const cnt = Math.min(per, batch - t0);
-      if (!shared || t0 === 0) {
-        this.#pool.run('packB', [bp + t0 * bBatchStride * 4, scratch, k, n, transB ? 1 : 0, bBatchStride],
-          (shared ? 1 : cnt) * panels, (shared ? 1 : cnt) * k * n);
-      }
       let a0 = ap + t0 * aBatchStride * 4, rs = aRs, cs = aCs, aStride = aBatchStride;
       if (copyA) {
         const src = a0;
@@ -281,9 +304,20 @@ export class CpuBackend implements Backend {
         cs = 1;
         aStride = m * k;
       }
-      const splitCols = this.#splitCols(cnt, rowBlocks, m, n, k) ? 1 : 0;
-      this.#pool.run('gemm', [a0, scratch, op + t0 * m * n * 4, m, n, k, rs, cs, aStride,
-        shared ? 0 : packFloats, acc, splitCols], cnt * (splitCols ? panels : rowBlocks), cnt * m * n * Math.max(k, 1));
+      for (let p0 = 0; p0 < panels; p0 += chunkPanels) {
+        const p1 = Math.min(panels, p0 + chunkPanels);
+        // Panel p lives at base + p * panelFloats floats: base is moved back by p0 panels so that
+        // panel p0 lands at the scratch (the kernels' 32-bit address arithmetic wraps it back).
+        const base = (scratch - p0 * panelFloats * 4) >>> 0;
+        if (!shared || t0 === 0 || wide) {
+          const units = (shared ? 1 : cnt) * (p1 - p0);
+          this.#pool.run(bHalf ? 'packBHalf' : 'packB', [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0],
+            units, units * panelFloats);
+        }
+        const splitCols = this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k) ? 1 : 0;
+        this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, rs, cs, aStride,
+          shared ? 0 : packFloats, acc, splitCols, p0, p1], cnt * (splitCols ? p1 - p0 : rowBlocks), cnt * m * (p1 - p0) * 8 * Math.max(k, 1));
+      }
     }
   }
 
@@ -326,11 +360,12 @@ export class CpuBackend implements Backend {
     this.#rows(op, [this.#arg(y, e, op, 'y'), this.#arg(dy, e, op, 'dy'), this.#arg(dx, e, op, 'dx'), cols], rows, cols);
   }
 
-  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number): void {
+  embedding(table: DeviceBuffer, ids: DeviceBuffer, out: DeviceBuffer, rows: number, dim: number, tableDtype: 'f32' | 'f16' = 'f32'): void {
     const op = 'embedding';
+    const size = tableDtype === 'f16' ? 2 : 4;
     const tp = this.#arg(table, 0, op, 'table');
-    const ip = this.#ids(ids, rows, Math.floor(table.byteLength / 4 / dim), op);
-    this.#rows(op, [tp, ip, this.#arg(out, rows * dim, op, 'out'), dim], rows, dim);
+    const ip = this.#ids(ids, rows, Math.floor(table.byteLength / size / dim), op);
+    this.#rows(tableDtype === 'f16' ? 'embeddingHalf' : op, [tp, ip, this.#arg(out, rows * dim, op, 'out'), dim], rows, dim);
   }
 
   embeddingBackward(dOut: DeviceBuffer, ids: DeviceBuffer, dTable: DeviceBuffer, rows: number, dim: number): void {
@@ -472,10 +507,10 @@ export class CpuBackend implements Backend {
     return buf;
   }
 
-  /** The byte address of `buf`, after checking it is live and holds `elems` elements. */
-  #arg(buf: DeviceBuffer, elems: number, op: string, what: string): number {
+  /** The byte address of `buf`, after checking it is live and holds `elems` elements of `size` bytes. */
+  #arg(buf: DeviceBuffer, elems: number, op: string, what: string, size = 4): number {
     const b = this.#buf(buf, op);
-    if (elems * 4 > b.byteLength) throw new Error(`${op}: ${what} needs ${elems} elements but its buffer holds ${b.byteLength} bytes`);
+    if (elems * size > b.byteLength) throw new Error(`${op}: ${what} needs ${elems} elements but its buffer holds ${b.byteLength} bytes`);
     return b.ptr;
   }
 
@@ -517,7 +552,7 @@ export class CpuBackend implements Backend {
   }
 
   /** A row kernel over `rows` rows of `cols` elements. */
-  #rows(name: 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'embedding' | 'rmsnorm'
+  #rows(name: 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'embedding' | 'embeddingHalf' | 'rmsnorm'
     | 'rope' | 'logprobEntropy' | 'logprobEntropyBackward', args: number[], rows: number, cols: number): void {
     this.#pool.run(name, args, rows, rows * cols);
   }

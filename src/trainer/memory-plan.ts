@@ -1,0 +1,198 @@
+/**
+ * The memory plan: before any weight is loaded, what a run needs on its backend (weights by dtype,
+ * gradients, AdamW moments, the largest micro-batch's activations, the rollout's KV cache), as a
+ * pure function of the model config, the run config and the backend's limits. The trainer prints
+ * it at start-up and refuses a run that cannot fit, saying what would.
+ *
+ * The phases of a step do not overlap in time (generation, then log-probs, then the update), so
+ * the peak is what stays resident (weights, gradients, moments) plus the largest phase. Activation
+ * figures are estimates of what the autograd graph keeps per token; the plan is meant to be within
+ * tens of percent, and errs high.
+ */
+import type { TinyZeroConfig } from '../config/types.js';
+import { usesCritic, usesReferencePolicy } from '../config/derived.js';
+import type { ModelConfig } from '../models/config.js';
+import { countParameters } from '../models/load.js';
+
+export interface BackendLimits {
+  name: string;
+  /** Most bytes the backend holds at once (the CPU's 4 GiB wasm memory); undefined when unknown. */
+  capacityBytes?: number;
+  /** Largest single buffer (WebGPU maxBufferSize); undefined when unlimited or unknown. */
+  maxBufferBytes?: number;
+  /** What frozen weights are stored in. */
+  weightDtype: 'f32' | 'f16';
+}
+
+export interface PlanRow {
+  item: string;
+  bytes: number;
+}
+
+export interface MemoryPlan {
+  rows: PlanRow[];
+  /** Resident bytes plus the largest phase. */
+  peakBytes: number;
+  /** The largest single tensor (checked against maxBufferBytes). */
+  largestBufferBytes: number;
+  /** Null when it fits; otherwise the reason in one line. */
+  problem: string | null;
+}
+
+/** Parameters of the Linear weights LoRA can adapt (all-linear: everything but the output layer), and of one adapter set. */
+function loraParams(c: ModelConfig, rank: number, targets: string | string[]): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
+  const shapes: Record<string, [number, number]> = {
+    q_proj: [h, H * D], k_proj: [h, Hkv * D], v_proj: [h, Hkv * D], o_proj: [H * D, h],
+    gate_proj: [h, i], up_proj: [h, i], down_proj: [i, h],
+  };
+  const names = targets === 'all-linear' ? Object.keys(shapes) : (Array.isArray(targets) ? targets : [targets]);
+  let per = 0;
+  for (const n of names) {
+    const s = shapes[n];
+    if (s) per += rank * (s[0] + s[1]);
+  }
+  return per * c.num_hidden_layers;
+}
+
+/** Parameters stored in the frozen weight dtype when frozen: the matrices (embeddings, projections, lm_head). */
+function matrixParams(c: ModelConfig): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D, vocab_size: V } = c;
+  const layer = h * H * D + 2 * h * Hkv * D + H * D * h + 3 * h * i;
+  return V * h * (c.tie_word_embeddings ? 1 : 2) + c.num_hidden_layers * layer;
+}
+
+/** Output widths of the Linear layers of one decoder layer, by HF module name. */
+function linearWidths(c: ModelConfig): Record<string, number> {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
+  return { q_proj: H * D, k_proj: Hkv * D, v_proj: Hkv * D, o_proj: h, gate_proj: i, up_proj: i, down_proj: h };
+}
+
+/**
+ * Floats kept per token per layer by a training forward (every op's output lives until the
+ * micro-batch's backward is done): the norms, q/k/v (twice with Qwen2's biases) and their rotated
+ * copies, attention, the MLP's gate, up, silu and product, residuals; with LoRA, per adapted layer
+ * the rank-r intermediate twice (before and after the scale), the update and the sum.
+ */
+function activationFloatsPerToken(c: ModelConfig, loraRank: number, targets: string | string[]): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
+  const qkv = H * D + 2 * Hkv * D;
+  const bias = c.model_type === 'qwen2' || c.attention_bias ? 2 : 1;
+  const attn = qkv * bias + (H * D + Hkv * D) + H * D;
+  const mlp = 4 * i;
+  let lora = 0;
+  if (loraRank > 0) {
+    const widths = linearWidths(c);
+    const names = targets === 'all-linear' ? Object.keys(widths) : Array.isArray(targets) ? targets : [targets];
+    for (const n of names) if (widths[n] !== undefined) lora += 2 * loraRank + 2 * widths[n]!;
+  }
+  return 6 * h + attn + mlp + lora;
+}
+
+export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits): MemoryPlan {
+  const arr = config.actor_rollout_ref;
+  const n = arr.rollout.n;
+  const P = arr.rollout.prompt_length, R = arr.rollout.response_length, S = P + R;
+  const half = limits.weightDtype === 'f16' ? 2 : 4;
+  const rank = arr.model.lora_rank;
+  const all = countParameters(model, 'lm');
+  const matrices = matrixParams(model);
+  const rows: PlanRow[] = [];
+  let trainable: number;
+  if (rank > 0) {
+    const adapters = loraParams(model, rank, arr.model.target_modules);
+    rows.push({ item: `actor base (frozen, ${limits.weightDtype} matrices)`, bytes: matrices * half + (all - matrices) * 4 });
+    rows.push({ item: `actor LoRA adapters (r=${rank}, f32)`, bytes: adapters * 4 });
+    trainable = adapters;
+  } else {
+    rows.push({ item: 'actor weights (f32)', bytes: all * 4 });
+    trainable = all;
+  }
+  rows.push({ item: 'actor gradients (f32)', bytes: trainable * 4 });
+  rows.push({ item: 'actor AdamW moments (f32)', bytes: trainable * 8 });
+  if (usesReferencePolicy(config)) {
+    rows.push({ item: rank > 0 ? 'reference (the base, adapters off)' : `reference (frozen, ${limits.weightDtype} matrices)`,
+      bytes: rank > 0 ? 0 : matrices * half + (all - matrices) * 4 });
+  }
+  if (critic && usesCritic(config)) {
+    const cp = countParameters(critic, 'value');
+    rows.push({ item: 'critic weights, gradients, moments (f32)', bytes: cp * 16 });
+  }
+  // The CPU matmul packs B into at most 64 MiB of f32 panels (plus a transposed copy of A, at most an activation's size).
+  if (limits.name === 'cpu') rows.push({ item: 'matmul scratch (packed panels)', bytes: 64 * 2 ** 20 });
+  const resident = rows.reduce((s, r) => s + r.bytes, 0);
+
+  // Phases: the rollout (KV cache + one step's logits), the log-prob forwards, the update.
+  // rollout.micro_batch_size and ppo_micro_batch_size count prompts (x n rows), log_prob_micro_batch_size rows.
+  const prompts = Math.max(config.data.train_batch_size, config.data.gen_batch_size ?? 0);
+  const genRows = Math.min(arr.rollout.micro_batch_size ?? prompts, prompts) * n;
+  const kv = genRows * S * model.num_hidden_layers * 2 * model.num_key_value_heads * model.head_dim * 4;
+  const genLogits = genRows * model.vocab_size * 4 * 2;
+  const allRows = config.data.train_batch_size * n;
+  const lpRows = Math.min(allRows, Math.max(arr.rollout.log_prob_micro_batch_size ?? allRows,
+    usesReferencePolicy(config) ? (arr.ref.log_prob_micro_batch_size ?? allRows) : 0));
+  const layerFloats = activationFloatsPerToken(model, 0, 'all-linear');
+  // Without gradients each layer's intermediates are freed after it (models/llama.ts): one layer counts.
+  const logProb = lpRows * S * (layerFloats + model.hidden_size * 2 * model.num_hidden_layers) * 4 + lpRows * R * model.vocab_size * 4 * 2;
+  const microRows = arr.actor.use_dynamic_bsz
+    ? Math.max(1, Math.floor(arr.actor.ppo_max_token_len_per_gpu / S))
+    : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n;
+  const train = microRows * S * (activationFloatsPerToken(model, rank, arr.model.target_modules) * model.num_hidden_layers + model.hidden_size * 2) * 4
+    + microRows * R * model.vocab_size * 4 * 3;
+  rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
+  rows.push({ item: `log-prob forward (${lpRows} rows)`, bytes: logProb });
+  rows.push({ item: `update activations (micro-batch of ${microRows} rows)`, bytes: train });
+  const peakBytes = resident + Math.max(kv + genLogits, logProb, train);
+  const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
+  const largestBufferBytes = Math.max(embedBytes, microRows * R * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
+
+  let problem: string | null = null;
+  if (limits.capacityBytes !== undefined && peakBytes > limits.capacityBytes) {
+    problem = `needs ${gib(peakBytes)} GiB at its peak, more than the ${limits.name} backend's ${gib(limits.capacityBytes)} GiB`;
+  } else if (limits.maxBufferBytes !== undefined && largestBufferBytes > limits.maxBufferBytes) {
+    problem = `needs a ${gib(largestBufferBytes)} GiB buffer, more than the ${limits.name} adapter's maxBufferSize of ${gib(limits.maxBufferBytes)} GiB`;
+  }
+  return { rows, peakBytes, largestBufferBytes, problem };
+}
+
+export function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(bytes < 2 ** 30 / 10 ? 3 : 2);
+}
+
+/** The plan as a short table. */
+export function formatMemoryPlan(plan: MemoryPlan, limits: BackendLimits): string {
+  const width = Math.max(...plan.rows.map((r) => r.item.length), 20);
+  const lines = [`memory plan (${limits.name}, GiB):`];
+  for (const r of plan.rows) lines.push(`  ${r.item.padEnd(width)}  ${gib(r.bytes).padStart(8)}`);
+  const cap = limits.capacityBytes !== undefined ? ` of ${gib(limits.capacityBytes)}` : '';
+  lines.push(`  ${'peak (resident + largest phase)'.padEnd(width)}  ${gib(plan.peakBytes).padStart(8)}${cap}`);
+  return lines.join('\n');
+}
+
+/**
+ * The one-line refusal for a plan that does not fit, with what would: LoRA (when off), a smaller
+ * micro-batch, or the WebGPU backend.
+ */
+export function refusal(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits, plan: MemoryPlan): string {
+  const arr = config.actor_rollout_ref;
+  // The CPU backend always has f16 storage for a frozen base; elsewhere keep what the run has.
+  const halfBase = limits.weightDtype === 'f32' && limits.name === 'cpu';
+  const lora = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref, model: { ...c.actor_rollout_ref.model, lora_rank: 16 } } });
+  const small = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref,
+    actor: { ...c.actor_rollout_ref.actor, ppo_micro_batch_size: 1 },
+    rollout: { ...c.actor_rollout_ref.rollout, log_prob_micro_batch_size: 1 },
+    ref: { ...c.actor_rollout_ref.ref, log_prob_micro_batch_size: 1 } } });
+  const loraKeys = `actor_rollout_ref.model.lora_rank=16${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
+  const smallKeys = 'ppo_micro_batch_size=1 and log_prob_micro_batch_size=1';
+  const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1 || (arr.ref.log_prob_micro_batch_size ?? 0) > 1;
+  const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];
+  if (arr.model.lora_rank === 0) candidates.push({ label: 'LoRA', keys: loraKeys, config: lora(config), half: halfBase });
+  if (canShrink) candidates.push({ label: 'a smaller micro-batch', keys: smallKeys, config: small(config), half: false });
+  if (arr.model.lora_rank === 0 && canShrink) candidates.push({ label: 'LoRA with a smaller micro-batch', keys: `${loraKeys} ${smallKeys.replace(' and ', ' ')}`, config: small(lora(config)), half: halfBase });
+  const tried = candidates.map((c) => ({ ...c, plan: memoryPlan(model, critic, c.config, c.half ? { ...limits, weightDtype: 'f16' } : limits) }));
+  const fitting = tried.filter((t) => t.plan.problem === null);
+  const shown = fitting.length > 0 ? fitting : tried;
+  const hints = shown.map((t) => `${t.label} (${t.keys}: ${gib(t.plan.peakBytes)} GiB${t.plan.problem ? ', still too much' : ''})`);
+  if (limits.name !== 'webgpu') hints.push('trainer.device=webgpu');
+  return `memory plan: this run ${plan.problem}; what would fit: ${hints.join(', ') || 'a smaller model'}`;
+}

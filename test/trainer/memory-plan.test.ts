@@ -1,0 +1,70 @@
+// The memory plan (trainer/memory-plan.ts) on Qwen2.5-0.5B's shapes: exact weight figures by dtype,
+// LoRA fitting the CPU backend where full fine-tuning does not, and the refusal naming what fits.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveConfig } from '../../src/config/index.js';
+import { parseModelConfig } from '../../src/models/config.js';
+import { formatMemoryPlan, memoryPlan, refusal, type BackendLimits } from '../../src/trainer/memory-plan.js';
+
+const root = new URL('../../../', import.meta.url).pathname;
+const qwen05 = parseModelConfig({
+  architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 896, num_hidden_layers: 24, num_attention_heads: 14,
+  num_key_value_heads: 2, intermediate_size: 4864, vocab_size: 151936, tie_word_embeddings: true, rope_theta: 1000000,
+  rms_norm_eps: 1e-6, max_position_embeddings: 32768, hidden_act: 'silu', eos_token_id: 0,
+});
+const cpu: BackendLimits = { name: 'cpu', capacityBytes: 2 ** 32 - 65536, weightDtype: 'f16' };
+
+function runConfig(extra: string[]) {
+  process.chdir(root);
+  return resolveConfig({
+    file: `${root}examples/countdown-tiny.yaml`,
+    overrides: ['data.train_batch_size=4', 'data.max_response_length=64', 'actor_rollout_ref.rollout.n=4',
+      'actor_rollout_ref.actor.ppo_mini_batch_size=4', 'actor_rollout_ref.actor.ppo_micro_batch_size=1',
+      'actor_rollout_ref.rollout.micro_batch_size=4', 'actor_rollout_ref.rollout.log_prob_micro_batch_size=1',
+      'actor_rollout_ref.ref.log_prob_micro_batch_size=1', 'actor_rollout_ref.actor.use_kl_loss=true', ...extra],
+  });
+}
+
+const matrices = 151936 * 896 + 24 * (896 * 896 + 2 * 896 * 128 + 896 * 896 + 3 * 896 * 4864);
+const vectors = 24 * (896 + 2 * 128 + 2 * 896) + 896; // q/k/v biases, two norms per layer, the final norm
+const byItem = (rows: { item: string; bytes: number }[], prefix: string): number => {
+  const r = rows.find((x) => x.item.startsWith(prefix));
+  assert.ok(r, `a row starting with '${prefix}' in ${rows.map((x) => x.item).join(' | ')}`);
+  return r.bytes;
+};
+
+test('LoRA r=16 on an f16 base: weights by dtype exactly, adapters of every projection, one base for actor and reference; fits 4 GiB', () => {
+  assert.equal(matrices + vectors, 494_032_768, "Qwen2.5-0.5B's parameter count");
+  const plan = memoryPlan(qwen05, null, runConfig(['actor_rollout_ref.model.lora_rank=16']), cpu);
+  assert.equal(byItem(plan.rows, 'actor base'), matrices * 2 + vectors * 4);
+  const adapters = 16 * 24 * ((896 + 896) + 2 * (896 + 128) + (896 + 896) + 2 * (896 + 4864) + (4864 + 896));
+  assert.equal(byItem(plan.rows, 'actor LoRA adapters'), adapters * 4);
+  assert.equal(byItem(plan.rows, 'actor gradients'), adapters * 4);
+  assert.equal(byItem(plan.rows, 'actor AdamW moments'), adapters * 8);
+  assert.equal(byItem(plan.rows, 'reference'), 0);
+  assert.equal(plan.problem, null);
+  assert.ok(plan.peakBytes > matrices * 2 && plan.peakBytes < 2 ** 32);
+  const table = formatMemoryPlan(plan, cpu);
+  assert.match(table, /^memory plan \(cpu, GiB\):\n/);
+  assert.match(table, /peak \(resident \+ largest phase\) +\d+\.\d+ of 4\.00$/);
+});
+
+test('full fine-tuning of the same model is refused on the CPU, in one line that says what would fit', () => {
+  const config = runConfig(['actor_rollout_ref.actor.ppo_micro_batch_size=4']);
+  const f32: BackendLimits = { ...cpu, weightDtype: 'f32' };
+  const plan = memoryPlan(qwen05, null, config, f32);
+  assert.equal(byItem(plan.rows, 'actor weights'), (matrices + vectors) * 4);
+  assert.equal(byItem(plan.rows, 'actor AdamW moments'), (matrices + vectors) * 8);
+  assert.match(plan.problem ?? '', /needs \d+\.\d+ GiB at its peak, more than the cpu backend's 4\.00 GiB/);
+  const line = refusal(qwen05, null, config, f32, plan);
+  assert.equal(line.split('\n').length, 1);
+  assert.match(line, /^memory plan: this run needs 14\.\d+ GiB at its peak, more than the cpu backend's 4\.00 GiB; what would fit: LoRA with a smaller micro-batch \(actor_rollout_ref\.model\.lora_rank=16 trainer\.frozen_weight_dtype=f16 ppo_micro_batch_size=1 log_prob_micro_batch_size=1: \d+\.\d+ GiB\), trainer\.device=webgpu$/);
+});
+
+test('on WebGPU the largest buffer is checked against maxBufferSize', () => {
+  const gpu: BackendLimits = { name: 'webgpu', maxBufferBytes: 256 * 2 ** 20, weightDtype: 'f32' };
+  const plan = memoryPlan(qwen05, null, runConfig([]), gpu);
+  assert.equal(plan.largestBufferBytes, 151936 * 896 * 4, 'the embedding table in f32');
+  assert.match(plan.problem ?? '', /needs a 0\.51 GiB buffer, more than the webgpu adapter's maxBufferSize of 0\.25 GiB/);
+  assert.equal(memoryPlan(qwen05, null, runConfig([]), { ...gpu, maxBufferBytes: 2 ** 30 }).problem, null);
+});
