@@ -5,6 +5,7 @@ import { dashboardCommand } from './dashboard.js';
 import { dataCommand } from './data.js';
 import { demoCommand } from './demo.js';
 import { generateCommand } from './generate.js';
+import { initModelCommand } from './init-model.js';
 import { trainCommand } from './train.js';
 import { scoreCommand } from './score.js';
 import { sftCommand } from './sft.js';
@@ -15,6 +16,7 @@ export const commands: Record<string, Command> = {
   data: dataCommand,
   demo: demoCommand,
   generate: generateCommand,
+  'init-model': initModelCommand,
   train: trainCommand,
   score: scoreCommand,
   sft: sftCommand,
