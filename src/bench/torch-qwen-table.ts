@@ -8,7 +8,8 @@ export function formatQwen(q: QwenBenchResult): string {
   const out = [`\nQwen2.5 beside PyTorch (${head})`];
   out.push(table(`decoding ${q.decodeModel.name} (${q.decodeModel.parameters.toLocaleString()} parameters), ${q.promptLen}-token prompts + ${q.newTokens} new, tokens/s`,
     ['batch', 'ours', 'pytorch', 'ours/pytorch'],
-    q.ours.decode.map((d, i) => [d.batch, d.tokensPerSecond, t?.decode[i]?.tokensPerSecond, q.ratios.decode[i]?.oursOverTorch])));
+    q.ours.decode.map((d, i) => [d.batch, 'error' in d ? 'failed (see note)' : d.tokensPerSecond, t?.decode[i]?.tokensPerSecond,
+      q.ratios.decode.find((x) => x.batch === d.batch)?.oursOverTorch])));
   const o = q.ours.trainStep;
   out.push(table(`training step ${q.trainModel.name} (${q.trainModel.parameters.toLocaleString()} parameters), tokens/s`,
     ['batch x seq', 'ours', 'pytorch', 'ours/pytorch'],
