@@ -4,9 +4,10 @@
 # the 0.5B model on WebGPU), then a summary as JSON: generation tokens/s, update TFLOP/s, peak
 # device memory (nvidia-smi, sampled) and the adapter's features. The 3B LoRA run is prepared but
 # skipped until LoRA lands (it says so in the JSON).
-# Usage: npm run build && scripts/gpu-qwen-run.sh [--device webgpu|cpu] [--layers N] [--skip-3b]
-#   --device cpu --layers 1 --skip-3b: a dry run of the plumbing on a machine without a GPU (slow,
-#   and its figures mean nothing).
+# Usage: npm run build && scripts/gpu-qwen-run.sh [--device webgpu|cpu] [--layers N] [--skip-3b] [--train-model DIR]
+#   A dry run of the plumbing without a GPU (its figures mean nothing; the CPU backend cannot train a
+#   model with Qwen's 151,936-row vocabulary, so another model folder stands in for the GRPO steps):
+#   scripts/gpu-qwen-run.sh --device cpu --layers 1 --train-model assets/models/countdown-base
 # Output: $GPU_CHECK_OUT/gpu-qwen.json (default .), models and run folders under $WORK (default /tmp/tz-gpu-qwen).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +17,13 @@ WORK=${WORK:-/tmp/tz-gpu-qwen}
 device=webgpu
 layers=()
 skip3b=0
+train_model=
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
     --layers) layers=(--layers "$2"); shift 2 ;;
     --skip-3b) skip3b=1; shift ;;
+    --train-model) train_model=$2; shift 2 ;;
     *) echo "gpu-qwen-run: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -50,13 +53,14 @@ fi
 echo "== data countdown"
 tz data countdown --out "$WORK/countdown" >/dev/null
 
-echo "== 2 GRPO steps, Qwen2.5-0.5B full fine-tune ($device)"
+model05=${train_model:-$WORK/Qwen2.5-0.5B}
+echo "== 2 GRPO steps, full fine-tune of $model05 ($device)"
 run05="$WORK/run-0.5b"
 if [ "$device" = cpu ]; then shrink=(data.train_batch_size=2 actor_rollout_ref.rollout.n=2 data.max_response_length=16 actor_rollout_ref.actor.ppo_mini_batch_size=2)
 else shrink=(data.train_batch_size=16 actor_rollout_ref.rollout.n=4 data.max_response_length=256 actor_rollout_ref.actor.ppo_mini_batch_size=16); fi
 t0=$(now)
 tz train --config examples/countdown-qwen2.5-0.5b.yaml \
-  actor_rollout_ref.model.path="$WORK/Qwen2.5-0.5B" critic.model.path="$WORK/Qwen2.5-0.5B" \
+  actor_rollout_ref.model.path="$model05" critic.model.path="$model05" \
   data.train_files="$WORK/countdown/train.parquet" data.val_files="$WORK/countdown/test.parquet" \
   algorithm.adv_estimator=grpo "${shrink[@]}" actor_rollout_ref.actor.ppo_micro_batch_size=2 \
   actor_rollout_ref.rollout.log_prob_micro_batch_size=8 actor_rollout_ref.ref.log_prob_micro_batch_size=8 \
@@ -68,5 +72,5 @@ echo "== 3B with LoRA: skipped"
 lora3b='{"skipped": "LoRA is not in this build yet: run 2 GRPO steps of examples/countdown-qwen2.5-3b.yaml with LoRA here once it lands"}'
 
 if [ -n "${smi_pid:-}" ]; then kill "$smi_pid" 2>/dev/null || true; fi
-"$NODE" scripts/gpu-qwen-summary.mjs --device "$device" --run "$run05" --model "$WORK/Qwen2.5-0.5B" --mem-log "$mem_log" \
+"$NODE" scripts/gpu-qwen-summary.mjs --device "$device" --run "$run05" --model "$model05" --mem-log "$mem_log" \
   --init-05b-ms "$init05" --init-3b-ms "$init3" --train-05b-ms "$train05" --lora-3b "$lora3b" --out "$OUT_DIR/gpu-qwen.json"
