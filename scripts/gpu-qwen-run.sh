@@ -68,8 +68,12 @@ tz train --config examples/countdown-qwen2.5-0.5b.yaml \
   trainer.device="$device" trainer.default_local_dir="$run05" 2>&1 | tail -n 20
 train05=$(since "$t0")
 
-echo "== 3B with LoRA: skipped"
-lora3b='{"skipped": "LoRA is not in this build yet: run 2 GRPO steps of examples/countdown-qwen2.5-3b.yaml with LoRA here once it lands"}'
+# ---- 3B with LoRA: SKIPPED until LoRA lands ------------------------------------------------------
+# Then: 2 GRPO steps of examples/countdown-qwen2.5-3b.yaml on "$WORK/Qwen2.5-3B" with the LoRA keys
+# (veRL's actor_rollout_ref.model.lora_rank / lora_alpha / target_modules), shrunk as above, into
+# "$WORK/run-3b-lora", and pass that folder to the summary like the 0.5B run.
+echo "== 3B with LoRA: skipped (LoRA is not in this build yet)"
+lora3b='{"skipped": "LoRA is not in this build yet: 2 GRPO steps of examples/countdown-qwen2.5-3b.yaml with LoRA go here once it lands"}'
 
 if [ -n "${smi_pid:-}" ]; then kill "$smi_pid" 2>/dev/null || true; fi
 "$NODE" scripts/gpu-qwen-summary.mjs --device "$device" --run "$run05" --model "$model05" --mem-log "$mem_log" \

@@ -62,6 +62,7 @@ test('bench --quick --json prints and writes the full report', () => {
     const decode = report['decode'] as { batch: number; tokensPerSecond: number }[];
     assert.deepEqual(decode.map((d) => d.batch), [1, 64, 800]);
     for (const d of decode) assert.ok(isNum(d.tokensPerSecond));
+    assert.equal(report['qwen'], null, '--no-qwen skips the Qwen section (test/bench/torch-qwen.test.ts covers it)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
