@@ -5,6 +5,7 @@
  * nothing.
  */
 import os from 'node:os';
+import { createBackend } from '../backend/index.js';
 import { ATTENTION_SHAPES, benchAttention, type AttentionRow } from './attention.js';
 import { benchFused, type FusedRow } from './fused.js';
 import { BIG_SHAPES, benchMatmul, SMALL_SHAPES, type MatmulRow } from './matmul.js';
@@ -75,7 +76,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const trainStep = await benchTrainStep(pair.pool, opts.model, q ? 2 : 8, q ? 8 : 48, q ? 1 : 5);
     log('bench: decoding');
     const decode = await benchDecode(pair.pool, opts.model, [1, 64, 800], q ? 4 : 16, q ? 2 : 32, q ? 1 : 3);
-    const qwen = opts.qwen === false ? null : await benchQwen(pair.pool, { quick: q, threads: pair.threads, rounds: q ? 1 : 2, log });
+    const qwen = opts.qwen === false ? null : await benchQwen(() => createBackend(opts.device, { threads: pair.threads }), { quick: q, threads: pair.threads, rounds: q ? 1 : 2, log });
     return {
       schema: REPORT_SCHEMA,
       date: new Date().toISOString(),

@@ -91,7 +91,12 @@ function measureTorch(python: string, env: NodeJS.ProcessEnv, r: TorchRun): Torc
   return { decode, trainStep: { batch: r.B, seqLen: r.L, seconds: round(t.seconds as number, 4), tokensPerSecond: round(t.tokensPerSecond as number, 1) } };
 }
 
-export async function benchQwen(be: Backend, opts: QwenBenchOptions): Promise<QwenBenchResult> {
+/**
+ * `backend()` makes a fresh backend for each of our measurements: on the CPU each gets its own
+ * 4 GiB memory, because the allocator keeps freed blocks per size class, so the training step's
+ * blocks would otherwise crowd out the batch-64 decode (measured: out of memory after the step).
+ */
+export async function benchQwen(backend: () => Promise<Backend>, opts: QwenBenchOptions): Promise<QwenBenchResult> {
   const q = opts.quick;
   const root = mkdtempSync(join(tmpdir(), 'tinyzero-bench-qwen-'));
   try {
@@ -111,13 +116,19 @@ export async function benchQwen(be: Backend, opts: QwenBenchOptions): Promise<Qw
     const [B, L] = q ? [2, 8] : [2, 256];
     const notes: string[] = [];
 
-    // The training step first: a decode that runs out of the CPU backend's memory leaves its
-    // allocator's free lists full of blocks no other size can reuse.
+    const fresh = async <T>(fn: (be: Backend) => Promise<T>): Promise<T> => {
+      const be = await backend();
+      try {
+        return await fn(be);
+      } finally {
+        be.destroy();
+      }
+    };
     opts.log('bench: qwen: our training step');
     let oursTrain: TrainStepResult | null = null;
     let trainError: string | undefined;
     try {
-      oursTrain = await benchTrainStep(be, trainDir, B, L, opts.rounds);
+      oursTrain = await fresh((be) => benchTrainStep(be, trainDir, B, L, opts.rounds));
     } catch (e) {
       trainError = (e as Error).message;
       notes.push(`our training step failed: ${trainError}`);
@@ -126,7 +137,7 @@ export async function benchQwen(be: Backend, opts: QwenBenchOptions): Promise<Qw
     for (const batch of batches) {
       opts.log(`bench: qwen: our decoding, batch ${batch}`);
       try {
-        oursDecode.push(...await benchDecode(be, decodeDir, [batch], promptLen, newTokens, opts.rounds));
+        oursDecode.push(...await fresh((be) => benchDecode(be, decodeDir, [batch], promptLen, newTokens, opts.rounds)));
       } catch (e) {
         const error = (e as Error).message;
         oursDecode.push({ batch, promptLen, newTokens, error });
