@@ -51,7 +51,7 @@ if [ "$skip3b" = 0 ]; then
 fi
 
 echo "== data countdown"
-tz data countdown --out "$WORK/countdown" >/dev/null
+tz data countdown --out "$WORK/countdown" --train-size 1024 --test-size 64 >/dev/null # 2 steps need few rows
 
 model05=${train_model:-$WORK/Qwen2.5-0.5B}
 echo "== 2 GRPO steps, full fine-tune of $model05 ($device)"
