@@ -5,6 +5,7 @@
  * nothing.
  */
 import os from 'node:os';
+import { createBackend } from '../backend/index.js';
 import { ATTENTION_SHAPES, benchAttention, type AttentionRow } from './attention.js';
 import { benchFused, type FusedRow } from './fused.js';
 import { benchHalfMatmul, HALF_SHAPES, HALF_SHAPES_QUICK, type HalfMatmulRow } from './half.js';
@@ -14,6 +15,7 @@ import { measurePeak, type PeakResult } from './peak.js';
 import { loadPeers, type PeerStatus } from './peers.js';
 import { benchPool, type PoolResult } from './pool.js';
 import { createPair } from './setup.js';
+import { benchQwen, type QwenBenchResult } from './torch-qwen.js';
 import type { RaceOptions } from './timing.js';
 
 export const REPORT_SCHEMA = 'tinyzero-bench/1';
@@ -24,6 +26,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Hugging Face folder for the training step and decoding. */
   model: string;
+  /** Qwen2.5-0.5B beside PyTorch (default true; several minutes outside --quick). */
+  qwen?: boolean;
   /** Progress lines (to stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -47,6 +51,8 @@ export interface BenchReport {
   attention: AttentionRow[];
   trainStep: TrainStepResult;
   decode: DecodeResult[];
+  /** Qwen2.5 at real dimensions beside PyTorch; null when skipped (--no-qwen). */
+  qwen: QwenBenchResult | null;
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
@@ -75,6 +81,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const trainStep = await benchTrainStep(pair.pool, opts.model, q ? 2 : 8, q ? 8 : 48, q ? 1 : 5);
     log('bench: decoding');
     const decode = await benchDecode(pair.pool, opts.model, [1, 64, 800], q ? 4 : 16, q ? 2 : 32, q ? 1 : 3);
+    const qwen = opts.qwen === false ? null : await benchQwen(() => createBackend(opts.device, { threads: pair.threads }), { quick: q, threads: pair.threads, rounds: q ? 1 : 2, log });
     return {
       schema: REPORT_SCHEMA,
       date: new Date().toISOString(),
@@ -85,7 +92,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       kernelVariant: variant,
       peak,
       peers: status,
-      matmul, halfMatmul, fused, pool, attention, trainStep, decode,
+      matmul, halfMatmul, fused, pool, attention, trainStep, decode, qwen,
     };
   } finally {
     pair.destroy();

@@ -1,12 +1,7 @@
 /** The human-readable summary of a bench report: one fixed-width table per section. */
 import type { BenchReport } from './suite.js';
-
-function table(title: string, head: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = [head, ...rows.map((r) => r.map((c) => (c == null ? '-' : String(c))))];
-  const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [`\n${title}`, line(cells[0]!), ...cells.slice(1).map(line)].join('\n');
-}
+import { formatQwen } from './torch-qwen-table.js';
+import { table } from './text-table.js';
 
 export function formatReport(r: BenchReport): string {
   const out: string[] = [];
@@ -37,5 +32,6 @@ export function formatReport(r: BenchReport): string {
     `${t.tokensPerSecond.toFixed(0)} tokens/s, ${t.gflops.toFixed(2)} GFLOP/s; host traffic ${t.hostBytesWritten} B in, ${t.hostBytesRead} B out`);
   out.push(table('decoding (prompt + new tokens, ignore eos)', ['batch', 'prompt', 'new', 'seconds', 'tokens/s'],
     r.decode.map((d) => [d.batch, d.promptLen, d.newTokens, d.seconds, d.tokensPerSecond])));
+  if (r.qwen) out.push(formatQwen(r.qwen));
   return out.join('\n');
 }

@@ -12,6 +12,7 @@ const spec = {
   out: { type: 'string' as const, help: 'JSON report file (default bench-results.json)' },
   quick: { type: 'boolean' as const, help: 'tiny sizes, one repetition: checks the plumbing, not the speed' },
   json: { type: 'boolean' as const, help: 'print only the JSON report to stdout' },
+  'no-qwen': { type: 'boolean' as const, help: 'skip Qwen2.5-0.5B beside PyTorch (several minutes)' },
 };
 
 // veRL's tiny test Llama, bundled with the package (dist/src/cli -> the package root).
@@ -35,6 +36,7 @@ export const benchCommand: Command = {
       threads,
       quick: parsed.options.quick === true,
       model: stringOption(parsed, 'model') ?? DEFAULT_MODEL.pathname,
+      qwen: parsed.options['no-qwen'] !== true,
       log: (line) => console.error(line),
     });
     const text = JSON.stringify(report, null, 2);

@@ -5,6 +5,7 @@ import { dashboardCommand } from './dashboard.js';
 import { dataCommand } from './data.js';
 import { demoCommand } from './demo.js';
 import { generateCommand } from './generate.js';
+import { initModelCommand } from './init-model.js';
 import { mergeLoraCommand } from './merge-lora.js';
 import { trainCommand } from './train.js';
 import { scoreCommand } from './score.js';
@@ -17,6 +18,7 @@ export const commands: Record<string, Command> = {
   demo: demoCommand,
   generate: generateCommand,
   'merge-lora': mergeLoraCommand,
+  'init-model': initModelCommand,
   train: trainCommand,
   score: scoreCommand,
   sft: sftCommand,

@@ -15,7 +15,7 @@ test('bench --quick --json prints and writes the full report', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tinyzero-bench-'));
   try {
     const out = join(dir, 'report.json');
-    const r = spawnSync(process.execPath, [main, 'bench', '--quick', '--json', '--threads', '2', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [main, 'bench', '--quick', '--json', '--no-qwen', '--threads', '2', '--out', out], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Record<string, unknown>;
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), report, 'the file holds what was printed');
@@ -67,6 +67,7 @@ test('bench --quick --json prints and writes the full report', () => {
     const decode = report['decode'] as { batch: number; tokensPerSecond: number }[];
     assert.deepEqual(decode.map((d) => d.batch), [1, 64, 800]);
     for (const d of decode) assert.ok(isNum(d.tokensPerSecond));
+    assert.equal(report['qwen'], null, '--no-qwen skips the Qwen section (test/bench/torch-qwen.test.ts covers it)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
