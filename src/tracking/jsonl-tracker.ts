@@ -13,6 +13,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync, ftr
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EVENTS_FILE, METRICS_FILE, encodeMetricsLine, jsonReplacer } from './jsonl-records.js';
+import { errorNamingFile } from '../util/atomic-file.js';
 import type { EventKind, EventPayloads, Tracker } from './types.js';
 
 export interface JsonlTrackerOptions {
@@ -44,7 +45,7 @@ export class JsonlTracker implements Tracker {
   log(metrics: Readonly<Record<string, number>>, step: number): void {
     if (this.metricsFd === null) throw new Error('JsonlTracker: log() after close()');
     const line = encodeMetricsLine({ step, time: this.now().toISOString(), metrics: { ...metrics } });
-    this.append(this.metricsFd, line);
+    this.append(this.metricsFd, line, this.metricsPath);
   }
 
   event<K extends EventKind>(kind: K, payload: EventPayloads[K]): void {
@@ -52,7 +53,7 @@ export class JsonlTracker implements Tracker {
     // The writer's identity lets a dashboard on this host tell a run killed before its run_end.
     const writer = kind === 'run_start' ? { pid: process.pid, host: hostname() } : {};
     const line = JSON.stringify({ kind, time: this.now().toISOString(), ...writer, ...payload }, jsonReplacer) + '\n';
-    this.append(this.eventsFd, line);
+    this.append(this.eventsFd, line, this.eventsPath);
   }
 
   async close(): Promise<void> {
@@ -60,11 +61,15 @@ export class JsonlTracker implements Tracker {
     this.metricsFd = this.eventsFd = null;
   }
 
-  private append(fd: number, line: string): void {
+  private append(fd: number, line: string, path: string): void {
     const bytes = Buffer.from(line, 'utf8');
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    if (this.fsync) fsyncSync(fd);
+    try {
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      if (this.fsync) fsyncSync(fd);
+    } catch (e) {
+      throw errorNamingFile(e, path); // a full disk's ENOSPC names no file by itself
+    }
   }
 }
 

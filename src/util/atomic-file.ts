@@ -19,7 +19,7 @@ export function writeFully(fd: number, data: Uint8Array): void {
 }
 
 /** A write error naming `file` (writeSync's ENOSPC and EIO do not), keeping its code. */
-function naming(e: unknown, file: string): unknown {
+export function errorNamingFile(e: unknown, file: string): unknown {
   if (!(e instanceof Error) || e.message.includes(file)) return e;
   const err = new Error(`writing ${file}: ${e.message}`, { cause: e });
   (err as NodeJS.ErrnoException).code = (e as NodeJS.ErrnoException).code;
@@ -71,7 +71,7 @@ export function writeFileAtomic(file: string, content: FileContent): void {
   } catch (e) {
     if (open) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw naming(e, file);
+    throw errorNamingFile(e, file);
   }
   syncDir(dir);
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -144,6 +144,25 @@ test('JsonlTail returns whole new lines only, and resets when the file is rewrit
     writeFileSync(path, 'x\n');
     assert.deepEqual(tail.read(), { reset: true, lines: ['x'] });
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a write error while appending (a full disk) names metrics.jsonl and keeps the error code', async () => {
+  const dir = tempRun();
+  const t = new JsonlTracker({ runDir: dir, now: fixedNow, fsync: false });
+  // /dev/full answers every write with ENOSPC, as a full disk does.
+  const full = openSync('/dev/full', 'w');
+  const fields = t as unknown as { metricsFd: number | null };
+  const own = fields.metricsFd!;
+  fields.metricsFd = full;
+  try {
+    assert.throws(() => t.log({ 'critic/score/mean': 0.5 }, 1), (e: NodeJS.ErrnoException) =>
+      e.code === 'ENOSPC' && e.message.includes(join(dir, 'metrics.jsonl')));
+  } finally {
+    fields.metricsFd = own;
+    closeSync(full);
+    await t.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
