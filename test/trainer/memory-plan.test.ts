@@ -68,3 +68,18 @@ test('on WebGPU the largest buffer is checked against maxBufferSize', () => {
   assert.match(plan.problem ?? '', /needs a 0\.51 GiB buffer, more than the webgpu adapter's maxBufferSize of 0\.25 GiB/);
   assert.equal(memoryPlan(qwen05, null, runConfig([]), { ...gpu, maxBufferBytes: 2 ** 30 }).problem, null);
 });
+
+test('critic LoRA: the backbone frozen in the weight dtype (no lm_head), adapters plus the f32 value head trained', () => {
+  const config = runConfig(['actor_rollout_ref.model.lora_rank=16', 'algorithm.adv_estimator=gae', 'critic.model.lora_rank=8',
+    'critic.model.target_modules=[q_proj,v_proj]', 'critic.ppo_micro_batch_size=1']);
+  const plan = memoryPlan(qwen05, qwen05, config, cpu);
+  const head = 896 + 1;
+  assert.equal(byItem(plan.rows, 'critic base'), matrices * 2 + vectors * 4, 'tied embeddings: the one table, in f16');
+  const trained = 8 * 24 * ((896 + 896) + (896 + 128)) + head;
+  assert.equal(byItem(plan.rows, 'critic LoRA adapters (r=8) + value head'), trained * 4);
+  assert.equal(byItem(plan.rows, 'critic gradients, moments'), trained * 12);
+  assert.ok(!plan.rows.some((r) => r.item.startsWith('critic weights')));
+  const full = memoryPlan(qwen05, qwen05, runConfig(['actor_rollout_ref.model.lora_rank=16', 'algorithm.adv_estimator=gae', 'critic.ppo_micro_batch_size=1']), cpu);
+  assert.equal(byItem(full.rows, 'critic weights, gradients, moments'), (matrices + vectors + head) * 16);
+  assert.ok(plan.peakBytes < full.peakBytes - (matrices + vectors) * 12);
+});
