@@ -20,7 +20,7 @@ export type LoraRole = 'actor' | 'critic';
 /** The config section of each role's model, as errors name it. */
 const WHERE: Record<LoraRole, string> = { actor: 'actor_rollout_ref.model', critic: 'critic.model' };
 
-/** PEFT's classifier names for token classification: the critic's value head. */
+/** The critic's value head: HF's token-classification `score`, one of the classifier names PEFT trains in full. */
 const VALUE_HEAD = 'score';
 
 function loraConfigOf(m: TinyZeroConfig['critic']['model'] | TinyZeroConfig['actor_rollout_ref']['model'], modulesToSave?: string[]): LoraConfig | null {

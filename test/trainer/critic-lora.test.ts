@@ -1,5 +1,5 @@
 // PPO + GAE with LoRA on the critic (critic.model.lora_rank > 0) on digit completion: the same two
-// steps on the reference and CPU (f16 base) backends; the critic's checkpoint holds PEFT adapters
+// steps on the reference and CPU (f16 base) backends, and WebGPU against the CPU; the critic's checkpoint holds PEFT adapters
 // plus the value head (modules_to_save) and resumes exactly; bad critic LoRA keys refused in one line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,8 +10,11 @@ import { resolveConfig, type Device } from '../../src/config/index.js';
 import { readSafetensors } from '../../src/models/safetensors.js';
 import { readMetricsJsonl } from '../../src/tracking/index.js';
 import { train } from '../../src/trainer/index.js';
+import { openWebGpu } from '../backend/webgpu-harness.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
+const probe = await openWebGpu();
+probe.gpu?.destroy();
 
 function config(device: Device, dir: string, extra: string[] = []) {
   process.chdir(root);
@@ -84,6 +87,18 @@ test('GAE with critic LoRA: reference and CPU (f16 base) agree, the critic check
       rmSync(tmp, { recursive: true, force: true });
     }
   });
+
+test('GAE with critic LoRA on WebGPU matches the CPU backend', { skip: probe.skip, timeout: 300_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'tinyzero-critic-lora-webgpu-'));
+  try {
+    // f32 weights on both: the software adapter has no shader-f16.
+    const cpu = await run('cpu', join(tmp, 'cpu'), ['trainer.frozen_weight_dtype=f32', 'trainer.save_freq=-1']);
+    const gpu = await run('webgpu', join(tmp, 'gpu'), ['trainer.frozen_weight_dtype=f32', 'trainer.save_freq=-1']);
+    assertClose(gpu.metrics, cpu.metrics, 'webgpu vs cpu', 1e-4);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
 
 test('bad critic LoRA keys: one clear line each, before anything is written', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'tinyzero-critic-lora-bad-'));
