@@ -190,12 +190,15 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
   const arr = config.actor_rollout_ref;
   // The CPU backend always has f16 storage for a frozen base; elsewhere keep what the run has.
   const halfBase = limits.weightDtype === 'f32' && limits.name === 'cpu';
-  const lora = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref, model: { ...c.actor_rollout_ref.model, lora_rank: 16 } } });
+  // A full critic weighs as much as a full actor: LoRA on both where there is one.
+  const criticToo = usesCritic(config) && config.critic.model.lora_rank === 0;
+  const lora = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref, model: { ...c.actor_rollout_ref.model, lora_rank: 16 } },
+    ...(criticToo ? { critic: { ...c.critic, model: { ...c.critic.model, lora_rank: 16 } } } : {}) });
   const small = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref,
     actor: { ...c.actor_rollout_ref.actor, ppo_micro_batch_size: 1 },
     rollout: { ...c.actor_rollout_ref.rollout, log_prob_micro_batch_size: 1 },
     ref: { ...c.actor_rollout_ref.ref, log_prob_micro_batch_size: 1 } } });
-  const loraKeys = `actor_rollout_ref.model.lora_rank=16${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
+  const loraKeys = `actor_rollout_ref.model.lora_rank=16${criticToo ? ' critic.model.lora_rank=16' : ''}${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
   const smallKeys = 'ppo_micro_batch_size=1 and log_prob_micro_batch_size=1';
   const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1 || (arr.ref.log_prob_micro_batch_size ?? 0) > 1;
   const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];

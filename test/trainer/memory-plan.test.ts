@@ -83,3 +83,19 @@ test('critic LoRA: the backbone frozen in the weight dtype (no lm_head), adapter
   assert.equal(byItem(full.rows, 'critic weights, gradients, moments'), (matrices + vectors + head) * 16);
   assert.ok(plan.peakBytes < full.peakBytes - (matrices + vectors) * 12);
 });
+
+test('with a full critic the refusal suggests LoRA on the critic too', () => {
+  const config = runConfig(['algorithm.adv_estimator=gae', 'critic.ppo_micro_batch_size=1']);
+  const f32: BackendLimits = { ...cpu, weightDtype: 'f32' };
+  const plan = memoryPlan(qwen05, qwen05, config, f32);
+  assert.ok(plan.problem);
+  const line = refusal(qwen05, qwen05, config, f32, plan);
+  assert.equal(line.split('\n').length, 1);
+  const m = /what would fit: LoRA \(actor_rollout_ref\.model\.lora_rank=16 critic\.model\.lora_rank=16 trainer\.frozen_weight_dtype=f16: (\d+\.\d+) GiB/.exec(line);
+  assert.ok(m, line);
+  // Its figure is the plan with both LoRAs on an f16 base (two bases: the critic's backbone is its own).
+  const both = memoryPlan(qwen05, qwen05, runConfig(['algorithm.adv_estimator=gae', 'critic.ppo_micro_batch_size=1',
+    'actor_rollout_ref.model.lora_rank=16', 'critic.model.lora_rank=16']), cpu);
+  assert.equal(m[1], (both.peakBytes / 2 ** 30).toFixed(2));
+  assert.ok(both.peakBytes < plan.peakBytes / 3);
+});
