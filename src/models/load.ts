@@ -115,8 +115,11 @@ export function loadCausalLM(dir: string, options: LoadModelOptions = {}): Causa
  * builds its critic from the actor's base model); a saved critic folder also gives the head.
  */
 export function loadValueModel(dir: string, options: LoadModelOptions & { seed?: number } = {}): ValueModel {
-  return loadFolder(dir, 'value', options, (config, backend) => new ValueModel(config, { backend, seed: options.seed, maxPositions: options.maxPositions }),
-    (n) => n.startsWith('score.'));
+  // The backbone is loaded whole (its random init would be overwritten); the head keeps its seeded
+  // init unless the folder has one. Frozen (a LoRA critic's base): matrices in the backend's weight dtype, the head f32.
+  return loadFolder(dir, 'value', options, (config, backend) => new ValueModel(config, {
+    backend, seed: options.seed, maxPositions: options.maxPositions, uninitialized: true, weightDtype: frozenDtype(options, backend),
+  }), (n) => n.startsWith('score.'));
 }
 
 export interface SaveModelOptions {

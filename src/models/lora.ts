@@ -3,11 +3,14 @@
  * Linear layers named by `target_modules`, saved as `adapter_config.json` +
  * `adapter_model.safetensors` with tensors `base_model.model.<module path>.lora_A.weight` (and
  * lora_B), which PEFT and vLLM load. The base model's parameters are frozen (no gradients); only
- * the adapters train. veRL's keys: lora_rank, lora_alpha, target_modules.
+ * the adapters train, plus PEFT's `modules_to_save` (a value model's `score` head), which train in
+ * full and are saved as PEFT saves them: `base_model.model.score.weight` (PEFT adds and strips
+ * `modules_to_save.default` itself). veRL's keys: lora_rank, lora_alpha, target_modules.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Linear, LoraAdapter, LoraSwitch, type Module, type Parameter } from '../nn/index.js';
+import { ValueModel } from './llama.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { Prng } from '../util/prng.js';
 import { readSafetensors, rawToFloat32 } from './safetensors.js';
@@ -25,6 +28,8 @@ export interface LoraConfig {
   alpha: number;
   /** 'all-linear' or module names (the last part of a module path: q_proj, down_proj, ...). */
   targetModules: 'all-linear' | string[];
+  /** PEFT's modules_to_save: module paths trained in full beside the adapters (a value model's head, `score`). */
+  modulesToSave?: string[];
 }
 
 /** Checks a LoRA config's values; `where` names the config keys in errors. */
@@ -58,13 +63,26 @@ export function targetLinears(model: Module, targets: LoraConfig['targetModules'
 export class LoraModel {
   readonly switch = new LoraSwitch();
   readonly adapters = new Map<string, LoraAdapter>();
+  /** The modules_to_save by path: trained in full, their parameters stay the model's own. */
+  readonly saved = new Map<string, Module>();
 
-  /** Attaches fresh adapters (B = 0: the model's outputs are unchanged) and freezes every base parameter. */
+  /**
+   * Attaches fresh adapters (B = 0: the model's outputs are unchanged) and freezes every base
+   * parameter but those of the modules to save.
+   */
   constructor(readonly model: Module, readonly config: LoraConfig, seed: number, where = 'lora') {
     checkLoraConfig(config, where);
     const targets = targetLinears(model, config.targetModules, where);
     if (targets.length === 0) throw new Error(`${where}.target_modules: no Linear module of the model is targeted`);
+    const modules = new Map(model.namedModules());
+    for (const path of config.modulesToSave ?? []) {
+      const m = modules.get(path);
+      if (!m) throw new Error(`${where}: the model has no module ${path} to train in full (modules_to_save)`);
+      if (targets.some(([p]) => p === path)) throw new Error(`${where}.target_modules: ${path} trains in full (modules_to_save), it cannot also have an adapter`);
+      this.saved.set(path, m);
+    }
     for (const p of model.parameters()) p.requiresGrad = false;
+    for (const m of this.saved.values()) for (const p of m.parameters()) p.requiresGrad = true;
     const rng = new Prng(seed);
     for (const [path, lin] of targets) {
       if (lin.adapter) throw new Error(`${where}: ${path} already has a LoRA adapter`);
@@ -74,11 +92,14 @@ export class LoraModel {
     }
   }
 
-  /** [PEFT tensor name, parameter] for every adapter weight, in module order. */
+  /** [PEFT tensor name, parameter] for every adapter weight in module order, then the modules to save. */
   namedParameters(): [string, Parameter][] {
     const out: [string, Parameter][] = [];
     for (const [path, a] of this.adapters) {
       out.push([`${PEFT_PREFIX}${path}.lora_A.weight`, a.lora_A.weight], [`${PEFT_PREFIX}${path}.lora_B.weight`, a.lora_B.weight]);
+    }
+    for (const [path, m] of this.saved) {
+      for (const [name, p] of m.namedParameters()) out.push([`${PEFT_PREFIX}${path}.${name}`, p]);
     }
     return out;
   }
@@ -122,11 +143,11 @@ export class LoraModel {
       }
       return rawToFloat32(t, `${file}: ${name}`);
     });
-    if (tensors.size !== own.length) throw new Error(`${file}: holds ${tensors.size} tensors, this run's adapters ${own.length} (saved with other target_modules?)`);
+    if (tensors.size !== own.length) throw new Error(`${file}: holds ${tensors.size} tensors, this run's adapters ${own.length} (saved with other target_modules or modules_to_save?)`);
     own.forEach(([, p], i) => p.backend.write(p.buffer, data[i]!, p.offset));
   }
 
-  /** Detaches the adapters and frees their weights (the base model stays usable). */
+  /** Detaches the adapters and frees their weights (the base model, modules to save included, stays usable). */
   dispose(): void {
     for (const a of this.adapters.values()) {
       a.base.adapter = null;
@@ -139,7 +160,8 @@ export class LoraModel {
 function peftConfig(lora: LoraModel, base: string | null): Record<string, unknown> {
   return {
     peft_type: 'LORA',
-    task_type: 'CAUSAL_LM',
+    // PeftModelForTokenClassification is the wrapper of AutoModelForTokenClassification, veRL's critic.
+    task_type: lora.model instanceof ValueModel ? 'TOKEN_CLS' : 'CAUSAL_LM',
     base_model_name_or_path: base,
     r: lora.config.rank,
     lora_alpha: lora.config.alpha,
@@ -149,7 +171,7 @@ function peftConfig(lora: LoraModel, base: string | null): Record<string, unknow
     fan_in_fan_out: false,
     inference_mode: true,
     init_lora_weights: true,
-    modules_to_save: null,
+    modules_to_save: lora.saved.size > 0 ? [...lora.saved.keys()] : null,
     use_rslora: false,
     use_dora: false,
     layers_to_transform: null,

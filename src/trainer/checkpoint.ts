@@ -4,18 +4,17 @@
  *   global_step_N/actor/     HF folder (config.json, model.safetensors in F32 so resume is exact, tokenizer files)
  *                            (with LoRA: adapter_config.json + adapter_model.safetensors in PEFT layout instead)
  *   global_step_N/actor/optimizer.safetensors   AdamW moments (<param>.exp_avg, <param>.exp_avg_sq)
- *   global_step_N/critic/    likewise, when there is a critic
+ *   global_step_N/critic/    likewise, when there is a critic (with LoRA: the adapters and the value head, PEFT's modules_to_save)
  *   global_step_N/trainer_state.json            step, data position, KL coefficient, LR schedulers, optimizer counters
  * A resumed run loads the actor and critic straight from these folders (setup.ts) and the rest here.
  */
 import { join } from 'node:path';
 import { CheckpointStore, loadOptimizer, saveOptimizer, type CheckpointRef, type OptimizerMeta } from '../checkpoint/index.js';
 import type { CausalLM, ValueModel } from '../models/llama.js';
-import { saveModel } from '../models/load.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamW, LrScheduler, LrSchedulerState } from '../nn/index.js';
 import type { LoraModel } from '../models/lora.js';
-import { saveActorWeights } from './lora-actor.js';
+import { saveTrainedWeights } from './lora-roles.js';
 
 export type { OptimizerMeta } from '../checkpoint/index.js';
 
@@ -43,7 +42,7 @@ export interface Trainable {
   model: CausalLM | ValueModel;
   optimizer: AdamW;
   scheduler: LrScheduler;
-  /** LoRA adapters (the optimizer's parameters); the checkpoint then holds them in PEFT layout instead of the model. */
+  /** LoRA adapters (with the critic's value head: the optimizer's parameters); the checkpoint then holds them in PEFT layout instead of the model. */
   lora?: LoraModel;
 }
 
@@ -51,16 +50,18 @@ export function trainerStore(root: string): CheckpointStore {
   return new CheckpointStore(root, TRAINER_STATE_FILE);
 }
 
-export async function saveCheckpoint(root: string, step: number, parts: { actor: Trainable; critic: Trainable | null; klCoef: number; genBatches: number; tokenizerDir: string },
+/** `tokenizerDir` is the actor's base folder, `criticBaseDir` the critic's (named as the base of LoRA adapters). */
+export async function saveCheckpoint(root: string, step: number,
+  parts: { actor: Trainable; critic: Trainable | null; klCoef: number; genBatches: number; tokenizerDir: string; criticBaseDir?: string },
   keep: { actor: number | null; critic: number | null }): Promise<string> {
   return trainerStore(root).save(step, async (tmp) => {
     const actorDir = join(tmp, 'actor');
-    await saveActorWeights(parts.actor.model as CausalLM, parts.actor.lora, actorDir, parts.tokenizerDir);
+    await saveTrainedWeights(parts.actor.model, parts.actor.lora, actorDir, parts.tokenizerDir, parts.tokenizerDir);
     const actorOptimizer = await saveOptimizer(parts.actor.optimizer, actorDir);
     let criticOptimizer: OptimizerMeta | null = null;
     if (parts.critic) {
       const criticDir = join(tmp, 'critic');
-      await saveModel(parts.critic.model, criticDir, { dtype: 'F32' });
+      await saveTrainedWeights(parts.critic.model, parts.critic.lora, criticDir, parts.criticBaseDir ?? parts.tokenizerDir);
       criticOptimizer = await saveOptimizer(parts.critic.optimizer, criticDir);
     }
     const state: TrainerState = {

@@ -66,6 +66,7 @@ async function checkpoint(ctx: FitContext, step: number, genBatches: number): Pr
   const { run, config } = ctx;
   const dir = await saveCheckpoint(ctx.runDir, step, {
     actor: run.actor, critic: run.critic, klCoef: run.klCtrl.stateDict().klCoef, genBatches, tokenizerDir: config.actor_rollout_ref.model.path,
+    criticBaseDir: config.critic.model.path,
   }, { actor: config.trainer.max_actor_ckpt_to_keep, critic: config.trainer.max_critic_ckpt_to_keep });
   return dir;
 }

@@ -55,11 +55,14 @@ function loraParams(c: ModelConfig, rank: number, targets: string | string[]): n
   return per * c.num_hidden_layers;
 }
 
-/** Parameters stored in the frozen weight dtype when frozen: the matrices (embeddings, projections, lm_head). */
-function matrixParams(c: ModelConfig): number {
+/**
+ * Parameters stored in the frozen weight dtype when frozen: the matrices (embeddings, projections,
+ * lm_head). A value model has no lm_head, and its head stays f32.
+ */
+function matrixParams(c: ModelConfig, head: 'lm' | 'value' = 'lm'): number {
   const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D, vocab_size: V } = c;
   const layer = h * H * D + 2 * h * Hkv * D + H * D * h + 3 * h * i;
-  return V * h * (c.tie_word_embeddings ? 1 : 2) + c.num_hidden_layers * layer;
+  return V * h * (head === 'lm' && !c.tie_word_embeddings ? 2 : 1) + c.num_hidden_layers * layer;
 }
 
 /** Output widths of the Linear layers of one decoder layer, by HF module name. */
@@ -116,7 +119,17 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   }
   if (critic && usesCritic(config)) {
     const cp = countParameters(critic, 'value');
-    rows.push({ item: 'critic weights, gradients, moments (f32)', bytes: cp * 16 });
+    const criticRank = config.critic.model.lora_rank;
+    if (criticRank > 0) {
+      // The backbone frozen, the adapters and the value head (hidden + 1, PEFT's modules_to_save) trained.
+      const cm = matrixParams(critic, 'value');
+      const trained = loraParams(critic, criticRank, config.critic.model.target_modules) + critic.hidden_size + 1;
+      rows.push({ item: `critic base (frozen, ${limits.weightDtype} matrices)`, bytes: cm * half + (cp - cm - critic.hidden_size - 1) * 4 });
+      rows.push({ item: `critic LoRA adapters (r=${criticRank}) + value head, f32`, bytes: trained * 4 });
+      rows.push({ item: 'critic gradients, moments (f32)', bytes: trained * 12 });
+    } else {
+      rows.push({ item: 'critic weights, gradients, moments (f32)', bytes: cp * 16 });
+    }
   }
   // The CPU matmul packs B into at most 64 MiB of f32 panels (plus a transposed copy of A, at most an activation's size).
   if (limits.name === 'cpu') rows.push({ item: 'matmul scratch (packed panels)', bytes: 64 * 2 ** 20 });
@@ -177,12 +190,15 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
   const arr = config.actor_rollout_ref;
   // The CPU backend always has f16 storage for a frozen base; elsewhere keep what the run has.
   const halfBase = limits.weightDtype === 'f32' && limits.name === 'cpu';
-  const lora = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref, model: { ...c.actor_rollout_ref.model, lora_rank: 16 } } });
+  // A full critic weighs as much as a full actor: LoRA on both where there is one.
+  const criticToo = usesCritic(config) && config.critic.model.lora_rank === 0;
+  const lora = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref, model: { ...c.actor_rollout_ref.model, lora_rank: 16 } },
+    ...(criticToo ? { critic: { ...c.critic, model: { ...c.critic.model, lora_rank: 16 } } } : {}) });
   const small = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref,
     actor: { ...c.actor_rollout_ref.actor, ppo_micro_batch_size: 1 },
     rollout: { ...c.actor_rollout_ref.rollout, log_prob_micro_batch_size: 1 },
     ref: { ...c.actor_rollout_ref.ref, log_prob_micro_batch_size: 1 } } });
-  const loraKeys = `actor_rollout_ref.model.lora_rank=16${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
+  const loraKeys = `actor_rollout_ref.model.lora_rank=16${criticToo ? ' critic.model.lora_rank=16' : ''}${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
   const smallKeys = 'ppo_micro_batch_size=1 and log_prob_micro_batch_size=1';
   const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1 || (arr.ref.log_prob_micro_batch_size ?? 0) > 1;
   const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];

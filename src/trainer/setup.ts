@@ -9,7 +9,7 @@ import { genBatchSize as genBatchSizeOf, klInReward as klInRewardOf, usesCritic,
 import type { TinyZeroConfig, OptimConfig } from '../config/types.js';
 import type { CausalLM, ValueModel } from '../models/llama.js';
 import { loadCausalLM, loadValueModel } from '../models/load.js';
-import type { LoraModel } from '../models/lora.js';
+import type { LoraConfig, LoraModel } from '../models/lora.js';
 import { AdamW, LrScheduler, warmupStepsFromRatio, type LrSchedule } from '../nn/index.js';
 import { getKlController, type KlController } from '../rl/index.js';
 import { setBackend } from '../tensor/index.js';
@@ -17,7 +17,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Trainable } from './checkpoint.js';
 import { loadPromptDataset, type PromptRow } from './dataset.js';
 import { checkSequenceFitsModels } from './preflight.js';
-import { actorLoraConfig, adaptersOff, loadLoraActor, restoreAdapters } from './lora-actor.js';
+import { actorLoraConfig, adaptersOff, criticLoraConfig, loadLoraActor, loadLoraCritic, restoreAdapters } from './lora-roles.js';
 import { checkMemoryPlan } from './memory-plan-check.js';
 
 export interface RunSetup {
@@ -38,7 +38,8 @@ export interface RunSetup {
   /** With LoRA, `lora` holds the adapters the optimizer trains; the model is the frozen base. */
   actor: Trainable & { model: CausalLM; lora?: LoraModel };
   ref: CausalLM | null;
-  critic: (Trainable & { model: ValueModel }) | null;
+  /** With LoRA, `lora` holds the adapters and the value head the optimizer trains; the model is the frozen backbone plus the head. */
+  critic: (Trainable & { model: ValueModel; lora?: LoraModel }) | null;
   klCtrl: KlController;
   /** KL folded into the rewards (veRL: exactly when use_kl_loss is off, unless use_kl_in_reward says otherwise). */
   klInReward: boolean;
@@ -97,6 +98,7 @@ export async function setupRun(config: TinyZeroConfig, options: SetupOptions = {
   const { data, actor_rollout_ref: arr, algorithm, trainer } = config;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const loraConfig = actorLoraConfig(config);
+  const criticLora = criticLoraConfig(config);
   const runData = options.data ?? await loadRunData(config);
   const { tokenizer, train, val, genBatchSize, stepsPerEpoch, totalSteps } = runData;
   const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
@@ -114,17 +116,28 @@ export async function setupRun(config: TinyZeroConfig, options: SetupOptions = {
   // A resumed run's actor and critic come straight from the checkpoint (with LoRA: the base from the
   // model path, the adapters from the checkpoint); the reference stays the base model.
   const loraActor = loraConfig ? loadLoraActor(modelPath, loraConfig, backend, maxPositions, trainer.seed) : null;
-  if (loraActor && resumeFrom) restoreAdapters(loraActor.lora, resumeFrom);
+  if (loraActor && resumeFrom) restoreAdapters(loraActor.lora, resumeFrom, 'actor');
   const actorModel = loraActor ? loraActor.model : loadCausalLM(resumeFrom ? join(resumeFrom, 'actor') : modelPath, { backend, forTraining: true, maxPositions });
   const klInReward = klInRewardOf(config);
+  // Like the actor's: the backbone from critic.model.path, the adapters and the value head from the checkpoint.
+  const loraCritic = (path: string, lora: LoraConfig): Trainable & { model: ValueModel; lora: LoraModel } => {
+    const loaded = loadLoraCritic(path, lora, backend, maxPositions, trainer.seed);
+    try {
+      if (resumeFrom) restoreAdapters(loaded.lora, resumeFrom, 'critic');
+    } catch (err) {
+      loaded.lora.dispose();
+      loaded.model.dispose();
+      throw err;
+    }
+    return { ...trainable(loaded.model, config.critic.optim, totalSteps, loaded.lora), lora: loaded.lora };
+  };
   const klCtrl = getKlController({
     type: algorithm.kl_ctrl.type, klCoef: algorithm.kl_ctrl.kl_coef, horizon: algorithm.kl_ctrl.horizon, targetKl: algorithm.kl_ctrl.target_kl,
   });
   // With LoRA the reference is the actor's base with the adapters off: no second copy.
   const ref = !usesReferencePolicy(config) ? null : loraActor ? adaptersOff(loraActor.model, loraActor.lora) : loadCausalLM(modelPath, { backend, maxPositions, frozen: true });
-  const critic = usesCritic(config)
-    ? trainable(loadValueModel(resumeFrom ? join(resumeFrom, 'critic') : config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps)
-    : null;
+  const critic = !usesCritic(config) ? null : criticLora ? loraCritic(config.critic.model.path, criticLora) : trainable(
+    loadValueModel(resumeFrom ? join(resumeFrom, 'critic') : config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps);
   const eosTokenIds = [tokenizer.eosTokenId];
   return {
     backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, genBatchSize, stepsPerEpoch, totalSteps,
@@ -140,6 +153,7 @@ export function disposeRun(run: RunSetup): void {
   run.ref?.dispose();
   if (run.critic) {
     run.critic.optimizer.dispose();
+    run.critic.lora?.dispose();
     run.critic.model.dispose();
   }
   run.backend.destroy();

@@ -68,3 +68,34 @@ test('on WebGPU the largest buffer is checked against maxBufferSize', () => {
   assert.match(plan.problem ?? '', /needs a 0\.51 GiB buffer, more than the webgpu adapter's maxBufferSize of 0\.25 GiB/);
   assert.equal(memoryPlan(qwen05, null, runConfig([]), { ...gpu, maxBufferBytes: 2 ** 30 }).problem, null);
 });
+
+test('critic LoRA: the backbone frozen in the weight dtype (no lm_head), adapters plus the f32 value head trained', () => {
+  const config = runConfig(['actor_rollout_ref.model.lora_rank=16', 'algorithm.adv_estimator=gae', 'critic.model.lora_rank=8',
+    'critic.model.target_modules=[q_proj,v_proj]', 'critic.ppo_micro_batch_size=1']);
+  const plan = memoryPlan(qwen05, qwen05, config, cpu);
+  const head = 896 + 1;
+  assert.equal(byItem(plan.rows, 'critic base'), matrices * 2 + vectors * 4, 'tied embeddings: the one table, in f16');
+  const trained = 8 * 24 * ((896 + 896) + (896 + 128)) + head;
+  assert.equal(byItem(plan.rows, 'critic LoRA adapters (r=8) + value head'), trained * 4);
+  assert.equal(byItem(plan.rows, 'critic gradients, moments'), trained * 12);
+  assert.ok(!plan.rows.some((r) => r.item.startsWith('critic weights')));
+  const full = memoryPlan(qwen05, qwen05, runConfig(['actor_rollout_ref.model.lora_rank=16', 'algorithm.adv_estimator=gae', 'critic.ppo_micro_batch_size=1']), cpu);
+  assert.equal(byItem(full.rows, 'critic weights, gradients, moments'), (matrices + vectors + head) * 16);
+  assert.ok(plan.peakBytes < full.peakBytes - (matrices + vectors) * 12);
+});
+
+test('with a full critic the refusal suggests LoRA on the critic too', () => {
+  const config = runConfig(['algorithm.adv_estimator=gae', 'critic.ppo_micro_batch_size=1']);
+  const f32: BackendLimits = { ...cpu, weightDtype: 'f32' };
+  const plan = memoryPlan(qwen05, qwen05, config, f32);
+  assert.ok(plan.problem);
+  const line = refusal(qwen05, qwen05, config, f32, plan);
+  assert.equal(line.split('\n').length, 1);
+  const m = /what would fit: LoRA \(actor_rollout_ref\.model\.lora_rank=16 critic\.model\.lora_rank=16 trainer\.frozen_weight_dtype=f16: (\d+\.\d+) GiB/.exec(line);
+  assert.ok(m, line);
+  // Its figure is the plan with both LoRAs on an f16 base (two bases: the critic's backbone is its own).
+  const both = memoryPlan(qwen05, qwen05, runConfig(['algorithm.adv_estimator=gae', 'critic.ppo_micro_batch_size=1',
+    'actor_rollout_ref.model.lora_rank=16', 'critic.model.lora_rank=16']), cpu);
+  assert.equal(m[1], (both.peakBytes / 2 ** 30).toFixed(2));
+  assert.ok(both.peakBytes < plan.peakBytes / 3);
+});
