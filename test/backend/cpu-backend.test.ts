@@ -380,21 +380,23 @@ describe('matmul', () => {
   });
 
   test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
-    const [m, n, k] = [70, 19, 600];
-    const aT = rng.floats(k * m);
-    const aN = new Float32Array(m * k);
-    for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;
-    const b = rng.floats(k * n);
-    const run = async (a: Float32Array, transA: boolean): Promise<Float32Array> => {
-      const [ab, bb, ob] = [cpu.alloc(a.length * 4), cpu.alloc(b.length * 4), cpu.alloc(m * n * 4)];
-      cpu.write(ab, a);
-      cpu.write(bb, b);
-      cpu.matmul(ab, bb, ob, mm({ m, n, k, transA }));
-      const out = (await cpu.read(ob, 'f32', 0, m * n)) as Float32Array;
-      for (const x of [ab, bb, ob]) cpu.free(x);
-      return out;
-    };
-    assert.deepEqual(await run(aT, true), await run(aN, false));
+    // m = 70 packs A a block at a time; m = 72 (narrow B, rows in whole blocks of 4) reads it in place.
+    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600]] as const) {
+      const aT = rng.floats(k * m);
+      const aN = new Float32Array(m * k);
+      for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;
+      const b = rng.floats(k * n);
+      const run = async (a: Float32Array, transA: boolean): Promise<Float32Array> => {
+        const [ab, bb, ob] = [cpu.alloc(a.length * 4), cpu.alloc(b.length * 4), cpu.alloc(m * n * 4)];
+        cpu.write(ab, a);
+        cpu.write(bb, b);
+        cpu.matmul(ab, bb, ob, mm({ m, n, k, transA }));
+        const out = (await cpu.read(ob, 'f32', 0, m * n)) as Float32Array;
+        for (const x of [ab, bb, ob]) cpu.free(x);
+        return out;
+      };
+      assert.deepEqual(await run(aT, true), await run(aN, false));
+    }
   });
 
   test('per-item B (batch stride != 0) across chunks', () => {

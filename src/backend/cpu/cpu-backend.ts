@@ -53,6 +53,8 @@ const REDUCE_CODES: { [K in ReduceOp]: number } = { sum: 0, max: 1 };
 
 /** Rows up to this use the unpacked gemv kernels: packing B would cost as much as the product. */
 const GEMV_MAX_M = 4;
+/** Floats of one thread's block of A in the TN kernel: MC x KC of kernels/matmul.ts gemmTN. */
+const TN_BLOCK_FLOATS = 64 * 512;
 /** Cap on the packed-B scratch of one batched matmul chunk (bytes); batches beyond it are chunked. */
 const PACK_CHUNK_BYTES = 64 << 20;
 /**
@@ -276,12 +278,11 @@ export class CpuBackend implements Backend {
     // One packed B serves every item when B is broadcast (batch stride 0).
     const shared = bBatchStride === 0;
     const per = shared ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
-    // A stored transposed (a Linear's weight gradient, k = tokens) is packed into blocks of 4 rows,
-    // 4 consecutive floats per k step, and the product runs k-blocked (kernels/matmul.ts
-    // gemmPackedA): read in place, down its columns, A and B stream k-long from memory for every
-    // 4x8 tile, and when m is a multiple of 1024 every load of A maps to the same L1 set.
-    const packA = transA;
-    const aPackFloats = Math.ceil(m / 4) * 4 * Math.max(k, 1);
+    // A stored transposed (a Linear's weight gradient, k = tokens) runs k-blocked, each thread
+    // packing its rows of A a block at a time (kernels/matmul.ts gemmTN): read in place, down its
+    // columns, A and B would stream k-long from memory for every 4x8 tile, and when m is a multiple
+    // of 1024 every load of A would map to the same L1 set.
+    const aBlockBytes = transA ? this.threads * TN_BLOCK_FLOATS * 4 : 0;
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
     // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
     // stays small; every output column is computed as before, bit for bit.
@@ -289,13 +290,12 @@ export class CpuBackend implements Backend {
     const wide = batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
     const chunkPanels = wide ? Math.max(1, Math.floor(PACK_CHUNK_BYTES / (panelFloats * 4))) : panels;
     const packBytes = Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
-    const scratch = this.#scratch(packBytes + (packA ? per * aPackFloats * 4 : 0));
-    const aT = scratch + packBytes;
+    const scratch = this.#scratch(packBytes + aBlockBytes);
+    const ws = scratch + packBytes;
     const rowBlocks = Math.ceil(m / 4);
     for (let t0 = 0; t0 < batch; t0 += per) {
       const cnt = Math.min(per, batch - t0);
       const a0 = ap + t0 * aBatchStride * 4;
-      if (packA) this.#pool.run('packAT', [a0, aT, m, k, aBatchStride], cnt * rowBlocks, cnt * m * k);
       for (let p0 = 0; p0 < panels; p0 += chunkPanels) {
         const p1 = Math.min(panels, p0 + chunkPanels);
         // Panel p lives at base + p * panelFloats floats: base is moved back by p0 panels so that
@@ -309,10 +309,9 @@ export class CpuBackend implements Backend {
         const splitCols = this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k) ? 1 : 0;
         const units = cnt * (splitCols ? p1 - p0 : rowBlocks);
         const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
-        const packedB = [base, op + t0 * m * n * 4, m, n, k];
         const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
-        if (packA) this.#pool.run('gemmPackedA', [aT, ...packedB, aPackFloats, ...rest], units, flops);
-        else this.#pool.run('gemm', [a0, ...packedB, aRs, aCs, aBatchStride, ...rest], units, flops);
+        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest], units, flops);
+        else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
       }
     }
   }
