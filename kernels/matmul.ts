@@ -253,8 +253,8 @@ export function gemvT(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aR
 
 // --- op(A) = A^T (a Linear's weight gradient dW = X^T dY, k = tokens) ------------------------------
 // With k in the tens of thousands a 4x8 tile's k-long A and B streams leave the caches, so the TN
-// path blocks k: each KC-step slice of a B panel (8 KB) stays in L1 while a thread's MC rows of A
-// for that slice, packed into its own 64 KB scratch, stay in L2 across every panel. A [k, m] holds
+// path blocks k: each KC-step slice of a B panel (16 KB) stays in L1 while a thread's MC rows of A
+// for that slice, packed into its own 128 KB scratch, stay in L2 across every panel. A [k, m] holds
 // op(A)[i..i+4, kk] as 4 consecutive floats, so the packing reads A's rows contiguously. Blocks
 // after the first continue from the partial sums in out, so the terms are added in the same order
 // as one k-long pass: the result is bit for bit the unblocked kernel's. (When accumulating, the old
