@@ -250,3 +250,124 @@ export function gemvT(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aR
     }
   }
 }
+
+// --- op(A) = A^T (a Linear's weight gradient dW = X^T dY, k = tokens) ------------------------------
+// With k in the tens of thousands a 4x8 tile's k-long A and B streams leave the caches, so the TN
+// path blocks k: each KC-step slice of a B panel (16 KB) stays in L1 while a thread's MC rows of A
+// for that slice, packed into its own 128 KB scratch, stay in L2 across every panel. A [k, m] holds
+// op(A)[i..i+4, kk] as 4 consecutive floats, so the packing reads A's rows contiguously. Blocks
+// after the first continue from the partial sums in out, so the terms are added in the same order
+// as one k-long pass: the result is bit for bit the unblocked kernel's. (When accumulating, the old
+// out is added before the first block's sum rather than after the whole sum: equal within float32
+// rounding.)
+
+const KC = 512;
+const MC = 64;
+
+/**
+ * Packs op(A)[rc..rcEnd, k0..k0+kn) of A [k, m] (op(A) = A^T) into blocks of 4 rows: block b holds
+ * kn groups of 4 floats (rows rc+4b..rc+4b+4 at one kk) at ws + b*kn*4 floats. Rows >= m are zero.
+ */
+function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32): void {
+  const zero = f32x4.splat(0);
+  const ms = <usize>m << 2;
+  const blocks = (rcEnd - rc + 3) >> 2;
+  const bs = <usize>kn << 4;
+  for (let kk = 0; kk < kn; kk++) {
+    const s = a + (<usize>(k0 + kk) * ms) + (<usize>rc << 2);
+    let d = ws + (<usize>kk << 4);
+    let i = rc;
+    for (let b = 0; b < blocks; b++) {
+      const rows = min(4, m - i);
+      v128.store(d, rows == 4 ? v128.load(s + (<usize>(i - rc) << 2)) : loadN(s + (<usize>(i - rc) << 2), rows, zero));
+      d += bs;
+      i += 4;
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function loadRow(src: usize, cols: i32, half: i32): v128 {
+  const zero = f32x4.splat(0);
+  const n = half ? cols - 4 : min(4, cols);
+  return n <= 0 ? zero : loadN(src + (half ? 16 : 0), n, zero);
+}
+
+/** out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T; r0 % 4 == 0. */
+function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
+  r0: i32, r1: i32, p0: i32, p1: i32): void {
+  const ns = <usize>n << 2;
+  // A narrow B (n <= 256: 32 panels or fewer) reuses a packed block too few times to repay packing
+  // it; A is then read in place, unless its row stride is a multiple of 2 KB (every load of a
+  // block in 2 L1 sets) or a row block would read past m.
+  const inPlace = (m & 3) == 0 && (m & 511) != 0 && n <= 256;
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kn = min(KC, k - k0);
+    const aStep: usize = inPlace ? <usize>m << 2 : 16;
+    const first = k0 == 0;
+    const add = first ? accumulate : 0;
+    for (let rc = r0; rc < r1; rc += MC) {
+      const rcEnd = min(r1, rc + MC);
+      if (!inPlace) packABlock(a, ws, m, k0, kn, rc, rcEnd);
+      for (let p = p0; p < p1; p++) {
+        const panel = bp + ((<usize>p * <usize>k + <usize>k0) * NR << 2);
+        const j0 = p * NR;
+        const cols = min(NR, n - j0);
+        for (let i = rc; i < rcEnd; i += 4) {
+          const rows = min(4, m - i);
+          const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
+          let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+          if (!first) {
+            // The partial sums of the earlier blocks (rows past m are never stored or loaded).
+            c00 = loadRow(dst, cols, 0); c01 = loadRow(dst, cols, 1);
+            if (rows > 1) { c10 = loadRow(dst + ns, cols, 0); c11 = loadRow(dst + ns, cols, 1); }
+            if (rows > 2) { c20 = loadRow(dst + 2 * ns, cols, 0); c21 = loadRow(dst + 2 * ns, cols, 1); }
+            if (rows > 3) { c30 = loadRow(dst + 3 * ns, cols, 0); c31 = loadRow(dst + 3 * ns, cols, 1); }
+          }
+          let pa = inPlace ? a + ((<usize>k0 * <usize>m + <usize>i) << 2) : ws + ((<usize>(i - rc) * <usize>kn) << 2);
+          let pb = panel;
+          for (let kk = 0; kk < kn; kk++) {
+            const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+            const a0 = v128.load32_splat(pa);
+            const a1 = v128.load32_splat(pa, 4);
+            const a2 = v128.load32_splat(pa, 8);
+            const a3 = v128.load32_splat(pa, 12);
+            c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+            c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+            c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+            c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+            pa += aStep;
+            pb += NR * 4;
+          }
+          // Later blocks' c already holds out: store, don't add it again.
+          storeRow(dst, c00, c01, cols, add);
+          if (rows > 1) storeRow(dst + ns, c10, c11, cols, add);
+          if (rows > 2) storeRow(dst + 2 * ns, c20, c21, cols, add);
+          if (rows > 3) storeRow(dst + 3 * ns, c30, c31, cols, add);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * gemm for op(A) = A^T, A [k, m] per item: units as in gemm. ws is the scratch of the pool's
+ * threads, MC*KC floats each; thread tid packs its blocks of A at ws + tid*MC*KC floats.
+ */
+export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, start: i32, end: i32, tid: i32): void {
+  const per = splitCols ? p1 - p0 : (m + 3) >> 2;
+  const wt = ws + (<usize>tid * MC * KC << 2);
+  let u = start;
+  while (u < end) {
+    const t = u / per;
+    const segEnd = min(end, (t + 1) * per);
+    const lo = u - t * per, hi = segEnd - t * per;
+    const at = a + (<usize>t * <usize>aBatchStride << 2);
+    const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
+    const ot = out + (<usize>t * <usize>m * <usize>n << 2);
+    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi);
+    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo << 2, min(m, hi << 2), p0, p1);
+    u = segEnd;
+  }
+}

@@ -352,13 +352,51 @@ describe('matmul', () => {
     }
   });
 
-  test('A stored transposed and large enough to be copied row-major first (batched, offset, accumulate)', () => {
+  test('A stored transposed and large enough to pack (batched, offset, accumulate)', () => {
     const [batch, m, n, k] = [2, 260, 24, 256];
     const args: MatmulArgs = { batch, m, n, k, transA: true, transB: true, aBatchStride: m * k + 5, bBatchStride: n * k, aOffset: 2, accumulate: true };
-    assertSame(cpu, ref, 'matmul TN copied A', {
+    assertSame(cpu, ref, 'matmul TN packed A', {
       inputs: { a: rng.floats(2 + batch * (m * k + 5)), b: rng.floats(batch * n * k), out: rng.floats(batch * m * n) }, compare: ['out'],
       call: (be, b) => be.matmul(b.a!, b.b!, b.out!, args),
     }, 1e-4);
+  });
+
+  test('A stored transposed, k-blocked: k past and not a multiple of the 256-step block, ragged rows, batch strides', () => {
+    for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [1, 5, 300, 1030]]) {
+      for (const transB of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const args: MatmulArgs = {
+            batch: batch!, m: m!, n: n!, k: k!, transA: true, transB, aBatchStride: m! * k! + 3,
+            bBatchStride: batch === 3 ? 0 : n! * k!, aOffset: 1, bOffset: 2, accumulate,
+          };
+          assertSame(cpu, ref, `matmul TN ${batch}x${m}x${n}x${k} tB=${transB} acc=${accumulate}`, {
+            inputs: { a: rng.floats(1 + batch! * (m! * k! + 3)), b: rng.floats(2 + batch! * n! * k!), out: rng.floats(batch! * m! * n!) },
+            compare: ['out'],
+            call: (be, b) => be.matmul(b.a!, b.b!, b.out!, args),
+          }, 1e-4);
+        }
+      }
+    }
+  });
+
+  test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
+    // m = 70 packs A a block at a time; m = 72 (narrow B, rows in whole blocks of 4) reads it in place.
+    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600]] as const) {
+      const aT = rng.floats(k * m);
+      const aN = new Float32Array(m * k);
+      for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;
+      const b = rng.floats(k * n);
+      const run = async (a: Float32Array, transA: boolean): Promise<Float32Array> => {
+        const [ab, bb, ob] = [cpu.alloc(a.length * 4), cpu.alloc(b.length * 4), cpu.alloc(m * n * 4)];
+        cpu.write(ab, a);
+        cpu.write(bb, b);
+        cpu.matmul(ab, bb, ob, mm({ m, n, k, transA }));
+        const out = (await cpu.read(ob, 'f32', 0, m * n)) as Float32Array;
+        for (const x of [ab, bb, ob]) cpu.free(x);
+        return out;
+      };
+      assert.deepEqual(await run(aT, true), await run(aN, false));
+    }
   });
 
   test('per-item B (batch stride != 0) across chunks', () => {

@@ -53,10 +53,10 @@ const REDUCE_CODES: { [K in ReduceOp]: number } = { sum: 0, max: 1 };
 
 /** Rows up to this use the unpacked gemv kernels: packing B would cost as much as the product. */
 const GEMV_MAX_M = 4;
+/** Floats of one thread's block of A in the TN kernel: MC x KC of kernels/matmul.ts gemmTN. */
+const TN_BLOCK_FLOATS = 64 * 512;
 /** Cap on the packed-B scratch of one batched matmul chunk (bytes); batches beyond it are chunked. */
 const PACK_CHUNK_BYTES = 64 << 20;
-/** op(A) = A^T with at least this many elements per item is copied to row-major first (see matmul). */
-const TRANSPOSE_A_MIN = 1 << 16;
 /**
  * Rows per unit of the RMSNorm backward, each unit writing one row of dw partial sums: 32 keeps
  * the partials (1/32 of the input) and their final sum small while a 4096-row batch still has 128
@@ -278,11 +278,11 @@ export class CpuBackend implements Backend {
     // One packed B serves every item when B is broadcast (batch stride 0).
     const shared = bBatchStride === 0;
     const per = shared ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
-    // A stored transposed is read down its columns by the micro-kernel: 4 rows of op(A) per step, the
-    // next step m floats on. When m is a multiple of 1024 every such load maps to the same L1 set
-    // and the product runs at half speed (1024^3 TN: 15 against 34 GFLOP/s). One transposing copy
-    // of each item (m*k floats, a few percent of the m*n*k product) makes the reads contiguous.
-    const copyA = transA && m >= 16 && m * k >= TRANSPOSE_A_MIN;
+    // A stored transposed (a Linear's weight gradient, k = tokens) runs k-blocked, each thread
+    // packing its rows of A a block at a time (kernels/matmul.ts gemmTN): read in place, down its
+    // columns, A and B would stream k-long from memory for every 4x8 tile, and when m is a multiple
+    // of 1024 every load of A would map to the same L1 set.
+    const aBlockBytes = transA ? this.threads * TN_BLOCK_FLOATS * 4 : 0;
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
     // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
     // stays small; every output column is computed as before, bit for bit.
@@ -290,20 +290,12 @@ export class CpuBackend implements Backend {
     const wide = batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
     const chunkPanels = wide ? Math.max(1, Math.floor(PACK_CHUNK_BYTES / (panelFloats * 4))) : panels;
     const packBytes = Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
-    const scratch = this.#scratch(packBytes + (copyA ? per * m * k * 4 : 0));
-    const aT = scratch + packBytes;
+    const scratch = this.#scratch(packBytes + aBlockBytes);
+    const ws = scratch + packBytes;
     const rowBlocks = Math.ceil(m / 4);
     for (let t0 = 0; t0 < batch; t0 += per) {
       const cnt = Math.min(per, batch - t0);
-      let a0 = ap + t0 * aBatchStride * 4, rs = aRs, cs = aCs, aStride = aBatchStride;
-      if (copyA) {
-        const src = a0;
-        this.#map(COPY, [src, src, src, aT], [[aBatchStride, 1, m], [0, 0, 0], [0, 0, 0], [m * k, k, 1]], [cnt, m, k]);
-        a0 = aT;
-        rs = k;
-        cs = 1;
-        aStride = m * k;
-      }
+      const a0 = ap + t0 * aBatchStride * 4;
       for (let p0 = 0; p0 < panels; p0 += chunkPanels) {
         const p1 = Math.min(panels, p0 + chunkPanels);
         // Panel p lives at base + p * panelFloats floats: base is moved back by p0 panels so that
@@ -315,8 +307,11 @@ export class CpuBackend implements Backend {
             units, units * panelFloats);
         }
         const splitCols = this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k) ? 1 : 0;
-        this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, rs, cs, aStride,
-          shared ? 0 : packFloats, acc, splitCols, p0, p1], cnt * (splitCols ? p1 - p0 : rowBlocks), cnt * m * (p1 - p0) * 8 * Math.max(k, 1));
+        const units = cnt * (splitCols ? p1 - p0 : rowBlocks);
+        const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
+        const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
+        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest], units, flops);
+        else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
       }
     }
   }

@@ -1,0 +1,54 @@
+// The weight-gradient matmul dW = X^T dY (TN: A stored transposed, k = tokens) beside the same
+// shape in NN layout, timed side by side in one process (interleaved rounds, best round each).
+// Usage: npm run build && node scripts/bench-weight-grad.mjs [--threads N] [--baseline DIST]
+// --baseline DIST adds the TN path of another build's dist/ folder (an older commit) to the race.
+// Shapes: [in, out, tokens] of the bundled countdown-base (hidden 128, MLP 384, vocab 180) and of
+// veRL's tiny Llama (hidden 128, MLP 344, vocab 16) at a micro-batch of 64 rows x 208 tokens, and
+// larger square layers.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CpuBackend } from '../dist/src/backend/cpu/index.js';
+import { race } from '../dist/src/bench/timing.js';
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const threads = Number(opt('threads', '1'));
+const baselineDir = opt('baseline', null);
+const shapes = [
+  [128, 128, 13312], [128, 384, 13312], [384, 128, 13312], [128, 180, 13312],
+  [128, 344, 13312], [344, 128, 13312], [128, 16, 13312],
+  [128, 384, 32768], [384, 128, 4096], [512, 512, 16384], [1024, 1024, 4096],
+];
+
+const be = await CpuBackend.create({ threads });
+let old = null;
+if (baselineDir) {
+  const mod = await import(pathToFileURL(path.resolve(baselineDir, 'src/backend/cpu/index.js')).href);
+  old = await mod.CpuBackend.create({ threads });
+}
+
+function contender(backend, m, n, k, transA) {
+  const a = backend.alloc(m * k * 4), b = backend.alloc(k * n * 4), out = backend.alloc(m * n * 4);
+  backend.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
+  backend.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
+  const args = { batch: 1, m, n, k, transA, transB: false, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+  return { run: () => backend.matmul(a, b, out, args), dispose: () => { for (const x of [a, b, out]) backend.free(x); } };
+}
+
+console.log(`threads ${threads}; GFLOP/s (2mnk / best round); m x n x k = in x out x tokens`);
+console.log(['shape', 'NN', 'TN', ...(old ? ['TN baseline'] : []), 'TN/NN', ...(old ? ['baseline TN/NN'] : [])].join('\t'));
+for (const [m, n, k] of shapes) {
+  const cs = [contender(be, m, n, k, false), contender(be, m, n, k, true)];
+  if (old) cs.push(contender(old, m, n, k, true));
+  const secs = await race(cs, { rounds: 5, minMs: 150 });
+  for (const c of cs) c.dispose();
+  const g = secs.map((s) => (2 * m * n * k) / s / 1e9);
+  const cols = [`${m}x${n}x${k}`, ...g.map((x) => x.toFixed(1)), (g[1] / g[0]).toFixed(2)];
+  if (old) cols.push((g[2] / g[0]).toFixed(2));
+  console.log(cols.join('\t'));
+}
+be.destroy();
+old?.destroy();
