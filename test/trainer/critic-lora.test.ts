@@ -11,6 +11,7 @@ import { readSafetensors } from '../../src/models/safetensors.js';
 import { readMetricsJsonl } from '../../src/tracking/index.js';
 import { train } from '../../src/trainer/index.js';
 import { openWebGpu } from '../backend/webgpu-harness.js';
+import { assertStepMetricsClose } from '../helpers/step-metrics.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const probe = await openWebGpu();
@@ -38,15 +39,6 @@ async function run(device: Device, dir: string, extra: string[] = []): Promise<{
 
 const compared = ['critic/vf_loss', 'critic/grad_norm', 'critic/vpred_mean', 'critic/values/mean', 'actor/pg_loss', 'actor/grad_norm', 'critic/score/mean'];
 
-function assertClose(got: Record<string, number>[], want: Record<string, number>[], label: string, tol: number): void {
-  assert.equal(got.length, want.length);
-  want.forEach((w, i) => {
-    for (const k of compared) {
-      assert.ok(Number.isFinite(w[k]), `${label} step ${i + 1} has ${k}`);
-      assert.ok(Math.abs(got[i]![k]! - w[k]!) <= tol * Math.max(1, Math.abs(w[k]!)), `${label} step ${i + 1} ${k}: ${got[i]![k]} vs ${w[k]}`);
-    }
-  });
-}
 
 test('GAE with critic LoRA: reference and CPU (f16 base) agree, the critic checkpoint is PEFT adapters + value head, resume is exact',
   { timeout: 300_000 }, async () => {
@@ -54,7 +46,7 @@ test('GAE with critic LoRA: reference and CPU (f16 base) agree, the critic check
     try {
       const cpu = await run('cpu', join(tmp, 'cpu'));
       const ref = await run('reference', join(tmp, 'ref'));
-      assertClose(cpu.metrics, ref.metrics, 'cpu vs reference', 1e-4);
+      assertStepMetricsClose(cpu.metrics, ref.metrics, compared, 'cpu vs reference', 1e-4);
       const plan = cpu.log.join('\n');
       assert.match(plan, /critic base \(frozen, f16 matrices\)/);
       assert.match(plan, /critic LoRA adapters \(r=4\) \+ value head, f32/);
@@ -94,7 +86,7 @@ test('GAE with critic LoRA on WebGPU matches the CPU backend', { skip: probe.ski
     // f32 weights on both: the software adapter has no shader-f16.
     const cpu = await run('cpu', join(tmp, 'cpu'), ['trainer.frozen_weight_dtype=f32', 'trainer.save_freq=-1']);
     const gpu = await run('webgpu', join(tmp, 'gpu'), ['trainer.frozen_weight_dtype=f32', 'trainer.save_freq=-1']);
-    assertClose(gpu.metrics, cpu.metrics, 'webgpu vs cpu', 1e-4);
+    assertStepMetricsClose(gpu.metrics, cpu.metrics, compared, 'webgpu vs cpu', 1e-4);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import { resolveConfig, type Device } from '../../src/config/index.js';
 import { readMetricsJsonl } from '../../src/tracking/index.js';
 import { train } from '../../src/trainer/index.js';
 import { openWebGpu } from '../backend/webgpu-harness.js';
+import { assertStepMetricsClose } from '../helpers/step-metrics.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const probe = await openWebGpu();
@@ -38,14 +39,6 @@ async function run(device: Device, dir: string, extra: string[] = []): Promise<R
 
 const compared = ['actor/pg_loss', 'actor/kl_loss', 'actor/grad_norm', 'actor/ppo_kl', 'critic/score/mean', 'response_length/mean'];
 
-function assertClose(got: Record<string, number>[], want: Record<string, number>[], label: string, tol: number): void {
-  assert.equal(got.length, want.length);
-  want.forEach((w, i) => {
-    for (const k of compared) {
-      assert.ok(Math.abs(got[i]![k]! - w[k]!) <= tol * Math.max(1, Math.abs(w[k]!)), `${label} step ${i + 1} ${k}: ${got[i]![k]} vs ${w[k]}`);
-    }
-  });
-}
 
 test('GRPO with LoRA: reference and CPU (f16 base) agree, the KL to the base grows from 0, checkpoints are PEFT adapters and resume exactly',
   { timeout: 300_000 }, async () => {
@@ -53,7 +46,7 @@ test('GRPO with LoRA: reference and CPU (f16 base) agree, the KL to the base gro
     try {
       const cpu = await run('cpu', join(tmp, 'cpu'));
       const ref = await run('reference', join(tmp, 'ref'));
-      assertClose(cpu, ref, 'cpu vs reference', 1e-4);
+      assertStepMetricsClose(cpu, ref, compared, 'cpu vs reference', 1e-4);
       assert.equal(cpu[0]!['actor/kl_loss'], 0, 'step 1 (one mini-batch, one epoch) updates from the base: adapters off = on');
       assert.ok(cpu[1]!['actor/kl_loss']! > 0, 'after one update the adapters move the policy away from the reference');
       const ckpt = join(tmp, 'cpu', 'global_step_2', 'actor');
@@ -77,7 +70,7 @@ test('GRPO with LoRA on WebGPU matches the CPU backend', { skip: probe.skip, tim
     // f32 weights on both: the software adapter has no shader-f16.
     const cpu = await run('cpu', join(tmp, 'cpu'), ['trainer.frozen_weight_dtype=f32']);
     const gpu = await run('webgpu', join(tmp, 'gpu'), ['trainer.frozen_weight_dtype=f32']);
-    assertClose(gpu, cpu, 'webgpu vs cpu', 1e-4);
+    assertStepMetricsClose(gpu, cpu, compared, 'webgpu vs cpu', 1e-4);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
