@@ -75,25 +75,3 @@ export function writeFileAtomic(file: string, content: FileContent): void {
   }
   syncDir(dir);
 }
-
-/**
- * Builds the folder `dir` atomically: `fill` writes everything into a fresh temp sibling folder,
- * which then replaces `dir` (an existing `dir` is removed first, so the replacement is atomic only
- * where `dir` did not exist; readers that look for a complete folder should check for the file
- * `fill` writes last). On any error the temp folder is removed and `dir` is left as it was.
- */
-export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => void | Promise<void>): Promise<void> {
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = tempSibling(dir);
-  mkdirSync(tmp);
-  try {
-    await fill(tmp);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  syncDir(parent);
-}
