@@ -490,7 +490,7 @@ function keyStarts(args: AttentionArgs, op: string): (b: number, i: number) => n
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < Tq; i++) {
       const j0 = ks[b * Tq + i]!;
-      if (!(j0 >= 0 && j0 <= pastLen + i)) throw new Error(`${op}: keyStart[${b}, ${i}] = ${j0} is outside [0, pastLen + ${i}] = [0, ${pastLen + i}]`);
+      if (!(j0 >= 0 && j0 <= pastLen + i)) throw new Error(`${op}: keyStart ${j0} at [${b}, ${i}] is outside [0, pastLen + ${i}] = [0, ${pastLen + i}]`);
     }
   }
   return (b, i) => ks[b * Tq + i]!;
