@@ -6,11 +6,10 @@ import type { ValueModel } from '../models/llama.js';
 import type { AdamW } from '../nn/index.js';
 import { computeValueLoss, type LossAggMode } from '../rl/index.js';
 import { mul, noGrad, sum, tensor, tidyAsync } from '../tensor/index.js';
-import { runPpoUpdate, type BatchingOptions } from './ppo-update.js';
+import { runPpoUpdate, splitMicro, type BatchingOptions, type MicroBatching } from './ppo-update.js';
 import { takeRows, type RolloutBatch, type StepBatch } from './batch.js';
 import { criticForward } from './forward.js';
 import { NonFiniteError } from './metrics-accumulator.js';
-import { splitMicro, type MicroBatching } from './ppo-update.js';
 
 /** V [rows, R] for the whole batch, zero off the response mask (as veRL multiplies by the mask). */
 export async function computeValues(model: ValueModel, batch: RolloutBatch, micro: MicroBatching): Promise<Float32Array> {
