@@ -1,6 +1,8 @@
 // Fused causal attention with grouped KV heads (see AttentionArgs in src/backend/backend.ts).
 // Scores are recomputed per query row; nothing of size Tq x Tk is stored, only the row's scores
-// in a per-thread scratch area of Tk floats.
+// in a per-thread scratch area of Tk floats. With keyStart (hasKs), query i of batch item b sees keys
+// load<i32>(keyStart + 4*(b*Tq + i)) .. pastLen + i, and the loops start at the first key any row of
+// the unit sees, so packed sequences cost the sum of their squared lengths.
 import { expf, expNeg, hsum, loadN, madd, storeN } from './simd';
 
 /** dot(a[0..D), b[0..D)). */
@@ -33,11 +35,25 @@ import { expf, expNeg, hsum, loadN, madd, storeN } from './simd';
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
 }
 
+/** The first key of rows i0..i0+nr-1 of batch item b, one lane per row (rows past nr repeat row i0); 0 without keyStart. */
+// @ts-ignore: decorator
+@inline function blockKeyStarts(ks: usize, hasKs: i32, b: i32, Tq: i32, i0: i32, nr: i32): v128 {
+  if (!hasKs) return i32x4.splat(0);
+  const p = ks + ((<usize>b * <usize>Tq + <usize>i0) << 2);
+  return loadN(p, nr, i32x4.splat(load<i32>(p)));
+}
+
+/** The smallest lane of an i32x4. */
+// @ts-ignore: decorator
+@inline function minLane(v: v128): i32 {
+  return min(min(i32x4.extract_lane(v, 0), i32x4.extract_lane(v, 1)), min(i32x4.extract_lane(v, 2), i32x4.extract_lane(v, 3)));
+}
+
 /**
  * Forward over query rows [start, end), numbered ((b*H + h)*Tq + i). keyBias is read only when
  * hasBias. scratch + tid*scratchStride holds this thread's Tk scores (bytes).
  */
-export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,
+export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32, scale: f32,
   scratch: usize, scratchStride: i32, start: i32, end: i32, tid: i32): void {
   const group = H / Hkv, Tk = pastLen + Tq;
@@ -52,8 +68,9 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
     const vb = v + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
     const bb = bias + (<usize>b * <usize>Tk << 2);
     const n = pastLen + i + 1;
+    const j0 = hasKs ? load<i32>(ks + ((<usize>b * <usize>Tq + <usize>i) << 2)) : 0;
     let mx: f32 = -Infinity;
-    for (let j = 0; j < n; j++) {
+    for (let j = j0; j < n; j++) {
       let sc = dot(qp, kb + <usize>j * rowStride, D) * scale;
       if (hasBias) sc += load<f32>(bb + (<usize>j << 2));
       store<f32>(s + (<usize>j << 2), sc);
@@ -61,7 +78,7 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
     }
     const vm = f32x4.splat(mx), ninf = f32x4.splat(-Infinity);
     let acc = zero;
-    for (let j = 0; j < n; j += 4) {
+    for (let j = j0; j < n; j += 4) {
       // Missing lanes load as -inf, whose exp is 0.
       const c = min(4, n - j), o = <usize>j << 2;
       const e = expNeg(f32x4.sub(loadN(s + o, c, ninf), vm));
@@ -76,8 +93,8 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
     for (let d = 0; d < D; d += 16) {
       const nd = min(16, D - d), o = <usize>d << 2;
       let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-      let vp = vb + o;
-      for (let j = 0; j < n; j++) {
+      let vp = vb + o + <usize>j0 * rowStride;
+      for (let j = j0; j < n; j++) {
         const p = v128.load32_splat(s + (<usize>j << 2));
         a0 = madd(p, loadN(vp, nd, zero), a0);
         if (nd > 4) a1 = madd(p, loadN(vp + 16, nd - 4, zero), a1);
@@ -117,15 +134,16 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
 
 /**
  * Key j's weights for the 4 rows of a backward block from its raw scores q.k and dO.v:
- * p = exp(s*scale + bias - lse) on the rows that see key j, ds = p*(dp - delta)*scale; stored as
+ * p = exp(s*scale + bias - lse) on the rows that see key j (causal, and from the row's keyStart ksv), ds = p*(dp - delta)*scale; stored as
  * one vector each in the block's scratch (p at sc, ds pOff bytes later).
  */
 // @ts-ignore: decorator
-@inline function backwardWeights(qk: v128, dp: v128, j: i32, bias: usize, hasBias: i32, lanes: v128, pastLen: i32, i0: i32,
+@inline function backwardWeights(qk: v128, dp: v128, j: i32, bias: usize, hasBias: i32, lanes: v128, ksv: v128, pastLen: i32, i0: i32,
   lv: v128, delta: v128, vs: v128, sc: usize, pOff: usize): void {
   let sv = f32x4.mul(qk, vs);
   if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bias + (<usize>j << 2))));
-  const live = i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0));
+  const jv = i32x4.splat(j);
+  const live = v128.and(i32x4.ge_s(lanes, i32x4.sub(jv, i32x4.splat(pastLen + i0))), i32x4.le_s(ksv, jv));
   const p = v128.and(expNeg(f32x4.sub(sv, lv)), live);
   const ds = f32x4.mul(f32x4.mul(p, f32x4.sub(dp, delta)), vs);
   v128.store(sc + (<usize>j << 4), p);
@@ -143,7 +161,7 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
  * head in its batch item, rows rowStride bytes apart) are accumulated into.
  */
 function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize, k: usize, v: usize, dkb: usize, dvb: usize,
-  bias: usize, hasBias: i32, sc: usize, i0: i32, nr: i32, b: i32, h: i32, Tq: i32, H: i32, D: i32, pastLen: i32,
+  bias: usize, hasBias: i32, ks: usize, hasKs: i32, sc: usize, i0: i32, nr: i32, b: i32, h: i32, Tq: i32, H: i32, D: i32, pastLen: i32,
   rowStride: usize, scale: f32): void {
   const zero = f32x4.splat(0);
   const qRow = <usize>H * <usize>D << 2;
@@ -167,11 +185,14 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
   }
   const delta = hsum4(e0, e1, e2, e3);
   const n = pastLen + i0 + nr; // keys any row of the block sees
-  // Row r sees keys j <= pastLen + i0 + r, i.e. lane r is live when r >= j - pastLen - i0.
+  // Row r sees keys keyStart_r <= j <= pastLen + i0 + r, i.e. lane r is live when r >= j - pastLen - i0
+  // and ksv[r] <= j; keys before every row's keyStart are skipped.
   const lanes = i32x4(0, 1, 2, 3);
+  const ksv = blockKeyStarts(ks, hasKs, b, Tq, i0, nr);
+  const lo = minLane(ksv);
   const vs = f32x4.splat(scale);
   const pOff = <usize>n << 4; // ds vectors follow the p vectors
-  let j = 0;
+  let j = lo;
   // Two keys per step (dots4x2), the scores and dO.v in two passes over d: 16 accumulators in one
   // would not fit in x64's 16 xmm registers.
   for (; j + 2 <= n; j += 2) {
@@ -181,8 +202,8 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
     const ps = sc + (<usize>j << 4), ds = ps + pOff;
     dots4x2(q0, q1, q2, q3, ka, ka + rowStride, D, ps);
     dots4x2(g0, g1, g2, g3, va, va + rowStride, D, ds);
-    backwardWeights(v128.load(ps), v128.load(ds), j, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
-    backwardWeights(v128.load(ps, 16), v128.load(ds, 16), j + 1, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
+    backwardWeights(v128.load(ps), v128.load(ds), j, bias, hasBias, lanes, ksv, pastLen, i0, lv, delta, vs, sc, pOff);
+    backwardWeights(v128.load(ps, 16), v128.load(ds, 16), j + 1, bias, hasBias, lanes, ksv, pastLen, i0, lv, delta, vs, sc, pOff);
   }
   for (; j < n; j++) {
     const kj = k + <usize>j * rowStride, vj = v + <usize>j * rowStride;
@@ -199,7 +220,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
       p2 = madd(v128.load(g2 + o), vv, p2);
       p3 = madd(v128.load(g3 + o), vv, p3);
     }
-    backwardWeights(hsum4(s0, s1, s2, s3), hsum4(p0, p1, p2, p3), j, bias, hasBias, lanes, pastLen, i0, lv, delta, vs, sc, pOff);
+    backwardWeights(hsum4(s0, s1, s2, s3), hsum4(p0, p1, p2, p3), j, bias, hasBias, lanes, ksv, pastLen, i0, lv, delta, vs, sc, pOff);
   }
   // dq_r = sum_j ds[j][r] k_j, 8 features of the 4 rows in 8 registers.
   const w0 = dq + r0, w1 = w0 + qRow, w2 = w0 + 2 * qRow, w3 = w0 + 3 * qRow;
@@ -208,8 +229,8 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
     const o = <usize>d << 2;
     const two = d + 8 <= D;
     let a0 = zero, a1 = zero, a2 = zero, a3 = zero, c0 = zero, c1 = zero, c2 = zero, c3 = zero;
-    let kp = k + o;
-    for (let j = 0; j < n; j++) {
+    let kp = k + o + <usize>lo * rowStride;
+    for (let j = lo; j < n; j++) {
       const w = dsp + (<usize>j << 4);
       const x0 = v128.load32_splat(w), x1 = v128.load32_splat(w + 4), x2 = v128.load32_splat(w + 8), x3 = v128.load32_splat(w + 12);
       const ka = v128.load(kp);
@@ -227,7 +248,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
     if (nr > 3) { v128.store(w3 + o, a3); if (two) v128.store(w3 + o, c3, 16); }
   }
   // dk_j += sum_r ds[j][r] q_r and dv_j += sum_r p[j][r] dO_r (masked rows carry zero weights).
-  for (let j = 0; j < n; j++) {
+  for (let j = lo; j < n; j++) {
     const pw = sc + (<usize>j << 4), dw = dsp + (<usize>j << 4);
     const x0 = v128.load32_splat(dw), x1 = v128.load32_splat(dw + 4), x2 = v128.load32_splat(dw + 8), x3 = v128.load32_splat(dw + 12);
     const y0 = v128.load32_splat(pw), y1 = v128.load32_splat(pw + 4), y2 = v128.load32_splat(pw + 8), y3 = v128.load32_splat(pw + 12);
@@ -256,7 +277,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
  * gets a fair share of the causal triangle. dq is overwritten. scratch + tid*scratchStride
  * holds a thread's p/ds vectors (32*Tk bytes).
  */
-export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,
+export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   dOut: usize, dq: usize, dk: usize, dv: usize, Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32,
   scale: f32, scratch: usize, scratchStride: i32, split: i32, partials: usize, partialStride: i32, kvElems: i32,
   start: i32, end: i32, tid: i32): void {
@@ -283,7 +304,7 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
     for (let g = g0; g < g1; g++) {
       for (let bl = bl0; bl < bl1; bl++) {
         const i0 = bl << 2;
-        backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, dkOut + kvOff, dvOut + kvOff, bb, hasBias, sc, i0,
+        backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, dkOut + kvOff, dvOut + kvOff, bb, hasBias, ks, hasKs, sc, i0,
           min(4, Tq - i0), b, kh * group + g, Tq, H, D, pastLen, rowStride, scale);
       }
     }
@@ -292,14 +313,16 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
 
 /**
  * Key j's scores for the 4 rows of a forward block from the raw q.k: scaled, plus the key's bias,
- * -inf on the rows that do not see key j; stored in the block's scratch and returned for the max.
+ * -inf on the rows that do not see key j (causal, or before the row's keyStart ksv); stored in the block's scratch and returned for the max.
  */
 // @ts-ignore: decorator
-@inline function forwardScores(qk: v128, j: i32, bb: usize, hasBias: i32, lanes: v128, pastLen: i32, i0: i32, vs: v128,
+@inline function forwardScores(qk: v128, j: i32, bb: usize, hasBias: i32, lanes: v128, ksv: v128, pastLen: i32, i0: i32, vs: v128,
   sc: usize): v128 {
   let sv = f32x4.mul(qk, vs);
   if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
-  sv = v128.bitselect(sv, f32x4.splat(-Infinity), i32x4.ge_s(lanes, i32x4.splat(j - pastLen - i0)));
+  const jv = i32x4.splat(j);
+  const live = v128.and(i32x4.ge_s(lanes, i32x4.sub(jv, i32x4.splat(pastLen + i0))), i32x4.le_s(ksv, jv));
+  sv = v128.bitselect(sv, f32x4.splat(-Infinity), live);
   v128.store(sc + (<usize>j << 4), sv);
   return sv;
 }
@@ -311,7 +334,7 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
  * scratch (16*Tk bytes at scratch + tid*scratchStride), and out = p @ V is formed 8 features of
  * the 4 rows at a time. Decoding (Tq < 4) uses the row kernel above instead.
  */
-export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,
+export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32, scale: f32,
   scratch: usize, scratchStride: i32, start: i32, end: i32, tid: i32): void {
   const group = H / Hkv, Tk = pastLen + Tq;
@@ -333,14 +356,16 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
     const vb = v + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
     const bb = bias + (<usize>b * <usize>Tk << 2);
     const n = pastLen + i0 + nr;
+    const ksv = blockKeyStarts(ks, hasKs, b, Tq, i0, nr);
+    const lo = minLane(ksv);
     let mx = ninf;
-    let j = 0;
+    let j = lo;
     // Two keys per step (dots4x2): the raw scores land in their slots and are finished in place.
     for (; j + 2 <= n; j += 2) {
       const kj = kb + <usize>j * rowStride, w = sc + (<usize>j << 4);
       dots4x2(q0, q1, q2, q3, kj, kj + rowStride, D, w);
-      const sv = forwardScores(v128.load(w), j, bb, hasBias, lanes, pastLen, i0, vs, sc);
-      const tv = forwardScores(v128.load(w, 16), j + 1, bb, hasBias, lanes, pastLen, i0, vs, sc);
+      const sv = forwardScores(v128.load(w), j, bb, hasBias, lanes, ksv, pastLen, i0, vs, sc);
+      const tv = forwardScores(v128.load(w, 16), j + 1, bb, hasBias, lanes, ksv, pastLen, i0, vs, sc);
       mx = f32x4.max(mx, f32x4.max(sv, tv));
     }
     for (; j < n; j++) {
@@ -354,10 +379,10 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
         s2 = madd(v128.load(q2 + o), kv, s2);
         s3 = madd(v128.load(q3 + o), kv, s3);
       }
-      mx = f32x4.max(mx, forwardScores(hsum4(s0, s1, s2, s3), j, bb, hasBias, lanes, pastLen, i0, vs, sc));
+      mx = f32x4.max(mx, forwardScores(hsum4(s0, s1, s2, s3), j, bb, hasBias, lanes, ksv, pastLen, i0, vs, sc));
     }
     let sum = zero;
-    for (let j = 0; j < n; j++) {
+    for (let j = lo; j < n; j++) {
       const p = expNeg(f32x4.sub(v128.load(sc + (<usize>j << 4)), mx));
       sum = f32x4.add(sum, p);
       v128.store(sc + (<usize>j << 4), p);
@@ -374,8 +399,8 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
       const o = <usize>d << 2;
       const two = d + 8 <= D;
       let a0 = zero, a1 = zero, a2 = zero, a3 = zero, c0 = zero, c1 = zero, c2 = zero, c3 = zero;
-      let vp = vb + o;
-      for (let j = 0; j < n; j++) {
+      let vp = vb + o + <usize>lo * rowStride;
+      for (let j = lo; j < n; j++) {
         const w = sc + (<usize>j << 4);
         const x0 = v128.load32_splat(w), x1 = v128.load32_splat(w + 4), x2 = v128.load32_splat(w + 8), x3 = v128.load32_splat(w + 12);
         const va = v128.load(vp);
@@ -401,7 +426,7 @@ export function attentionBlocks(q: usize, k: usize, v: usize, bias: usize, hasBi
  * dk/dv rows of its kv head in its batch item and the dq rows of every query head in the group, so
  * threads never write the same element. dq is overwritten; dk, dv are accumulated into.
  */
-export function attentionBackwardRows(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, out: usize, lse: usize,
+export function attentionBackwardRows(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   dOut: usize, dq: usize, dk: usize, dv: usize, Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32,
   scale: f32, start: i32, end: i32, tid: i32): void {
   const group = H / Hkv, Tk = pastLen + Tq;
@@ -420,7 +445,8 @@ export function attentionBackwardRows(q: usize, k: usize, v: usize, bias: usize,
         const delta = dot(dop, out + rowOff, D);
         for (let d = 0; d < D; d++) store<f32>(dqp + (<usize>d << 2), 0);
         const n = pastLen + i + 1;
-        for (let j = 0; j < n; j++) {
+        const j0 = hasKs ? load<i32>(ks + ((<usize>b * <usize>Tq + <usize>i) << 2)) : 0;
+        for (let j = j0; j < n; j++) {
           const jo = kvOff + <usize>j * rowStride;
           let sc = dot(qp, k + jo, D) * scale;
           if (hasBias) sc += load<f32>(bb + (<usize>j << 2));

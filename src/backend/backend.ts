@@ -101,7 +101,11 @@ export interface MatmulArgs {
  * head h reads kv head floor(h / (H / Hkv)) (HF repeat_kv order).
  * Query i sits at absolute position `pastLen + i` and attends to keys j <= pastLen + i (causal) among
  * the first Tk = pastLen + Tq keys. An optional additive bias `keyBias` [B, Tk] (0 or a large negative
- * value) masks padded keys.
+ * value) masks padded keys. An optional `keyStart` [B, Tq] (i32) moves each query's first key: query i
+ * then attends to keys keyStart[b, i] <= j <= pastLen + i, which is block-diagonal causal attention on
+ * sequences packed into one row (keyStart = where the query's own sequence begins, flash-attention's
+ * variable-length form); kernels skip the keys before it, so packed work grows with the sum of the
+ * squared sequence lengths, not the square of their total.
  */
 export interface AttentionArgs {
   B: number;
@@ -114,6 +118,11 @@ export interface AttentionArgs {
   kvBatchStride: number;
   /** Softmax scale, usually 1/sqrt(D). */
   scale: number;
+  /**
+   * First key of each query, i32 [B, Tq], each within 0 <= keyStart[b, i] <= pastLen + i (so a query
+   * always sees itself); absent or null: 0 (plain causal attention).
+   */
+  keyStart?: DeviceBuffer | null;
 }
 
 export interface MemoryStats {

@@ -99,6 +99,7 @@ export interface ActorModelConfig {
   /** merged over the checkpoint's config.json (open map: `+...override_config.key=value`) */
   override_config: YamlMap;
   enable_gradient_checkpointing: boolean;
+  /** pack each micro-batch's valid tokens into one sequence (variable-length attention) */
   use_remove_padding: boolean;
   /** ignored: no remote code is ever run */
   trust_remote_code: boolean;

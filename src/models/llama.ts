@@ -21,6 +21,11 @@ export interface ForwardOptions {
   keyBias?: Tensor | null;
   /** Decoding cache: keys/values of earlier positions are read from it and new ones appended. */
   cache?: KVCache | null;
+  /**
+   * First key of each query [B, T] (i32, see `attention`): sequences packed into one row attend only
+   * within themselves (`keyStart` = where each token's sequence begins). Not with a cache.
+   */
+  keyStart?: Tensor | null;
 }
 
 export interface BuildOptions {
@@ -74,7 +79,7 @@ class Attention extends Module {
       cache.write(layer, k, v);
       out = attention(q, cache.keys[layer]!, cache.values[layer]!, { pastLen, keyBias: options.keyBias ?? null });
     } else {
-      out = attention(q, k, v, { keyBias: options.keyBias ?? null });
+      out = attention(q, k, v, { keyBias: options.keyBias ?? null, keyStart: options.keyStart ?? null });
     }
     return this.o_proj.forward(reshape(out, [B, T, H * D]));
   }

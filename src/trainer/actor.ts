@@ -11,21 +11,26 @@ import { add, mul, noGrad, sum, tensor, tidyAsync } from '../tensor/index.js';
 import { takeRows, type RolloutBatch, type StepBatch } from './batch.js';
 import { actorForward } from './forward.js';
 import { NonFiniteError } from './metrics-accumulator.js';
-import { chunks } from './micro-batches.js';
-import { runPpoUpdate, type BatchingOptions } from './ppo-update.js';
+import { runPpoUpdate, splitMicro, type BatchingOptions, type MicroBatching } from './ppo-update.js';
 
-/** log-probs (and optionally entropies) of the responses, no gradient: [rows, R] each. */
-export async function computeLogProbs(model: CausalLM, batch: RolloutBatch, microRows: number, temperature: number): Promise<{ logp: Float32Array; entropy: Float32Array }> {
+/**
+ * log-probs and entropies of the responses, no gradient: [rows, R] each (zero off the response
+ * mask with `removePadding`).
+ */
+export async function computeLogProbs(model: CausalLM, batch: RolloutBatch, micro: MicroBatching, temperature: number): Promise<{ logp: Float32Array; entropy: Float32Array }> {
   const R = batch.responseLength;
   const logp = new Float32Array(batch.rows * R);
   const entropy = new Float32Array(batch.rows * R);
   const all = Array.from({ length: batch.rows }, (_, i) => i);
-  for (const rows of chunks(all, microRows)) {
+  for (const rows of splitMicro(batch, all, micro)) {
     await tidyAsync(async () => {
-      const out = noGrad(() => actorForward(model, batch, rows, temperature));
-      const [lp, ent] = [(await out.logp.data()) as Float32Array, (await out.entropy.data()) as Float32Array];
-      logp.set(lp, rows[0]! * R);
-      entropy.set(ent, rows[0]! * R);
+      const out = noGrad(() => actorForward(model, batch, rows, temperature, micro.removePadding));
+      const lp = out.layout.toGrid((await out.logp.data()) as Float32Array);
+      const ent = out.layout.toGrid((await out.entropy.data()) as Float32Array);
+      rows.forEach((r, i) => {
+        logp.set(lp.subarray(i * R, (i + 1) * R), r * R);
+        entropy.set(ent.subarray(i * R, (i + 1) * R), r * R);
+      });
     });
   }
   return { logp, entropy };
@@ -48,20 +53,21 @@ export async function updatePolicy(model: CausalLM, optimizer: AdamW, batch: Ste
   return runPpoUpdate({
     role: 'actor', model, optimizer, batch, options, additive,
     micro: (micro, agg) => tidyAsync(async () => {
-      const { logp, entropy } = actorForward(model, batch, micro, options.temperature);
+      const { logp, entropy, layout } = actorForward(model, batch, micro, options.temperature, options.removePadding);
       const result = computeActorLoss({
         oldLogProb: takeRows(oldLogProb, R, micro),
-        logProb: (await logp.data()) as Float32Array,
+        logProb: layout.toGrid((await logp.data()) as Float32Array),
         advantages: takeRows(advantages, R, micro),
         responseMask: takeRows(batch.responseMask, R, micro),
         responseLength: R,
-        entropy: (await entropy.data()) as Float32Array,
+        entropy: layout.toGrid((await entropy.data()) as Float32Array),
         refLogProb: batch.refLogProb ? takeRows(batch.refLogProb, R, micro) : undefined,
       }, { ...options.loss, agg: { ...options.loss.agg, ...agg } });
       if (!Number.isFinite(result.loss)) throw new NonFiniteError('the actor loss', result.loss, options.step);
-      const shape = [micro.length, R];
-      let surrogate = sum(mul(logp, tensor(result.dLogProb, shape)));
-      if (result.dEntropy) surrogate = add(surrogate, sum(mul(entropy, tensor(result.dEntropy, shape))));
+      // A micro-batch without a valid response token (packed: no outputs) contributes no gradient.
+      if (logp.size === 0) return result.metrics;
+      let surrogate = sum(mul(logp, tensor(layout.fromGrid(result.dLogProb), logp.shape)));
+      if (result.dEntropy) surrogate = add(surrogate, sum(mul(entropy, tensor(layout.fromGrid(result.dEntropy), entropy.shape))));
       surrogate.backward();
       return result.metrics;
     }),

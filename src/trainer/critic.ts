@@ -6,21 +6,21 @@ import type { ValueModel } from '../models/llama.js';
 import type { AdamW } from '../nn/index.js';
 import { computeValueLoss, type LossAggMode } from '../rl/index.js';
 import { mul, noGrad, sum, tensor, tidyAsync } from '../tensor/index.js';
-import { runPpoUpdate, type BatchingOptions } from './ppo-update.js';
+import { runPpoUpdate, splitMicro, type BatchingOptions, type MicroBatching } from './ppo-update.js';
 import { takeRows, type RolloutBatch, type StepBatch } from './batch.js';
 import { criticForward } from './forward.js';
 import { NonFiniteError } from './metrics-accumulator.js';
-import { chunks } from './micro-batches.js';
 
 /** V [rows, R] for the whole batch, zero off the response mask (as veRL multiplies by the mask). */
-export async function computeValues(model: ValueModel, batch: RolloutBatch, microRows: number): Promise<Float32Array> {
+export async function computeValues(model: ValueModel, batch: RolloutBatch, micro: MicroBatching): Promise<Float32Array> {
   const R = batch.responseLength;
   const values = new Float32Array(batch.rows * R);
   const all = Array.from({ length: batch.rows }, (_, i) => i);
-  for (const rows of chunks(all, microRows)) {
+  for (const rows of splitMicro(batch, all, micro)) {
     await tidyAsync(async () => {
-      const v = (await noGrad(() => criticForward(model, batch, rows)).data()) as Float32Array;
-      values.set(v, rows[0]! * R);
+      const out = noGrad(() => criticForward(model, batch, rows, micro.removePadding));
+      const v = out.layout.toGrid((await out.values.data()) as Float32Array);
+      rows.forEach((r, i) => values.set(v.subarray(i * R, (i + 1) * R), r * R));
     });
   }
   for (let k = 0; k < values.length; k++) values[k] = values[k]! * batch.responseMask[k]!;
@@ -43,16 +43,17 @@ export async function updateCritic(model: ValueModel, optimizer: AdamW, batch: S
   return runPpoUpdate({
     role: 'critic', model, optimizer, batch, options: { ...options, seed: options.seed + 1 }, additive,
     micro: (micro, agg) => tidyAsync(async () => {
-      const vpredT = criticForward(model, batch, micro);
+      const { values: vpredT, layout } = criticForward(model, batch, micro, options.removePadding);
       const result = computeValueLoss({
-        vpreds: (await vpredT.data()) as Float32Array,
+        vpreds: layout.toGrid((await vpredT.data()) as Float32Array),
         returns: takeRows(returns, R, micro),
         values: takeRows(values, R, micro),
         responseMask: takeRows(batch.responseMask, R, micro),
         responseLength: R,
       }, { cliprangeValue: options.cliprangeValue, lossAggMode: options.lossAggMode, agg });
       if (!Number.isFinite(result.vfLoss)) throw new NonFiniteError('the critic loss', result.vfLoss, options.step);
-      sum(mul(vpredT, tensor(result.dVpreds, [micro.length, R]))).backward();
+      // A micro-batch without a valid response token (packed: no outputs) contributes no gradient.
+      if (vpredT.size > 0) sum(mul(vpredT, tensor(layout.fromGrid(result.dVpreds), vpredT.shape))).backward();
       return { 'critic/vf_loss': result.vfLoss, 'critic/vf_clipfrac': result.metrics.vf_clipfrac, 'critic/vpred_mean': result.metrics.vpred_mean };
     }),
   });

@@ -12,10 +12,14 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Groups `rows` (with their token counts) into micro-batches holding at most `budget` tokens where possible. */
-export function tokenBudgetBatches(rows: readonly number[], tokens: readonly number[], budget: number, paddedLength: number): number[][] {
-  if (budget < paddedLength) {
-    throw new Error(`ppo_max_token_len_per_gpu ${budget} is smaller than one padded sequence (${paddedLength} tokens)`);
+/**
+ * Groups `rows` (with their token counts) into micro-batches holding at most `budget` tokens where
+ * possible. `rowLength`: the most tokens one row can cost (the padded length, or with packing the
+ * longest row's valid tokens), which the budget must hold.
+ */
+export function tokenBudgetBatches(rows: readonly number[], tokens: readonly number[], budget: number, rowLength: number): number[][] {
+  if (budget < rowLength) {
+    throw new Error(`ppo_max_token_len_per_gpu ${budget} is smaller than one sequence (${rowLength} tokens)`);
   }
   const total = rows.reduce((s, _, i) => s + tokens[i]!, 0);
   const k = Math.max(1, Math.min(rows.length, Math.ceil(total / budget)));

@@ -7,6 +7,7 @@ import { computeAdvantage, klPenalizedRewards, updateKlController } from '../rl/
 import { computeLogProbs } from './actor.js';
 import { checkBatch, type KlRewards, type RolloutBatch, type Scores, type StepBatch } from './batch.js';
 import { computeValues } from './critic.js';
+import type { MicroBatching } from './ppo-update.js';
 import type { FitContext } from './fit.js';
 import { computeTokenLevelScores, rowSums, scoreBatch } from './reward.js';
 import { rollout } from './rollout.js';
@@ -38,23 +39,42 @@ export async function generatePhase(ctx: FitContext, genBatch: number): Promise<
 
 /** Old log-probs: the actor's recomputed log-probs of the sampled responses (veRL times them inside 'gen'). */
 export async function oldLogProbPhase(ctx: FitContext, batch: RolloutBatch): Promise<Float32Array> {
-  const r = ctx.config.actor_rollout_ref.rollout;
-  return (await computeLogProbs(ctx.run.actor.model, batch, r.log_prob_micro_batch_size ?? batch.rows, r.temperature)).logp;
+  const arr = ctx.config.actor_rollout_ref;
+  const micro = logProbBatching(arr.rollout, arr.model.use_remove_padding, batch);
+  return (await computeLogProbs(ctx.run.actor.model, batch, micro, arr.rollout.temperature)).logp;
 }
 
 /** Reference log-probs; the run must have a reference policy. */
 export async function refPhase(ctx: FitContext, batch: RolloutBatch): Promise<Float32Array> {
   const { run, config } = ctx;
   if (!run.ref) throw new Error('refPhase: the run has no reference policy');
-  const micro = config.actor_rollout_ref.ref.log_prob_micro_batch_size ?? batch.rows;
-  return (await computeLogProbs(run.ref, batch, micro, config.actor_rollout_ref.rollout.temperature)).logp;
+  const arr = config.actor_rollout_ref;
+  const micro = logProbBatching(arr.ref, arr.model.use_remove_padding, batch);
+  return (await computeLogProbs(run.ref, batch, micro, arr.rollout.temperature)).logp;
+}
+
+/** Micro-batches of a log-prob pass (rollout's or ref's keys; veRL's log_prob_* names). */
+function logProbBatching(c: { log_prob_micro_batch_size: number | null; log_prob_use_dynamic_bsz: boolean; log_prob_max_token_len_per_gpu: number },
+  removePadding: boolean, batch: RolloutBatch): MicroBatching {
+  return {
+    microBatchRows: c.log_prob_micro_batch_size ?? batch.rows,
+    useDynamicBsz: c.log_prob_use_dynamic_bsz,
+    maxTokenLen: c.log_prob_max_token_len_per_gpu,
+    removePadding,
+  };
 }
 
 /** The critic's values of the rollout; the run must have a critic. */
 export async function valuesPhase(ctx: FitContext, batch: RolloutBatch): Promise<Float32Array> {
   const { run, config } = ctx;
   if (!run.critic) throw new Error('valuesPhase: the run has no critic');
-  return computeValues(run.critic.model, batch, config.critic.forward_micro_batch_size ?? batch.rows);
+  const c = config.critic;
+  return computeValues(run.critic.model, batch, {
+    microBatchRows: c.forward_micro_batch_size ?? batch.rows,
+    useDynamicBsz: c.use_dynamic_bsz,
+    maxTokenLen: c.forward_max_token_len_per_gpu,
+    removePadding: c.model.use_remove_padding,
+  });
 }
 
 /** token_level_scores with DAPO's overlong shaping, and the task scores before it (reward.ts). */

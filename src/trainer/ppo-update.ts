@@ -11,21 +11,31 @@ import type { RolloutBatch } from './batch.js';
 import { MetricsAccumulator, NonFiniteError } from './metrics-accumulator.js';
 import { chunks, tokenBudgetBatches } from './micro-batches.js';
 
-export interface BatchingOptions {
-  /** Rows per mini-batch (prompts × n). */
-  miniBatchRows: number;
+/** How rows are split into micro-batches and laid out for the forward pass. */
+export interface MicroBatching {
   /** Rows per micro-batch; ignored with dynamic batching. */
   microBatchRows: number;
   useDynamicBsz: boolean;
   /** Token budget per micro-batch with dynamic batching. */
   maxTokenLen: number;
+  /** `use_remove_padding`: each micro-batch's valid tokens packed into one sequence (packing.ts). */
+  removePadding: boolean;
+}
+
+export interface BatchingOptions extends MicroBatching {
+  /** Rows per mini-batch (prompts × n). */
+  miniBatchRows: number;
   epochs: number;
   shuffle: boolean;
   gradClip: number;
 }
 
-/** Micro-batches of `rows`, fixed-size or by token budget. */
-export function splitMicro(batch: RolloutBatch, rows: number[], options: Pick<BatchingOptions, 'microBatchRows' | 'useDynamicBsz' | 'maxTokenLen'>): number[][] {
+/**
+ * Micro-batches of `rows`, fixed-size or balanced by valid tokens under a token budget. Padded, a
+ * row costs the whole padded length, so the budget must hold one; packed, a row costs its valid
+ * tokens, so the budget must hold the longest row.
+ */
+export function splitMicro(batch: RolloutBatch, rows: readonly number[], options: MicroBatching): number[][] {
   if (!options.useDynamicBsz) return chunks(rows, options.microBatchRows);
   const S = batch.promptLength + batch.responseLength;
   const tokens = rows.map((r) => {
@@ -33,7 +43,8 @@ export function splitMicro(batch: RolloutBatch, rows: number[], options: Pick<Ba
     for (let j = 0; j < S; j++) n += batch.attentionMask[r * S + j]!;
     return n;
   });
-  return tokenBudgetBatches(rows, tokens, options.maxTokenLen, S);
+  const longest = options.removePadding ? Math.max(0, ...tokens) : S;
+  return tokenBudgetBatches(rows, tokens, options.maxTokenLen, longest);
 }
 
 /** Row orders for each PPO epoch: identity, or a fresh shuffle per epoch from `seed`. */

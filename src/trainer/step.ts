@@ -13,6 +13,7 @@ import { updateCritic } from './critic.js';
 import { collectFilteredBatch, filterMetricValues, type DynamicSamplingResult } from './dynamic-sampling.js';
 import type { FitContext } from './fit.js';
 import { advantagePhase, generatePhase, klPhase, oldLogProbPhase, refPhase, scorePhase, valuesPhase } from './phases.js';
+import type { BatchingOptions } from './ppo-update.js';
 import { Timer } from './timer.js';
 import { validate } from './validate.js';
 
@@ -31,9 +32,10 @@ export async function runValidation(ctx: FitContext, step: number): Promise<Reco
   return result.metrics;
 }
 
-function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): { miniBatchRows: number; microBatchRows: number; useDynamicBsz: boolean; maxTokenLen: number; epochs: number; shuffle: boolean; gradClip: number } {
+function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): BatchingOptions {
   const n = ctx.config.actor_rollout_ref.rollout.n;
   const c = role === 'actor' ? ctx.config.actor_rollout_ref.actor : ctx.config.critic;
+  const model = role === 'actor' ? ctx.config.actor_rollout_ref.model : ctx.config.critic.model;
   // docs/verl-compat.md#critic-batch-units: the critic's sizes are in prompts, like the actor's, so both scale by n.
   const mini = c.ppo_mini_batch_size * n;
   return {
@@ -41,6 +43,7 @@ function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): { miniBatchRows
     microBatchRows: (c.ppo_micro_batch_size ?? c.ppo_mini_batch_size) * n,
     useDynamicBsz: c.use_dynamic_bsz,
     maxTokenLen: c.ppo_max_token_len_per_gpu,
+    removePadding: model.use_remove_padding,
     epochs: c.ppo_epochs,
     shuffle: c.shuffle,
     gradClip: c.grad_clip,

@@ -7,7 +7,7 @@ import type { AttentionArgs, BinaryOp, MatmulArgs, UnaryOp } from '../../src/bac
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
-import { assertSame } from './cpu-harness.js';
+import { assertSame, packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
 
 let cpu: CpuBackend;
 const ref = new ReferenceBackend();
@@ -438,4 +438,23 @@ describe('attention', () => {
       }, 1e-4);
     });
   }
+});
+
+describe('attention with keyStart (sequences packed in one row)', () => {
+  for (const cfg of VARLEN_ATTENTION_CONFIGS) {
+    const { B, Tq, H, Hkv, D, pastLen, lengths } = cfg;
+    test(`forward and backward B=${B} Tq=${Tq} H=${H} Hkv=${Hkv} D=${D} past=${pastLen} lengths=${JSON.stringify(lengths)}`, () => {
+      assertSame(cpu, ref, 'attention', varlenAttentionCase(rng, { ...cfg, keyStart: packedKeyStart(lengths, pastLen) }), 1e-4);
+    });
+  }
+
+  test('a keyStart past the query itself is refused, naming it', () => {
+    const args: AttentionArgs = { B: 1, Tq: 2, H: 1, Hkv: 1, D: 4, pastLen: 0, kvBatchStride: 8, scale: 0.5 };
+    for (const be of [cpu, ref]) {
+      const [q, out, lse, ks] = [be.alloc(32), be.alloc(32), be.alloc(8), be.alloc(8)];
+      be.write(ks, Int32Array.from([0, 2]));
+      assert.throws(() => be.attention(q, q, q, null, out, lse, { ...args, keyStart: ks }), /attention: keyStart 2 at \[0, 1\] is outside \[0, pastLen \+ 1\] = \[0, 1\]/);
+      for (const b of [q, out, lse, ks]) be.free(b);
+    }
+  });
 });

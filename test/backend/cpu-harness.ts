@@ -76,3 +76,59 @@ export function assertSame(cpu: Backend, ref: Backend, label: string, c: Case, t
     assert.ok(err <= tol, `${label}: ${name} differs from the reference by ${err.toExponential(2)} (tolerance ${tol})`);
   }
 }
+
+/**
+ * keyStart [B, Tq] for query rows cut into sequences of the given lengths per batch item (each
+ * query's first key = its sequence's start; with pastLen > 0 the first sequence also sees the cached
+ * keys): block-diagonal causal attention on packed sequences.
+ */
+export function packedKeyStart(lengths: number[][], pastLen: number): Int32Array {
+  const out: number[] = [];
+  for (const item of lengths) {
+    let start = 0;
+    for (const [s, n] of item.entries()) {
+      for (let i = 0; i < n; i++) out.push(s === 0 ? 0 : pastLen + start);
+      start += n;
+    }
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * Forward and backward of attention with keyStart (and optionally a key bias), as one case:
+ * q/k/v/dOut random, dk/dv accumulated into from random values, everything compared.
+ */
+export function varlenAttentionCase(rng: { floats(n: number): Float32Array; uniform(): number }, cfg: {
+  B: number; Tq: number; H: number; Hkv: number; D: number; pastLen: number; Tmax: number; bias: boolean; keyStart: Int32Array;
+}): Case {
+  const { B, Tq, H, Hkv, D, pastLen, Tmax } = cfg;
+  const Tk = pastLen + Tq;
+  const qn = B * Tq * H * D, kvn = B * Tmax * Hkv * D;
+  // Masked keys never include a query's own position, so every query keeps a visible key.
+  const bias = Float32Array.from({ length: B * Tk }, () => 0);
+  if (cfg.bias) for (let b = 0; b < B; b++) for (let j = 0; j < pastLen; j++) if (rng.uniform() < 0.3) bias[b * Tk + j] = -1e9;
+  return {
+    inputs: { q: rng.floats(qn), k: rng.floats(kvn), v: rng.floats(kvn), bias, keyStart: cfg.keyStart, dOut: rng.floats(qn), dk: rng.floats(kvn), dv: rng.floats(kvn) },
+    outputs: { out: qn, lse: B * H * Tq, dq: qn }, compare: ['out', 'lse', 'dq', 'dk', 'dv'],
+    call: (be, b) => {
+      const args = { B, Tq, H, Hkv, D, pastLen, kvBatchStride: Tmax * Hkv * D, scale: 1 / Math.sqrt(D), keyStart: b.keyStart! };
+      const kb = cfg.bias ? b.bias! : null;
+      be.attention(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, args);
+      be.attentionBackward(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, b.dOut!, b.dq!, b.dk!, b.dv!, args);
+    },
+  };
+}
+
+/** Kernel shapes for variable-length attention that reach every CPU code path (and fit the WebGPU tests). */
+export const VARLEN_ATTENTION_CONFIGS: { B: number; Tq: number; H: number; Hkv: number; D: number; pastLen: number; Tmax: number; bias: boolean; lengths: number[][] }[] = [
+  // Sequences of 1 token among longer ones; blocked forward and backward (one unit per (batch, kv head)).
+  { B: 2, Tq: 13, H: 4, Hkv: 2, D: 8, pastLen: 0, Tmax: 13, bias: false, lengths: [[3, 1, 5, 4], [1, 1, 11]] },
+  // One (batch, kv head) pair: the backward splits query blocks over threads; D = 36 leaves a 4-wide dq tail.
+  { B: 1, Tq: 37, H: 3, Hkv: 1, D: 36, pastLen: 0, Tmax: 37, bias: false, lengths: [[6, 1, 17, 2, 11]] },
+  // A single sequence (keyStart all 0: plain causal) and a cache with a key bias.
+  { B: 1, Tq: 9, H: 2, Hkv: 2, D: 16, pastLen: 3, Tmax: 14, bias: true, lengths: [[9]] },
+  { B: 2, Tq: 10, H: 2, Hkv: 1, D: 16, pastLen: 3, Tmax: 13, bias: true, lengths: [[4, 6], [2, 3, 5]] },
+  // Row kernels: fewer than 4 queries (forward) and a head size that is not a multiple of 4 (both).
+  { B: 2, Tq: 3, H: 2, Hkv: 1, D: 8, pastLen: 0, Tmax: 3, bias: false, lengths: [[1, 2], [1, 1, 1]] },
+  { B: 1, Tq: 11, H: 2, Hkv: 1, D: 5, pastLen: 0, Tmax: 11, bias: false, lengths: [[5, 1, 5]] },
+];

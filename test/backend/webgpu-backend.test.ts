@@ -9,6 +9,7 @@ import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
 import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
 import { assertSameAsync, openWebGpu, rmsnormCase, softmaxFamilyCase } from './webgpu-harness.js';
+import { packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
 
 const { gpu: maybeGpu, skip } = await openWebGpu();
 const gpu = maybeGpu!;
@@ -349,5 +350,18 @@ describe('webgpu backend', { skip }, () => {
         }, 1e-4);
       });
     }
+  });
+
+  describe('attention with keyStart (sequences packed in one row)', () => {
+    for (const cfg of VARLEN_ATTENTION_CONFIGS) {
+      const { B, Tq, H, Hkv, D, pastLen, lengths } = cfg;
+      test(`forward and backward B=${B} Tq=${Tq} H=${H} Hkv=${Hkv} D=${D} past=${pastLen} lengths=${JSON.stringify(lengths)}`, async () => {
+        await assertSameAsync(gpu, ref, 'attention', varlenAttentionCase(rng, { ...cfg, keyStart: packedKeyStart(lengths, pastLen) }), 1e-4);
+      });
+    }
+    test('sequences longer than a workgroup and a key tile: 150 queries in 4 sequences, D = 64', async () => {
+      const cfg = { B: 1, Tq: 150, H: 2, Hkv: 1, D: 64, pastLen: 0, Tmax: 150, bias: false };
+      await assertSameAsync(gpu, ref, 'attention', varlenAttentionCase(rng, { ...cfg, keyStart: packedKeyStart([[70, 1, 66, 13]], 0) }), 1e-4);
+    });
   });
 });

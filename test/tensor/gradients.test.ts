@@ -149,6 +149,22 @@ describe('fused op gradients', () => {
     ], (q, k, v, b) => T.attention(q!, k!, v!, { pastLen: 4, keyBias: b! }));
   });
 
+  test('attention: keyStart, sequences of 3, 1 and 2 tokens packed in one row, and free first keys in another', () => {
+    const keyStart = [0, 0, 0, 3, 4, 4, 0, 1, 1, 2, 2, 5];
+    gradCheck([{ shape: [2, 6, 2, 3] }, { shape: [2, 6, 1, 3] }, { shape: [2, 6, 1, 3] }],
+      (q, k, v) => T.attention(q!, k!, v!, { keyStart: T.tensor(Int32Array.from(keyStart), [2, 6], 'i32') }));
+  });
+
+  test('attention: keyStart with pastLen and a padding bias', () => {
+    const bias = [-1e9, 0, 0, 0, 0, 0, 0, 0, 0, -1e9, 0, 0];
+    gradCheck([
+      { shape: [2, 3, 2, 3] },
+      { shape: [2, 7, 1, 3] },
+      { shape: [2, 7, 1, 3] },
+      { shape: [2, 6], values: bias, noGrad: true },
+    ], (q, k, v, b) => T.attention(q!, k!, v!, { pastLen: 3, keyBias: b!, keyStart: T.tensor(Int32Array.from([1, 1, 4, 0, 3, 5]), [2, 3], 'i32') }));
+  });
+
   test('log-prob + entropy at temperature 1 and 0.7', () => {
     for (const temperature of [1, 0.7]) {
       gradCheck([{ shape: [2, 3, 6] }, { shape: [2, 3], ints: { max: 6 }, noGrad: true }], (logits, ids) => {

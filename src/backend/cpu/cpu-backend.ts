@@ -410,15 +410,17 @@ export class CpuBackend implements Backend {
     const kvElems = (B - 1) * kvBatchStride + Tk * Hkv * D;
     const ptrs = [this.#arg(q, B * Tq * H * D, op, 'q'), this.#arg(k, kvElems, op, 'k'), this.#arg(v, kvElems, op, 'v')];
     const bias = keyBias ? this.#arg(keyBias, B * Tk, op, 'keyBias') : 0;
+    const ks = this.#keyStart(args, op);
     const o = this.#arg(out, B * Tq * H * D, op, 'out');
     const l = this.#arg(lse, B * H * Tq, op, 'lse');
     // Blocks of 4 query rows share each key row load; decoding (Tq < 4) and odd head sizes go row by row.
     const blocked = Tq >= 4 && D % 4 === 0;
     const stride = Math.ceil((Tk * (blocked ? 16 : 4)) / 64) * 64;
     const scratch = this.#scratch(stride * this.threads);
-    const common = [...ptrs, bias, keyBias ? 1 : 0, o, l, Tq, H, Hkv, D, pastLen, kvBatchStride, scale, scratch, stride];
-    if (blocked) this.#pool.run('attentionBlocks', common, B * H * Math.ceil(Tq / 4), B * H * Tq * Tk * D);
-    else this.#pool.run(op, common, B * H * Tq, B * H * Tq * Tk * D);
+    const common = [...ptrs, bias, keyBias ? 1 : 0, ks.ptr, ks.ptr ? 1 : 0, o, l, Tq, H, Hkv, D, pastLen, kvBatchStride, scale, scratch, stride];
+    const work = H * ks.keys * D;
+    if (blocked) this.#pool.run('attentionBlocks', common, B * H * Math.ceil(Tq / 4), work);
+    else this.#pool.run(op, common, B * H * Tq, work);
   }
 
   attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,
@@ -428,11 +430,12 @@ export class CpuBackend implements Backend {
     const Tk = this.#checkAttention(args, op);
     const qe = B * Tq * H * D, kve = (B - 1) * kvBatchStride + Tk * Hkv * D;
     const bias = keyBias ? this.#arg(keyBias, B * Tk, op, 'keyBias') : 0;
+    const ks = this.#keyStart(args, op);
     const ptrs = [this.#arg(q, qe, op, 'q'), this.#arg(k, kve, op, 'k'), this.#arg(v, kve, op, 'v'), bias, keyBias ? 1 : 0,
-      this.#arg(out, qe, op, 'out'), this.#arg(lse, B * H * Tq, op, 'lse'), this.#arg(dOut, qe, op, 'dOut'),
+      ks.ptr, ks.ptr ? 1 : 0, this.#arg(out, qe, op, 'out'), this.#arg(lse, B * H * Tq, op, 'lse'), this.#arg(dOut, qe, op, 'dOut'),
       this.#arg(dq, qe, op, 'dq'), this.#arg(dk, kve, op, 'dk'), this.#arg(dv, kve, op, 'dv'),
       Tq, H, Hkv, D, pastLen, kvBatchStride, scale];
-    const work = B * H * Tq * Tk * D;
+    const work = H * ks.keys * D;
     if (D % 4 !== 0) {
       // Units are (batch, kv head) pairs: each owns its dk/dv rows, so the accumulation has no races.
       this.#pool.run('attentionBackwardRows', ptrs, B * Hkv, work);
@@ -534,6 +537,24 @@ export class CpuBackend implements Backend {
       if (id < 0 || id >= limit) throw new Error(`${op}: ${what} ${id} at row ${r} is outside [0, ${limit})`);
     }
     return p;
+  }
+
+  /**
+   * AttentionArgs.keyStart's pointer (0 when absent), checked against its bounds, and the number of
+   * (query, key) pairs it leaves per head (the kernels' work).
+   */
+  #keyStart(args: AttentionArgs, op: string): { ptr: number; keys: number } {
+    const { B, Tq, pastLen } = args;
+    if (!args.keyStart) return { ptr: 0, keys: B * Tq * (pastLen + Tq) };
+    const ptr = this.#arg(args.keyStart, B * Tq, op, 'keyStart');
+    const view = new Int32Array(this.#memory.buffer, ptr, B * Tq);
+    let keys = 0;
+    for (let r = 0; r < B * Tq; r++) {
+      const i = r % Tq, j0 = view[r]!;
+      if (j0 < 0 || j0 > pastLen + i) throw new Error(`${op}: keyStart ${j0} at [${Math.floor(r / Tq)}, ${i}] is outside [0, pastLen + ${i}] = [0, ${pastLen + i}]`);
+      keys += pastLen + i + 1 - j0;
+    }
+    return { ptr, keys };
   }
 
   #checkAttention(args: AttentionArgs, op: string): number {

@@ -330,6 +330,7 @@ export class ReferenceBackend implements Backend {
     const { B, Tq, H, Hkv, D, pastLen, kvBatchStride, scale } = args;
     const group = H / Hkv;
     const Tk = pastLen + Tq;
+    const first = keyStarts(args, 'attention');
     const scores = new Float64Array(Tk);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
@@ -337,8 +338,9 @@ export class ReferenceBackend implements Backend {
         for (let i = 0; i < Tq; i++) {
           const qBase = ((b * Tq + i) * H + h) * D;
           const limit = pastLen + i;
+          const j0 = first(b, i);
           let max = -Infinity;
-          for (let j = 0; j <= limit; j++) {
+          for (let j = j0; j <= limit; j++) {
             const kBase = b * kvBatchStride + (j * Hkv + kh) * D;
             let dot = 0;
             for (let d = 0; d < D; d++) dot += qs[qBase + d]! * ks[kBase + d]!;
@@ -346,12 +348,12 @@ export class ReferenceBackend implements Backend {
             max = Math.max(max, scores[j]!);
           }
           let sum = 0;
-          for (let j = 0; j <= limit; j++) sum += Math.exp(scores[j]! - max);
+          for (let j = j0; j <= limit; j++) sum += Math.exp(scores[j]! - max);
           const l = max + Math.log(sum);
           ls[(b * H + h) * Tq + i] = l;
           for (let d = 0; d < D; d++) {
             let acc = 0;
-            for (let j = 0; j <= limit; j++) acc += Math.exp(scores[j]! - l) * vs[b * kvBatchStride + (j * Hkv + kh) * D + d]!;
+            for (let j = j0; j <= limit; j++) acc += Math.exp(scores[j]! - l) * vs[b * kvBatchStride + (j * Hkv + kh) * D + d]!;
             os[qBase + d] = acc;
           }
         }
@@ -374,6 +376,7 @@ export class ReferenceBackend implements Backend {
     const { B, Tq, H, Hkv, D, pastLen, kvBatchStride, scale } = args;
     const group = H / Hkv;
     const Tk = pastLen + Tq;
+    const first = keyStarts(args, 'attentionBackward');
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kh = Math.floor(h / group);
@@ -384,7 +387,7 @@ export class ReferenceBackend implements Backend {
           let delta = 0;
           for (let d = 0; d < D; d++) delta += dos[qBase + d]! * os[qBase + d]!;
           for (let d = 0; d < D; d++) dqs[qBase + d] = 0;
-          for (let j = 0; j <= pastLen + i; j++) {
+          for (let j = first(b, i); j <= pastLen + i; j++) {
             const kBase = b * kvBatchStride + (j * Hkv + kh) * D;
             let dot = 0;
             for (let d = 0; d < D; d++) dot += qs[qBase + d]! * ks[kBase + d]!;
@@ -477,4 +480,18 @@ function logSumExp(xs: Float32Array | Float64Array, base: number, n: number, sca
   let sum = 0;
   for (let c = 0; c < n; c++) sum += Math.exp(xs[base + c]! * scale - max);
   return max + Math.log(sum);
+}
+
+/** Each query's first key (AttentionArgs.keyStart, 0 without it), checked against its bounds. */
+function keyStarts(args: AttentionArgs, op: string): (b: number, i: number) => number {
+  const { B, Tq, pastLen } = args;
+  if (!args.keyStart) return () => 0;
+  const ks = host(args.keyStart, op).i32;
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < Tq; i++) {
+      const j0 = ks[b * Tq + i]!;
+      if (!(j0 >= 0 && j0 <= pastLen + i)) throw new Error(`${op}: keyStart ${j0} at [${b}, ${i}] is outside [0, pastLen + ${i}] = [0, ${pastLen + i}]`);
+    }
+  }
+  return (b, i) => ks[b * Tq + i]!;
 }

@@ -301,8 +301,8 @@ export class WebGpuBackend implements Backend {
     const { B, Tq, H, D } = args;
     const [params, groups] = attentionParams(args, Math.ceil(Tq / ATTENTION_BLOCK), H, keyBias !== null);
     this.#run(op, `attention:${D}`, () => attentionForwardWgsl(D), params,
-      [this.#in(q, op, B * Tq * H * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#bias(keyBias, op),
-        this.#out(out, op, B * Tq * H * D), this.#out(lse, op, B * H * Tq)], groups);
+      [this.#in(q, op, B * Tq * H * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op),
+        this.#out(out, op, B * Tq * H * D), this.#out(lse, op, B * H * Tq), this.#optionalIn(args.keyStart ?? null, op)], groups);
   }
 
   attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,
@@ -311,19 +311,22 @@ export class WebGpuBackend implements Backend {
     const { B, Tq, H, Hkv, D, pastLen } = args;
     const rows = B * Tq * H;
     if (rows === 0) return;
-    const stats = this.#pool.alloc(2 * rows * 4, op);
+    const keyStart = args.keyStart ?? null;
+    // [lse | delta], then each row's first key when there is a keyStart.
+    const stats = this.#pool.alloc((keyStart ? 3 : 2) * rows * 4, op);
     try {
-      this.#run(op, 'attentionStats', attentionStatsWgsl, new Params().u32(rows, Tq, H, D, rows),
-        [this.#in(out, op, rows * D), this.#in(dOut, op, rows * D), this.#in(lse, op, rows), { buffer: stats.gpu, write: true }],
+      this.#run(op, 'attentionStats', attentionStatsWgsl, new Params().u32(rows, Tq, H, D, rows, keyStart ? 1 : 0),
+        [this.#in(out, op, rows * D), this.#in(dOut, op, rows * D), this.#in(lse, op, rows), { buffer: stats.gpu, write: true },
+          this.#optionalIn(keyStart, op)],
         groupsFor(rows));
       const st: Binding = { buffer: stats.gpu, write: false };
       const [qp, qGroups] = attentionParams(args, Math.ceil(Tq / ATTENTION_BLOCK), H, keyBias !== null);
       this.#run(op, `attentionDq:${D}`, () => attentionDqWgsl(D), qp,
-        [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#bias(keyBias, op), st,
+        [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op), st,
           this.#in(dOut, op, rows * D), this.#out(dq, op, rows * D)], qGroups);
       const [kp, kGroups] = attentionParams(args, Math.ceil((pastLen + Tq) / ATTENTION_BLOCK), Hkv, keyBias !== null);
       this.#run(op, `attentionDkDv:${D}`, () => attentionDkDvWgsl(D), kp,
-        [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#bias(keyBias, op), st,
+        [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op), st,
           this.#in(dOut, op, rows * D), this.#out(dk, op, 0), this.#out(dv, op, 0)], kGroups);
     } finally {
       // Safe at once: later users of this buffer are queued after these kernels.
@@ -400,8 +403,9 @@ export class WebGpuBackend implements Backend {
     return { buffer: this.#sized(buf, op, elements).gpu, write: true };
   }
 
-  #bias(keyBias: DeviceBuffer | null, op: string): Binding {
-    return keyBias ? this.#in(keyBias, op, 0) : { buffer: this.#dummy, write: false };
+  /** An optional input (attention's keyBias or keyStart), or the dummy buffer bound in its place. */
+  #optionalIn(buf: DeviceBuffer | null, op: string): Binding {
+    return buf ? this.#in(buf, op, 0) : { buffer: this.#dummy, write: false };
   }
 
   #sized(buf: DeviceBuffer, op: string, elements: number): GpuBuffer {
@@ -422,7 +426,8 @@ function attentionParams(args: AttentionArgs, blocks: number, heads: number, has
   const { B, Tq, H, Hkv, pastLen, kvBatchStride, scale } = args;
   if (H % Hkv !== 0) throw new Error(`attention: H = ${H} is not a multiple of Hkv = ${Hkv}`);
   const groups = blocks * B * heads;
-  const p = new Params().u32(B, Tq, H, Hkv, pastLen, kvBatchStride).f32(scale).u32(hasBias ? 1 : 0, blocks, groups, B * H * Tq);
+  const p = new Params().u32(B, Tq, H, Hkv, pastLen, kvBatchStride).f32(scale)
+    .u32(hasBias ? 1 : 0, blocks, groups, B * H * Tq, args.keyStart ? 1 : 0);
   return [p, groups];
 }
 

@@ -131,6 +131,12 @@ export interface AttentionOptions {
   keyBias?: Tensor | null;
   /** Softmax scale; 1/sqrt(D) by default. */
   scale?: number;
+  /**
+   * First key of each query [B, Tq] (i32), keyStart[b, i] <= pastLen + i: query i attends to keys
+   * keyStart[b, i]..pastLen + i. Sequences packed into one row get block-diagonal causal attention
+   * with keyStart = where each query's sequence begins (AttentionArgs.keyStart).
+   */
+  keyStart?: Tensor | null;
 }
 
 /**
@@ -154,20 +160,35 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     requireDtype(bias, 'f32', 'attention', 'keyBias');
     if (bias.size !== B * (pastLen + Tq)) throw new Error(`attention: keyBias ${formatShape(bias.shape)} must hold [B, pastLen + Tq] = [${B}, ${pastLen + Tq}]`);
   }
+  const keyStart = options.keyStart ?? null;
+  if (keyStart) {
+    requireDtype(keyStart, 'i32', 'attention', 'keyStart');
+    if (keyStart.size !== B * Tq) throw new Error(`attention: keyStart ${formatShape(keyStart.shape)} must hold [B, Tq] = [${B}, ${Tq}]`);
+  }
   const args = { B, Tq, H, Hkv, D, pastLen, kvBatchStride: Tmax * Hkv * D, scale: options.scale ?? 1 / Math.sqrt(D) };
   const out = Tensor.empty(q.shape, 'f32', q.backend);
   const lse = Tensor.empty([B, H, Tq], 'f32', q.backend);
-  const inputs = bias ? [q, k, v, bias] : [q, k, v];
+  // The optional inputs ride at the end of the dense list: bias (when given), then keyStart (when given).
+  const inputs = [q, k, v, ...(bias ? [bias] : []), ...(keyStart ? [keyStart] : [])];
+  const unpack = (dense: Tensor[]): { bd: Tensor | null; kd: Tensor | null } =>
+    ({ bd: bias ? dense[3]! : null, kd: keyStart ? dense[bias ? 4 : 3]! : null });
   if (out.size > 0) {
-    withDense(inputs, (qd, kd, vd, bd) => q.backend.attention(qd!.buffer, kd!.buffer, vd!.buffer, bd ? bd.buffer : null, out.buffer, lse.buffer, args));
+    withDense(inputs, (...dense) => {
+      const { bd, kd } = unpack(dense);
+      q.backend.attention(dense[0]!.buffer, dense[1]!.buffer, dense[2]!.buffer, bd ? bd.buffer : null, out.buffer, lse.buffer,
+        kd ? { ...args, keyStart: kd.buffer } : args);
+    });
   }
   return record(out, 'attention', [q, k, v], (g) => {
     const dq = Tensor.empty(q.shape, 'f32', q.backend);
     const dk = zeros(k.shape, 'f32', q.backend);
     const dv = zeros(v.shape, 'f32', q.backend);
     if (dq.size > 0) {
-      withDense([g, ...inputs], (gd, qd, kd, vd, bd) => q.backend.attentionBackward(qd!.buffer, kd!.buffer, vd!.buffer, bd ? bd.buffer : null,
-        out.buffer, lse.buffer, gd!.buffer, dq.buffer, dk.buffer, dv.buffer, args));
+      withDense([g, ...inputs], (gd, ...dense) => {
+        const { bd, kd } = unpack(dense);
+        q.backend.attentionBackward(dense[0]!.buffer, dense[1]!.buffer, dense[2]!.buffer, bd ? bd.buffer : null,
+          out.buffer, lse.buffer, gd!.buffer, dq.buffer, dk.buffer, dv.buffer, kd ? { ...args, keyStart: kd.buffer } : args);
+      });
     }
     return [dq, dk, dv];
   });

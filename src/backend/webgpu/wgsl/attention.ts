@@ -10,9 +10,13 @@
  *   8 storage bindings, the WebGPU default), `dq` walks keys per query like the forward, and `dkdv`
  *   takes 64 keys of one (batch, kv head) per workgroup and walks every query of every head in the
  *   group through workgroup tiles, accumulating dk and dv in registers before one += store.
+ * - keyStart (variable-length attention on packed sequences): the forward reads it from KS, the
+ *   backward kernels from a third section of stats (as f32, exact below 2^24). Query kernels start at
+ *   the key tile holding their workgroup's smallest keyStart and skip each key before their own;
+ *   dkdv skips the queries that start after its key.
  *
  * params: 0 B, 1 Tq, 2 H, 3 Hkv, 4 pastLen, 5 kvBatchStride, 6 scale (f32), 7 hasBias,
- * 8 blocks per (batch, head), 9 workgroups, 10 B*H*Tq (the offset of delta in stats).
+ * 8 blocks per (batch, head), 9 workgroups, 10 B*H*Tq (the offset of delta in stats), 11 hasKeyStart.
  */
 import { header, storage } from './common.js';
 
@@ -25,13 +29,17 @@ const prologue = /* wgsl */ `
   let g = linearGroup(wid, nwg);
   if (g >= pu(9u)) { return; }
   let Tq = pu(1u); let H = pu(2u); let Hkv = pu(3u); let past = pu(4u); let kvs = pu(5u);
-  let scale = pf(6u); let hasBias = pu(7u) != 0u; let nb = pu(8u);
+  let scale = pf(6u); let hasBias = pu(7u) != 0u; let nb = pu(8u); let hasKs = pu(11u) != 0u;
   let Tk = past + Tq;`;
 
 const dot = (a: string, b: string): string => `var s = 0.0;\n      for (var d = 0u; d < D; d++) { s += ${a} * ${b}; }`;
 
-/** Per-query kernel shared by the forward pass and dq: loads K/V tiles and calls `perKey` for each visible key. */
-function queryKernel(D: number, decls: string, init: string, perKey: string, finish: string): string {
+/**
+ * Per-query kernel shared by the forward pass and dq: loads K/V tiles and calls `perKey` for each
+ * visible key. `keyStart` is a WGSL expression for the query's first key (b, i: its batch item and
+ * clamped query index; sIdx its stats index).
+ */
+function queryKernel(D: number, decls: string, init: string, perKey: string, finish: string, keyStart: string): string {
   const TK = attentionTile(D);
   return header + decls + /* wgsl */ `
 const D = ${D}u;
@@ -39,6 +47,8 @@ const TK = ${TK}u;
 var<workgroup> Ks: array<f32, ${TK * D}>;
 var<workgroup> Vs: array<f32, ${TK * D}>;
 var<workgroup> Bs: array<f32, ${TK}>;
+var<workgroup> firstKey: atomic<u32>;
+var<workgroup> firstKeyPlain: u32;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
 ${prologue}
@@ -56,7 +66,16 @@ ${prologue}
 ${init}
   let nKeys = past + min(Tq, (qb + 1u) * 64u);
   let limit = past + i;
-  for (var k0 = 0u; k0 < nKeys; k0 += TK) {
+  var ks = 0u;
+  if (hasKs) { ks = ${keyStart}; }
+  // The workgroup starts at the tile holding its smallest first key.
+  if (t == 0u) { atomicStore(&firstKey, 0xffffffffu); }
+  workgroupBarrier();
+  if (live) { atomicMin(&firstKey, ks); }
+  workgroupBarrier();
+  if (t == 0u) { firstKeyPlain = atomicLoad(&firstKey); }
+  let kLo = (workgroupUniformLoad(&firstKeyPlain) / TK) * TK;
+  for (var k0 = kLo; k0 < nKeys; k0 += TK) {
     for (var e = t; e < TK * D; e += 64u) {
       let j = k0 + e / D;
       var kv = 0.0;
@@ -79,6 +98,7 @@ ${init}
     if (live) {
       for (var jj = 0u; jj < TK; jj++) {
         if (k0 + jj > limit) { break; }
+        if (k0 + jj < ks) { continue; }
         let kOff = jj * D;
         ${dot('q[d]', 'Ks[kOff + d]')}
         let score = s * scale + Bs[jj];
@@ -95,7 +115,7 @@ ${finish}
 
 export const attentionForwardWgsl = (D: number): string => queryKernel(D,
   storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
-    ['OUT', 'f32', 'read_write'], ['LSE', 'f32', 'read_write']]),
+    ['OUT', 'f32', 'read_write'], ['LSE', 'f32', 'read_write'], ['KS', 'i32', 'read']]),
   `  var acc: array<f32, ${D}>;
   for (var d = 0u; d < D; d++) { acc[d] = 0.0; }
   var mx = NEG_BIG;
@@ -110,7 +130,8 @@ export const attentionForwardWgsl = (D: number): string => queryKernel(D,
         l += p;
         for (var d = 0u; d < D; d++) { acc[d] += p * Vs[kOff + d]; }`,
   `    LSE[sIdx] = mx + log(l);
-    for (var d = 0u; d < D; d++) { OUT[qBase + d] = acc[d] / l; }`);
+    for (var d = 0u; d < D; d++) { OUT[qBase + d] = acc[d] / l; }`,
+  'u32(KS[b * Tq + min(i, Tq - 1u)])');
 
 export const attentionDqWgsl = (D: number): string => queryKernel(D,
   storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
@@ -125,11 +146,15 @@ export const attentionDqWgsl = (D: number): string => queryKernel(D,
         for (var d = 0u; d < D; d++) { dp += go[d] * Vs[kOff + d]; }
         let ds = p * (dp - delta) * scale;
         for (var d = 0u; d < D; d++) { acc[d] += ds * Ks[kOff + d]; }`,
-  `    for (var d = 0u; d < D; d++) { DQ[qBase + d] = acc[d]; }`);
+  `    for (var d = 0u; d < D; d++) { DQ[qBase + d] = acc[d]; }`,
+  'u32(ST[2u * pu(10u) + sIdx])');
 
-/** params: 0 rows (B*Tq*H), 1 Tq, 2 H, 3 D, 4 B*H*Tq. One invocation per query row. */
+/**
+ * params: 0 rows (B*Tq*H), 1 Tq, 2 H, 3 D, 4 B*H*Tq, 5 hasKeyStart. One invocation per query row;
+ * with keyStart, stats gets a third section holding each row's first key as f32.
+ */
 export const attentionStatsWgsl = (): string => header +
-  storage([['O', 'f32', 'read'], ['DO', 'f32', 'read'], ['LSE', 'f32', 'read'], ['ST', 'f32', 'read_write']]) + /* wgsl */ `
+  storage([['O', 'f32', 'read'], ['DO', 'f32', 'read'], ['LSE', 'f32', 'read'], ['ST', 'f32', 'read_write'], ['KS', 'i32', 'read']]) + /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let idx = linearGroup(wid, nwg) * 256u + t;
@@ -143,6 +168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var d = 0u; d < D; d++) { s += DO[idx * D + d] * O[idx * D + d]; }
   ST[sIdx] = LSE[sIdx];
   ST[pu(4u) + sIdx] = s;
+  if (pu(5u) != 0u) { ST[2u * pu(4u) + sIdx] = f32(KS[b * Tq + i]); }
 }`;
 
 export const attentionDkDvWgsl = (D: number): string => {
@@ -155,6 +181,7 @@ var<workgroup> Qs: array<f32, ${TQ * D}>;
 var<workgroup> Gs: array<f32, ${TQ * D}>;
 var<workgroup> Ls: array<f32, ${TQ}>;
 var<workgroup> Ds: array<f32, ${TQ}>;
+var<workgroup> Ss: array<u32, ${TQ}>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
 ${prologue}
@@ -195,13 +222,16 @@ ${prologue}
         let sIdx = (b * H + h) * Tq + i;
         Ls[t] = ST[sIdx];
         Ds[t] = ST[pu(10u) + sIdx];
+        var first = 0u;
+        if (hasKs) { first = u32(ST[2u * pu(10u) + sIdx]); }
+        Ss[t] = first;
       }
       workgroupBarrier();
       if (live) {
         for (var ii = 0u; ii < TQ; ii++) {
           let i = i0 + ii;
           if (i >= Tq) { break; }
-          if (j > past + i) { continue; }
+          if (j > past + i || j < Ss[ii]) { continue; }
           let qOff = ii * D;
           var s = 0.0;
           var dp = 0.0;
