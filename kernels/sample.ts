@@ -7,7 +7,8 @@ const BLOCK = 256;
 /** Buckets of one radix-select digit (8 bits of the 32-bit key). */
 const BUCKETS = 256;
 // One thread's scratch (the caller sizes it): ceil(vocab / BLOCK) block sums (f64), then BUCKETS
-// buckets of (mass, count) as two f64s.
+// buckets of (mass, count) as two f64s, then the row's weights (f32, vocab rounded up to 4) for the
+// radix selects, which would otherwise recompute each weight on every pass.
 
 /**
  * w = exp((z - m) / T) as 2^((z - m) * c), c = log2(e) / T: the same f32 operations on four lanes
@@ -46,7 +47,7 @@ let selMass: f64 = 0;
  * short of the target, the lowest non-empty bucket (and then the last tied element) is taken: the
  * last element within the limit.
  */
-function select(row: usize, vocab: i32, m: f32, c: f32, byCount: bool, target: f64, limKey: u32, limIdx: i32, hist: usize): i32 {
+function select(row: usize, w: usize, vocab: i32, byCount: bool, target: f64, limKey: u32, limIdx: i32, hist: usize): i32 {
   let prefix: u32 = 0;
   let aboveMass: f64 = 0, aboveCount: f64 = 0;
   for (let shift = 24; shift >= 0; shift -= 8) {
@@ -57,7 +58,7 @@ function select(row: usize, vocab: i32, m: f32, c: f32, byCount: bool, target: f
       if (shift < 24 && (k >>> <u32>(shift + 8)) != prefix) continue;
       if (k < limKey || (k == limKey && i > limIdx)) continue;
       const b = <usize>((k >>> <u32>shift) & 255) << 4;
-      store<f64>(hist + b, load<f64>(hist + b) + weight(z, m, c));
+      store<f64>(hist + b, load<f64>(hist + b) + <f64>load<f32>(w + (<usize>i << 2)));
       store<f64>(hist + b, load<f64>(hist + b, 8) + 1, 8);
     }
     let lowest = 0;
@@ -82,7 +83,7 @@ function select(row: usize, vocab: i32, m: f32, c: f32, byCount: bool, target: f
   for (let i = 0; i < vocab; i++) {
     const z = load<f32>(row + (<usize>i << 2));
     if (keyOf(z) != prefix || (prefix == limKey && i > limIdx)) continue;
-    runMass += weight(z, m, c);
+    runMass += <f64>load<f32>(w + (<usize>i << 2));
     runCount += 1;
     last = i;
     if ((byCount ? runCount : runMass) >= target) break;
@@ -110,6 +111,7 @@ export function sample(logits: usize, uniforms: usize, tokens: usize, logprobs: 
   const blocks = (vocab + BLOCK - 1) / BLOCK;
   const sums = scratch + <usize>tid * <usize>stride;
   const hist = sums + (<usize>blocks << 3);
+  const wbuf = hist + BUCKETS * 16;
   const plain = (topK <= 0 || topK >= vocab) && topP >= 1;
   for (let r = start; r < end; r++) {
     const row = logits + (<usize>r * <usize>vocab << 2);
@@ -121,8 +123,14 @@ export function sample(logits: usize, uniforms: usize, tokens: usize, logprobs: 
     for (let b = 0; b < blocks; b++) {
       const lo = b * BLOCK, hi = min(lo + BLOCK, vocab);
       let acc = f32x4.splat(0);
-      for (let j = lo; j < hi; j += 4) {
-        acc = f32x4.add(acc, weights(loadN(row + (<usize>j << 2), min(4, hi - j), ninf), vm, vc));
+      if (plain || greedy) {
+        for (let j = lo; j < hi; j += 4) acc = f32x4.add(acc, weights(loadN(row + (<usize>j << 2), min(4, hi - j), ninf), vm, vc));
+      } else {
+        for (let j = lo; j < hi; j += 4) {
+          const e = weights(loadN(row + (<usize>j << 2), min(4, hi - j), ninf), vm, vc);
+          v128.store(wbuf + (<usize>j << 2), e);
+          acc = f32x4.add(acc, e);
+        }
       }
       // Pairwise, so the lanes' order is fixed: (0 + 1) + (2 + 3).
       const s = <f64>(f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + <f64>(f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
@@ -149,16 +157,16 @@ export function sample(logits: usize, uniforms: usize, tokens: usize, logprobs: 
         let limKey: u32 = 0, limIdx = vocab;
         let mass = total;
         if (topK > 0 && topK < vocab) {
-          limIdx = select(row, vocab, m, c, true, <f64>topK, limKey, limIdx, hist);
+          limIdx = select(row, wbuf, vocab, true, <f64>topK, limKey, limIdx, hist);
           limKey = keyOf(load<f32>(row + (<usize>limIdx << 2)));
           mass = selMass;
         }
         if (topP < 1) {
-          limIdx = select(row, vocab, m, c, false, topP * mass, limKey, limIdx, hist);
+          limIdx = select(row, wbuf, vocab, false, topP * mass, limKey, limIdx, hist);
           limKey = keyOf(load<f32>(row + (<usize>limIdx << 2)));
           mass = selMass;
         }
-        token = select(row, vocab, m, c, false, u * mass, limKey, limIdx, hist);
+        token = select(row, wbuf, vocab, false, u * mass, limKey, limIdx, hist);
       }
     }
     store<i32>(tokens + (<usize>r << 2), token);

@@ -486,8 +486,9 @@ export class CpuBackend implements Backend {
     const ptrs = [this.#arg(logits, rows * vocab, op, 'logits'), this.#arg(uniforms, rows, op, 'uniforms'),
       this.#arg(tokens, rows, op, 'tokens'), this.#arg(logprobs, rows, op, 'logprobs')];
     if (rows === 0) return;
-    // Per thread (kernels/sample.ts): the row's block sums (f64 per 256 logits), then 256 radix buckets of two f64s.
-    const stride = Math.ceil((Math.ceil(vocab / 256) * 8 + 256 * 16) / 64) * 64;
+    // Per thread (kernels/sample.ts): the row's block sums (f64 per 256 logits), 256 radix buckets
+    // of two f64s, and the row's weights (f32, whole vectors).
+    const stride = Math.ceil((Math.ceil(vocab / 256) * 8 + 256 * 16 + Math.ceil(vocab / 4) * 16) / 64) * 64;
     const scratch = this.#scratch(stride * this.threads);
     const topK = args.topK > 0 && args.topK < vocab ? args.topK : 0;
     this.#pool.run(op, [...ptrs, vocab, args.temperature, topK, args.topP, scratch, stride], rows, rows * vocab);
