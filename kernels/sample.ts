@@ -97,8 +97,9 @@ function select(row: usize, w: usize, vocab: i32, byCount: bool, target: f64, li
  * it, the sum S of the weights by blocks of BLOCK elements (f32 lanes inside a block, f64 across
  * blocks, keeping each block's sum), then the token: the arg-max when greedy; for plain sampling
  * the first index where the running sum reaches u * S, found by walking the block sums and then
- * the weights from the block where it is reached; with top-k/top-p three radix selects (the k-th
- * ranked element with the top-k mass; the top-p cut; the draw within the kept set). The log-prob
+ * the weights from the block where it is reached; with top-k/top-p three radix selects over the
+ * weights the sum pass kept (the k-th ranked element with the top-k mass; the top-p cut; the draw
+ * within the kept set). The log-prob
  * is (z - m) / T - log S in f64. `temperature` <= 0 is greedy (T = 1 for the log-prob).
  */
 export function sample(logits: usize, uniforms: usize, tokens: usize, logprobs: usize, vocab: i32, temperature: f64,
