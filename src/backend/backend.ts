@@ -125,6 +125,18 @@ export interface AttentionArgs {
   keyStart?: DeviceBuffer | null;
 }
 
+/**
+ * One sampling step's settings (see `Backend.sample`). veRL's names; temperature 0 is greedy.
+ */
+export interface SampleArgs {
+  /** 0 selects the arg-max token; otherwise the logits are divided by it. */
+  temperature: number;
+  /** Keep only the topK highest-ranked tokens; 0 or -1 (or >= vocab) keeps all. */
+  topK: number;
+  /** Keep the shortest rank prefix whose mass reaches topP of the top-k mass; 1 keeps all. */
+  topP: number;
+}
+
 export interface MemoryStats {
   /** Bytes held by live (not freed) buffers. */
   bytesInUse: number;
@@ -259,6 +271,28 @@ export interface Backend {
    */
   logprobEntropyBackward(logits: DeviceBuffer, ids: DeviceBuffer, lse: DeviceBuffer, entropy: DeviceBuffer,
     dLogp: DeviceBuffer, dEntropy: DeviceBuffer, dLogits: DeviceBuffer, rows: number, vocab: number, invTemperature: number): void;
+
+  /**
+   * Draws one token per row of logits [rows, vocab] and returns it with its log-prob, so only
+   * `tokens` [rows] i32 and `logprobs` [rows] f32 travel back to the host. `uniforms` [rows] i32
+   * holds each row's random draw as the 32 bits of a uniform u = (bits as uint32) / 2^32 (unused
+   * when greedy), so every backend sees the host's exact number.
+   *
+   * Definition (what src/generation/sampler.ts does on the host in float64): the rank order is
+   * decreasing logit, ties by increasing index; m is the max logit and w_i = exp((z_i - m) / T),
+   * S = sum w. Greedy (T = 0): the first index holding m, log-prob -log sum exp(z_i - m) (T = 1).
+   * Plain sampling (no top-k/top-p): the first index i, in index order, where the running sum
+   * w_0 + ... + w_i reaches u * S. With top-k and/or top-p: the kept set is the shortest rank
+   * prefix, at most topK long, whose mass reaches topP times the top-k mass; the token is the
+   * first in rank order where the running mass reaches u times the kept mass. Where rounding makes
+   * no running sum reach its target, the arg-max (plain) or the last kept token is taken.
+   * logprob = (z_token - m) / T - log S. NaN logits are undefined behaviour.
+   *
+   * Backends may compute the sums in float32 (in any order): a draw whose u lies within that
+   * rounding of a boundary between two tokens may then pick the neighbour.
+   */
+  sample(logits: DeviceBuffer, uniforms: DeviceBuffer, tokens: DeviceBuffer, logprobs: DeviceBuffer,
+    rows: number, vocab: number, args: SampleArgs): void;
 
   // --- optimizer -------------------------------------------------------------------------------
   /**

@@ -4,7 +4,7 @@ import { generate } from '../generation/index.js';
 import { loadCausalLM } from '../models/load.js';
 import { loadLora } from '../models/lora.js';
 import { setBackend } from '../tensor/index.js';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { decodeGenerated, loadTokenizer } from '../tokenizer/index.js';
 import { floatOption, intOption, parseArgs, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { formatUsage } from './usage.js';
@@ -35,7 +35,10 @@ export const generateCommand: Command = {
     synopsis: ['tinyzero generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]'],
     description: 'Samples continuations of one prompt from a Hugging Face folder (config.json, safetensors, tokenizer.json).',
     options: spec,
-    notes: ['example: tinyzero generate --model assets/models/countdown-base --prompt "2+3=" --temperature 0'],
+    notes: [
+      'example: tinyzero generate --model assets/models/countdown-base --prompt "2+3=" --temperature 0',
+      'ids past the tokenizer\'s vocabulary (Qwen2.5 has 151,936 embedding rows for 151,665 token ids) print as empty text, as in transformers; --json keeps them in token_ids',
+    ],
   }),
   async run(args) {
     const cmd = 'generate';
@@ -87,7 +90,7 @@ export const generateCommand: Command = {
         const len = out.lengths[r]!;
         const ids = Array.from(out.responseIds.subarray(r * out.width, r * out.width + len));
         const logprobs = Array.from(out.logprobs.subarray(r * out.width, r * out.width + len), (v) => Number(v.toFixed(6)));
-        const decoded = tokenizer.decode(ids);
+        const decoded = decodeGenerated(tokenizer, ids);
         if (parsed.options.json) {
           console.log(JSON.stringify({ token_ids: ids, text: decoded, ...(parsed.options.logprobs ? { logprobs } : {}) }));
         } else {

@@ -9,7 +9,7 @@ import { eosTokenIds } from '../models/config.js';
 import { KVCache } from '../models/kv-cache.js';
 import type { CausalLM } from '../models/llama.js';
 import { Prng } from '../util/prng.js';
-import { noGrad, reshape, slice, tensor, tidyAsync } from '../tensor/index.js';
+import { noGrad, reshape, sampleTokens, slice, tensor, tidyAsync, type Tensor } from '../tensor/index.js';
 import { sampleToken, validateSampling, type SamplingParams } from './sampler.js';
 
 /** Large enough to zero a key's softmax weight, small enough to stay finite in f32 arithmetic. */
@@ -26,6 +26,13 @@ export interface GenerateOptions extends Partial<SamplingParams> {
   /** Generate maxNewTokens for every row even past eos. */
   ignoreEos?: boolean;
   seed?: number;
+  /**
+   * Where tokens are drawn: 'device' (default) samples on the model's backend (`Backend.sample`),
+   * so only ids and log-probs come back each step; 'host' reads the logits and samples in float64
+   * (sampler.ts), the reference. Both take the same uniforms from the same seed, so they draw the
+   * same tokens except where float32 rounding moves a CDF boundary across a uniform.
+   */
+  sampleOn?: 'host' | 'device';
   /** Called after each decoding step with the number of tokens generated so far per row. */
   onStep?: (step: number, activeRows: number) => void;
 }
@@ -73,6 +80,8 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
     throw new Error(`generate: prompt length ${Lp} + max_new_tokens ${maxNew} exceeds the model's ${model.model.rot.length} positions`);
   }
   const rng = new Prng(options.seed ?? 0);
+  const sampleOn = options.sampleOn ?? 'device';
+  if (sampleOn !== 'host' && sampleOn !== 'device') throw new Error(`generate: sampleOn must be 'host' or 'device', got ${String(sampleOn)}`);
 
   // Left padding: row r's prompt occupies columns [Lp - len, Lp).
   const inputIds = new Int32Array(B * Lp).fill(pad);
@@ -104,7 +113,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
       const keyLen = cache.length + stepLen;
       const stepBias = new Float32Array(B * keyLen);
       for (let r = 0; r < B; r++) stepBias.set(bias.subarray(r * total, r * total + keyLen), r * keyLen);
-      const logits = await tidyAsync(async () => noGrad(() => {
+      const lastLogits = (): Tensor => noGrad(() => {
         const hidden = model.model.forward(tensor(stepIds, [B, stepLen]), {
           positions: tensor(stepPositions, [B, stepLen]),
           keyBias: tensor(stepBias, [B, keyLen]),
@@ -113,12 +122,10 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
         // Only the last position's logits are needed.
         const last = reshape(slice(hidden, 1, stepLen - 1, stepLen), [B, config.hidden_size]);
         return model.logits(last);
-      }).data() as Promise<Float32Array>);
+      });
       const next = new Int32Array(B).fill(pad);
       let active = 0;
-      for (let r = 0; r < B; r++) {
-        if (done[r]) continue;
-        const { token, logprob } = sampleToken(logits, r * vocab, vocab, sampling, rng);
+      const take = (r: number, token: number, logprob: number): void => {
         next[r] = token;
         responseIds[r * maxNew + t] = token;
         responseMask[r * maxNew + t] = 1;
@@ -126,6 +133,23 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
         lengths[r] = t + 1;
         if (!options.ignoreEos && eos.has(token)) done[r] = 1;
         else active++;
+      };
+      if (sampleOn === 'host') {
+        const logits = await tidyAsync(() => lastLogits().data() as Promise<Float32Array>);
+        for (let r = 0; r < B; r++) {
+          if (done[r]) continue;
+          const { token, logprob } = sampleToken(logits, r * vocab, vocab, sampling, rng);
+          take(r, token, logprob);
+        }
+      } else {
+        // The host sampler's stream: one uniform per unfinished row, in row order, none when greedy.
+        const bits = new Int32Array(B);
+        if (sampling.temperature > 0) for (let r = 0; r < B; r++) if (!done[r]) bits[r] = rng.nextUint32() | 0;
+        const [tokens, lps] = await tidyAsync(async () => {
+          const s = sampleTokens(lastLogits(), tensor(bits, [B]), sampling);
+          return Promise.all([s.tokens.data() as Promise<Int32Array>, s.logprobs.data() as Promise<Float32Array>]);
+        });
+        for (let r = 0; r < B; r++) if (!done[r]) take(r, tokens[r]!, lps[r]!);
       }
       width = t + 1;
       options.onStep?.(t + 1, active);

@@ -16,3 +16,4 @@ export {
   softmax, logSoftmax, embedding, rmsnorm, rope, attention, logprobEntropy,
   type AttentionOptions, type LogprobEntropy,
 } from './ops/fused.js';
+export { sampleTokens, validateSampleArgs, type SampledTokens } from './ops/sample.js';

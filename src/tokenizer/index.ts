@@ -7,3 +7,4 @@ export * from './char-tokenizer.js';
 export * from './hf-tokenizer.js';
 export * from './load.js';
 export * from './phrase-tokenizer.js';
+export * from './decode-generated.js';

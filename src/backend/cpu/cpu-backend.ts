@@ -6,7 +6,8 @@
  */
 import os from 'node:os';
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, SampleArgs, StridedView,
+  UnaryOp,
 } from '../backend.js';
 import { requireZeroOffsets } from '../views.js';
 import { sizeClass, WasmAllocator } from './allocator.js';
@@ -480,6 +481,20 @@ export class CpuBackend implements Backend {
     this.#rows(op, [this.#arg(logits, rows * vocab, op, 'logits'), ip, this.#arg(lse, rows, op, 'lse'),
       this.#arg(entropy, rows, op, 'entropy'), this.#arg(dLogp, rows, op, 'dLogp'), this.#arg(dEntropy, rows, op, 'dEntropy'),
       this.#arg(dLogits, rows * vocab, op, 'dLogits'), vocab, invTemperature], rows, vocab);
+  }
+
+  sample(logits: DeviceBuffer, uniforms: DeviceBuffer, tokens: DeviceBuffer, logprobs: DeviceBuffer,
+    rows: number, vocab: number, args: SampleArgs): void {
+    const op = 'sample';
+    const ptrs = [this.#arg(logits, rows * vocab, op, 'logits'), this.#arg(uniforms, rows, op, 'uniforms'),
+      this.#arg(tokens, rows, op, 'tokens'), this.#arg(logprobs, rows, op, 'logprobs')];
+    if (rows === 0) return;
+    // Per thread (kernels/sample.ts): the row's block sums (f64 per 256 logits), 256 radix buckets
+    // of two f64s, and the row's weights (f32, whole vectors).
+    const stride = Math.ceil((Math.ceil(vocab / 256) * 8 + 256 * 16 + Math.ceil(vocab / 4) * 16) / 64) * 64;
+    const scratch = this.#scratch(stride * this.threads);
+    const topK = args.topK > 0 && args.topK < vocab ? args.topK : 0;
+    this.#pool.run(op, [...ptrs, vocab, args.temperature, topK, args.topP, scratch, stride], rows, rows * vocab);
   }
 
   // --- optimizer -------------------------------------------------------------------------------

@@ -4,10 +4,12 @@
  * WebGPU backends are tested against it. Speed is not a goal here.
  */
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, SampleArgs, StridedView,
+  UnaryOp,
 } from '../backend.js';
 import { requireZeroOffsets } from '../views.js';
 import { forEachIndex, host, HostBuffer, view } from './buffers.js';
+import { sampleRow, uniformFromBits } from './sample.js';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
@@ -450,6 +452,19 @@ export class ReferenceBackend implements Backend {
         const g = dls[r]! * ((c === is[r] ? 1 : 0) - p) - des[r]! * p * (logP + ent);
         dzs[base + c] = g * invTemperature;
       }
+    }
+  }
+
+  sample(logits: DeviceBuffer, uniforms: DeviceBuffer, tokens: DeviceBuffer, logprobs: DeviceBuffer,
+    rows: number, vocab: number, args: SampleArgs): void {
+    const zs = host(logits, 'sample').f32;
+    const us = host(uniforms, 'sample').i32;
+    const ts = host(tokens, 'sample').i32;
+    const lps = host(logprobs, 'sample').f32;
+    for (let r = 0; r < rows; r++) {
+      const { token, logprob } = sampleRow(zs, r * vocab, vocab, args, uniformFromBits(us[r]!));
+      ts[r] = token;
+      lps[r] = logprob;
     }
   }
 

@@ -10,7 +10,8 @@
  * with `subgroups`, the row reductions use subgroup operations. Pipelines are keyed by variant.
  */
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, SampleArgs, StridedView,
+  UnaryOp,
 } from '../backend.js';
 import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
@@ -30,6 +31,7 @@ import {
   logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwWgsl, rmsnormDxWgsl,
   rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
 } from './wgsl/rows.js';
+import { sampleWgsl } from './wgsl/sample.js';
 
 const groupsFor = (n: number): number => Math.ceil(n / ELEMENT_GROUP);
 const bytesPer = (dtype: DType): number => (dtype === 'f16' ? 2 : 4);
@@ -348,6 +350,20 @@ export class WebGpuBackend implements Backend {
     this.#run(op, op, logprobEntropyBackwardWgsl, new Params().u32(rows, vocab).f32(invTemperature),
       [this.#in(logits, op, rows * vocab), this.#in(ids, op, rows), this.#in(lse, op, rows), this.#in(entropy, op, rows),
         this.#in(dLogp, op, rows), this.#in(dEntropy, op, rows), this.#out(dLogits, op, rows * vocab)], groupsFor(rows * vocab));
+  }
+
+  sample(logits: DeviceBuffer, uniforms: DeviceBuffer, tokens: DeviceBuffer, logprobs: DeviceBuffer,
+    rows: number, vocab: number, args: SampleArgs): void {
+    const op = 'sample';
+    if (rows === 0) return;
+    const greedy = args.temperature <= 0;
+    const topK = args.topK > 0 && args.topK < vocab ? args.topK : 0;
+    const mode = greedy ? 0 : topK === 0 && args.topP >= 1 ? 1 : 2;
+    // f32 caps: a tiny temperature must not make 1/T infinite (0 * inf is NaN for the max itself).
+    const invT = Math.min(greedy ? 1 : 1 / args.temperature, 3.4e38);
+    const params = new Params().u32(rows, vocab, mode, topK).f32(invT, Math.min(invT * Math.LOG2E, 3.4e38), args.topP);
+    this.#run(op, `${op}:${this.subgroups}`, () => sampleWgsl(this.subgroups), params,
+      [this.#in(logits, op, rows * vocab), this.#in(uniforms, op, rows), this.#out(tokens, op, rows), this.#out(logprobs, op, rows)], rows);
   }
 
   // --- optimizer -------------------------------------------------------------------------------
