@@ -173,9 +173,11 @@ test('the pool retries a busy (429) server, stops on a bad request, and fails na
   } finally {
     await close(a.server);
   }
-  const dead = [new RemoteServer(a.url, { timeoutMs: 1000 }), new RemoteServer('http://127.0.0.1:9/', { timeoutMs: 1000 })];
+  const other = await stub(() => {});
+  await close(other.server);
+  const dead = [new RemoteServer(a.url, { timeoutMs: 1000 }), new RemoteServer(other.url, { timeoutMs: 1000 })];
   const pool = new ServerPool(dead, { concurrency: 1, warn: (l) => warnings.push(l) });
   await assert.rejects(pool.dispatch([(s: RemoteServer) => completeOnServer(s, 'm', [5], sampling)]), (e: Error) =>
-    /every rollout server failed/.test(e.message) && e.message.includes(a.url) && e.message.includes('http://127.0.0.1:9'));
+    /every rollout server failed/.test(e.message) && e.message.includes(`${a.url}: POST /v1/completions failed: `) && e.message.includes(other.url));
   assert.equal(warnings.length, 2);
 });
