@@ -96,6 +96,17 @@ export class RemoteServer {
     return data.map((m) => (isObject(m) && typeof m.id === 'string' ? m.id : '')).filter((id) => id !== '');
   }
 
+  /** SGLang's GET /get_model_info ({model_path, ...}); null when the server has no such endpoint (404). */
+  async modelInfo(): Promise<Record<string, unknown> | null> {
+    try {
+      const answer = await this.call('GET', '/get_model_info');
+      return isObject(answer) ? answer : null;
+    } catch (err) {
+      if (err instanceof RemoteServerError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
   /** POST /v1/completions; the parsing is the caller's (remote-completion.ts). */
   async completions(body: Record<string, unknown>): Promise<unknown> {
     return this.call('POST', '/v1/completions', body);

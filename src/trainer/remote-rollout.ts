@@ -117,12 +117,19 @@ export class RemoteRollout {
   private async load(server: RemoteServer, version: number, folder: string): Promise<void> {
     if (this.push === 'lora') {
       const name = adapterName(version);
+      // An adapter of this name left by an earlier, interrupted run of this step is replaced (vLLM refuses to load a name twice).
+      if ((await server.models()).includes(name)) await server.unloadLoraAdapter(name);
       await server.loadLoraAdapter(name, folder);
       const ids = await server.models();
       if (!ids.includes(name)) throw server.broken('GET /v1/models', `the adapter ${name} just loaded`, ids);
       this.modelOf.set(server, name);
     } else {
       await server.updateWeightsFromDisk(folder, String(version));
+      // SGLang and tinyzero serve report the folder they serve; a server without the endpoint is taken at its word.
+      const info = await server.modelInfo();
+      if (info !== null && info.model_path !== undefined && resolve(String(info.model_path)) !== folder) {
+        throw server.broken('GET /get_model_info', `model_path ${folder} after the update`, info);
+      }
       this.modelOf.set(server, await this.baseModel(server));
     }
   }
