@@ -204,6 +204,9 @@ export class Scheduler {
         ignoreEos: first.ignoreEos,
         eosTokenIds: [this.#eos],
         padTokenId: this.#host.tokenizer.padTokenId,
+        // The CPU backend computes synchronously: without a turn of the event loop between steps,
+        // /health, new requests and weight updates would wait for the whole generation.
+        onStep: () => new Promise<void>((resolve) => setImmediate(resolve)),
       });
       let r = 0;
       for (const p of group) {
