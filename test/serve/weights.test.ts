@@ -130,6 +130,9 @@ describe('tinyzero serve weight updates', () => {
 
     const again = await post(`${f.server.url}/v1/load_lora_adapter`, JSON.stringify({ lora_name: 'step-1', lora_path: dir }));
     assert.equal(again.status, 400);
+    const inplace = await post(`${f.server.url}/v1/load_lora_adapter`, JSON.stringify({ lora_name: 'step-1', lora_path: dir, load_inplace: true }));
+    assert.equal(inplace.status, 200, inplace.text);
+    assert.equal((await greedy('step-1')).choices[0]!.text, adapted.choices[0]!.text, 'replaced by the same folder: the same answer');
     const wrong = await post(`${f.server.url}/v1/load_lora_adapter`, JSON.stringify({ lora_name: 'x', lora_path: join(tmp, 'nope') }));
     assert.equal(wrong.status, 400);
     assert.match(wrong.json.error.message, /adapter_config\.json/);
@@ -138,6 +141,6 @@ describe('tinyzero serve weight updates', () => {
     assert.equal(unload.status, 200, unload.text);
     const gone = await post(`${f.server.url}/v1/completions`, JSON.stringify({ model: 'step-1', prompt: '1' }));
     assert.equal(gone.status, 404);
-    assert.equal(await version(), v0 + 2);
+    assert.equal(await version(), v0 + 3);
   });
 });
