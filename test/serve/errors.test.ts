@@ -8,7 +8,7 @@ import { post, startFixture, type Fixture } from './fixture.js';
 describe('tinyzero serve errors', () => {
   let f: Fixture;
   before(async () => {
-    f = await startFixture({ maxBodyBytes: 4096, maxQueuedRows: 4, maxBatchRows: 8 });
+    f = await startFixture({ maxBodyBytes: 4096, maxQueuedRows: 4, maxBatchRows: 8, maxBatchTokens: 2000 });
   });
   after(async () => {
     await f.close();
@@ -31,6 +31,7 @@ describe('tinyzero serve errors', () => {
       ['n 0', '{"prompt": "1", "n": 0}', 400, /n: must be >= 1/],
       ['n over the limit', '{"prompt": "1", "n": 9}', 400, /n = 9 asks for more than the server's 8 choices/],
       ['max_tokens string', '{"prompt": "1", "max_tokens": "5"}', 400, /max_tokens: expected a number/],
+      ['rows x positions past the batch budget', '{"prompt": "1", "n": 8, "max_tokens": 300}', 400, /exceed the server's 2000 positions per generation/],
       ['max_tokens past the context', '{"prompt": "1", "max_tokens": 600}', 400, /maximum context length is 512 tokens/],
       ['stop not strings', '{"prompt": "1", "stop": [1]}', 400, /stop: expected a string or a list of strings/],
       ['echo', '{"prompt": "1", "echo": true}', 400, /echo: true is not supported/],
