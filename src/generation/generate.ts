@@ -26,8 +26,11 @@ export interface GenerateOptions extends Partial<SamplingParams> {
   /** Generate maxNewTokens for every row even past eos. */
   ignoreEos?: boolean;
   seed?: number;
-  /** Called after each decoding step with the number of tokens generated so far per row. */
-  onStep?: (step: number, activeRows: number) => void;
+  /**
+   * Called after each decoding step with the number of tokens generated so far per row. A returned
+   * promise is awaited: a server lets its event loop answer other requests between steps.
+   */
+  onStep?: (step: number, activeRows: number) => void | Promise<void>;
 }
 
 export interface GenerationOutput {
@@ -128,7 +131,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
         else active++;
       }
       width = t + 1;
-      options.onStep?.(t + 1, active);
+      await options.onStep?.(t + 1, active);
       if (active === 0) break;
       // The token just sampled becomes a key at column Lp + t; finished rows only feed padding.
       stepIds = next;

@@ -88,7 +88,8 @@ export async function handleLoadLora(ctx: AdminRouteContext, req: IncomingMessag
   const body = asBody(await readJson(req, ctx.maxBodyBytes));
   const name = stringField(body, 'lora_name');
   const path = stringField(body, 'lora_path');
-  const version = ctx.host.loadAdapter(name, path);
+  if (body.load_inplace !== undefined && typeof body.load_inplace !== 'boolean') throw badParam('load_inplace', `expected true or false, got ${JSON.stringify(body.load_inplace)}`);
+  const version = ctx.host.loadAdapter(name, path, body.load_inplace === true);
   ctx.log(`LoRA adapter '${name}' loaded from ${path} (weight_version ${version})`);
   sendText(res, 200, `Success: LoRA adapter '${name}' added successfully.`);
 }

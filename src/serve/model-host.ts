@@ -204,19 +204,25 @@ export class ModelHost {
     return ++this.#version;
   }
 
-  /** vLLM's load_lora_adapter: a PEFT folder served as model id `name`. */
-  loadAdapter(name: string, path: string): number {
+  /**
+   * vLLM's load_lora_adapter: a PEFT folder served as model id `name`. With `inplace` (vLLM's
+   * load_inplace) an adapter of that name is replaced: generations already running keep the old one.
+   */
+  loadAdapter(name: string, path: string, inplace = false): number {
     if (name === this.modelId) throw new ApiError(400, `lora_name '${name}' is the served model's own id`, 'lora_name');
-    if (this.#adapters.has(name)) throw new ApiError(400, `The lora adapter '${name}' has already been loaded (unload it first)`, 'lora_name');
+    if (this.#adapters.has(name) && !inplace) throw new ApiError(400, `The lora adapter '${name}' has already been loaded (unload it first, or pass load_inplace: true)`, 'lora_name');
     let lora: LoraModel;
     try {
       lora = this.#weights.loadDetached(path, `lora_path ${path}`);
     } catch (e) {
       throw new ApiError(400, (e as Error).message, 'lora_path');
     }
+    const replaced = this.#weights.loras.get(name);
+    if (replaced) this.#weights.retiredLoras.push(replaced);
     this.#weights.loras.set(name, lora);
     this.#version++;
     this.#adapters.set(name, { name, path, version: this.#version });
+    this.#collect(this.#weights);
     return this.#version;
   }
 

@@ -105,6 +105,11 @@ export class Scheduler {
     const rows = jobs.reduce((s, j) => s + j.n, 0);
     const tooMany = jobs.find((j) => j.n > this.#options.maxBatchRows);
     if (tooMany) return Promise.reject(new ApiError(400, `n = ${tooMany.n} exceeds the server's ${this.#options.maxBatchRows} rows per generation (--max-batch-rows)`, 'n'));
+    const tooLong = jobs.find((j) => j.n * (j.promptIds.length + j.maxTokens) > this.#options.maxBatchTokens);
+    if (tooLong) {
+      return Promise.reject(new ApiError(400, `n = ${tooLong.n} rows of ${tooLong.promptIds.length} prompt + ${tooLong.maxTokens} completion tokens exceed the server's ` +
+        `${this.#options.maxBatchTokens} positions per generation (--max-batch-tokens); ask for fewer max_tokens or a smaller n`, 'max_tokens'));
+    }
     if (this.#queuedRows + rows > this.#options.maxQueuedRows) {
       return Promise.reject(new ApiError(429, `the server's queue is full (${this.#queuedRows} rows waiting, ${rows} more asked, limit ${this.#options.maxQueuedRows} (--max-queued-rows)); retry later`, null, 'queue_full'));
     }
@@ -146,7 +151,7 @@ export class Scheduler {
       const r = rows + p.job.n;
       const lp = Math.max(promptLen, p.job.promptIds.length);
       const mt = Math.max(maxTokens, p.job.maxTokens);
-      // The first request always runs (its own size was checked on arrival).
+      // The first request always runs (its own size was checked by submit).
       if (group.length > 0 && (r > this.#options.maxBatchRows || lp + mt > positions || r * (lp + mt) > this.#options.maxBatchTokens)) continue;
       group.push(p);
       rows = r;
@@ -204,6 +209,9 @@ export class Scheduler {
         ignoreEos: first.ignoreEos,
         eosTokenIds: [this.#eos],
         padTokenId: this.#host.tokenizer.padTokenId,
+        // The CPU backend computes synchronously: without a turn of the event loop between steps,
+        // /health, new requests and weight updates would wait for the whole generation.
+        onStep: () => new Promise<void>((resolve) => setImmediate(resolve)),
       });
       let r = 0;
       for (const p of group) {
