@@ -9,6 +9,7 @@ import { initModelCommand } from './init-model.js';
 import { mergeLoraCommand } from './merge-lora.js';
 import { trainCommand } from './train.js';
 import { scoreCommand } from './score.js';
+import { serveCommand } from './serve.js';
 import { sftCommand } from './sft.js';
 
 export const commands: Record<string, Command> = {
@@ -21,5 +22,6 @@ export const commands: Record<string, Command> = {
   'init-model': initModelCommand,
   train: trainCommand,
   score: scoreCommand,
+  serve: serveCommand,
   sft: sftCommand,
 };

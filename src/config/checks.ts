@@ -3,6 +3,7 @@
  * the checks veRL asserts at startup or deep inside a worker (docs/verl-compat.md#trainer-setup, #update-loops, #newer-algorithms), moved before any
  * work; warnings are legal configs that probably do not do what the user means.
  */
+import { normalizeServerUrl } from '../generation/remote-client.js';
 import { klInReward, usesCritic, usesReferencePolicy } from './derived.js';
 import type { ConfigProblem } from './errors.js';
 import type { TinyZeroConfig } from './types.js';
@@ -78,10 +79,42 @@ export function crossFieldErrors(c: TinyZeroConfig): ConfigProblem[] {
   if (ob.enable && (ob.len < 1 || ob.len > rollout.response_length)) {
     err('reward_model.overlong_buffer.len', ob.len, `must be in 1..rollout.response_length (${rollout.response_length}) when overlong_buffer.enable`);
   }
+  remoteRolloutErrors(c, err);
   if (c.reward_model.enable) {
     err('reward_model.enable', true, 'model-based reward models are not supported; rewards come from the task (data_source) rule functions');
   }
   return out;
+}
+
+/** rollout.name and server_urls agree, the URLs parse, and the servers' kind can load the weights this run trains. */
+function remoteRolloutErrors(c: TinyZeroConfig, err: (key: string, value: number | boolean | string | null, message: string) => void): void {
+  const r = c.actor_rollout_ref.rollout;
+  const urls = r.server_urls;
+  if (r.name === 'sglang' && urls.length === 0) {
+    err(`${R}.name`, r.name, `generates on SGLang servers: set ${R}.server_urls=[http://host:port,...] (docs/distributed.md)`);
+  }
+  if (r.name === 'hf' && urls.length > 0) {
+    err(`${R}.server_urls`, urls.join(','), `the hf rollout is the built-in generator; servers need ${R}.name=vllm or sglang`);
+  }
+  const seen = new Set<string>();
+  for (const raw of urls) {
+    try {
+      const url = normalizeServerUrl(raw);
+      if (seen.has(url)) err(`${R}.server_urls`, raw, 'is listed twice');
+      seen.add(url);
+    } catch (e) {
+      err(`${R}.server_urls`, raw, (e as Error).message);
+    }
+  }
+  if (urls.length === 0 || r.name === 'hf') return;
+  const lora = c.actor_rollout_ref.model.lora_rank > 0;
+  if (r.name === 'vllm' && !lora) {
+    err(`${R}.name`, r.name, "vLLM's OpenAI server has no endpoint that reloads full weights from disk, so a full fine-tune cannot update it; " +
+      `train LoRA (actor_rollout_ref.model.lora_rank > 0, pushed with /v1/load_lora_adapter) or use ${R}.name=sglang (docs/distributed.md)`);
+  }
+  if (r.name === 'sglang' && lora) {
+    err(`${R}.name`, r.name, `LoRA adapters are pushed with vLLM's /v1/load_lora_adapter; with LoRA use ${R}.name=vllm (vLLM or tinyzero serve), or train without LoRA on SGLang (docs/distributed.md)`);
+  }
 }
 
 function microBatch(out: ConfigProblem[], at: string, mini: number, micro: number | null, dynamic: boolean): void {

@@ -39,3 +39,9 @@ export function clipBounds(c: TinyZeroConfig): { low: number; high: number } {
   const a = c.actor_rollout_ref.actor;
   return { low: a.clip_ratio_low ?? a.clip_ratio, high: a.clip_ratio_high ?? a.clip_ratio };
 }
+
+/** Generation runs on inference servers (docs/distributed.md): rollout.name vllm or sglang with server_urls. */
+export function usesRemoteRollout(c: TinyZeroConfig): boolean {
+  const r = c.actor_rollout_ref.rollout;
+  return r.name !== 'hf' && r.server_urls.length > 0;
+}

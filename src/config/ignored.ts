@@ -26,7 +26,6 @@ export const IGNORED_KEYS: readonly IgnoredKey[] = [
   { key: 'actor_rollout_ref.actor.ulysses_sequence_parallel_size', reason: SP },
   { key: 'actor_rollout_ref.ref.fsdp_config.*', reason: FSDP },
   { key: 'actor_rollout_ref.ref.ulysses_sequence_parallel_size', reason: SP },
-  { key: 'actor_rollout_ref.rollout.name', reason: 'vllm and hf both map to the built-in generator (same sampling keys)' },
   { key: 'actor_rollout_ref.rollout.dtype', reason: 'the engine computes in float32' },
   { key: 'actor_rollout_ref.rollout.gpu_memory_utilization', reason: VLLM },
   { key: 'actor_rollout_ref.rollout.enforce_eager', reason: VLLM },

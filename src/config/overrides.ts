@@ -97,7 +97,8 @@ class ValueParser {
     return primitive(this.token(top));
   }
 
-  token(top: boolean): string {
+  /** `key`: a mapping's key, which ends at ':'; values may hold colons (Hydra: `[http://host:8000]`). */
+  token(top: boolean, key = false): string {
     const start = this.pos;
     // ${...} interpolations may contain any of the stop characters
     let depth = 0;
@@ -106,7 +107,7 @@ class ValueParser {
       if (c === '$' && this.text[this.pos + 1] === '{') depth++;
       else if (c === '}' && depth > 0) depth--;
       else if (depth === 0 && top && c === ',') this.fail("unquoted ',' (a Hydra sweep); quote the value or write a list [a, b]");
-      else if (depth === 0 && !top && /[,\]}:]/.test(c)) break;
+      else if (depth === 0 && !top && (/[,\]}]/.test(c) || (key && c === ':'))) break;
       this.pos++;
     }
     return this.text.slice(start, this.pos).trim();
@@ -151,7 +152,7 @@ class ValueParser {
     }
     for (;;) {
       this.skipSpace();
-      const key = this.text[this.pos] === "'" || this.text[this.pos] === '"' ? this.quoted(this.text[this.pos]!) : this.token(false);
+      const key = this.text[this.pos] === "'" || this.text[this.pos] === '"' ? this.quoted(this.text[this.pos]!) : this.token(false, true);
       if (key === '') this.fail('empty key in a mapping');
       this.skipSpace();
       if (this.text[this.pos++] !== ':') this.fail(`expected ':' after '${key}' in a mapping`);

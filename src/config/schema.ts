@@ -113,7 +113,7 @@ export const schema: Section<TinyZeroConfig> = {
       ulysses_sequence_parallel_size: field(pos, '${actor_rollout_ref.actor.ulysses_sequence_parallel_size}', 'ignored'),
     },
     rollout: {
-      name: field(oneOf(['vllm', 'hf']), 'vllm', 'both use the built-in generator'),
+      name: field(oneOf(['vllm', 'hf', 'sglang']), 'vllm', 'vllm | sglang with server_urls: those servers generate; otherwise the built-in generator'),
       temperature: field(nonNeg, 1.0, 'sampling temperature'),
       top_k: field(int({ min: -1 }), -1, '-1 or 0 = off'),
       top_p: field(float({ gt: 0, max: 1 }), 1, 'nucleus sampling mass'),
@@ -134,6 +134,11 @@ export const schema: Section<TinyZeroConfig> = {
       do_sample: field(bool, true, 'false = greedy (validation is always greedy)'),
       n: field(pos, 1, 'responses per prompt'),
       micro_batch_size: field(posOrNull, null, 'prompts per generation chunk; null = whole batch', { added: true }),
+      server_urls: field(listOf(str), [], 'vLLM / SGLang / tinyzero serve servers (http://host:port) that generate; [] = built-in generator', { added: true }),
+      server_api_key_env: field(nullable(str), null, "environment variable holding the servers' API key; null = none", { added: true }),
+      server_timeout: field(float({ gt: 0 }), 600, 'seconds a server request may take before the server counts as failed', { added: true }),
+      server_concurrency: field(pos, 16, 'requests in flight per server', { added: true }),
+      server_weights_dir: field(nullable(str), null, 'folder the servers load weights from; null = <default_local_dir>/rollout_weights', { added: true }),
     },
   },
   critic: {

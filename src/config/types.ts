@@ -28,7 +28,7 @@ export type LoggerBackend = 'console' | 'jsonl' | 'dashboard' | 'wandb' | 'track
 /** How rewards are computed: by data_source (TinyZero's routing) or veRL's e2e digit-completion dense reward. */
 export type RewardFnName = RewardFn;
 export type Device = DeviceName;
-export type RolloutName = 'vllm' | 'hf';
+export type RolloutName = 'vllm' | 'hf' | 'sglang';
 export type RolloutDtype = 'bfloat16' | 'float16' | 'float32';
 export type Strategy = 'fsdp';
 /** DAPO `filter_groups.metric`: the per-trajectory value whose spread decides whether a group is kept. */
@@ -152,7 +152,7 @@ export interface RefConfig {
 }
 
 export interface RolloutConfig {
-  /** both map to the built-in generator */
+  /** vllm | sglang with server_urls: generation on those servers (docs/distributed.md); otherwise the built-in generator */
   name: RolloutName;
   temperature: number;
   /** -1 (vllm) or 0 (hf) = off */
@@ -177,6 +177,16 @@ export interface RolloutConfig {
   n: number;
   /** prompts per generation chunk (veRL's hf rollout key, used by its e2e test); null = the whole batch */
   micro_batch_size: number | null;
+  /** inference servers (http://host:port) that generate instead of the built-in generator; [] = local */
+  server_urls: string[];
+  /** the environment variable holding the servers' API key (sent as a Bearer token); null = none */
+  server_api_key_env: string | null;
+  /** seconds one request to a server may take before the server counts as failed */
+  server_timeout: number;
+  /** requests in flight per server */
+  server_concurrency: number;
+  /** where the weights for the servers are written (a path they can read); null = <trainer.default_local_dir>/rollout_weights */
+  server_weights_dir: string | null;
 }
 
 export interface ActorRolloutRefConfig {

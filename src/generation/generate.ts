@@ -33,8 +33,11 @@ export interface GenerateOptions extends Partial<SamplingParams> {
    * same tokens except where float32 rounding moves a CDF boundary across a uniform.
    */
   sampleOn?: 'host' | 'device';
-  /** Called after each decoding step with the number of tokens generated so far per row. */
-  onStep?: (step: number, activeRows: number) => void;
+  /**
+   * Called after each decoding step with the number of tokens generated so far per row. A returned
+   * promise is awaited: a server lets its event loop answer other requests between steps.
+   */
+  onStep?: (step: number, activeRows: number) => void | Promise<void>;
 }
 
 export interface GenerationOutput {
@@ -152,7 +155,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
         for (let r = 0; r < B; r++) if (!done[r]) take(r, tokens[r]!, lps[r]!);
       }
       width = t + 1;
-      options.onStep?.(t + 1, active);
+      await options.onStep?.(t + 1, active);
       if (active === 0) break;
       // The token just sampled becomes a key at column Lp + t; finished rows only feed padding.
       stepIds = next;

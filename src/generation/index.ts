@@ -1,3 +1,6 @@
-/** Rollouts: batched generation with a KV cache and token sampling. */
+/** Rollouts: batched generation with a KV cache and token sampling; the client of remote inference servers. */
 export { generate, MASKED_KEY_BIAS, type GenerateOptions, type GenerationOutput } from './generate.js';
 export { sampleToken, validateSampling, type SamplingParams, type Sampled } from './sampler.js';
+export { normalizeServerUrl, RemoteServer, RemoteServerError, type RemoteFailure, type RemoteServerOptions } from './remote-client.js';
+export { completeOnServer, completionBody, parseCompletion, type RemoteSample, type RemoteSampling } from './remote-completion.js';
+export { ServerPool, type ServerPoolOptions } from './remote-pool.js';

@@ -10,7 +10,7 @@ import { computeValues } from './critic.js';
 import type { MicroBatching } from './ppo-update.js';
 import type { FitContext } from './fit.js';
 import { computeTokenLevelScores, rowSums, scoreBatch } from './reward.js';
-import { rollout } from './rollout.js';
+import { rollout, type RolloutOptions } from './rollout.js';
 import { epochPrompts } from './schedule.js';
 
 /**
@@ -26,13 +26,15 @@ export async function generatePhase(ctx: FitContext, genBatch: number): Promise<
     promptLength: config.data.max_prompt_length, responseLength: config.data.max_response_length,
     eosTokenIds: run.eosTokenIds, padTokenId: run.padTokenId, chunk: r.micro_batch_size,
   };
-  const batch = await rollout(run.actor.model, prompts, {
+  // On inference servers when the run has them (remote-rollout.ts), else the built-in generator.
+  const generate = (options: RolloutOptions): Promise<RolloutBatch> => (run.remote ? run.remote.rollout(prompts, options) : rollout(run.actor.model, prompts, options));
+  const batch = await generate({
     ...common, n: r.n, temperature: r.do_sample ? r.temperature : 0, seed: config.trainer.seed * 65_537 + genBatch,
     onProgress: (_done, _total, tokens) => ctx.progress?.addTokens(tokens),
   });
   if (config.algorithm.adv_estimator !== 'remax') return batch;
   // ReMax's baseline: the score of a greedy response to the same prompt.
-  const greedy = await rollout(run.actor.model, prompts, { ...common, n: 1, temperature: 0, seed: 0 });
+  const greedy = await generate({ ...common, n: 1, temperature: 0, seed: 0 });
   const baseline = rowSums(computeTokenLevelScores(greedy, run.tokenizer, ctx.rewardFn), greedy.rows, greedy.responseLength);
   return checkBatch({ ...batch, rewardBaselines: Float32Array.from(batch.uid, (u) => baseline[u]!) }, 'rollout batch');
 }

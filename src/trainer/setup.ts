@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { createBackend } from '../backend/index.js';
 import type { Backend } from '../backend/backend.js';
-import { genBatchSize as genBatchSizeOf, klInReward as klInRewardOf, usesCritic, usesReferencePolicy } from '../config/derived.js';
+import { genBatchSize as genBatchSizeOf, klInReward as klInRewardOf, usesCritic, usesReferencePolicy, usesRemoteRollout } from '../config/derived.js';
 import type { TinyZeroConfig, OptimConfig } from '../config/types.js';
 import type { CausalLM, ValueModel } from '../models/llama.js';
 import { loadCausalLM, loadValueModel } from '../models/load.js';
@@ -19,6 +19,7 @@ import { loadPromptDataset, type PromptRow } from './dataset.js';
 import { checkSequenceFitsModels } from './preflight.js';
 import { actorLoraConfig, adaptersOff, criticLoraConfig, loadLoraActor, loadLoraCritic, restoreAdapters } from './lora-roles.js';
 import { checkMemoryPlan } from './memory-plan-check.js';
+import { RemoteRollout } from './remote-rollout.js';
 
 export interface RunSetup {
   backend: Backend;
@@ -45,6 +46,8 @@ export interface RunSetup {
   klInReward: boolean;
   /** The checkpoint folder the actor and critic were loaded from (resume), or null. */
   resumeFrom: string | null;
+  /** The inference servers that generate (docs/distributed.md); null: the built-in generator. */
+  remote: RemoteRollout | null;
 }
 
 function schedule(optim: OptimConfig, totalSteps: number): LrSchedule {
@@ -101,6 +104,8 @@ export async function setupRun(config: TinyZeroConfig, options: SetupOptions = {
   const criticLora = criticLoraConfig(config);
   const runData = options.data ?? await loadRunData(config);
   const { tokenizer, train, val, genBatchSize, stepsPerEpoch, totalSteps } = runData;
+  // The servers' health checks come first: an unreachable one stops the run before any model loads.
+  const remote = usesRemoteRollout(config) ? await RemoteRollout.connect(config, { log, runDir: trainer.default_local_dir }) : null;
   const backend = await createBackend(trainer.device, { threads: trainer.threads ?? undefined, weightDtype: trainer.frozen_weight_dtype });
   setBackend(backend);
   try {
@@ -142,7 +147,7 @@ export async function setupRun(config: TinyZeroConfig, options: SetupOptions = {
   return {
     backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, genBatchSize, stepsPerEpoch, totalSteps,
     actor: { ...trainable(actorModel, arr.actor.optim, totalSteps, loraActor?.lora), ...(loraActor ? { lora: loraActor.lora } : {}) },
-    ref, critic, klCtrl, klInReward, resumeFrom,
+    ref, critic, klCtrl, klInReward, resumeFrom, remote,
   };
 }
 

@@ -124,6 +124,9 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
   const timer = new Timer(ctx.progress);
   const metrics: Record<string, number> = {};
   const stepStart = performance.now();
+  // Remote rollouts generate with this step's weights: the servers load them first (timed with 'gen', as veRL's weight sync is).
+  const remote = run.remote;
+  if (remote) await timer.time('gen', () => remote.syncWeights(step, run.actor, config.actor_rollout_ref.model.path));
   let rollout: RolloutBatch;
   // Under dynamic sampling: what was computed before filtering (always the scores).
   let sampled: SampledBatch | null = null;

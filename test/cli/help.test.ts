@@ -9,7 +9,7 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], 
 
 test('every command answers --help, -h and `tinyzero help CMD` with its usage and exit code 0', () => {
   const names = Object.keys(commands);
-  assert.deepEqual(names.sort(), ['bench', 'dashboard', 'data', 'demo', 'generate', 'init-model', 'merge-lora', 'score', 'sft', 'train']);
+  assert.deepEqual(names.sort(), ['bench', 'dashboard', 'data', 'demo', 'generate', 'init-model', 'merge-lora', 'score', 'serve', 'sft', 'train']);
   for (const name of names) {
     for (const args of [[name, '--help'], [name, '-h'], ['help', name]]) {
       const r = cli(...args);

@@ -1,0 +1,95 @@
+// `tinyzero serve` under load: 64 completion requests sent one at a time, then all at once (the
+// server batches them), and 1,000 malformed or oversized requests, which must all get a 4xx while
+// the server keeps serving. Starts `tinyzero serve` on the bundled Countdown base model on
+// 127.0.0.1 (a free port), prints JSON, stops the server with SIGTERM. Needs `npm run build`.
+//   node scripts/bench-serve.mjs [requests=64] [max_tokens=32] [bad=1000]
+import { spawn } from 'node:child_process';
+
+const [requests = 64, maxTokens = 32, badCount = 1000] = process.argv.slice(2).map(Number);
+const maxBody = 65536;
+const child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve', '--model', 'assets/models/countdown-base', '--port', '0',
+  '--max-body-bytes', String(maxBody), '--threads', '1'], { stdio: ['ignore', 'inherit', 'pipe'] });
+let stderr = '';
+const url = await new Promise((resolve, reject) => {
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    const m = /on (http:\/\/[^ ]+)/.exec(stderr);
+    if (m) resolve(m[1]);
+  });
+  child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+});
+
+const post = async (path, body) => {
+  const res = await fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  return { status: res.status, text: await res.text() };
+};
+const health = async () => (await fetch(`${url}/health`)).json();
+const prompt = (i) => `Using the numbers [${i % 10}, ${(i * 7) % 13}, ${(i * 3) % 17}], create an equation that equals ${i + 10}.`;
+const completion = async (i) => {
+  const r = await post('/v1/completions', JSON.stringify({ prompt: prompt(i), max_tokens: maxTokens, temperature: 0, ignore_eos: true }));
+  if (r.status !== 200) throw new Error(`request ${i}: ${r.status} ${r.text}`);
+  const json = JSON.parse(r.text);
+  return { text: json.choices[0].text, tokens: json.usage.completion_tokens };
+};
+
+async function phase(name, run) {
+  const calls0 = (await health()).generate_calls;
+  const t0 = performance.now();
+  const out = await run();
+  const seconds = (performance.now() - t0) / 1000;
+  const tokens = out.reduce((s, o) => s + o.tokens, 0);
+  return { name, seconds: +seconds.toFixed(3), tokens, tokensPerSecond: +(tokens / seconds).toFixed(1), generateCalls: (await health()).generate_calls - calls0, out };
+}
+
+const result = { requests, maxTokens };
+try {
+  await completion(0); // warm-up: first-call costs out of the timings
+  const sequential = await phase('sequential', async () => {
+    const out = [];
+    for (let i = 0; i < requests; i++) out.push(await completion(i));
+    return out;
+  });
+  const concurrent = await phase('concurrent', () => Promise.all(Array.from({ length: requests }, (_, i) => completion(i))));
+  result.sequential = { ...sequential, out: undefined };
+  result.concurrent = { ...concurrent, out: undefined };
+  result.throughputRatio = +(concurrent.tokensPerSecond / sequential.tokensPerSecond).toFixed(2);
+  result.sameAnswers = concurrent.out.every((o, i) => o.text === sequential.out[i].text);
+
+  // Bad requests: a bounded number in flight at a time.
+  const bad = [
+    () => post('/v1/completions', '{"prompt": "1+'),
+    () => post('/v1/completions', JSON.stringify({ prompt: 'x'.repeat(maxBody + 1) })),
+    () => post('/v1/completions', '{"prompt": 5}'),
+    () => post('/v1/completions', '{"prompt": "1", "n": 100000}'),
+    () => post('/v1/completions', '{"prompt": [1, 999999]}'),
+    () => post('/v1/completions', '{"prompt": "1", "max_tokens": 100000}'),
+    () => post('/v1/completions', '{"prompt": "1", "model": "nope"}'),
+    () => post('/v1/completions', '{"prompt": "1", "temperature": "hot"}'),
+    () => post('/v1/chat/completions', '{"messages": []}'),
+    () => post('/v1/nothing', '{}'),
+    () => post('/update_weights_from_disk', '{"model_path": 7}'),
+    () => post('/v1/completions', '\u0000\u00ff'),
+  ];
+  const statuses = {};
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < badCount) {
+      const i = next++;
+      const r = await bad[i % bad.length]();
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    }
+  }));
+  const after = await completion(1);
+  result.badRequests = {
+    count: badCount,
+    statuses,
+    all4xx: Object.keys(statuses).every((s) => Number(s) >= 400 && Number(s) < 500),
+    seconds: +((performance.now() - t0) / 1000).toFixed(3),
+    servesAfter: after.text === sequential.out[1].text,
+  };
+} finally {
+  child.kill('SIGTERM');
+  result.exitCodeAfterSigterm = await new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
+console.log(JSON.stringify(result, null, 1));
