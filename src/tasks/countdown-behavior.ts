@@ -3,7 +3,7 @@
  * is right, whether its checks are right, and whether its final answer is a try that passed its
  * check. TinyZero's finding is this behaviour (the model learns to check its arithmetic and to try
  * again until a check passes), so these metrics show it beside the reward; they never change the
- * reward. The definitions are in docs/countdown-demo.md ("Behaviour metrics").
+ * reward. The definitions are in docs/countdown-demo.md ("Behaviour metrics and the before/after story").
  *
  * Grammar (model output is arbitrary text, so everything else is ignored):
  *  - a step is `a op b = c`: integers a, b ≥ 0 and c (may be negative), op one of + - * /, spaces
