@@ -60,6 +60,8 @@ export const trainCommand: Command = {
       '  tinyzero train --config examples/countdown-tiny.yaml',
       '  tinyzero train --config examples/digit-completion-grpo.yaml trainer.total_training_steps=20 trainer.seed=2',
       'Every key, its default and veRL\'s meaning: docs/verl-compat.md. Watch a run: tinyzero dashboard --run DIR.',
+      'The greedy responses to the first 3 validation problems before training and after the last step, with the accuracy and',
+      'the task\'s behaviour metrics (behavior/*, docs/countdown-demo.md) before -> after, go to the run folder\'s story.md and summary.json.',
     ],
   }),
   async run(args) {

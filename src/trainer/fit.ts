@@ -69,6 +69,16 @@ function sampleRecords(ctx: FitContext, batch: StepBatch, count: number): { prom
   });
 }
 
+/** The before-state saved at step 0; a damaged one is named and left as it is, and the run goes on without it. */
+function savedStoryBefore(ctx: FitContext): StoryState | null {
+  try {
+    return readStoryBefore(ctx.runDir);
+  } catch (e) {
+    ctx.log(`warning: ${(e as Error).message}; this run's story will have no before-side`);
+    return null;
+  }
+}
+
 async function checkpoint(ctx: FitContext, step: number, genBatches: number): Promise<string> {
   const { run, config } = ctx;
   const dir = await saveCheckpoint(ctx.runDir, step, {
@@ -88,7 +98,7 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
   let genBatches = resumed?.genBatches ?? 0;
   let initialValidation: Record<string, number> | null = null;
   // The story's before-side: a resumed run's comes from the folder, saved there at step 0.
-  let storyBefore: StoryState | null = resumedFrom === null ? null : readStoryBefore(ctx.runDir);
+  let storyBefore: StoryState | null = resumedFrom === null ? null : savedStoryBefore(ctx);
   if (resumedFrom === null && config.trainer.val_before_train && run.val.length > 0) {
     ctx.progress?.phase('testing');
     const validation = await runValidation(ctx, 0);

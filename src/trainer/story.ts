@@ -61,12 +61,12 @@ export function readStoryBefore(runDir: string): StoryState | null {
   try {
     state = JSON.parse(readFileSync(file, 'utf8')) as Partial<StoryState>;
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message}); it holds the run's greedy responses before training: move it away to go on without them`);
+    throw new Error(`${file}: not valid JSON (${(e as Error).message}); it holds the run's greedy responses before training`);
   }
   const isSample = (s: unknown): boolean => typeof s === 'object' && s !== null &&
     ['problem', 'prompt', 'response'].every((k) => typeof (s as Record<string, unknown>)[k] === 'string') && typeof (s as Record<string, unknown>).score === 'number';
   if (typeof state?.step !== 'number' || typeof state.metrics !== 'object' || state.metrics === null || !Array.isArray(state.samples) || !state.samples.every(isSample)) {
-    throw new Error(`${file}: expected {step, metrics, samples: [{problem, prompt, response, score}]}; it holds the run's greedy responses before training: move it away to go on without them`);
+    throw new Error(`${file}: expected {step, metrics, samples: [{problem, prompt, response, score}]}; it holds the run's greedy responses before training`);
   }
   // JSON has no NaN: a metric that was not finite reads back as null and is left out.
   const metrics = Object.fromEntries(Object.entries(state.metrics).filter(([, v]) => typeof v === 'number')) as Record<string, number>;

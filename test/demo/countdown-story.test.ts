@@ -105,10 +105,18 @@ test('a shortened demo logs the behaviour metrics and tells its before/after sto
     assert.match(md, /behaviour on countdown \(held-out, greedy\): tries per response \d+\.\d\d -> \d+\.\d\d; answers right after a passed check \d+\.\d% -> \d+\.\d%/);
     for (const s of [...before.samples, ...after.samples]) assert.ok(md.includes(s.response.replaceAll('```', '`\u200b``')), s.response);
 
-    // A damaged before-state is named, not silently replaced by a recomputed one.
+    // A damaged before-state is named, kept as it is and not replaced by a recomputed one; the run goes on.
     writeFileSync(join(runDir, STORY_BEFORE_FILE), '{"step": 0}');
     assert.throws(() => readStoryBefore(runDir), new RegExp(`${STORY_BEFORE_FILE}: expected \\{step, metrics, samples`));
-    assert.ok(existsSync(join(runDir, 'global_step_2', 'actor', 'model.safetensors')));
+    const lines3: string[] = [];
+    const third = await train(config(3), { progress: false, log: (l) => lines3.push(l) });
+    assert.ok(lines3.some((l) => l.startsWith('warning: ') && l.includes(STORY_BEFORE_FILE) && l.endsWith("this run's story will have no before-side")), lines3.join('\n'));
+    assert.equal(third.story?.before, null);
+    assert.equal(third.story?.after.step, 3);
+    assert.equal(readFileSync(join(runDir, STORY_BEFORE_FILE), 'utf8'), '{"step": 0}');
+    assert.match(readFileSync(join(runDir, STORY_FILE), 'utf8'), /\(none recorded before training\)/);
+    assert.ok(lines3.some((l) => l.includes('before training: not recorded')));
+    assert.ok(existsSync(join(runDir, 'global_step_3', 'actor', 'model.safetensors')));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
