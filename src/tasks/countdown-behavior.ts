@@ -57,10 +57,9 @@ export interface CountdownBehavior {
 
 // A step's left operand must not continue an expression or a number; its result must not start a
 // decimal (`9/2=4.5`) or a longer expression (`=12*3`).
-const STEP = /(?<![+\-*/()=]\s*)(?<!\d|\d\.)(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(-?\d+)(?!\d|\.\d|\s*[-+*/(=])/g;
+const STEP = /(?=\d)(?<![+\-*/()=]\s*)(?<!\d|\d\.)(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(-?\d+)(?!\d|\.\d|\s*[-+*/(=])/g;
 const RUN_SEPARATOR = /^[\s,;]*$/;
 const VERDICT = /^[\s,;:]*(yes|no)\b(\s*\.)?/i;
-const ANSWER_TAGS = /<answer>[\s\S]*?<\/answer>/g;
 
 function stepRight(a: bigint, op: ArithmeticStep['op'], b: bigint, c: bigint): boolean {
   switch (op) {
@@ -71,10 +70,26 @@ function stepRight(a: bigint, op: ArithmeticStep['op'], b: bigint, c: bigint): b
   }
 }
 
+/**
+ * `text` with each `<answer>…</answer>` (to its first close, newlines included) blanked out, the
+ * offsets kept: an answer's equation is not a step. Linear in the text, however many tags are open.
+ */
+function maskAnswers(text: string): string {
+  let out = '';
+  let pos = 0;
+  for (;;) {
+    const open = text.indexOf('<answer>', pos);
+    const close = open < 0 ? -1 : text.indexOf('</answer>', open + '<answer>'.length);
+    if (close < 0) return out + text.slice(pos);
+    const end = close + '</answer>'.length;
+    out += text.slice(pos, open) + ' '.repeat(end - open);
+    pos = end;
+  }
+}
+
 /** Every arithmetic step of `text` outside `<answer>…</answer>`, in order. */
 export function parseSteps(text: string): ArithmeticStep[] {
-  // The answer's equation is not a step: blank it out, keeping the offsets.
-  const masked = text.replace(ANSWER_TAGS, (m) => ' '.repeat(m.length));
+  const masked = maskAnswers(text);
   const steps: ArithmeticStep[] = [];
   for (const m of masked.matchAll(STEP)) {
     const a = BigInt(m[1]!), op = m[2] as ArithmeticStep['op'], b = BigInt(m[3]!), c = BigInt(m[4]!);
