@@ -4,7 +4,7 @@
  * from TinyZero's defaults) and saved beside the run.
  */
 import { configDiff, formatConfigDiff, resolveConfig } from '../config/index.js';
-import { train } from '../trainer/index.js';
+import { accuracyLines, behaviorLines, STORY_FILE, train } from '../trainer/index.js';
 import type { Command } from './command.js';
 import { formatUsage } from './usage.js';
 
@@ -37,17 +37,7 @@ export function splitTrainArgs(args: string[], command = 'train'): { file?: stri
   return { file, overrides, quiet };
 }
 
-const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(1)}%`);
-
-/** `held-out accuracy (reward 1.0) on countdown: 5.1% -> 31.3%` per data source validated. */
-export function accuracyLines(before: Record<string, number> | null, after: Record<string, number> | null): string {
-  const sources = Object.keys(after ?? before ?? {}).filter((k) => k.startsWith('val/accuracy/')).map((k) => k.slice('val/accuracy/'.length));
-  return sources.map((s) => {
-    const score = (m: Record<string, number> | null): string => (m?.[`val/test_score/${s}`] === undefined ? 'n/a' : m[`val/test_score/${s}`]!.toFixed(3));
-    return `  held-out accuracy (share of reward 1.0) on ${s}: ${pct(before?.[`val/accuracy/${s}`])} -> ${pct(after?.[`val/accuracy/${s}`])}; ` +
-      `mean reward ${score(before)} -> ${score(after)}\n`;
-  }).join('');
-}
+export { accuracyLines, behaviorLines };
 
 /** The last training step's mean reward and response length. */
 export function lastStepLine(m: Record<string, number> | null): string {
@@ -70,6 +60,8 @@ export const trainCommand: Command = {
       '  tinyzero train --config examples/countdown-tiny.yaml',
       '  tinyzero train --config examples/digit-completion-grpo.yaml trainer.total_training_steps=20 trainer.seed=2',
       'Every key, its default and veRL\'s meaning: docs/verl-compat.md. Watch a run: tinyzero dashboard --run DIR.',
+      'The greedy responses to the first 3 validation problems before training and after the last step, with the accuracy and',
+      'the task\'s behaviour metrics (behavior/*, docs/countdown-demo.md) before -> after, go to the run folder\'s story.md and summary.json.',
     ],
   }),
   async run(args) {
@@ -82,12 +74,16 @@ export const trainCommand: Command = {
     if (summary.alreadyFinished) return 0;
     const fmt = (m: Record<string, number> | null): string =>
       m ? Object.entries(m).filter(([k]) => k.startsWith('val/')).map(([k, v]) => `${k}:${v.toFixed(3)}`).join(' ') : 'n/a';
+    // A resumed run has no validation of its own before training: its story's before-state, saved at step 0, stands in.
+    const before = summary.initialValidation ?? summary.story?.before?.metrics ?? null;
     process.stderr.write(
       `\ndone: steps ${summary.firstStep}-${summary.lastStep}${summary.resumedFrom !== null ? ` (resumed from step ${summary.resumedFrom})` : ''} ` +
       `in ${summary.seconds.toFixed(1)} s (${(summary.seconds / 60).toFixed(1)} min)\n` +
-      accuracyLines(summary.initialValidation, summary.finalValidation) +
+      accuracyLines(before, summary.finalValidation) +
+      behaviorLines(before, summary.finalValidation) +
       lastStepLine(summary.lastMetrics) +
-      `  validation before: ${fmt(summary.initialValidation)}\n  validation after:  ${fmt(summary.finalValidation)}\n` +
+      `  validation before: ${fmt(before)}\n  validation after:  ${fmt(summary.finalValidation)}\n` +
+      (summary.story ? `  before and after: ${summary.runDir}/${STORY_FILE}\n` : '') +
       `  metrics: ${summary.runDir}/metrics.jsonl\n  checkpoint: ${summary.lastCheckpoint ?? 'none (trainer.save_freq <= 0)'}\n`,
     );
     return 0;

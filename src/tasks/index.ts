@@ -9,3 +9,5 @@ export { computeScore, selectRmScoreFn, rewardFns, type RewardFn, type ScoreFn }
 export { lastAnswer, pyIntOfString, pyStrip, pyListRepr } from './py-str.js';
 export * from './py-expr/index.js';
 export * as countdownCorpus from './countdown-corpus.js';
+export * as countdownBehavior from './countdown-behavior.js';
+export { behaviorMetrics, selectBehaviorTermsFn, type BehaviorSample, type BehaviorTermsFn, type MetricTerm } from './behavior.js';

@@ -62,10 +62,15 @@ export function pyIntOfString(s: string): string | null {
  * the line for every unclosed `<answer>`. Returns null when there is no match.
  */
 export function lastAnswer(s: string): string | null {
+  return lastAnswerSpan(s)?.text ?? null;
+}
+
+/** lastAnswer's match with the index in `s` where its content starts. */
+export function lastAnswerSpan(s: string): { text: string; start: number } | null {
   const OPEN = '<answer>';
   const CLOSE = '</answer>';
   let pos = 0;
-  let last: string | null = null;
+  let last: { text: string; start: number } | null = null;
   let nextClose = -2; // cached index of the first CLOSE at or after some point (-1: none left)
   let nextNewline = -2;
   for (;;) {
@@ -79,7 +84,7 @@ export function lastAnswer(s: string): string | null {
       pos = i + 1; // this start fails; the regex would try the next position
       continue;
     }
-    last = s.slice(from, nextClose);
+    last = { text: s.slice(from, nextClose), start: from };
     pos = nextClose + CLOSE.length;
   }
 }

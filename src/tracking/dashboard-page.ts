@@ -33,6 +33,8 @@ details { margin:10px 20px 0; } summary { cursor:pointer; color:var(--accent); }
 svg { display:block; width:100%; height:150px; }
 svg text { font-size:10px; fill:var(--muted); font-variant-numeric:tabular-nums; }
 .empty { color:var(--muted); padding:20px; }
+.group { grid-column:1 / -1; font-weight:600; font-size:13px; margin-top:4px; }
+.group:empty { display:none; }
 #samples, #validation { padding:0 20px 12px; }
 .sample { background:var(--card); border:1px solid var(--line); border-radius:6px; padding:8px 10px; margin-bottom:8px; }
 .sample pre { margin:4px 0; white-space:pre-wrap; word-break:break-word; font:12px/1.35 ui-monospace, Menlo, Consolas, monospace; }

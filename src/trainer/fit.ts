@@ -9,6 +9,7 @@ import { readTrainerState, restoreTrainingState, saveCheckpoint } from './checkp
 import { rowSums, type RewardFn } from './reward.js';
 import type { RunSetup } from './setup.js';
 import { runValidation, trainStep } from './step.js';
+import { readStoryBefore, saveStoryBefore, storyLines, storySampleLines, storyState, writeStory, type StoryState } from './story.js';
 
 export interface FitContext {
   config: TinyZeroConfig;
@@ -32,6 +33,12 @@ export interface FitSummary {
   seconds: number;
   /** The metrics of the last step this run trained (null when it trained none). */
   lastMetrics: Record<string, number> | null;
+  /**
+   * Greedy responses to the first validation problems and the validation metrics before training
+   * (from the run folder on resume; null when not recorded) and after the last step (story.ts);
+   * null when the last step did not validate.
+   */
+  story: { before: StoryState | null; after: StoryState } | null;
 }
 
 /**
@@ -62,6 +69,16 @@ function sampleRecords(ctx: FitContext, batch: StepBatch, count: number): { prom
   });
 }
 
+/** The before-state saved at step 0; a damaged one is named and left as it is, and the run goes on without it. */
+function savedStoryBefore(ctx: FitContext): StoryState | null {
+  try {
+    return readStoryBefore(ctx.runDir);
+  } catch (e) {
+    ctx.log(`warning: ${(e as Error).message}; this run's story will have no before-side`);
+    return null;
+  }
+}
+
 async function checkpoint(ctx: FitContext, step: number, genBatches: number): Promise<string> {
   const { run, config } = ctx;
   const dir = await saveCheckpoint(ctx.runDir, step, {
@@ -80,16 +97,23 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
   // Generation batches drawn so far: where the data loader continues.
   let genBatches = resumed?.genBatches ?? 0;
   let initialValidation: Record<string, number> | null = null;
+  // The story's before-side: a resumed run's comes from the folder, saved there at step 0.
+  let storyBefore: StoryState | null = resumedFrom === null ? null : savedStoryBefore(ctx);
   if (resumedFrom === null && config.trainer.val_before_train && run.val.length > 0) {
     ctx.progress?.phase('testing');
-    initialValidation = await runValidation(ctx, 0);
+    const validation = await runValidation(ctx, 0);
+    initialValidation = validation.metrics;
     tracker.log(initialValidation, 0);
-    if (config.trainer.val_only) return { firstStep, lastStep: 0, resumedFrom, initialValidation, finalValidation: initialValidation, lastCheckpoint: null, seconds: (performance.now() - start) / 1000, lastMetrics: null };
+    storyBefore = storyState(0, validation);
+    saveStoryBefore(ctx.runDir, storyBefore);
+    if (config.trainer.val_only) return { firstStep, lastStep: 0, resumedFrom, initialValidation, finalValidation: initialValidation, lastCheckpoint: null, seconds: (performance.now() - start) / 1000, lastMetrics: null, story: null };
+    for (const line of storySampleLines(`greedy responses to the first ${storyBefore.samples.length} held-out problems before training:`, storyBefore)) ctx.log(line);
   }
   let finalValidation: Record<string, number> | null = null;
   let lastCheckpoint: string | null = run.resumeFrom;
   let lastMetrics: Record<string, number> | null = null;
   let saveSeconds: number | null = null;
+  let storyAfter: StoryState | null = null;
   for (let step = firstStep; step <= run.totalSteps; step++) {
     ctx.progress?.startStep(step);
     const result = await trainStep(ctx, step, genBatches, saveSeconds);
@@ -105,6 +129,7 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
     lastMetrics = metrics;
     const valKeys = Object.keys(metrics).filter((k) => k.startsWith('val/'));
     if (valKeys.length > 0) finalValidation = Object.fromEntries(valKeys.map((k) => [k, metrics[k]!]));
+    if (result.validation && step === run.totalSteps) storyAfter = storyState(step, result.validation);
     saveSeconds = null;
     const saveFreq = config.trainer.save_freq;
     if (saveFreq > 0 && (step % saveFreq === 0 || step === run.totalSteps)) {
@@ -115,6 +140,12 @@ export async function fit(ctx: FitContext): Promise<FitSummary> {
     }
     ctx.progress?.endStep(step);
   }
-  return { firstStep, lastStep: run.totalSteps, resumedFrom, initialValidation, finalValidation, lastCheckpoint, seconds: (performance.now() - start) / 1000, lastMetrics };
+  let story: FitSummary['story'] = null;
+  if (storyAfter) {
+    story = { before: storyBefore, after: storyAfter };
+    writeStory(ctx.runDir, storyBefore, storyAfter, { firstStep, lastStep: run.totalSteps, resumedFrom });
+    for (const line of storyLines(storyBefore, storyAfter)) ctx.log(line);
+  }
+  return { firstStep, lastStep: run.totalSteps, resumedFrom, initialValidation, finalValidation, lastCheckpoint, seconds: (performance.now() - start) / 1000, lastMetrics, story };
 }
 

@@ -6,7 +6,8 @@ export { saveCheckpoint, listCheckpoints, readTrainerState, trainerStore, TRAINE
 export { TRAIN_RESUME_RULES } from './resume-rules.js';
 export { validate, type ValidationResult } from './validate.js';
 export { rollout, type RolloutOptions } from './rollout.js';
-export { computeTokenLevelScores, type RewardFn } from './reward.js';
+export { computeTokenLevelScores, batchBehaviorMetrics, type RewardFn } from './reward.js';
+export { accuracyLines, behaviorLines, readStoryBefore, STORY_BEFORE_FILE, STORY_FILE, SUMMARY_FILE, type StorySample, type StoryState } from './story.js';
 export { loadPromptDataset, type PromptRow } from './dataset.js';
 export { NonFiniteError } from './metrics-accumulator.js';
 export type { RolloutBatch, ScoredBatch, SampledBatch, StepBatch } from './batch.js';

@@ -7,7 +7,7 @@
  */
 import type { OverlongBufferConfig } from '../config/types.js';
 import { overlongPenalty } from '../rl/index.js';
-import { computeScore, digitCompletion, type RewardFn } from '../tasks/index.js';
+import { behaviorMetrics, computeScore, digitCompletion, selectBehaviorTermsFn, type BehaviorSample, type RewardFn } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { responseIdsOf, type RolloutBatch, type Scores } from './batch.js';
 
@@ -64,4 +64,21 @@ export function rowSums(a: ArrayLike<number>, rows: number, R: number): number[]
     for (let t = 0; t < R; t++) s += a[r * R + t]!;
     return s;
   });
+}
+
+/**
+ * The behaviour metrics its task defines (tasks/behavior.ts) over a batch's responses, keyed by
+ * `keyOf`; {} when no row's data source defines any. Logged beside the reward, never part of it.
+ */
+export function batchBehaviorMetrics(batch: RolloutBatch, tokenizer: Tokenizer, keyOf: (name: string, dataSource: string) => string): Record<string, number> {
+  const samples: (BehaviorSample & { dataSource: string })[] = [];
+  for (let r = 0; r < batch.rows; r++) {
+    const prompt = batch.prompts[r]!;
+    if (!selectBehaviorTermsFn(prompt.dataSource)) continue;
+    samples.push({
+      prompt: prompt.text, response: tokenizer.decode(responseIdsOf(batch, r)), responseLength: batch.responseLengths[r]!,
+      groundTruth: prompt.groundTruth, dataSource: prompt.dataSource,
+    });
+  }
+  return behaviorMetrics(samples, keyOf);
 }

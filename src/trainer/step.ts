@@ -14,11 +14,12 @@ import { collectFilteredBatch, filterMetricValues, type DynamicSamplingResult } 
 import type { FitContext } from './fit.js';
 import { advantagePhase, generatePhase, klPhase, oldLogProbPhase, refPhase, scorePhase, valuesPhase } from './phases.js';
 import type { BatchingOptions } from './ppo-update.js';
+import { batchBehaviorMetrics } from './reward.js';
 import { Timer } from './timer.js';
-import { validate } from './validate.js';
+import { validate, type ValidationResult } from './validate.js';
 
-/** Greedy validation over the validation set; records a `validation` event and returns `val/*` metrics. */
-export async function runValidation(ctx: FitContext, step: number): Promise<Record<string, number>> {
+/** Greedy validation over the validation set; records a `validation` event and returns its `val/*` metrics, samples and batch. */
+export async function runValidation(ctx: FitContext, step: number): Promise<ValidationResult> {
   const { run, config } = ctx;
   const result = await validate(run.actor.model, run.tokenizer, run.val, {
     promptLength: config.data.max_prompt_length,
@@ -29,7 +30,7 @@ export async function runValidation(ctx: FitContext, step: number): Promise<Reco
     padTokenId: run.padTokenId,
   });
   ctx.tracker.event('validation', { step, metrics: result.metrics, samples: result.samples });
-  return result.metrics;
+  return result;
 }
 
 function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): BatchingOptions {
@@ -119,6 +120,8 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
   batch: StepBatch;
   /** The data loader's position after this step. */
   genBatches: number;
+  /** The step's validation when it ran one. */
+  validation: ValidationResult | null;
 }> {
   const { run, config } = ctx;
   const timer = new Timer(ctx.progress);
@@ -175,8 +178,10 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
     run.actor.scheduler.step();
   }
   const lastStep = step === run.totalSteps;
+  let validation: ValidationResult | null = null;
   if (config.trainer.test_freq > 0 && run.val.length > 0 && (step % config.trainer.test_freq === 0 || lastStep)) {
-    Object.assign(metrics, await timer.time('testing', () => runValidation(ctx, step)));
+    validation = await timer.time('testing', () => runValidation(ctx, step));
+    Object.assign(metrics, validation.metrics);
   }
   timer.timing.step = (performance.now() - stepStart) / 1000;
   if (previousSaveSeconds !== null) timer.timing.save_checkpoint = previousSaveSeconds;
@@ -186,5 +191,7 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
     values: batch.values ?? undefined,
   }));
   Object.assign(metrics, timingMetrics(batch, timer.timing));
-  return { metrics, batch, genBatches };
+  // The task's behaviour metrics of the responses trained on (tasks/behavior.ts); none for tasks without them.
+  Object.assign(metrics, batchBehaviorMetrics(batch, run.tokenizer, (name) => `behavior/${name}`));
+  return { metrics, batch, genBatches, validation };
 }

@@ -44,7 +44,7 @@ export async function train(config: TinyZeroConfig, options: TrainOptions = {}):
       const step = folder.resumeFrom!.step;
       return {
         firstStep: step + 1, lastStep: step, resumedFrom: step, initialValidation: null, finalValidation: null, lastCheckpoint: folder.resumeFrom!.dir,
-        seconds: 0, lastMetrics: null, runDir, totalSteps: data.totalSteps, alreadyFinished: finished,
+        seconds: 0, lastMetrics: null, story: null, runDir, totalSteps: data.totalSteps, alreadyFinished: finished,
       };
     }
     folder.recordConfig('resolved tinyzero config of this run');

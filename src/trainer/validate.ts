@@ -2,13 +2,14 @@
  * Validation as veRL runs it: greedy decoding (temperature 0, n = 1) over the whole validation set
  * (in chunks of `data.val_batch_size`, honoured here), each row's token rewards summed, then the
  * mean per data source as `val/test_score/{data_source}`. We add `val/accuracy/{data_source}`, the
- * share of rows whose score reaches 1 (TinyZero's test_score includes 0.1 format credit).
+ * share of rows whose score reaches 1 (TinyZero's test_score includes 0.1 format credit), and the
+ * task's behaviour metrics as `val/behavior/{name}/{data_source}` (tasks/behavior.ts).
  */
 import type { CausalLM } from '../models/llama.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { responseIdsOf, type RolloutBatch } from './batch.js';
 import type { PromptRow } from './dataset.js';
-import { computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
+import { batchBehaviorMetrics, computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
 import { rollout } from './rollout.js';
 
 export interface ValidationResult {
@@ -44,6 +45,8 @@ export async function validate(model: CausalLM, tokenizer: Tokenizer, prompts: P
     metrics[`val/test_score/${source}`] = list.reduce((a, b) => a + b, 0) / list.length;
     metrics[`val/accuracy/${source}`] = list.filter((s) => s >= 1 - 1e-6).length / list.length;
   }
+  // What the task reads from the responses beyond the reward (tries, checks, ...), per data source.
+  Object.assign(metrics, batchBehaviorMetrics(batch, tokenizer, (name, source) => `val/behavior/${name}/${source}`));
   const samples = Array.from({ length: Math.min(options.samples ?? 3, batch.rows) }, (_, r) => ({
     prompt: batch.prompts[r]!.text, response: tokenizer.decode(responseIdsOf(batch, r)), score: scores[r]!,
   }));

@@ -54,3 +54,26 @@ test('series keep every finite point when few, and each bucket\'s extremes when 
   assert.deepEqual(last, { step: 10_000, value: Math.sin(9999 / 100) });
   assert.equal(buildSeries(many, 'a', 20_000).points.length, 10_000);
 });
+
+test('behaviour metrics are charted by default in their own group, training before validation, in a fixed order of names', () => {
+  const t = new MetricsTable();
+  t.add({ step: 0, 'val/accuracy/countdown': 0.1, 'val/behavior/tries_per_response/countdown': 1.2, 'val/behavior/response_length/countdown': 40 });
+  t.add({
+    step: 1, 'critic/score/mean': 0.2, 'behavior/response_length': 41, 'behavior/zeta': 1, 'behavior/arith_correct': 0.9,
+    'behavior/tries_per_response': 1.5, 'behavior/answer_after_passed_check': 0.1, 'behavior/verdict_correct': 0.95, 'actor/lr': 1e-3,
+  });
+  assert.deepEqual(t.chartGroups(), [
+    {
+      title: 'Behaviour (what the responses do: tries, checks, arithmetic)',
+      keys: ['behavior/tries_per_response', 'val/behavior/tries_per_response/countdown', 'behavior/answer_after_passed_check', 'behavior/verdict_correct',
+        'behavior/arith_correct', 'behavior/response_length', 'val/behavior/response_length/countdown', 'behavior/zeta'],
+    },
+    { title: null, keys: ['critic/score/mean', 'val/accuracy/countdown'] },
+  ]);
+  // A run without behaviour metrics has one untitled group; what the user unticks is not charted.
+  const plain = new MetricsTable();
+  plain.add({ step: 1, 'critic/score/mean': 0.2 });
+  assert.deepEqual(plain.chartGroups(), [{ title: null, keys: ['critic/score/mean'] }]);
+  t.choose('behavior/zeta', false);
+  assert.equal(t.chartGroups()[0]!.keys.includes('behavior/zeta'), false);
+});

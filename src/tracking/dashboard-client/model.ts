@@ -11,6 +11,24 @@ export const DEFAULT_CHARTS: readonly string[] = [
   'actor/entropy_loss', 'actor/entropy', 'actor/ppo_kl', 'critic/vf_loss', 'timing_s/step',
 ];
 
+/**
+ * The behaviour metrics a task logs (`behavior/{name}` per step, `val/behavior/{name}/{source}`),
+ * charted by default in their own group, in this order of names (others after, by name).
+ */
+export const BEHAVIOR_CHARTS: readonly string[] = ['tries_per_response', 'answer_after_passed_check', 'verdict_correct', 'arith_correct', 'response_length'];
+
+/** A behaviour metric's name (`tries_per_response`), or null when `key` is not one. */
+export function behaviorName(key: string): string | null {
+  const m = /^(?:val\/)?behavior\/([^/]+)/.exec(key);
+  return m ? m[1]! : null;
+}
+
+/** A titled set of charts: the behaviour group, then the rest (untitled). */
+export interface ChartGroup {
+  title: string | null;
+  keys: string[];
+}
+
 /** One metrics.jsonl object: `step`, `time` and the metrics (non-finite ones as strings). */
 export interface MetricsRow {
   step: number;
@@ -63,7 +81,7 @@ export class MetricsTable {
       if (k === 'step' || k === 'time' || this.seen.has(k)) continue;
       this.seen.add(k);
       this.keys.push(k);
-      if (!this.touched && (DEFAULT_CHARTS.includes(k) || k.startsWith('val/'))) this.chosen.add(k);
+      if (!this.touched && (DEFAULT_CHARTS.includes(k) || k.startsWith('val/') || behaviorName(k) !== null)) this.chosen.add(k);
     }
     return true;
   }
@@ -90,6 +108,25 @@ export class MetricsTable {
     list.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
     if (list.length === 0 && !this.touched) return this.keys.slice(0, 6);
     return list;
+  }
+
+  /**
+   * The chosen keys in groups: the behaviour metrics first (each name's training chart, then its
+   * validation charts), then the others as chosenKeys orders them; empty groups are left out.
+   */
+  chartGroups(): ChartGroup[] {
+    const keys = this.chosenKeys();
+    const rank = (k: string): number => {
+      const i = BEHAVIOR_CHARTS.indexOf(behaviorName(k)!);
+      return i >= 0 ? i : BEHAVIOR_CHARTS.length;
+    };
+    const behavior = keys.filter((k) => behaviorName(k) !== null)
+      .sort((a, b) => rank(a) - rank(b) || behaviorName(a)!.localeCompare(behaviorName(b)!) || Number(a.startsWith('val/')) - Number(b.startsWith('val/')) || a.localeCompare(b));
+    const groups: ChartGroup[] = [
+      { title: 'Behaviour (what the responses do: tries, checks, arithmetic)', keys: behavior },
+      { title: null, keys: keys.filter((k) => behaviorName(k) === null) },
+    ];
+    return groups.filter((g) => g.keys.length > 0);
   }
 }
 

@@ -102,9 +102,13 @@ function render(): void {
   const box = byId('charts');
   const width = Math.floor((box.clientWidth - 40) / Math.max(1, Math.floor((box.clientWidth - 40) / 352))) - 22;
   box.textContent = '';
-  const list = table.chosenKeys();
-  if (!list.length) box.appendChild(el('div', 'empty', 'waiting for the first step\u2026'));
-  for (const k of list) box.appendChild(chart(table.rows, k, width));
+  const groups = table.chartGroups();
+  if (!groups.length) box.appendChild(el('div', 'empty', 'waiting for the first step\u2026'));
+  for (const group of groups) {
+    // A titled group starts on its own row of the grid; the untitled rest follows under a rule.
+    box.appendChild(el('div', 'group', group.title ?? (groups.length > 1 ? 'Metrics' : '')));
+    for (const k of group.keys) box.appendChild(chart(table.rows, k, width));
+  }
   renderKeys(); renderSummary(); renderSamples(); renderValidation();
 }
 
