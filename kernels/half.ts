@@ -135,22 +135,30 @@ export function gemvNHalf(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32
 export function gemvTHalf(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, aBatchStride: i32,
   bBatchStride: i32, accumulate: i32, start: i32, end: i32, tid: i32): void {
   const blocks = (n + 3) >> 2;
-  const ks = <usize>k << 1;
   for (let u = start; u < end; u++) {
     const t = u / blocks;
     const j0 = (u % blocks) << 2;
-    const cols = min(4, n - j0);
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const b0 = b + ((<usize>t * <usize>bBatchStride + <usize>j0 * <usize>k) << 1);
-    // Rows past n alias row 0 of the block; their sums are computed and dropped.
-    const b1 = cols > 1 ? b0 + ks : b0, b2 = cols > 2 ? b0 + 2 * ks : b0, b3 = cols > 3 ? b0 + 3 * ks : b0;
     const dst = out + ((<usize>t * <usize>m * <usize>n + <usize>j0) << 2);
-    // Widening costs more than a multiply-add: with two rows of A, each widened B vector serves
-    // both. (Four rows would need 16 accumulators: with the B vectors, more than x64's 16 SIMD registers.)
-    let i = 0;
-    for (; i + 2 <= m; i += 2) gemvTHalfRows(at, b0, b1, b2, b3, dst, 2, i, n, k, aRs, aCs, cols, accumulate);
-    if (i < m) gemvTHalfRows(at, b0, b1, b2, b3, dst, 1, i, n, k, aRs, aCs, cols, accumulate);
+    gemvTHalfBlock(at, b0, dst, <usize>n << 2, m, k, aRs, aCs, min(4, n - j0), accumulate);
   }
+}
+
+/**
+ * One block of gemvTHalf: columns j0..j0+cols (cols 1..4) of every row, B's f16 rows j0.. starting
+ * at b0, row i written at dst + i*ds bytes (as kernels/matmul.ts gemvTBlock, on widened weights).
+ */
+export function gemvTHalfBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, k: i32, aRs: i32, aCs: i32, cols: i32,
+  accumulate: i32): void {
+  const ks = <usize>k << 1;
+  // Rows past n alias row 0 of the block; their sums are computed and dropped.
+  const b1 = cols > 1 ? b0 + ks : b0, b2 = cols > 2 ? b0 + 2 * ks : b0, b3 = cols > 3 ? b0 + 3 * ks : b0;
+  // Widening costs more than a multiply-add: with two rows of A, each widened B vector serves
+  // both. (Four rows would need 16 accumulators: with the B vectors, more than x64's 16 SIMD registers.)
+  let i = 0;
+  for (; i + 2 <= m; i += 2) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 2, i, k, aRs, aCs, cols, accumulate);
+  if (i < m) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 1, i, k, aRs, aCs, cols, accumulate);
 }
 
 // @ts-ignore: decorator
@@ -163,7 +171,7 @@ export function gemvTHalf(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32
 
 /** Rows i0..i0+rows (rows 1 or 2, a compile-time constant after inlining) of A against the 4 widened B rows b0..b3. */
 // @ts-ignore: decorator
-@inline function gemvTHalfRows(at: usize, b0: usize, b1: usize, b2: usize, b3: usize, dst: usize, rows: i32, i0: i32, n: i32, k: i32,
+@inline function gemvTHalfRows(at: usize, b0: usize, b1: usize, b2: usize, b3: usize, dst: usize, ds: usize, rows: i32, i0: i32, k: i32,
   aRs: i32, aCs: i32, cols: i32, accumulate: i32): void {
   const zero = f32x4.splat(0);
   const rs = <usize>aRs << 2, cs = <isize>aCs << 2;
@@ -190,9 +198,8 @@ export function gemvTHalf(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32
       c10 = madd(a1, w0, c10); c11 = madd(a1, w1, c11); c12 = madd(a1, w2, c12); c13 = madd(a1, w3, c13);
     }
   }
-  const ns = <usize>n << 2;
-  storeOut(dst + <usize>i0 * ns, dot4(c00, c01, c02, c03), cols, accumulate);
-  if (rows == 2) storeOut(dst + <usize>(i0 + 1) * ns, dot4(c10, c11, c12, c13), cols, accumulate);
+  storeOut(dst + <usize>i0 * ds, dot4(c00, c01, c02, c03), cols, accumulate);
+  if (rows == 2) storeOut(dst + <usize>(i0 + 1) * ds, dot4(c10, c11, c12, c13), cols, accumulate);
 }
 
 // @ts-ignore: decorator

@@ -9,3 +9,4 @@ export { rmsnorm, rmsnormBackwardRows, rmsnormBackwardDw, rope, embedding, embed
 export { attention, attentionBlocks, attentionBackward, attentionBackwardRows } from './attention';
 export { logprobEntropy, logprobEntropyBackward } from './logprob';
 export { packBHalf, gemvNHalf, gemvTHalf, embeddingHalf } from './half';
+export { linearGroup, ropeKvWrite } from './decode';

@@ -16,3 +16,4 @@ export {
   softmax, logSoftmax, embedding, rmsnorm, rope, attention, logprobEntropy,
   type AttentionOptions, type LogprobEntropy,
 } from './ops/fused.js';
+export { linearGroup, ropeKvWrite, recordsGrad, type LinearGroupLayer, type LinearGroupOptions } from './ops/decode.js';

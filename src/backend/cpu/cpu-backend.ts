@@ -6,8 +6,10 @@
  */
 import os from 'node:os';
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
+  StridedView, UnaryOp,
 } from '../backend.js';
+import { checkLinearGroup, checkRopeKvWrite, linearGroupComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { sizeClass, WasmAllocator } from './allocator.js';
 import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
@@ -477,6 +479,57 @@ export class CpuBackend implements Backend {
     this.#rows(op, [this.#arg(logits, rows * vocab, op, 'logits'), ip, this.#arg(lse, rows, op, 'lse'),
       this.#arg(entropy, rows, op, 'entropy'), this.#arg(dLogp, rows, op, 'dLogp'), this.#arg(dEntropy, rows, op, 'dEntropy'),
       this.#arg(dLogits, rows * vocab, op, 'dLogits'), vocab, invTemperature], rows, vocab);
+  }
+
+  // --- fused decoding routines ------------------------------------------------------------------
+
+  linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
+    outs: DeviceBuffer[], args: LinearGroupArgs): void {
+    checkLinearGroup(weights, biases, residual, outs, args);
+    const { m, k, n, wDtype, epilogue } = args;
+    // Past the gemv sizes matmul packs B and runs the blocked kernel: those stay separate calls.
+    if (m > GEMV_MAX_M) {
+      linearGroupComposed(this, x, weights, biases, residual, outs, args);
+      return;
+    }
+    const op = 'linearGroup';
+    const swiglu = epilogue === 'swiglu';
+    const xp = this.#arg(x, m * k, op, 'x');
+    const slots: number[] = [];
+    let units = 0;
+    for (let w = 0; w < 3; w++) {
+      if (w >= weights.length) {
+        slots.push(0, 0, 0, 0, 0);
+        continue;
+      }
+      const half = wDtype[w] === 'f16';
+      const bias = biases[w];
+      const out = swiglu && w === 1 ? 0 : this.#arg(outs[w]!, m * n[w]!, op, `output ${w}`);
+      slots.push(this.#arg(weights[w]!, n[w]! * k, op, `weight ${w}`, half ? 2 : 4), n[w]!, bias ? this.#arg(bias, n[w]!, op, `bias ${w}`) : 0,
+        out, half ? 1 : 0);
+      if (!(swiglu && w === 1)) units += Math.ceil(n[w]! / 4);
+    }
+    const res = residual ? this.#arg(residual, m * n[0]!, op, 'residual') : 0;
+    // A swiglu unit keeps its block of `up` (m <= 4 rows of 4 floats) in 64 bytes per thread.
+    const tmp = swiglu ? this.#scratch(64 * this.threads) : 0;
+    if (m === 0) return;
+    const work = m * Math.max(k, 1) * n.reduce((a, b) => a + b, 0);
+    this.#pool.run(op, [xp, m, k, res, swiglu ? 1 : 0, tmp, ...slots], units, work);
+  }
+
+  ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
+    qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void {
+    const op = 'ropeKvWrite';
+    checkRopeKvWrite(args);
+    const { B, T, H, Hkv, D, pastLen, maxLen } = args;
+    const rows = B * T;
+    const maxPos = Math.floor(Math.min(cos.byteLength, sin.byteLength) / 4 / Math.max(D / 2, 1));
+    const pp = this.#ids(positions, rows, maxPos, op, 'position');
+    const qe = rows * H * D, kve = rows * Hkv * D, cache = B * maxLen * Hkv * D;
+    const ptrs = [this.#arg(q, qe, op, 'q'), this.#arg(k, kve, op, 'k'), this.#arg(v, kve, op, 'v'), pp,
+      this.#arg(cos, 0, op, 'cos'), this.#arg(sin, 0, op, 'sin'), this.#arg(qOut, qe, op, 'qOut'),
+      this.#arg(kCache, cache, op, 'kCache'), this.#arg(vCache, cache, op, 'vCache')];
+    this.#pool.run(op, [...ptrs, T, H, Hkv, D, pastLen, maxLen], rows, rows * (H + 2 * Hkv) * D);
   }
 
   // --- optimizer -------------------------------------------------------------------------------

@@ -10,8 +10,10 @@
  * with `subgroups`, the row reductions use subgroup operations. Pipelines are keyed by variant.
  */
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, StridedView, UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
+  StridedView, UnaryOp,
 } from '../backend.js';
+import { linearGroupComposed, ropeKvWriteComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
 import { f16ArrayToF32 } from '../../util/float16.js';
@@ -345,6 +347,19 @@ export class WebGpuBackend implements Backend {
     this.#run(op, op, logprobEntropyBackwardWgsl, new Params().u32(rows, vocab).f32(invTemperature),
       [this.#in(logits, op, rows * vocab), this.#in(ids, op, rows), this.#in(lse, op, rows), this.#in(entropy, op, rows),
         this.#in(dLogp, op, rows), this.#in(dEntropy, op, rows), this.#out(dLogits, op, rows * vocab)], groupsFor(rows * vocab));
+  }
+
+  // --- fused decoding routines ---------------------------------------------------------------
+
+  // No fused shaders yet: the plain kernels, queued in the order the tensor layer would queue them.
+  linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
+    outs: DeviceBuffer[], args: LinearGroupArgs): void {
+    linearGroupComposed(this, x, weights, biases, residual, outs, args);
+  }
+
+  ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
+    qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void {
+    ropeKvWriteComposed(this, q, k, v, positions, cos, sin, qOut, kCache, vCache, args);
   }
 
   // --- optimizer -------------------------------------------------------------------------------
