@@ -10,7 +10,8 @@ import { loadN, sigmoidv, storeN } from './simd';
 
 // @ts-ignore: decorator
 @inline function block(at: usize, b: usize, half: i32, j0: i32, dst: usize, ds: usize, m: i32, k: i32, cols: i32): void {
-  if (half) gemvTHalfBlock(at, b + (<usize>j0 * <usize>k << 1), dst, ds, m, k, k, 1, cols, 0);
+  // half: 1 for f16 weights, 2 for f16 weights without Inf or NaN (kernels/half.ts widenFinite).
+  if (half) gemvTHalfBlock(at, b + (<usize>j0 * <usize>k << 1), dst, ds, m, k, k, 1, cols, 0, half == 2 ? 1 : 0);
   else gemvTBlock(at, b + (<usize>j0 * <usize>k << 2), dst, ds, m, k, k, 1, cols, 0);
 }
 
@@ -30,7 +31,7 @@ import { loadN, sigmoidv, storeN } from './simd';
 
 /**
  * out_w = x @ W_w^T (+ bias_w) (+ residual) for up to three weights W_w [n_w, k] (f32, or f16 where
- * half_w is 1) sharing x [m, k], m small (decoding). Units are blocks of 4 output columns, those of
+ * half_w is 1, or 2 when they hold no Inf or NaN) sharing x [m, k], m small (decoding). Units are blocks of 4 output columns, those of
  * weight 0 first. With swiglu, weights 0 and 1 (gate, up; n0 == n1) make one output
  * out0 = silu(gate) * up and a unit computes the same block of both, the up block going to
  * tmp + tid*64 (m <= 4 rows of 4 floats). A weight with n_w = 0 is absent.

@@ -26,10 +26,27 @@ const NR = 8;
   return v128.or(val, v128.and(special, i32x4.splat(0x7f800000)));
 }
 
+/**
+ * widenHalf for weights known to hold no Inf or NaN (the backend checks when they are written):
+ * the same values for every finite f16, in half the operations, which is most of the cost of a
+ * decoding product (one multiply-add per widened vector).
+ */
+// @ts-ignore: decorator
+@inline export function widenFinite(s: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(s, 13), i32x4.splat(0x8fffe000)), f32x4.splat(5.192296858534828e33));
+}
+
 /** 4 consecutive f16 at ptr, widened. */
 // @ts-ignore: decorator
 @inline function load4(ptr: usize): v128 {
   return widenHalf(v128.load16x4_s(ptr));
+}
+
+/** 4 consecutive f16 at ptr, widened (`finite`: a compile-time 1 when no Inf/NaN can occur). */
+// @ts-ignore: decorator
+@inline function load4F(ptr: usize, finite: i32): v128 {
+  const s = v128.load16x4_s(ptr);
+  return finite ? widenFinite(s) : widenHalf(s);
 }
 
 /** `count` (1..4; 4 or more: all four) consecutive f16 at ptr, widened; missing lanes are 0. Never reads past the count. */
@@ -133,7 +150,7 @@ export function gemvNHalf(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32
 
 /** gemvT (kernels/matmul.ts) with B [n, k] in f16: each output is an A row dotted with a widened B row. */
 export function gemvTHalf(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, aBatchStride: i32,
-  bBatchStride: i32, accumulate: i32, start: i32, end: i32, tid: i32): void {
+  bBatchStride: i32, accumulate: i32, finite: i32, start: i32, end: i32, tid: i32): void {
   const blocks = (n + 3) >> 2;
   for (let u = start; u < end; u++) {
     const t = u / blocks;
@@ -141,24 +158,30 @@ export function gemvTHalf(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const b0 = b + ((<usize>t * <usize>bBatchStride + <usize>j0 * <usize>k) << 1);
     const dst = out + ((<usize>t * <usize>m * <usize>n + <usize>j0) << 2);
-    gemvTHalfBlock(at, b0, dst, <usize>n << 2, m, k, aRs, aCs, min(4, n - j0), accumulate);
+    gemvTHalfBlock(at, b0, dst, <usize>n << 2, m, k, aRs, aCs, min(4, n - j0), accumulate, finite);
   }
 }
 
 /**
  * One block of gemvTHalf: columns j0..j0+cols (cols 1..4) of every row, B's f16 rows j0.. starting
  * at b0, row i written at dst + i*ds bytes (as kernels/matmul.ts gemvTBlock, on widened weights).
+ * `finite`: the weights hold no Inf or NaN (see widenFinite).
  */
 export function gemvTHalfBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, k: i32, aRs: i32, aCs: i32, cols: i32,
-  accumulate: i32): void {
+  accumulate: i32, finite: i32): void {
   const ks = <usize>k << 1;
   // Rows past n alias row 0 of the block; their sums are computed and dropped.
   const b1 = cols > 1 ? b0 + ks : b0, b2 = cols > 2 ? b0 + 2 * ks : b0, b3 = cols > 3 ? b0 + 3 * ks : b0;
   // Widening costs more than a multiply-add: with two rows of A, each widened B vector serves
   // both. (Four rows would need 16 accumulators: with the B vectors, more than x64's 16 SIMD registers.)
   let i = 0;
-  for (; i + 2 <= m; i += 2) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 2, i, k, aRs, aCs, cols, accumulate);
-  if (i < m) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 1, i, k, aRs, aCs, cols, accumulate);
+  if (finite) {
+    for (; i + 2 <= m; i += 2) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 2, i, k, aRs, aCs, cols, accumulate, 1);
+    if (i < m) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 1, i, k, aRs, aCs, cols, accumulate, 1);
+  } else {
+    for (; i + 2 <= m; i += 2) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 2, i, k, aRs, aCs, cols, accumulate, 0);
+    if (i < m) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 1, i, k, aRs, aCs, cols, accumulate, 0);
+  }
 }
 
 // @ts-ignore: decorator
@@ -172,7 +195,7 @@ export function gemvTHalfBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i
 /** Rows i0..i0+rows (rows 1 or 2, a compile-time constant after inlining) of A against the 4 widened B rows b0..b3. */
 // @ts-ignore: decorator
 @inline function gemvTHalfRows(at: usize, b0: usize, b1: usize, b2: usize, b3: usize, dst: usize, ds: usize, rows: i32, i0: i32, k: i32,
-  aRs: i32, aCs: i32, cols: i32, accumulate: i32): void {
+  aRs: i32, aCs: i32, cols: i32, accumulate: i32, finite: i32): void {
   const zero = f32x4.splat(0);
   const rs = <usize>aRs << 2, cs = <isize>aCs << 2;
   const p0 = at + <usize>i0 * rs, p1 = p0 + rs;
@@ -180,7 +203,7 @@ export function gemvTHalfBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i
   let kk = 0;
   for (; kk + 4 <= k; kk += 4) {
     const off = <usize>kk << 1, ao = <usize>kk * cs;
-    const w0 = load4(b0 + off), w1 = load4(b1 + off), w2 = load4(b2 + off), w3 = load4(b3 + off);
+    const w0 = load4F(b0 + off, finite), w1 = load4F(b1 + off, finite), w2 = load4F(b2 + off, finite), w3 = load4F(b3 + off, finite);
     const a0 = aCs == 1 ? v128.load(p0 + ao) : loadStrided(p0 + ao, cs, 4, zero);
     c00 = madd(a0, w0, c00); c01 = madd(a0, w1, c01); c02 = madd(a0, w2, c02); c03 = madd(a0, w3, c03);
     if (rows == 2) {

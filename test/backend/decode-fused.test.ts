@@ -184,3 +184,42 @@ describe('ropeKvWrite', () => {
     pooled.free(pos);
   });
 });
+
+describe('f16 weights with Inf or NaN', () => {
+  // The decode kernels widen weights known to be finite in fewer operations; a buffer is known
+  // finite only after a whole-buffer write of f16 bits without Inf or NaN.
+  const k = 8, n = 4;
+  const finite = f32ArrayToF16(Float32Array.from({ length: n * k }, (_, i) => (i % 5) - 2));
+  const x = Float32Array.from({ length: k }, (_, i) => 0.5 + i);
+
+  function gemv(bits: Uint16Array, patch: [number, Uint16Array] | null): Float32Array[] {
+    const xb = put(pooled, x);
+    const wb = put(pooled, bits);
+    if (patch) pooled.write(wb, patch[1], patch[0]);
+    const o1 = put(pooled, new Float32Array(n));
+    const o2 = put(pooled, new Float32Array(n));
+    pooled.matmul(xb, wb, o1, { batch: 1, m: 1, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate: false, bDtype: 'f16' });
+    pooled.linearGroup(xb, [wb], [null], null, [o2], { m: 1, k, n: [n], wDtype: ['f16'], epilogue: 'none' });
+    const got = [get(pooled, o1, n), get(pooled, o2, n)];
+    for (const b of [xb, wb, o1, o2]) pooled.free(b);
+    return got;
+  }
+
+  test('an Inf or NaN weight gives Inf or NaN, whether written with the rest or patched in later', () => {
+    const withSpecials = finite.slice();
+    withSpecials[3] = 0x7c00; // +Inf in row 0
+    withSpecials[k + 5] = 0x7e00; // NaN in row 1
+    withSpecials[2 * k] = 0xfc00; // -Inf in row 2
+    for (const [label, got] of [['written', gemv(withSpecials, null)], ['patched', gemv(finite, [2, withSpecials.subarray(2, 2 * k + 2)])]] as const) {
+      for (const out of got) {
+        assert.equal(out[0], Infinity, `${label}: row 0`);
+        assert.ok(Number.isNaN(out[1]!), `${label}: row 1`);
+        assert.equal(out[2], -Infinity, `${label}: row 2`);
+        assert.ok(Number.isFinite(out[3]!), `${label}: row 3`);
+      }
+    }
+    // Largest finite values stay finite on the fast path: 65504 * x is far from f32's range.
+    const big = finite.slice().fill(0x7bff);
+    for (const out of gemv(big, null)) assert.deepEqual(Array.from(out), Array(n).fill(65504 * x.reduce((a, b) => a + b, 0)));
+  });
+});

@@ -40,7 +40,18 @@ export interface CpuBackendOptions {
 /** A block of the shared memory. */
 export class CpuBuffer implements DeviceBuffer {
   freed = false;
+  /**
+   * Whether the buffer, read as f16, may hold an Inf or NaN: true until a write of f16 bits over the
+   * whole buffer finds none. The f16 decode kernels widen such weights in half the operations.
+   */
+  halfSpecials = true;
   constructor(readonly byteLength: number, readonly ptr: number, readonly owner: CpuBackend) {}
+}
+
+/** Whether any of the f16 bits is an Inf or a NaN (all exponent bits set). */
+function hasHalfSpecials(bits: Uint16Array): boolean {
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) return true;
+  return false;
 }
 
 const UNARY_CODES: { [K in UnaryOp]: number } = {
@@ -140,6 +151,13 @@ export class CpuBackend implements Backend {
     }
     new Uint8Array(this.#memory.buffer, b.ptr + offset * size, data.length * size)
       .set(new Uint8Array(data.buffer, data.byteOffset, data.length * size));
+    if (data instanceof Uint16Array) {
+      const specials = hasHalfSpecials(data);
+      // A write of part of the buffer cannot vouch for the rest.
+      b.halfSpecials = offset === 0 && data.length * 2 + 2 >= b.byteLength ? specials : b.halfSpecials || specials;
+    } else {
+      b.halfSpecials = true;
+    }
   }
 
   readSync(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array {
@@ -271,7 +289,8 @@ export class CpuBackend implements Backend {
     const work = batch * m * n * Math.max(k, 1);
     if (m <= GEMV_MAX_M) {
       const common = [ap, bp, op, m, n, k, aRs, aCs, aBatchStride, bBatchStride, acc];
-      if (transB) this.#pool.run(bHalf ? 'gemvTHalf' : 'gemvT', common, batch * Math.ceil(n / 4), work);
+      if (transB && bHalf) this.#pool.run('gemvTHalf', [...common, this.#finiteHalves(b) ? 1 : 0], batch * Math.ceil(n / 4), work);
+      else if (transB) this.#pool.run('gemvT', common, batch * Math.ceil(n / 4), work);
       else this.#pool.run(bHalf ? 'gemvNHalf' : 'gemvN', common, batch * Math.ceil(n / 16), work);
       return;
     }
@@ -506,7 +525,7 @@ export class CpuBackend implements Backend {
       const bias = biases[w];
       const out = swiglu && w === 1 ? 0 : this.#arg(outs[w]!, m * n[w]!, op, `output ${w}`);
       slots.push(this.#arg(weights[w]!, n[w]! * k, op, `weight ${w}`, half ? 2 : 4), n[w]!, bias ? this.#arg(bias, n[w]!, op, `bias ${w}`) : 0,
-        out, half ? 1 : 0);
+        out, half ? (this.#finiteHalves(weights[w]!) ? 2 : 1) : 0);
       if (!(swiglu && w === 1)) units += Math.ceil(n[w]! / 4);
     }
     const res = residual ? this.#arg(residual, m * n[0]!, op, 'residual') : 0;
@@ -576,6 +595,11 @@ export class CpuBackend implements Backend {
       }
     }
     return b.ptr + offset * 4;
+  }
+
+  /** Whether an f16 buffer is known to hold no Inf or NaN (see CpuBuffer.halfSpecials). */
+  #finiteHalves(buf: DeviceBuffer): boolean {
+    return !(buf as CpuBuffer).halfSpecials;
   }
 
   /** Checks that `rows` i32 ids lie in [0, limit) (a kernel would read out of bounds) and returns their address. */
