@@ -61,7 +61,16 @@ const NR = 8;
 }
 
 /** packB (kernels/matmul.ts) for an f16 B: the same f32 panels, widened while packing. */
-export function packBHalf(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, unitOffset: i32, start: i32, end: i32, tid: i32): void {
+export function packBHalf(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, unitOffset: i32, finite: i32,
+  start: i32, end: i32, tid: i32): void {
+  // `finite` (no Inf or NaN in B, see widenFinite) picks the cheaper widening, a constant in each copy.
+  if (finite) packBHalfUnits(b, bp, k, n, transB, bBatchStride, unitOffset, 1, start, end);
+  else packBHalfUnits(b, bp, k, n, transB, bBatchStride, unitOffset, 0, start, end);
+}
+
+// @ts-ignore: decorator
+@inline function packBHalfUnits(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, unitOffset: i32, finite: i32,
+  start: i32, end: i32): void {
   const panels = (n + NR - 1) / NR;
   const zero = f32x4.splat(0);
   for (let uu = start; uu < end; uu++) {
@@ -76,8 +85,8 @@ export function packBHalf(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBat
         const s = src + ((<usize>kk * <usize>n + <usize>j0) << 1);
         const d = dst + (<usize>kk * NR << 2);
         if (cols == NR) {
-          v128.store(d, load4(s));
-          v128.store(d, load4(s + 8), 16);
+          v128.store(d, load4F(s, finite));
+          v128.store(d, load4F(s + 8, finite), 16);
         } else {
           v128.store(d, load4N(s, cols));
           v128.store(d, cols > 4 ? load4N(s + 8, cols - 4) : zero, 16);
@@ -93,7 +102,7 @@ export function packBHalf(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBat
         const s = src + ((<usize>(j0 + c) * <usize>k) << 1);
         let kk = 0;
         for (; kk + 4 <= k; kk += 4) {
-          const v = load4(s + (<usize>kk << 1));
+          const v = load4F(s + (<usize>kk << 1), finite);
           const dk = d + (<usize>kk * NR << 2);
           v128.store_lane<i32>(dk, v, 0);
           v128.store_lane<i32>(dk + NR * 4, v, 1);

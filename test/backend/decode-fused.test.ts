@@ -201,7 +201,13 @@ describe('f16 weights with Inf or NaN', () => {
     pooled.matmul(xb, wb, o1, { batch: 1, m: 1, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate: false, bDtype: 'f16' });
     pooled.linearGroup(xb, [wb], [null], null, [o2], { m: 1, k, n: [n], wDtype: ['f16'], epilogue: 'none' });
     const got = [get(pooled, o1, n), get(pooled, o2, n)];
-    for (const b of [xb, wb, o1, o2]) pooled.free(b);
+    // Six rows: B is packed (widened) for the blocked kernel.
+    const x6 = put(pooled, Float32Array.from({ length: 6 * k }, (_, i) => x[i % k]!));
+    const o6 = put(pooled, new Float32Array(6 * n));
+    pooled.matmul(x6, wb, o6, { batch: 1, m: 6, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate: false, bDtype: 'f16' });
+    const rows6 = get(pooled, o6, 6 * n);
+    for (let r = 0; r < 6; r++) got.push(rows6.slice(r * n, (r + 1) * n));
+    for (const b of [xb, wb, o1, o2, x6, o6]) pooled.free(b);
     return got;
   }
 

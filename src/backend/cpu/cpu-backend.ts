@@ -324,8 +324,9 @@ export class CpuBackend implements Backend {
         const base = (scratch - p0 * panelFloats * 4) >>> 0;
         if (!shared || t0 === 0 || wide) {
           const units = (shared ? 1 : cnt) * (p1 - p0);
-          this.#pool.run(bHalf ? 'packBHalf' : 'packB', [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0],
-            units, units * panelFloats);
+          const packArgs = [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0];
+          if (bHalf) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(b) ? 1 : 0], units, units * panelFloats);
+          else this.#pool.run('packB', packArgs, units, units * panelFloats);
         }
         const splitCols = this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k) ? 1 : 0;
         const units = cnt * (splitCols ? p1 - p0 : rowBlocks);
