@@ -52,7 +52,8 @@ function initFor(config: ModelConfig, options: BuildOptions): Init {
  * call gives the same numbers; it only saves backend calls.
  */
 function fusable(x: Tensor, linears: readonly Linear[]): boolean {
-  return !linears.some((l) => l.adapter?.switch_.enabled) && !recordsGrad([x, ...linears.flatMap((l) => [l.weight, l.bias])]);
+  for (const l of linears) if (l.adapter?.switch_.enabled) return false;
+  return !isGradEnabled() || !recordsGrad([x, ...linears.flatMap((l) => [l.weight, l.bias])]);
 }
 
 class Attention extends Module {

@@ -13,12 +13,16 @@ import { denseAtZero } from './elementwise.js';
 
 /** Whether an op on these inputs would be recorded for the backward pass. */
 export function recordsGrad(inputs: readonly (Tensor | null | undefined)[]): boolean {
-  return isGradEnabled() && inputs.some((t) => t?.requiresGrad);
+  if (!isGradEnabled()) return false;
+  for (const t of inputs) if (t?.requiresGrad) return true;
+  return false;
 }
 
 function refuseGrad(op: string, inputs: readonly (Tensor | null | undefined)[]): void {
   if (recordsGrad(inputs)) throw new Error(`${op}: has no backward; use the unfused ops where a gradient is recorded (see recordsGrad)`);
 }
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** One projection of a linearGroup: an HF Linear's weight [out, in] and optional bias [out]. */
 export interface LinearGroupLayer {
@@ -67,28 +71,29 @@ export function linearGroup(x: Tensor, layers: readonly LinearGroupLayer[], opti
       throw new Error(`${op}: bias ${i} must be f32 [${w.shape[0]}], got ${b.dtype} ${formatShape(b.shape)}`);
     }
   });
-  refuseGrad(op, [x, residual, ...layers.flatMap((l) => [l.weight, l.bias])]);
+  if (isGradEnabled()) refuseGrad(op, [x, residual, ...layers.flatMap((l) => [l.weight, l.bias])]);
   const n = layers.map((l) => l.weight.shape[0]!);
   const outShapes = epilogue === 'swiglu' ? [[...lead, n[0]!]] : n.map((w) => [...lead, w]);
-  if (residual && (residual.dtype !== 'f32' || formatShape(residual.shape) !== formatShape(outShapes[0]!))) {
+  if (residual && (residual.dtype !== 'f32' || !sameShape(residual.shape, outShapes[0]!))) {
     throw new Error(`${op}: residual must be f32 ${formatShape(outShapes[0]!)}, got ${residual.dtype} ${formatShape(residual.shape)}`);
   }
   const outs = outShapes.map((s) => Tensor.empty(s, 'f32', x.backend));
-  const biases = layers.flatMap((l) => (l.bias ? [l.bias] : []));
-  const inputs = [x, ...(residual ? [residual] : []), ...biases, ...layers.filter((l) => l.weight.dtype === 'f32').map((l) => l.weight)];
+  // Decoding's inputs are dense already (parameters, fresh outputs): copies only for views.
+  const copies: Tensor[] = [];
+  const buf = (t: Tensor) => {
+    const d = denseAtZero(t);
+    if (d !== t) copies.push(d);
+    return d.buffer;
+  };
   try {
-    withDense(inputs, (dense) => {
-      const buf = (t: Tensor) => {
-        const i = inputs.indexOf(t);
-        return (i < 0 ? t : dense[i]!).buffer;
-      };
-      x.backend.linearGroup(buf(x), layers.map((l) => buf(l.weight)), layers.map((l) => (l.bias ? buf(l.bias) : null)),
-        residual ? buf(residual) : null, outs.map((o) => o.buffer),
-        { m, k, n, wDtype: layers.map((l) => (l.weight.dtype === 'f16' ? 'f16' : 'f32')), epilogue });
-    });
+    x.backend.linearGroup(buf(x), layers.map((l) => buf(l.weight)), layers.map((l) => (l.bias ? buf(l.bias) : null)),
+      residual ? buf(residual) : null, outs.map((o) => o.buffer),
+      { m, k, n, wDtype: layers.map((l) => (l.weight.dtype === 'f16' ? 'f16' : 'f32')), epilogue });
   } catch (e) {
     for (const o of outs) o.dispose();
     throw e;
+  } finally {
+    for (const c of copies) c.dispose();
   }
   return outs;
 }
@@ -102,7 +107,7 @@ export function ropeKvWrite(q: Tensor, k: Tensor, v: Tensor, positions: Tensor, 
   kCache: Tensor, vCache: Tensor, pastLen: number): Tensor {
   const op = 'ropeKvWrite';
   for (const t of [q, k, v, positions, cos, sin, kCache, vCache]) t.assertAlive(op);
-  if (q.ndim !== 4 || k.ndim !== 4 || formatShape(k.shape) !== formatShape(v.shape)) {
+  if (q.ndim !== 4 || k.ndim !== 4 || !sameShape(k.shape, v.shape)) {
     throw new Error(`${op}: q [B, T, H, D] and k, v [B, T, Hkv, D] expected, got ${formatShape(q.shape)}, ${formatShape(k.shape)}, ${formatShape(v.shape)}`);
   }
   const [B, T, H, D] = q.shape as [number, number, number, number];
@@ -111,10 +116,10 @@ export function ropeKvWrite(q: Tensor, k: Tensor, v: Tensor, positions: Tensor, 
     throw new Error(`${op}: k ${formatShape(k.shape)} does not match q ${formatShape(q.shape)}`);
   }
   const maxLen = kCache.shape[1]!;
-  const cacheShape = formatShape([B, maxLen, Hkv, D]);
+  const cacheShape = [B, maxLen, Hkv, D];
   for (const [name, c] of [['kCache', kCache], ['vCache', vCache]] as const) {
-    if (formatShape(c.shape) !== cacheShape || c.dtype !== 'f32' || !c.isContiguous() || c.offset !== 0) {
-      throw new Error(`${op}: ${name} must be a dense f32 ${cacheShape}, got ${c.dtype} ${formatShape(c.shape)}`);
+    if (!sameShape(c.shape, cacheShape) || c.dtype !== 'f32' || !c.isContiguous() || c.offset !== 0) {
+      throw new Error(`${op}: ${name} must be a dense f32 ${formatShape(cacheShape)}, got ${c.dtype} ${formatShape(c.shape)}`);
     }
   }
   for (const [name, t] of [['q', q], ['k', k], ['v', v], ['cos', cos], ['sin', sin]] as const) {
@@ -126,7 +131,7 @@ export function ropeKvWrite(q: Tensor, k: Tensor, v: Tensor, positions: Tensor, 
   if (D % 2 !== 0 || cos.ndim !== 2 || cos.shape[1] !== D / 2 || sin.ndim !== 2 || sin.shape[1] !== D / 2) {
     throw new Error(`${op}: tables ${formatShape(cos.shape)} need [maxPos, ${D / 2}] for head dim ${D}`);
   }
-  refuseGrad(op, [q, k, v]);
+  if (isGradEnabled()) refuseGrad(op, [q, k, v]);
   const out = Tensor.empty(q.shape, 'f32', q.backend);
   try {
     withDense([q, k, v, positions, cos, sin], ([qd, kd, vd, pd, cd, sd]) => {
