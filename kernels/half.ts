@@ -184,6 +184,17 @@ export function gemvTHalfBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i
   // Widening costs more than a multiply-add: with two rows of A, each widened B vector serves
   // both. (Four rows would need 16 accumulators: with the B vectors, more than x64's 16 SIMD registers.)
   let i = 0;
+  // Four rows at a time against two B rows: each widened vector serves four multiply-adds (the
+  // sums, lane by lane, are those of the two-row code below).
+  for (; i + 4 <= m; i += 4) {
+    if (finite) {
+      gemvTHalfPair(at, b0, b1, dst, ds, i, k, aRs, aCs, 0, cols, accumulate, 1);
+      if (cols > 2) gemvTHalfPair(at, b2, b3, dst, ds, i, k, aRs, aCs, 2, cols, accumulate, 1);
+    } else {
+      gemvTHalfPair(at, b0, b1, dst, ds, i, k, aRs, aCs, 0, cols, accumulate, 0);
+      if (cols > 2) gemvTHalfPair(at, b2, b3, dst, ds, i, k, aRs, aCs, 2, cols, accumulate, 0);
+    }
+  }
   if (finite) {
     for (; i + 2 <= m; i += 2) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 2, i, k, aRs, aCs, cols, accumulate, 1);
     if (i < m) gemvTHalfRows(at, b0, b1, b2, b3, dst, ds, 1, i, k, aRs, aCs, cols, accumulate, 1);
@@ -232,6 +243,51 @@ export function gemvTHalfBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i
   }
   storeOut(dst + <usize>i0 * ds, dot4(c00, c01, c02, c03), cols, accumulate);
   if (rows == 2) storeOut(dst + <usize>(i0 + 1) * ds, dot4(c10, c11, c12, c13), cols, accumulate);
+}
+
+/** Rows i0..i0+4 of A against the widened B rows bA, bB: columns col0 and col0 + 1 (where < cols) of those rows. */
+// @ts-ignore: decorator
+@inline function gemvTHalfPair(at: usize, bA: usize, bB: usize, dst: usize, ds: usize, i0: i32, k: i32, aRs: i32, aCs: i32,
+  col0: i32, cols: i32, accumulate: i32, finite: i32): void {
+  const zero = f32x4.splat(0);
+  const rs = <usize>aRs << 2, cs = <isize>aCs << 2;
+  const p0 = at + <usize>i0 * rs, p1 = p0 + rs, p2 = p1 + rs, p3 = p2 + rs;
+  let c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
+  let kk = 0;
+  for (; kk + 4 <= k; kk += 4) {
+    const off = <usize>kk << 1, ao = <usize>kk * cs;
+    const w0 = load4F(bA + off, finite), w1 = load4F(bB + off, finite);
+    const a0 = aCs == 1 ? v128.load(p0 + ao) : loadStrided(p0 + ao, cs, 4, zero);
+    c00 = madd(a0, w0, c00); c01 = madd(a0, w1, c01);
+    const a1 = aCs == 1 ? v128.load(p1 + ao) : loadStrided(p1 + ao, cs, 4, zero);
+    c10 = madd(a1, w0, c10); c11 = madd(a1, w1, c11);
+    const a2 = aCs == 1 ? v128.load(p2 + ao) : loadStrided(p2 + ao, cs, 4, zero);
+    c20 = madd(a2, w0, c20); c21 = madd(a2, w1, c21);
+    const a3 = aCs == 1 ? v128.load(p3 + ao) : loadStrided(p3 + ao, cs, 4, zero);
+    c30 = madd(a3, w0, c30); c31 = madd(a3, w1, c31);
+  }
+  if (kk < k) {
+    const r = k - kk, off = <usize>kk << 1, ao = <usize>kk * cs;
+    const w0 = load4N(bA + off, r), w1 = load4N(bB + off, r);
+    const a0 = loadStrided(p0 + ao, cs, r, zero), a1 = loadStrided(p1 + ao, cs, r, zero);
+    const a2 = loadStrided(p2 + ao, cs, r, zero), a3 = loadStrided(p3 + ao, cs, r, zero);
+    c00 = madd(a0, w0, c00); c01 = madd(a0, w1, c01);
+    c10 = madd(a1, w0, c10); c11 = madd(a1, w1, c11);
+    c20 = madd(a2, w0, c20); c21 = madd(a2, w1, c21);
+    c30 = madd(a3, w0, c30); c31 = madd(a3, w1, c31);
+  }
+  const two = cols - col0 > 1;
+  const d = dst + (<usize>col0 << 2) + <usize>i0 * ds;
+  storeTwo(d, hsum(c00), hsum(c01), two, accumulate);
+  storeTwo(d + ds, hsum(c10), hsum(c11), two, accumulate);
+  storeTwo(d + 2 * ds, hsum(c20), hsum(c21), two, accumulate);
+  storeTwo(d + 3 * ds, hsum(c30), hsum(c31), two, accumulate);
+}
+
+// @ts-ignore: decorator
+@inline function storeTwo(dst: usize, x: f32, y: f32, two: bool, accumulate: i32): void {
+  store<f32>(dst, accumulate ? x + load<f32>(dst) : x);
+  if (two) store<f32>(dst, accumulate ? y + load<f32>(dst, 4) : y, 4);
 }
 
 // @ts-ignore: decorator

@@ -229,3 +229,26 @@ describe('f16 weights with Inf or NaN', () => {
     for (const out of gemv(big, null)) assert.deepEqual(Array.from(out), Array(n).fill(65504 * x.reduce((a, b) => a + b, 0)));
   });
 });
+
+test('decode-sized matmul with f16 weights equals the f32 weights of the same values bit for bit (m 1-6, both layouts of A, accumulate)', () => {
+  for (const [m, n, k] of [[1, 9, 13], [2, 6, 40], [3, 5, 7], [4, 11, 37], [4, 2, 8], [5, 7, 9], [6, 13, 33]]) {
+    for (const transA of [false, true]) {
+      for (const accumulate of [false, true]) {
+        const a = rng.floats(m! * k!);
+        const bits = f32ArrayToF16(rng.floats(n! * k!, 0.5));
+        const init = rng.floats(m! * n!);
+        const run = (half: boolean): Float32Array => {
+          const ab = put(pooled, a);
+          const bb = put(pooled, half ? bits : f16ArrayToF32(bits));
+          const ob = put(pooled, init);
+          pooled.matmul(ab, bb, ob, { batch: 1, m: m!, n: n!, k: k!, transA, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate,
+            ...(half ? { bDtype: 'f16' as const } : {}) });
+          const out = get(pooled, ob, m! * n!);
+          for (const b of [ab, bb, ob]) pooled.free(b);
+          return out;
+        };
+        assert.deepEqual(run(true), run(false), `${m}x${n}x${k} transA=${transA} accumulate=${accumulate}`);
+      }
+    }
+  }
+});
