@@ -210,44 +210,54 @@ export function gemvN(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aR
 export function gemvT(a: usize, b: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, aBatchStride: i32,
   bBatchStride: i32, accumulate: i32, start: i32, end: i32, tid: i32): void {
   const blocks = (n + 3) >> 2;
-  const zero = f32x4.splat(0);
-  const rs = <usize>aRs << 2, cs = <isize>aCs << 2, ks = <usize>k << 2;
   for (let u = start; u < end; u++) {
     const t = u / blocks;
     const j0 = (u % blocks) << 2;
-    const cols = min(4, n - j0);
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const b0 = b + ((<usize>t * <usize>bBatchStride + <usize>j0 * <usize>k) << 2);
-    // Rows past n alias row 0 of the block; their sums are computed and dropped.
-    const b1 = cols > 1 ? b0 + ks : b0, b2 = cols > 2 ? b0 + 2 * ks : b0, b3 = cols > 3 ? b0 + 3 * ks : b0;
-    for (let i = 0; i < m; i++) {
-      let c0 = zero, c1 = zero, c2 = zero, c3 = zero;
-      const pa = at + <usize>i * rs;
-      let kk = 0;
-      for (; kk + 4 <= k; kk += 4) {
-        const off = <usize>kk << 2;
-        const av = aCs == 1 ? v128.load(pa + off) : loadStrided(pa + <usize>kk * cs, cs, 4, zero);
-        c0 = madd(av, v128.load(b0 + off), c0);
-        c1 = madd(av, v128.load(b1 + off), c1);
-        c2 = madd(av, v128.load(b2 + off), c2);
-        c3 = madd(av, v128.load(b3 + off), c3);
-      }
-      if (kk < k) {
-        const off = <usize>kk << 2, r = k - kk;
-        const av = loadStrided(pa + <usize>kk * cs, cs, r, zero);
-        c0 = madd(av, loadN(b0 + off, r, zero), c0);
-        c1 = madd(av, loadN(b1 + off, r, zero), c1);
-        c2 = madd(av, loadN(b2 + off, r, zero), c2);
-        c3 = madd(av, loadN(b3 + off, r, zero), c3);
-      }
-      let res = f32x4.splat(hsum(c0));
-      res = f32x4.replace_lane(res, 1, hsum(c1));
-      res = f32x4.replace_lane(res, 2, hsum(c2));
-      res = f32x4.replace_lane(res, 3, hsum(c3));
-      const dst = out + ((<usize>t * <usize>m * <usize>n + <usize>i * <usize>n + <usize>j0) << 2);
-      if (accumulate) res = f32x4.add(res, loadN(dst, cols, zero));
-      storeN(dst, res, cols);
+    const dst = out + ((<usize>t * <usize>m * <usize>n + <usize>j0) << 2);
+    gemvTBlock(at, b0, dst, <usize>n << 2, m, k, aRs, aCs, min(4, n - j0), accumulate);
+  }
+}
+
+/**
+ * One block of gemvT: columns j0..j0+cols (cols 1..4) of every row, B's rows j0.. starting at b0,
+ * row i written at dst + i*ds bytes. linearGroup (kernels/linear-group.ts) runs the same blocks, so
+ * its sums are these, bit for bit.
+ */
+export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, k: i32, aRs: i32, aCs: i32, cols: i32,
+  accumulate: i32): void {
+  const zero = f32x4.splat(0);
+  const rs = <usize>aRs << 2, cs = <isize>aCs << 2, ks = <usize>k << 2;
+  // Rows past n alias row 0 of the block; their sums are computed and dropped.
+  const b1 = cols > 1 ? b0 + ks : b0, b2 = cols > 2 ? b0 + 2 * ks : b0, b3 = cols > 3 ? b0 + 3 * ks : b0;
+  for (let i = 0; i < m; i++) {
+    let c0 = zero, c1 = zero, c2 = zero, c3 = zero;
+    const pa = at + <usize>i * rs;
+    let kk = 0;
+    for (; kk + 4 <= k; kk += 4) {
+      const off = <usize>kk << 2;
+      const av = aCs == 1 ? v128.load(pa + off) : loadStrided(pa + <usize>kk * cs, cs, 4, zero);
+      c0 = madd(av, v128.load(b0 + off), c0);
+      c1 = madd(av, v128.load(b1 + off), c1);
+      c2 = madd(av, v128.load(b2 + off), c2);
+      c3 = madd(av, v128.load(b3 + off), c3);
     }
+    if (kk < k) {
+      const off = <usize>kk << 2, r = k - kk;
+      const av = loadStrided(pa + <usize>kk * cs, cs, r, zero);
+      c0 = madd(av, loadN(b0 + off, r, zero), c0);
+      c1 = madd(av, loadN(b1 + off, r, zero), c1);
+      c2 = madd(av, loadN(b2 + off, r, zero), c2);
+      c3 = madd(av, loadN(b3 + off, r, zero), c3);
+    }
+    let res = f32x4.splat(hsum(c0));
+    res = f32x4.replace_lane(res, 1, hsum(c1));
+    res = f32x4.replace_lane(res, 2, hsum(c2));
+    res = f32x4.replace_lane(res, 3, hsum(c3));
+    const d = dst + <usize>i * ds;
+    if (accumulate) res = f32x4.add(res, loadN(d, cols, zero));
+    storeN(d, res, cols);
   }
 }
 

@@ -96,23 +96,29 @@ export function rmsnormBackwardDw(part: usize, dw: usize, blocks: i32, dim: i32,
  */
 export function rope(x: usize, positions: usize, cos: usize, sin: usize, out: usize, H: i32, D: i32, inverse: i32,
   start: i32, end: i32, tid: i32): void {
+  for (let r = start; r < end; r++) {
+    const row = (<usize>r * <usize>H * <usize>D) << 2;
+    ropeRow(x + row, out + row, cos, sin, load<i32>(positions + (<usize>r << 2)), H, D, inverse);
+  }
+}
+
+/** One row of rope: H heads of D at x rotated to out (kernels/decode.ts ropeKvWrite shares it). */
+// @ts-ignore: decorator
+@inline export function ropeRow(x: usize, out: usize, cos: usize, sin: usize, pos: i32, H: i32, D: i32, inverse: i32): void {
   const half = D >> 1;
   const zero = f32x4.splat(0);
-  for (let r = start; r < end; r++) {
-    const pos = load<i32>(positions + (<usize>r << 2));
-    const tc = cos + (<usize>pos * <usize>half << 2), ts = sin + (<usize>pos * <usize>half << 2);
-    for (let h = 0; h < H; h++) {
-      const base = (<usize>r * <usize>H + <usize>h) * <usize>D << 2;
-      const hb = <usize>half << 2;
-      for (let j = 0; j < half; j += 4) {
-        const n = min(4, half - j), o = <usize>j << 2;
-        const c = loadN(tc + o, n, zero);
-        let s = loadN(ts + o, n, zero);
-        if (inverse) s = f32x4.neg(s);
-        const x1 = loadN(x + base + o, n, zero), x2 = loadN(x + base + hb + o, n, zero);
-        storeN(out + base + o, f32x4.sub(f32x4.mul(x1, c), f32x4.mul(x2, s)), n);
-        storeN(out + base + hb + o, f32x4.add(f32x4.mul(x2, c), f32x4.mul(x1, s)), n);
-      }
+  const tc = cos + (<usize>pos * <usize>half << 2), ts = sin + (<usize>pos * <usize>half << 2);
+  for (let h = 0; h < H; h++) {
+    const base = (<usize>h * <usize>D) << 2;
+    const hb = <usize>half << 2;
+    for (let j = 0; j < half; j += 4) {
+      const n = min(4, half - j), o = <usize>j << 2;
+      const c = loadN(tc + o, n, zero);
+      let s = loadN(ts + o, n, zero);
+      if (inverse) s = f32x4.neg(s);
+      const x1 = loadN(x + base + o, n, zero), x2 = loadN(x + base + hb + o, n, zero);
+      storeN(out + base + o, f32x4.sub(f32x4.mul(x1, c), f32x4.mul(x2, s)), n);
+      storeN(out + base + hb + o, f32x4.add(f32x4.mul(x2, c), f32x4.mul(x1, s)), n);
     }
   }
 }

@@ -137,6 +137,45 @@ export interface SampleArgs {
   topP: number;
 }
 
+/**
+ * Several projections of one input in one call (decoding's q/k/v, gate/up): for each weight
+ * W_w [n_w, k] (HF Linear layout, stored dense) y_w = x @ W_w^T + bias_w, x [m, k] dense. The
+ * results equal, bit for bit, what the backend's own matmul (transB), binary add, unary silu and
+ * binary mul give when run one after another, as the tensor layer would run them: the fusion saves
+ * calls, never changes numbers.
+ */
+export interface LinearGroupArgs {
+  m: number;
+  k: number;
+  /** Output width n_w of each weight. */
+  n: number[];
+  /** Each weight's dtype (f16 only on backends with `halfStorage`). */
+  wDtype: ('f32' | 'f16')[];
+  /**
+   * 'none': outs[w] = y_w, plus `residual` [m, n_0] when one is given (one weight only: the
+   * residual add after o_proj or down_proj, residual + y in f32).
+   * 'swiglu': two weights (gate, up) of equal width and one output, silu(y_0) * y_1 with
+   * silu(v) = v * sigmoid(v).
+   */
+  epilogue: 'none' | 'swiglu';
+}
+
+/**
+ * Decoding's rotary embedding and KV-cache write in one call, equal bit for bit to `rope` on q and
+ * k followed by copies of the rotated k and of v into the caches: q [B*T, H, D] is rotated into
+ * qOut [B*T, H, D]; k, v [B*T, Hkv, D] go to kCache, vCache [B, maxLen, Hkv, D] at positions
+ * [pastLen, pastLen + T) of each batch item, k rotated.
+ */
+export interface RopeKvWriteArgs {
+  B: number;
+  T: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  pastLen: number;
+  maxLen: number;
+}
+
 export interface MemoryStats {
   /** Bytes held by live (not freed) buffers. */
   bytesInUse: number;
@@ -293,6 +332,16 @@ export interface Backend {
    */
   sample(logits: DeviceBuffer, uniforms: DeviceBuffer, tokens: DeviceBuffer, logprobs: DeviceBuffer,
     rows: number, vocab: number, args: SampleArgs): void;
+  // --- fused decoding routines (no backward: the tensor layer uses them without gradients) ------
+  /**
+   * See LinearGroupArgs. `weights`, `biases` (null: none) and, for 'none', `outs` [m, n_w] have one
+   * entry per weight; 'swiglu' has one output [m, n_0]. At most 3 weights.
+   */
+  linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
+    outs: DeviceBuffer[], args: LinearGroupArgs): void;
+  /** See RopeKvWriteArgs; positions [B*T] i32 and the tables cos, sin [maxPos, D/2] as for `rope`. */
+  ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
+    qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void;
 
   // --- optimizer -------------------------------------------------------------------------------
   /**

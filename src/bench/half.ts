@@ -1,7 +1,7 @@
 /**
  * Matmul with f16 weights against the same product with f32 weights, on shapes of a linear layer
- * (x @ W^T with W [out, in]) of Qwen2.5-0.5B: decoding (m = 1, one token; bandwidth-bound, where
- * half the bytes should show) and training (m = 512 rows: the forward x @ W^T and the backward
+ * (x @ W^T with W [out, in]) of Qwen2.5-0.5B: decoding (m = 1..64 rows, one token per sequence;
+ * bandwidth-bound at small m, where half the bytes should show) and training (m = 512 rows: the forward x @ W^T and the backward
  * dY @ W, where B is packed to f32 panels once and the f32 micro-kernel runs).
  */
 import type { Backend, DeviceBuffer, MatmulArgs } from '../backend/backend.js';
@@ -26,6 +26,8 @@ export const HALF_SHAPES: HalfShape[] = [
   { kind: 'decode', m: 1, n: 4864, k: 896, transB: true },
   { kind: 'decode', m: 1, n: 896, k: 4864, transB: true },
   { kind: 'decode', m: 4, n: 4864, k: 896, transB: true },
+  { kind: 'decode', m: 16, n: 4864, k: 896, transB: true },
+  { kind: 'decode', m: 64, n: 4864, k: 896, transB: true },
   { kind: 'training', m: 512, n: 4864, k: 896, transB: true },
   { kind: 'training', m: 512, n: 896, k: 4864, transB: true },
   { kind: 'training', m: 512, n: 896, k: 4864, transB: false },

@@ -9,7 +9,9 @@
 import type { Backend } from '../backend/backend.js';
 import { Embedding, Linear, Module, ModuleList, normalInit, RMSNorm, uninitialized, type Init } from '../nn/index.js';
 import { Prng } from '../util/prng.js';
-import { add, attention, getBackend, isGradEnabled, linear, mul, reshape, rope, silu, tidy, type Tensor } from '../tensor/index.js';
+import {
+  add, attention, getBackend, isGradEnabled, linear, linearGroup, mul, recordsGrad, reshape, rope, silu, tidy, type Tensor,
+} from '../tensor/index.js';
 import { attentionBiases, type ModelConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { makeRopeTables, type RopeTables } from './rope-tables.js';
@@ -49,6 +51,16 @@ function initFor(config: ModelConfig, options: BuildOptions): Init {
   return normalInit(new Prng(options.seed ?? 0), std);
 }
 
+/**
+ * Whether `linears` can run on x as one fused backend call (Backend.linearGroup): nothing records a
+ * gradient (decoding, prefill and log-probs under noGrad) and no LoRA adapter is on. The fused
+ * call gives the same numbers; it only saves backend calls.
+ */
+function fusable(x: Tensor, linears: readonly Linear[]): boolean {
+  for (const l of linears) if (l.adapter?.switch_.enabled) return false;
+  return !isGradEnabled() || !recordsGrad([x, ...linears.flatMap((l) => [l.weight, l.bias])]);
+}
+
 class Attention extends Module {
   readonly q_proj: Linear;
   readonly k_proj: Linear;
@@ -65,23 +77,35 @@ class Attention extends Module {
     this.o_proj = this.addModule('o_proj', new Linear(H * D, hidden, { init, bias: bias.o, weightDtype }));
   }
 
-  /** x [B, T, hidden] -> [B, T, hidden] */
-  forward(x: Tensor, layer: number, rot: RopeTables, options: ForwardOptions): Tensor {
+  /** x [B, T, hidden] -> residual + attention(x), [B, T, hidden] */
+  forward(x: Tensor, layer: number, rot: RopeTables, options: ForwardOptions, residual: Tensor): Tensor {
     const [B, T] = x.shape as [number, number];
     const { num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = this.config;
-    const q = rope(reshape(this.q_proj.forward(x), [B, T, H, D]), options.positions, rot.cos, rot.sin);
-    const k = rope(reshape(this.k_proj.forward(x), [B, T, Hkv, D]), options.positions, rot.cos, rot.sin);
-    const v = reshape(this.v_proj.forward(x), [B, T, Hkv, D]);
+    const qkv = [this.q_proj, this.k_proj, this.v_proj];
+    // Without gradients: q/k/v in one call, and with a cache the rotation and cache write in one more.
+    const fused = fusable(x, qkv);
+    const [qx, kx, v] = (fused ? linearGroup(x, qkv) : qkv.map((l) => l.forward(x)))
+      .map((t, i) => reshape(t, [B, T, i === 0 ? H : Hkv, D])) as [Tensor, Tensor, Tensor];
     const cache = options.cache;
     let out: Tensor;
     if (cache) {
       const pastLen = cache.length;
-      cache.write(layer, k, v);
+      let q: Tensor;
+      if (fused) {
+        q = cache.writeRotated(layer, qx, kx, v, options.positions, rot.cos, rot.sin);
+      } else {
+        q = rope(qx, options.positions, rot.cos, rot.sin);
+        cache.write(layer, rope(kx, options.positions, rot.cos, rot.sin), v);
+      }
       out = attention(q, cache.keys[layer]!, cache.values[layer]!, { pastLen, keyBias: options.keyBias ?? null });
     } else {
+      const q = rope(qx, options.positions, rot.cos, rot.sin);
+      const k = rope(kx, options.positions, rot.cos, rot.sin);
       out = attention(q, k, v, { keyBias: options.keyBias ?? null, keyStart: options.keyStart ?? null });
     }
-    return this.o_proj.forward(reshape(out, [B, T, H * D]));
+    const flat = reshape(out, [B, T, H * D]);
+    if (fusable(flat, [this.o_proj])) return linearGroup(flat, [this.o_proj], { residual })[0]!;
+    return add(residual, this.o_proj.forward(flat));
   }
 }
 
@@ -98,9 +122,15 @@ class Mlp extends Module {
     this.down_proj = this.addModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { init, bias, weightDtype }));
   }
 
-  /** SwiGLU: down(silu(gate(x)) * up(x)) */
-  forward(x: Tensor): Tensor {
-    return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  /** SwiGLU: down(silu(gate(x)) * up(x)), plus `residual` when given. */
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    const gateUp = [this.gate_proj, this.up_proj];
+    const act = fusable(x, gateUp)
+      ? linearGroup(x, gateUp, { epilogue: 'swiglu' })[0]!
+      : mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x));
+    if (!residual) return this.down_proj.forward(act);
+    if (fusable(act, [this.down_proj])) return linearGroup(act, [this.down_proj], { residual })[0]!;
+    return add(residual, this.down_proj.forward(act));
   }
 }
 
@@ -119,8 +149,8 @@ class DecoderLayer extends Module {
   }
 
   forward(x: Tensor, layer: number, rot: RopeTables, options: ForwardOptions): Tensor {
-    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, rot, options));
-    return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    const h = this.self_attn.forward(this.input_layernorm.forward(x), layer, rot, options, x);
+    return this.mlp.forward(this.post_attention_layernorm.forward(h), h);
   }
 }
 

@@ -17,3 +17,4 @@ export {
   type AttentionOptions, type LogprobEntropy,
 } from './ops/fused.js';
 export { sampleTokens, validateSampleArgs, type SampledTokens } from './ops/sample.js';
+export { linearGroup, ropeKvWrite, recordsGrad, type LinearGroupLayer, type LinearGroupOptions } from './ops/decode.js';

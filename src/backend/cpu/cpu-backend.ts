@@ -6,9 +6,10 @@
  */
 import os from 'node:os';
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, SampleArgs, StridedView,
-  UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
+  SampleArgs, StridedView, UnaryOp,
 } from '../backend.js';
+import { checkLinearGroup, checkRopeKvWrite, linearGroupComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { sizeClass, WasmAllocator } from './allocator.js';
 import { HEAP_BASE, MAP_INDEX, MAP_PARAMS } from './control.js';
@@ -39,7 +40,18 @@ export interface CpuBackendOptions {
 /** A block of the shared memory. */
 export class CpuBuffer implements DeviceBuffer {
   freed = false;
+  /**
+   * Whether the buffer, read as f16, may hold an Inf or NaN: true until a write of f16 bits over the
+   * whole buffer finds none. The f16 decode kernels widen such weights in half the operations.
+   */
+  halfSpecials = true;
   constructor(readonly byteLength: number, readonly ptr: number, readonly owner: CpuBackend) {}
+}
+
+/** Whether any of the f16 bits is an Inf or a NaN (all exponent bits set). */
+function hasHalfSpecials(bits: Uint16Array): boolean {
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) return true;
+  return false;
 }
 
 const UNARY_CODES: { [K in UnaryOp]: number } = {
@@ -139,6 +151,13 @@ export class CpuBackend implements Backend {
     }
     new Uint8Array(this.#memory.buffer, b.ptr + offset * size, data.length * size)
       .set(new Uint8Array(data.buffer, data.byteOffset, data.length * size));
+    if (data instanceof Uint16Array) {
+      const specials = hasHalfSpecials(data);
+      // A write of part of the buffer cannot vouch for the rest.
+      b.halfSpecials = offset === 0 && data.length * 2 + 2 >= b.byteLength ? specials : b.halfSpecials || specials;
+    } else {
+      b.halfSpecials = true;
+    }
   }
 
   readSync(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array {
@@ -270,7 +289,8 @@ export class CpuBackend implements Backend {
     const work = batch * m * n * Math.max(k, 1);
     if (m <= GEMV_MAX_M) {
       const common = [ap, bp, op, m, n, k, aRs, aCs, aBatchStride, bBatchStride, acc];
-      if (transB) this.#pool.run(bHalf ? 'gemvTHalf' : 'gemvT', common, batch * Math.ceil(n / 4), work);
+      if (transB && bHalf) this.#pool.run('gemvTHalf', [...common, this.#finiteHalves(b) ? 1 : 0], batch * Math.ceil(n / 4), work);
+      else if (transB) this.#pool.run('gemvT', common, batch * Math.ceil(n / 4), work);
       else this.#pool.run(bHalf ? 'gemvNHalf' : 'gemvN', common, batch * Math.ceil(n / 16), work);
       return;
     }
@@ -304,8 +324,9 @@ export class CpuBackend implements Backend {
         const base = (scratch - p0 * panelFloats * 4) >>> 0;
         if (!shared || t0 === 0 || wide) {
           const units = (shared ? 1 : cnt) * (p1 - p0);
-          this.#pool.run(bHalf ? 'packBHalf' : 'packB', [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0],
-            units, units * panelFloats);
+          const packArgs = [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0];
+          if (bHalf) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(b) ? 1 : 0], units, units * panelFloats);
+          else this.#pool.run('packB', packArgs, units, units * panelFloats);
         }
         const splitCols = this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k) ? 1 : 0;
         const units = cnt * (splitCols ? p1 - p0 : rowBlocks);
@@ -495,6 +516,55 @@ export class CpuBackend implements Backend {
     const scratch = this.#scratch(stride * this.threads);
     const topK = args.topK > 0 && args.topK < vocab ? args.topK : 0;
     this.#pool.run(op, [...ptrs, vocab, args.temperature, topK, args.topP, scratch, stride], rows, rows * vocab);
+  // --- fused decoding routines ------------------------------------------------------------------
+
+  linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
+    outs: DeviceBuffer[], args: LinearGroupArgs): void {
+    checkLinearGroup(weights, biases, residual, outs, args);
+    const { m, k, n, wDtype, epilogue } = args;
+    // Past the gemv sizes matmul packs B and runs the blocked kernel: those stay separate calls.
+    if (m > GEMV_MAX_M) {
+      linearGroupComposed(this, x, weights, biases, residual, outs, args);
+      return;
+    }
+    const op = 'linearGroup';
+    const swiglu = epilogue === 'swiglu';
+    const xp = this.#arg(x, m * k, op, 'x');
+    const slots: number[] = [];
+    let units = 0;
+    for (let w = 0; w < 3; w++) {
+      if (w >= weights.length) {
+        slots.push(0, 0, 0, 0, 0);
+        continue;
+      }
+      const half = wDtype[w] === 'f16';
+      const bias = biases[w];
+      const out = swiglu && w === 1 ? 0 : this.#arg(outs[w]!, m * n[w]!, op, `output ${w}`);
+      slots.push(this.#arg(weights[w]!, n[w]! * k, op, `weight ${w}`, half ? 2 : 4), n[w]!, bias ? this.#arg(bias, n[w]!, op, `bias ${w}`) : 0,
+        out, half ? (this.#finiteHalves(weights[w]!) ? 2 : 1) : 0);
+      if (!(swiglu && w === 1)) units += Math.ceil(n[w]! / 4);
+    }
+    const res = residual ? this.#arg(residual, m * n[0]!, op, 'residual') : 0;
+    // A swiglu unit keeps its block of `up` (m <= 4 rows of 4 floats) in 64 bytes per thread.
+    const tmp = swiglu ? this.#scratch(64 * this.threads) : 0;
+    if (m === 0) return;
+    const work = m * Math.max(k, 1) * n.reduce((a, b) => a + b, 0);
+    this.#pool.run(op, [xp, m, k, res, swiglu ? 1 : 0, tmp, ...slots], units, work);
+  }
+
+  ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
+    qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void {
+    const op = 'ropeKvWrite';
+    checkRopeKvWrite(args);
+    const { B, T, H, Hkv, D, pastLen, maxLen } = args;
+    const rows = B * T;
+    const maxPos = Math.floor(Math.min(cos.byteLength, sin.byteLength) / 4 / Math.max(D / 2, 1));
+    const pp = this.#ids(positions, rows, maxPos, op, 'position');
+    const qe = rows * H * D, kve = rows * Hkv * D, cache = B * maxLen * Hkv * D;
+    const ptrs = [this.#arg(q, qe, op, 'q'), this.#arg(k, kve, op, 'k'), this.#arg(v, kve, op, 'v'), pp,
+      this.#arg(cos, 0, op, 'cos'), this.#arg(sin, 0, op, 'sin'), this.#arg(qOut, qe, op, 'qOut'),
+      this.#arg(kCache, cache, op, 'kCache'), this.#arg(vCache, cache, op, 'vCache')];
+    this.#pool.run(op, [...ptrs, T, H, Hkv, D, pastLen, maxLen], rows, rows * (H + 2 * Hkv) * D);
   }
 
   // --- optimizer -------------------------------------------------------------------------------
@@ -541,6 +611,11 @@ export class CpuBackend implements Backend {
       }
     }
     return b.ptr + offset * 4;
+  }
+
+  /** Whether an f16 buffer is known to hold no Inf or NaN (see CpuBuffer.halfSpecials). */
+  #finiteHalves(buf: DeviceBuffer): boolean {
+    return !(buf as CpuBuffer).halfSpecials;
   }
 
   /** Checks that `rows` i32 ids lie in [0, limit) (a kernel would read out of bounds) and returns their address. */

@@ -4,9 +4,10 @@
  * WebGPU backends are tested against it. Speed is not a goal here.
  */
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, SampleArgs, StridedView,
-  UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
+  SampleArgs, StridedView, UnaryOp,
 } from '../backend.js';
+import { linearGroupComposed, ropeKvWriteComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { forEachIndex, host, HostBuffer, view } from './buffers.js';
 import { sampleRow, uniformFromBits } from './sample.js';
@@ -466,6 +467,15 @@ export class ReferenceBackend implements Backend {
       ts[r] = token;
       lps[r] = logprob;
     }
+  // The definition: the plain kernels in the order the tensor layer runs them unfused.
+  linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
+    outs: DeviceBuffer[], args: LinearGroupArgs): void {
+    linearGroupComposed(this, x, weights, biases, residual, outs, args);
+  }
+
+  ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
+    qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void {
+    ropeKvWriteComposed(this, q, k, v, positions, cos, sin, qOut, kCache, vCache, args);
   }
 
   adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, args: AdamWArgs): void {

@@ -10,9 +10,10 @@
  * with `subgroups`, the row reductions use subgroup operations. Pipelines are keyed by variant.
  */
 import type {
-  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, MatmulArgs, MemoryStats, ReduceOp, SampleArgs, StridedView,
-  UnaryOp,
+  AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
+  SampleArgs, StridedView, UnaryOp,
 } from '../backend.js';
+import { linearGroupComposed, ropeKvWriteComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
 import { f16ArrayToF32 } from '../../util/float16.js';
@@ -364,6 +365,17 @@ export class WebGpuBackend implements Backend {
     const params = new Params().u32(rows, vocab, mode, topK).f32(invT, Math.min(invT * Math.LOG2E, 3.4e38), args.topP);
     this.#run(op, `${op}:${this.subgroups}`, () => sampleWgsl(this.subgroups), params,
       [this.#in(logits, op, rows * vocab), this.#in(uniforms, op, rows), this.#out(tokens, op, rows), this.#out(logprobs, op, rows)], rows);
+  // --- fused decoding routines ---------------------------------------------------------------
+
+  // No fused shaders yet: the plain kernels, queued in the order the tensor layer would queue them.
+  linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
+    outs: DeviceBuffer[], args: LinearGroupArgs): void {
+    linearGroupComposed(this, x, weights, biases, residual, outs, args);
+  }
+
+  ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
+    qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void {
+    ropeKvWriteComposed(this, q, k, v, positions, cos, sin, qOut, kCache, vCache, args);
   }
 
   // --- optimizer -------------------------------------------------------------------------------
