@@ -3,12 +3,13 @@
 // the server keeps serving. Starts `tinyzero serve` on the bundled Countdown base model on
 // 127.0.0.1 (a free port), prints JSON, stops the server with SIGTERM. Needs `npm run build`.
 //   node scripts/bench-serve.mjs [requests=64] [max_tokens=32] [bad=1000]
+// The server runs with --threads 1; SERVE_ARGS="--batch-window-ms 20" passes more serve options.
 import { spawn } from 'node:child_process';
 
 const [requests = 64, maxTokens = 32, badCount = 1000] = process.argv.slice(2).map(Number);
 const maxBody = 65536;
 const child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve', '--model', 'assets/models/countdown-base', '--port', '0',
-  '--max-body-bytes', String(maxBody), '--threads', '1'], { stdio: ['ignore', 'inherit', 'pipe'] });
+  '--max-body-bytes', String(maxBody), '--threads', '1', ...(process.env.SERVE_ARGS ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'inherit', 'pipe'] });
 let stderr = '';
 const url = await new Promise((resolve, reject) => {
   child.stderr.on('data', (d) => {
