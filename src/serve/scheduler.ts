@@ -123,12 +123,26 @@ export class Scheduler {
     })));
   }
 
+  /**
+   * Starts a generation on an idle server after the batch window; while requests keep arriving
+   * (a burst whose requests reach the server spread out), the window is extended, up to 8 windows.
+   */
   #kick(): void {
     if (this.#running || this.#timer !== null || this.#queue.length === 0) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.#runNext();
-    }, this.#options.batchWindowMs);
+    let windows = 0;
+    let seen = this.#queue.length;
+    const wait = (): void => {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        if (this.#queue.length > seen && ++windows < 8) {
+          seen = this.#queue.length;
+          wait();
+          return;
+        }
+        void this.#runNext();
+      }, this.#options.batchWindowMs);
+    };
+    wait();
   }
 
   /** The oldest request's group: every later compatible request that fits the batch limits. */
