@@ -3,12 +3,14 @@
 // the server keeps serving. Starts `tinyzero serve` on the bundled Countdown base model on
 // 127.0.0.1 (a free port), prints JSON, stops the server with SIGTERM. Needs `npm run build`.
 //   node scripts/bench-serve.mjs [requests=64] [max_tokens=32] [bad=1000]
+// The server runs with --threads 1; SERVE_ARGS="--batch-window-ms 20" passes more serve options.
 import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
 
 const [requests = 64, maxTokens = 32, badCount = 1000] = process.argv.slice(2).map(Number);
 const maxBody = 65536;
 const child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve', '--model', 'assets/models/countdown-base', '--port', '0',
-  '--max-body-bytes', String(maxBody), '--threads', '1'], { stdio: ['ignore', 'inherit', 'pipe'] });
+  '--max-body-bytes', String(maxBody), '--threads', '1', ...(process.env.SERVE_ARGS ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'inherit', 'pipe'] });
 let stderr = '';
 const url = await new Promise((resolve, reject) => {
   child.stderr.on('data', (d) => {
@@ -19,10 +21,20 @@ const url = await new Promise((resolve, reject) => {
   child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
 });
 
-const post = async (path, body) => {
-  const res = await fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-  return { status: res.status, text: await res.text() };
-};
+// node:http with an agent that opens a socket per request in flight, so that a burst is sent at once.
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+const post = (path, body) => new Promise((resolve, reject) => {
+  const req = request(`${url}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => { text += d; });
+    res.on('end', () => resolve({ status: res.statusCode, text }));
+    res.on('error', reject);
+  });
+  // A server that answers 413 before reading the body may close the socket while it is still sent.
+  req.on('error', (e) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? resolve({ status: 0, text: e.message }) : reject(e)));
+  req.end(body);
+});
 const health = async () => (await fetch(`${url}/health`)).json();
 const prompt = (i) => `Using the numbers [${i % 10}, ${(i * 7) % 13}, ${(i * 3) % 17}], create an equation that equals ${i + 10}.`;
 const completion = async (i) => {
@@ -89,6 +101,7 @@ try {
     servesAfter: after.text === sequential.out[1].text,
   };
 } finally {
+  agent.destroy();
   child.kill('SIGTERM');
   result.exitCodeAfterSigterm = await new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }

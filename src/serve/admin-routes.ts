@@ -26,7 +26,7 @@ export function handleHealth(ctx: AdminRouteContext, res: ServerResponse): void 
     queued_rows: s.queuedRows,
     running: s.running,
     generate_calls: s.generateCalls,
-    completed_requests: s.jobs,
+    completed_requests: s.requests,
   });
 }
 

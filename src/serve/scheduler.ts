@@ -1,5 +1,5 @@
 /**
- * Continuous request batching: requests that arrive while a generation runs (or within a short
+ * Request batching: requests that arrive while a generation runs (or within a short
  * window of an idle server) are grouped into one `generate()` call when their sampling is
  * compatible: the same model or adapter, ignore_eos, and the same temperature/top-p/top-k (all
  * greedy requests share one group whatever their top-p/top-k). A group generates to its largest
@@ -69,7 +69,9 @@ interface Pending {
 export interface SchedulerStats {
   /** generate() calls made so far. */
   generateCalls: number;
-  /** Requests (jobs) completed. */
+  /** Requests answered (a request with k prompts is one request and k jobs). */
+  requests: number;
+  /** Jobs (one per prompt) answered. */
   jobs: number;
   /** Rows generated. */
   rows: number;
@@ -88,7 +90,7 @@ export class Scheduler {
   #closed = false;
   #seededCount = 0;
   #idle: (() => void)[] = [];
-  readonly stats: SchedulerStats = { generateCalls: 0, jobs: 0, rows: 0, queuedRows: 0, running: false };
+  readonly stats: SchedulerStats = { generateCalls: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false };
 
   constructor(host: ModelHost, options: SchedulerOptions) {
     this.#host = host;
@@ -120,15 +122,32 @@ export class Scheduler {
       this.#queuedRows += job.n;
       this.stats.queuedRows = this.#queuedRows;
       this.#kick();
-    })));
+    }))).then((results) => {
+      this.stats.requests++;
+      return results;
+    });
   }
 
+  /**
+   * Starts a generation on an idle server after the batch window; while requests keep arriving
+   * (a burst whose requests reach the server spread out), the window is extended, up to 8 windows.
+   */
   #kick(): void {
     if (this.#running || this.#timer !== null || this.#queue.length === 0) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.#runNext();
-    }, this.#options.batchWindowMs);
+    let windows = 0;
+    let seen = this.#queue.length;
+    const wait = (): void => {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        if (this.#queue.length > seen && ++windows < 8) {
+          seen = this.#queue.length;
+          wait();
+          return;
+        }
+        void this.#runNext();
+      }, this.#options.batchWindowMs);
+    };
+    wait();
   }
 
   /** The oldest request's group: every later compatible request that fits the batch limits. */

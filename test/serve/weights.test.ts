@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { loadCausalLM } from '../../src/models/load.js';
 import { LoraModel, loadLora } from '../../src/models/lora.js';
 import { readSafetensors, rawToFloat32 } from '../../src/models/safetensors.js';
 import { writeSafetensors, type WritableTensor } from '../../src/models/safetensors-write.js';
+import { setBackend } from '../../src/tensor/index.js';
 import { Prng } from '../../src/util/prng.js';
 import { baseModelDir, choiceIds, post, referenceRows, startFixture, type Fixture } from './fixture.js';
 
@@ -143,4 +145,36 @@ describe('tinyzero serve weight updates', () => {
     assert.equal(gone.status, 404);
     assert.equal(await version(), v0 + 3);
   });
+});
+
+test('--lora serves the base model with the adapter applied, as generate --lora, and keeps it across a weight update', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'tinyzero-serve-lora-'));
+  let f: Fixture | null = null;
+  try {
+    const dir = join(tmp, 'adapter');
+    // The adapter is made before the server's backend exists.
+    setBackend(new ReferenceBackend());
+    await adapterFolder(dir);
+    f = await startFixture({ loraDir: dir });
+    const ids = f.tokenizer.encode(promptText, { addSpecialTokens: false });
+    const ask = () => f!.client.completions.create({ model: 'countdown-base', prompt: ids, max_tokens: 12, temperature: 0, logprobs: 1, ...{ return_tokens_as_token_ids: true, ignore_eos: true } });
+    const reference = loadCausalLM(baseModelDir, { frozen: true });
+    const lora = loadLora(reference, dir);
+    try {
+      const want = await referenceRows({ ...f, reference }, ids, { maxNewTokens: 12, temperature: 0, ignoreEos: true });
+      const plain = await referenceRows(f, ids, { maxNewTokens: 12, temperature: 0, ignoreEos: true });
+      const got = await ask();
+      assert.deepEqual(choiceIds(got.choices[0]!.logprobs?.tokens), want[0]!.ids);
+      assert.notDeepEqual(want[0]!.logprobs, plain[0]!.logprobs, 'the adapter matters');
+      const update = await post(`${f.server.url}/update_weights_from_disk`, JSON.stringify({ model_path: baseModelDir }));
+      assert.equal(update.json.success, true, update.text);
+      assert.deepEqual((await ask()).choices[0]!.logprobs?.token_logprobs, got.choices[0]!.logprobs?.token_logprobs, 'the adapter is applied to the new base too');
+    } finally {
+      lora.dispose();
+      reference.dispose();
+    }
+  } finally {
+    await f?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
