@@ -516,6 +516,8 @@ export class CpuBackend implements Backend {
     const scratch = this.#scratch(stride * this.threads);
     const topK = args.topK > 0 && args.topK < vocab ? args.topK : 0;
     this.#pool.run(op, [...ptrs, vocab, args.temperature, topK, args.topP, scratch, stride], rows, rows * vocab);
+  }
+
   // --- fused decoding routines ------------------------------------------------------------------
 
   linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,

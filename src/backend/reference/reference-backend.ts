@@ -467,6 +467,8 @@ export class ReferenceBackend implements Backend {
       ts[r] = token;
       lps[r] = logprob;
     }
+  }
+
   // The definition: the plain kernels in the order the tensor layer runs them unfused.
   linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
     outs: DeviceBuffer[], args: LinearGroupArgs): void {

@@ -365,6 +365,8 @@ export class WebGpuBackend implements Backend {
     const params = new Params().u32(rows, vocab, mode, topK).f32(invT, Math.min(invT * Math.LOG2E, 3.4e38), args.topP);
     this.#run(op, `${op}:${this.subgroups}`, () => sampleWgsl(this.subgroups), params,
       [this.#in(logits, op, rows * vocab), this.#in(uniforms, op, rows), this.#out(tokens, op, rows), this.#out(logprobs, op, rows)], rows);
+  }
+
   // --- fused decoding routines ---------------------------------------------------------------
 
   // No fused shaders yet: the plain kernels, queued in the order the tensor layer would queue them.
