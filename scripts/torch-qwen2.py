@@ -16,8 +16,8 @@ Subcommands print one JSON object on stdout:
   rl-step --model DIR --batch FILE [--rows N] [--rounds R]
                                          a recorded RL batch (scripts/record-rl-batch.mjs) through
                                          old log-probs and the PPO policy update, padded as TRL and
-                                         HF pad: seconds of each phase, best of R (fresh weights
-                                         each round)
+                                         HF pad: seconds of each phase, best of R rounds (fresh
+                                         weights each round)
 Common: --threads T (torch.set_num_threads).
 
 OpenBLAS picks its kernels from the CPU it detects; the caller sets OPENBLAS_CORETYPE when the
@@ -347,7 +347,7 @@ def cmd_rl_step(args):
         diff = (sums.double() - torch.tensor(r["oldLogProbSums"][:n], dtype=torch.float64)).abs().max().item()
         return t1 - t0, t2 - t1, diff
 
-    once()  # warm-up
+    # No separate warm-up: a replay takes seconds, and the best of the rounds leaves out a slow first one.
     best_old, best_update, diff = math.inf, math.inf, 0.0
     for _ in range(args.rounds):
         o, u, d = once()

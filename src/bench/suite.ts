@@ -79,10 +79,10 @@ function machine(): BenchReport['machine'] {
   return { cpu: os.cpus()[0]?.model.trim() ?? 'unknown', cores: os.availableParallelism(), node: process.version, platform: `${process.platform}/${process.arch}` };
 }
 
-/** The RL step's settings: quick replays 32 rows once; a full run all rows, best of 2, with one profiled replay. */
+/** The RL step's settings: quick replays 16 rows (one prompt's group) once; a full run all rows, best of 2, with one profiled replay. */
 function rlStepOn(pool: BackendPair['pool'], threads: number, opts: BenchOptions): Promise<RlStepResult> {
   const q = opts.quick;
-  return benchRlStep(pool, { file: opts.rlBatch, rows: q ? 32 : undefined, rounds: q ? 1 : 2, threads, profile: true, log: opts.log });
+  return benchRlStep(pool, { file: opts.rlBatch, rows: q ? 16 : undefined, rounds: q ? 1 : 2, threads, profile: true, log: opts.log });
 }
 
 /** Only the RL step (`bench --only rl-step`). */
