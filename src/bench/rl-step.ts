@@ -26,16 +26,28 @@ export const PACKAGE_ROOT = new URL('../../../', import.meta.url).pathname;
 export const DEFAULT_RL_BATCH = join(PACKAGE_ROOT, 'assets/bench/countdown-step1.json.gz');
 
 /**
- * How the batch goes through the actor: `actor` is spread last into updatePolicy's options. Packed
- * sequences (`use_remove_padding`) become one more entry of RL_STEP_MODES, e.g.
- * `{ name: 'packed', actor: { useRemovePadding: true } }`, with the same flag handed to
- * computeLogProbs in `replayRlStep` if its signature takes it.
+ * How the batch goes through the actor: padded (veRL's layout), or packed (`use_remove_padding`, once
+ * the actor has it: then `{ name: 'packed', removePadding: true }` joins RL_STEP_MODES, nothing else).
  */
 export interface ReplayMode {
   name: string;
-  actor: Partial<ActorUpdateOptions>;
+  removePadding: boolean;
 }
-export const RL_STEP_MODES: readonly ReplayMode[] = [{ name: 'padded', actor: {} }];
+export const RL_STEP_MODES: readonly ReplayMode[] = [{ name: 'padded', removePadding: false }];
+
+/**
+ * computeLogProbs's micro-batch argument: the rows per forward in builds from before packed sequences,
+ * a MicroBatching ({ microBatchRows, useDynamicBsz, maxTokenLen, removePadding }) since. Told apart by
+ * the parameter's name in the function's source, so one replay drives an older build beside this one
+ * (scripts/bench-compare-rl.mjs).
+ */
+export function logProbMicro(fn: (...args: never[]) => unknown, rows: number, removePadding: boolean): unknown {
+  if (/^async function computeLogProbs\(model, batch, microRows\b/.test(fn.toString())) {
+    if (removePadding) throw new Error('this build\'s computeLogProbs has no packed sequences (use_remove_padding)');
+    return rows;
+  }
+  return { microBatchRows: rows, useDynamicBsz: false, maxTokenLen: 0, removePadding };
+}
 
 /** The engine a replay runs on: this build's, or another build's (scripts/bench-compare-rl.mjs). */
 export interface RlEngine {
@@ -74,7 +86,7 @@ export async function replayRlStep(engine: RlEngine, be: Backend, r: RecordedBat
   try {
     const { miniRows, microRows, logProbRows } = replayBatching(r, batch.rows);
     let t0 = performance.now();
-    const { logp } = await engine.computeLogProbs(model, batch, logProbRows, r.temperature);
+    const { logp } = await engine.computeLogProbs(model, batch, logProbMicro(engine.computeLogProbs, logProbRows, mode.removePadding) as never, r.temperature);
     const oldLogProbSeconds = (performance.now() - t0) / 1000;
     const R = batch.responseLength;
     let diff = 0;
@@ -83,12 +95,12 @@ export async function replayRlStep(engine: RlEngine, be: Backend, r: RecordedBat
       for (let t = 0; t < batch.responseLengths[i]!; t++) s += logp[i * R + t]!;
       diff = Math.max(diff, Math.abs(s - r.oldLogProbSums[i]!));
     }
-    const options: ActorUpdateOptions = {
+    // removePadding is BatchingOptions' since packed sequences; builds from before ignore it.
+    const options = {
       miniBatchRows: miniRows, microBatchRows: microRows, useDynamicBsz: false, maxTokenLen: 0, epochs: a.ppoEpochs, shuffle: false,
-      gradClip: a.gradClip, temperature: r.temperature, seed: 1, step: 1,
+      gradClip: a.gradClip, temperature: r.temperature, seed: 1, step: 1, removePadding: mode.removePadding,
       loss: { clipRatio: a.clipRatio, entropyCoeff: a.entropyCoeff, useKlLoss: false, lossAggMode: a.lossAggMode as LossAggMode },
-      ...mode.actor,
-    };
+    } as ActorUpdateOptions;
     t0 = performance.now();
     const metrics = await engine.updatePolicy(model, optimizer, { ...batch, oldLogProb: logp }, options);
     const updateSeconds = (performance.now() - t0) / 1000;

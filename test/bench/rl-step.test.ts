@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { CpuBackend } from '../../src/backend/index.js';
 import { profileBackend } from '../../src/bench/op-profile.js';
 import { readRecordedBatch, toStepBatch } from '../../src/bench/rl-batch.js';
-import { benchRlStep, DEFAULT_RL_BATCH, replayBatching, replayRlStep, RL_STEP_MODES, THIS_ENGINE } from '../../src/bench/rl-step.js';
+import { benchRlStep, DEFAULT_RL_BATCH, logProbMicro, replayBatching, replayRlStep, RL_STEP_MODES, THIS_ENGINE } from '../../src/bench/rl-step.js';
 import { formatRlStep } from '../../src/bench/rl-step-table.js';
 
 const recorded = readRecordedBatch(DEFAULT_RL_BATCH);
@@ -78,6 +78,19 @@ test('a replay recomputes the recording\'s old log-probs and trains on them', as
   } finally {
     be.destroy();
   }
+});
+
+test('computeLogProbs gets rows per forward from builds before packed sequences, a MicroBatching from later ones', () => {
+  // Stand-ins with the two signatures (tsc keeps parameter names in the compiled source).
+  const before = async function computeLogProbs(model: unknown, batch: unknown, microRows: number, temperature: number): Promise<unknown> {
+    return [model, batch, microRows, temperature];
+  };
+  const after = async function computeLogProbs(model: unknown, batch: unknown, micro: object, temperature: number): Promise<unknown> {
+    return [model, batch, micro, temperature];
+  };
+  assert.equal(logProbMicro(before, 32, false), 32);
+  assert.throws(() => logProbMicro(before, 32, true), /no packed sequences/);
+  assert.deepEqual(logProbMicro(after, 32, true), { microBatchRows: 32, useDynamicBsz: false, maxTokenLen: 0, removePadding: true });
 });
 
 test('profileBackend counts each backend call once, by op, and puts the methods back', async () => {
