@@ -34,6 +34,8 @@ export interface BenchOptions {
   rlStep?: boolean;
   /** The recorded batch for the RL step (default: `npm start`'s step 1, in assets/bench). */
   rlBatch?: string;
+  /** Replay only the first rows of the recorded batch (default all; quick: 16). */
+  rlRows?: number;
   /** Progress lines (to stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -82,7 +84,7 @@ function machine(): BenchReport['machine'] {
 /** The RL step's settings: quick replays 16 rows (one prompt's group) once; a full run all rows, best of 2, with one profiled replay. */
 function rlStepOn(pool: BackendPair['pool'], threads: number, opts: BenchOptions): Promise<RlStepResult> {
   const q = opts.quick;
-  return benchRlStep(pool, { file: opts.rlBatch, rows: q ? 16 : undefined, rounds: q ? 1 : 2, threads, profile: true, log: opts.log });
+  return benchRlStep(pool, { file: opts.rlBatch, rows: opts.rlRows ?? (q ? 16 : undefined), rounds: q ? 1 : 2, threads, profile: true, log: opts.log });
 }
 
 /** Only the RL step (`bench --only rl-step`). */

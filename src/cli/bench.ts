@@ -16,6 +16,7 @@ const spec = {
   'no-rl-step': { type: 'boolean' as const, help: 'skip the RL step on the recorded batch' },
   only: { type: 'string' as const, help: 'rl-step: run only the RL step (old log-probs + update_actor on a recorded batch, beside PyTorch)' },
   'rl-batch': { type: 'string' as const, help: 'recorded batch for the RL step (default assets/bench/countdown-step1.json.gz; scripts/record-rl-batch.mjs writes one)' },
+  'rl-rows': { type: 'string' as const, help: 'replay only the first N rows of the recorded batch (default all; --quick: 16)' },
 };
 const SECTIONS = ['rl-step'];
 
@@ -26,7 +27,7 @@ export const benchCommand: Command = {
   summary: 'benchmark matmul, kernels, a training step, decoding and the RL step beside onnxruntime, tfjs and PyTorch',
   usage: formatUsage({
     synopsis: ['tinyzero bench [--device cpu|webgpu] [--threads N] [--model DIR] [--out FILE] [--quick] [--json]',
-      'tinyzero bench --only rl-step [--rl-batch FILE] [--threads N] [--out FILE] [--quick] [--json]'],
+      'tinyzero bench --only rl-step [--rl-batch FILE] [--rl-rows N] [--threads N] [--out FILE] [--quick] [--json]'],
     description: 'Benchmarks matmul beside onnxruntime and tfjs, the fused kernels, a training step, batched decoding and ' +
       'the RL step (a recorded `npm start` batch through old log-probs and update_actor, beside PyTorch where installed); ' +
       'prints a table and writes the JSON report.',
@@ -47,6 +48,7 @@ export const benchCommand: Command = {
       qwen: parsed.options['no-qwen'] !== true,
       rlStep: parsed.options['no-rl-step'] !== true,
       rlBatch: stringOption(parsed, 'rl-batch'),
+      rlRows: parsed.options['rl-rows'] === undefined ? undefined : intOption(parsed, 'rl-rows', 1, cmd),
       log: (line: string) => console.error(line),
     };
     let report: object;

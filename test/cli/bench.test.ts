@@ -78,14 +78,14 @@ test('bench --only rl-step --quick --json runs the RL step alone on the recorded
   const dir = mkdtempSync(join(tmpdir(), 'tinyzero-bench-'));
   try {
     const out = join(dir, 'report.json');
-    const r = spawnSync(process.execPath, [main, 'bench', '--only', 'rl-step', '--quick', '--json', '--threads', '1', '--out', out], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [main, 'bench', '--only', 'rl-step', '--quick', '--rl-rows', '8', '--json', '--threads', '1', '--out', out], { encoding: 'utf8', timeout: 300_000 });
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Record<string, unknown>;
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), report);
     assert.equal(report['schema'], 'tinyzero-bench-rl-step/1');
     assert.ok(!('matmul' in report), 'no other section ran');
     const step = report['rlStep'] as { rows: number; model: string; ours: Record<string, number | string>[]; torch: { available: boolean } };
-    assert.equal(step.rows, 16);
+    assert.equal(step.rows, 8, '--rl-rows');
     assert.equal(step.model, 'assets/models/countdown-base');
     assert.deepEqual(step.ours.map((o) => o['mode']), ['padded']);
     for (const key of ['oldLogProbSeconds', 'updateSeconds', 'seconds', 'validTokensPerSecond']) assert.ok(isNum(step.ours[0]![key]), key);
