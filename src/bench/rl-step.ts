@@ -197,6 +197,7 @@ export async function benchRlStep(be: Backend, opts: RlStepOptions): Promise<RlS
       validTokensPerSecond: round(valid / seconds, 0), oldLogProbMaxAbsDiff: round(b.oldLogProbMaxAbsDiff, 5),
     };
   });
+  for (const o of ours) log(`bench: rl step: ${o.mode}: old_log_prob ${o.oldLogProbSeconds} s, update_actor ${o.updateSeconds} s, ${o.validTokensPerSecond} valid tokens/s`);
   let profile: OpProfile | null = null;
   if (opts.profile) {
     log('bench: rl step: per-op profile of a padded replay');
