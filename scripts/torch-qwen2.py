@@ -315,8 +315,8 @@ def cmd_rl_step(args):
     r, n, ids, pos, bias, responses, rmask, adv = _rl_batch(args.batch, args.rows)
     P, T, a = r["promptLength"], r["temperature"], r["actor"]
     mini = min(n, a["ppoMiniBatchSize"] * r["n"])
-    micro = min(n, a["ppoMicroBatchSize"] * r["n"])
-    lp_rows = min(n, r["logProbMicroBatchSize"])
+    micro = min(n, (a["ppoMicroBatchSize"] or a["ppoMiniBatchSize"]) * r["n"])  # null: the whole mini-batch
+    lp_rows = min(n, r["logProbMicroBatchSize"] or n)
     clip = a["clipRatio"]
     if a["lossAggMode"] != "token-mean" or a["entropyCoeff"] != 0 or a["ppoEpochs"] != 1:
         raise SystemExit("rl-step: only token-mean, entropy_coeff 0 and one PPO epoch are written here")

@@ -13,7 +13,8 @@ export const RL_BATCH_SCHEMA = 'tinyzero-rl-batch/1';
 /** The actor settings of the recorded run (veRL's keys, camelCased). */
 export interface RecordedActor {
   ppoMiniBatchSize: number;
-  ppoMicroBatchSize: number;
+  /** null: the whole mini-batch at once (veRL's null). */
+  ppoMicroBatchSize: number | null;
   ppoEpochs: number;
   clipRatio: number;
   entropyCoeff: number;
@@ -35,7 +36,8 @@ export interface RecordedBatch {
   temperature: number;
   /** Samples per prompt: the actor's batch sizes are in prompts and scale by n, as in veRL. */
   n: number;
-  logProbMicroBatchSize: number;
+  /** null: every row in one forward. */
+  logProbMicroBatchSize: number | null;
   actor: RecordedActor;
   rows: number;
   uid: number[];

@@ -72,8 +72,8 @@ export function replayBatching(r: RecordedBatch, rows: number): { miniRows: numb
   const a = r.actor;
   return {
     miniRows: Math.min(rows, a.ppoMiniBatchSize * r.n),
-    microRows: Math.min(rows, a.ppoMicroBatchSize * r.n),
-    logProbRows: Math.min(rows, r.logProbMicroBatchSize),
+    microRows: Math.min(rows, (a.ppoMicroBatchSize ?? a.ppoMiniBatchSize) * r.n),
+    logProbRows: Math.min(rows, r.logProbMicroBatchSize ?? rows),
   };
 }
 
