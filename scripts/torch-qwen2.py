@@ -13,6 +13,11 @@ Subcommands print one JSON object on stdout:
   train   --model DIR --batch B --seq-len L [--rounds R]
                                          one full training step: forward, token log-prob loss,
                                          backward, AdamW; best of R
+  rl-step --model DIR --batch FILE [--rows N] [--rounds R]
+                                         a recorded RL batch (scripts/record-rl-batch.mjs) through
+                                         old log-probs and the PPO policy update, padded as TRL and
+                                         HF pad: seconds of each phase, best of R rounds (fresh
+                                         weights each round)
 Common: --threads T (torch.set_num_threads).
 
 OpenBLAS picks its kernels from the CPU it detects; the caller sets OPENBLAS_CORETYPE when the
@@ -117,8 +122,9 @@ class Qwen2:
         x1, x2 = x[..., : d // 2], x[..., d // 2 :]
         return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
-    def forward(self, ids, positions, cache=None):
-        """ids, positions [B, T]; cache: list of (k, v) per layer, extended in place. Returns logits [B, T, V]."""
+    def forward(self, ids, positions, cache=None, key_bias=None, return_hidden=False):
+        """ids, positions [B, T]; cache: list of (k, v) per layer, extended in place; key_bias [B, S] added to the
+        scores of padded keys (0 or a large negative value). Returns logits [B, T, V] (or the final hidden states)."""
         B, T = ids.shape
         H, Hkv, D = self.heads, self.kv_heads, self.head_dim
         x = F.embedding(ids, self.w["model.embed_tokens.weight"])
@@ -143,6 +149,8 @@ class Qwen2:
             # Causal over the whole key range: query t (at S - T + t) sees keys up to its own position.
             mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
             scores = scores.masked_fill(~mask, float("-inf"))
+            if key_bias is not None:
+                scores = scores + key_bias[:, None, None, :]
             att = torch.softmax(scores, dim=-1) @ v
             att = att.transpose(1, 2).reshape(B, T, H * D)
             x = x + self._linear(att, p + ".self_attn.o_proj", bias=self.c.get("model_type") != "qwen2" and self.c.get("attention_bias", False))
@@ -151,7 +159,7 @@ class Qwen2:
             up = self._linear(h, p + ".mlp.up_proj", bias=False)
             x = x + self._linear(F.silu(gate) * up, p + ".mlp.down_proj", bias=False)
         x = self._norm(x, self.w["model.norm.weight"])
-        return F.linear(x, self.w["lm_head.weight"])
+        return x if return_hidden else F.linear(x, self.w["lm_head.weight"])
 
 
 def decode(model, prompts, new_tokens, greedy=True, generator=None):
@@ -262,14 +270,100 @@ def cmd_train(args):
     return {"batch": B, "seqLen": L, "seconds": seconds, "tokensPerSecond": B * L / seconds}
 
 
+def _rl_batch(path, rows):
+    """The recorded batch in the padded layout (prompts left-padded to P, responses right-padded to R), as
+    the trainer's assembleBatch builds it: ids, positions, key bias, responses, response mask, advantages."""
+    import gzip
+
+    with gzip.open(path, "rt") as f:
+        r = json.load(f)
+    n = min(rows or r["rows"], r["rows"])
+    P, R, pad = r["promptLength"], r["responseLength"], r["padTokenId"]
+    ids = torch.full((n, P + R), pad, dtype=torch.int64)
+    mask = torch.zeros(n, P + R)
+    pos = torch.zeros(n, P + R, dtype=torch.int64)
+    responses = torch.full((n, R), pad, dtype=torch.int64)
+    rmask = torch.zeros(n, R)
+    adv = torch.zeros(n, R)
+    for i in range(n):
+        p, s = r["promptIds"][i], r["responseIds"][i]
+        ids[i, P - len(p) : P] = torch.tensor(p, dtype=torch.int64)
+        mask[i, P - len(p) : P] = 1
+        pos[i, P - len(p) : P] = torch.arange(len(p))
+        pos[i, P:] = torch.arange(len(p), len(p) + R)
+        if s:
+            ids[i, P : P + len(s)] = torch.tensor(s, dtype=torch.int64)
+            responses[i, : len(s)] = torch.tensor(s, dtype=torch.int64)
+        mask[i, P : P + len(s)] = 1
+        rmask[i, : len(s)] = 1
+        adv[i, : len(s)] = r["advantages"][i]
+    bias = (1 - mask) * -1e9  # the trainer's MASKED_KEY_BIAS on padded keys
+    return r, n, ids, pos, bias, responses, rmask, adv
+
+
+def _logp_entropy(model, ids, pos, bias, responses, P, temperature):
+    """log p and entropy of each response token at the position before it (veRL's [:, -R-1:-1])."""
+    h = model.forward(ids, pos, key_bias=bias, return_hidden=True)[:, P - 1 : -1]
+    logits = F.linear(h, model.w["lm_head.weight"]) / temperature
+    lp_all = torch.log_softmax(logits, dim=-1)
+    logp = lp_all.gather(-1, responses[..., None])[..., 0]
+    entropy = -(lp_all.exp() * lp_all).sum(-1)
+    return logp, entropy
+
+
+def cmd_rl_step(args):
+    r, n, ids, pos, bias, responses, rmask, adv = _rl_batch(args.batch, args.rows)
+    P, T, a = r["promptLength"], r["temperature"], r["actor"]
+    mini = min(n, a["ppoMiniBatchSize"] * r["n"])
+    micro = min(n, (a["ppoMicroBatchSize"] or a["ppoMiniBatchSize"]) * r["n"])  # null: the whole mini-batch
+    lp_rows = min(n, r["logProbMicroBatchSize"] or n)
+    clip = a["clipRatio"]
+    if a["lossAggMode"] != "token-mean" or a["entropyCoeff"] != 0 or a["ppoEpochs"] != 1:
+        raise SystemExit("rl-step: only token-mean, entropy_coeff 0 and one PPO epoch are written here")
+
+    def once():
+        model = Qwen2(args.model, requires_grad=True)
+        opt = torch.optim.AdamW(model.parameters(), lr=a["lr"], betas=tuple(a["betas"]), weight_decay=a["weightDecay"])
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            old = torch.cat([_logp_entropy(model, ids[s : s + lp_rows], pos[s : s + lp_rows], bias[s : s + lp_rows],
+                                           responses[s : s + lp_rows], P, T)[0] for s in range(0, n, lp_rows)])
+        t1 = time.perf_counter()
+        for m0 in range(0, n, mini):
+            tokens = rmask[m0 : m0 + mini].sum()
+            opt.zero_grad(set_to_none=False)
+            for s in range(m0, min(m0 + mini, n), micro):
+                e = min(s + micro, m0 + mini, n)
+                logp, _ = _logp_entropy(model, ids[s:e], pos[s:e], bias[s:e], responses[s:e], P, T)
+                ratio = torch.exp(logp - old[s:e])
+                loss1 = -adv[s:e] * ratio
+                loss2 = -adv[s:e] * torch.clamp(ratio, 1 - clip, 1 + clip)
+                loss = (torch.maximum(loss1, loss2) * rmask[s:e]).sum() / tokens
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), a["gradClip"])
+            opt.step()
+        t2 = time.perf_counter()
+        sums = (old * rmask).sum(-1)
+        diff = (sums.double() - torch.tensor(r["oldLogProbSums"][:n], dtype=torch.float64)).abs().max().item()
+        return t1 - t0, t2 - t1, diff
+
+    # No separate warm-up: a replay takes seconds, and the best of the rounds leaves out a slow first one.
+    best_old, best_update, diff = math.inf, math.inf, 0.0
+    for _ in range(args.rounds):
+        o, u, d = once()
+        best_old, best_update, diff = min(best_old, o), min(best_update, u), max(diff, d)
+    return {"rows": n, "oldLogProbSeconds": best_old, "updateSeconds": best_update, "oldLogProbMaxAbsDiff": diff}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["info", "greedy", "decode", "train"])
+    ap.add_argument("command", choices=["info", "greedy", "decode", "train", "rl-step"])
     ap.add_argument("--model")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--prompt-ids")
     ap.add_argument("--max-new-tokens", type=int, default=8)
-    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--batch", default="1", help="rows (decode, train) or a recorded batch file (rl-step)")
+    ap.add_argument("--rows", type=int, default=0)
     ap.add_argument("--prompt-len", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=64)
@@ -279,7 +373,10 @@ def main():
         torch.set_num_threads(args.threads)
     if args.command != "info" and not args.model:
         ap.error(f"{args.command} needs --model DIR")
-    result = {"info": cmd_info, "greedy": cmd_greedy, "decode": cmd_decode, "train": cmd_train}[args.command](args)
+    if args.command in ("decode", "train"):
+        args.batch = int(args.batch)
+    commands = {"info": cmd_info, "greedy": cmd_greedy, "decode": cmd_decode, "train": cmd_train, "rl-step": cmd_rl_step}
+    result = commands[args.command](args)
     result["threads"] = torch.get_num_threads()
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

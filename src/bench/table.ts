@@ -1,5 +1,6 @@
 /** The human-readable summary of a bench report: one fixed-width table per section. */
 import type { BenchReport } from './suite.js';
+import { formatRlStep } from './rl-step-table.js';
 import { formatQwen } from './torch-qwen-table.js';
 import { table } from './text-table.js';
 
@@ -32,6 +33,7 @@ export function formatReport(r: BenchReport): string {
     `${t.tokensPerSecond.toFixed(0)} tokens/s, ${t.gflops.toFixed(2)} GFLOP/s; host traffic ${t.hostBytesWritten} B in, ${t.hostBytesRead} B out`);
   out.push(table('decoding (prompt + new tokens, ignore eos)', ['batch', 'prompt', 'new', 'seconds', 'tokens/s'],
     r.decode.map((d) => [d.batch, d.promptLen, d.newTokens, d.seconds, d.tokensPerSecond])));
+  if (r.rlStep) out.push(formatRlStep(r.rlStep));
   if (r.qwen) out.push(formatQwen(r.qwen));
   return out.join('\n');
 }

@@ -15,7 +15,7 @@ test('bench --quick --json prints and writes the full report', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tinyzero-bench-'));
   try {
     const out = join(dir, 'report.json');
-    const r = spawnSync(process.execPath, [main, 'bench', '--quick', '--json', '--no-qwen', '--threads', '2', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [main, 'bench', '--quick', '--json', '--no-qwen', '--no-rl-step', '--threads', '2', '--out', out], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Record<string, unknown>;
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), report, 'the file holds what was printed');
@@ -68,9 +68,37 @@ test('bench --quick --json prints and writes the full report', () => {
     assert.deepEqual(decode.map((d) => d.batch), [1, 64, 800]);
     for (const d of decode) assert.ok(isNum(d.tokensPerSecond));
     assert.equal(report['qwen'], null, '--no-qwen skips the Qwen section (test/bench/torch-qwen.test.ts covers it)');
+    assert.equal(report['rlStep'], null, '--no-rl-step skips the RL step (below, and test/bench/rl-step.test.ts)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('bench --only rl-step --quick --json runs the RL step alone on the recorded batch', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tinyzero-bench-'));
+  try {
+    const out = join(dir, 'report.json');
+    const r = spawnSync(process.execPath, [main, 'bench', '--only', 'rl-step', '--quick', '--rl-rows', '8', '--json', '--threads', '1', '--out', out], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), report);
+    assert.equal(report['schema'], 'tinyzero-bench-rl-step/1');
+    assert.ok(!('matmul' in report), 'no other section ran');
+    const step = report['rlStep'] as { rows: number; model: string; ours: Record<string, number | string>[]; torch: { available: boolean } };
+    assert.equal(step.rows, 8, '--rl-rows');
+    assert.equal(step.model, 'assets/models/countdown-base');
+    assert.deepEqual(step.ours.map((o) => o['mode']), ['padded']);
+    for (const key of ['oldLogProbSeconds', 'updateSeconds', 'seconds', 'validTokensPerSecond']) assert.ok(isNum(step.ours[0]![key]), key);
+    assert.equal(typeof step.torch.available, 'boolean');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench --only names the sections it knows', () => {
+  const r = spawnSync(process.execPath, [main, 'bench', '--only', 'matmul'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /--only takes rl-step, got 'matmul'/);
 });
 
 test('bench rejects unknown options', () => {
