@@ -25,15 +25,12 @@ import { ratio, round } from './timing.js';
 export const PACKAGE_ROOT = new URL('../../../', import.meta.url).pathname;
 export const DEFAULT_RL_BATCH = join(PACKAGE_ROOT, 'assets/bench/countdown-step1.json.gz');
 
-/**
- * How the batch goes through the actor: padded (veRL's layout), or packed (`use_remove_padding`, once
- * the actor has it: then `{ name: 'packed', removePadding: true }` joins RL_STEP_MODES, nothing else).
- */
+/** How the batch goes through the actor: padded (veRL's layout), or packed (`use_remove_padding`). */
 export interface ReplayMode {
   name: string;
   removePadding: boolean;
 }
-export const RL_STEP_MODES: readonly ReplayMode[] = [{ name: 'padded', removePadding: false }];
+export const RL_STEP_MODES: readonly ReplayMode[] = [{ name: 'padded', removePadding: false }, { name: 'packed', removePadding: true }];
 
 /**
  * computeLogProbs's micro-batch argument: the rows per forward in builds from before packed sequences,

@@ -87,8 +87,10 @@ test('bench --only rl-step --quick --json runs the RL step alone on the recorded
     const step = report['rlStep'] as { rows: number; model: string; ours: Record<string, number | string>[]; torch: { available: boolean } };
     assert.equal(step.rows, 8, '--rl-rows');
     assert.equal(step.model, 'assets/models/countdown-base');
-    assert.deepEqual(step.ours.map((o) => o['mode']), ['padded']);
-    for (const key of ['oldLogProbSeconds', 'updateSeconds', 'seconds', 'validTokensPerSecond']) assert.ok(isNum(step.ours[0]![key]), key);
+    assert.deepEqual(step.ours.map((o) => o['mode']), ['padded', 'packed']);
+    for (const mode of step.ours) {
+      for (const key of ['oldLogProbSeconds', 'updateSeconds', 'seconds', 'validTokensPerSecond']) assert.ok(isNum(mode[key]), `${mode['mode']} ${key}`);
+    }
     assert.equal(typeof step.torch.available, 'boolean');
   } finally {
     rmSync(dir, { recursive: true, force: true });
