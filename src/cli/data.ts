@@ -16,6 +16,7 @@ const generateSpec = {
   'test-size': { type: 'string' as const, help: 'held-out rows (default per task)' },
   template: { type: 'string' as const, help: 'countdown prompt: base (default) or qwen-instruct' },
   numbers: { type: 'string' as const, help: 'countdown: how many numbers, N or MIN-MAX within 2-6 (default 3-4)' },
+  'max-number': { type: 'string' as const, help: 'countdown: the numbers are drawn from 1 to N (default 100)' },
   seed: { type: 'string' as const, help: 'default 0' },
 };
 const inspectSpec = {
@@ -25,7 +26,7 @@ const inspectSpec = {
 
 const USAGE = formatUsage({
   synopsis: [
-    `tinyzero data <${DATASET_TASKS.join('|')}> --out DIR [--train-size N] [--test-size M] [--template base|qwen-instruct] [--numbers 3|3-4] [--seed S]`,
+    `tinyzero data <${DATASET_TASKS.join('|')}> --out DIR [--train-size N] [--test-size M] [--template base|qwen-instruct] [--numbers 3|3-4] [--max-number N] [--seed S]`,
     'tinyzero data inspect FILE [--limit N] [--json]',
   ],
   description: 'Writes train.parquet and test.parquet in veRL\'s schema for a generated task, or prints a parquet file\'s ' +
@@ -62,6 +63,9 @@ async function generate(task: DatasetTask, args: string[]): Promise<number> {
   if (countdownNumbers && !(countdownNumbers[0] >= 2 && countdownNumbers[0] <= countdownNumbers[1] && countdownNumbers[1] <= 6)) {
     throw new Error(`${cmd}: --numbers must be within 2-6, got '${numbers}'`);
   }
+  if (task !== 'countdown' && parsed.options['max-number'] !== undefined) throw new Error(`${cmd}: --max-number applies to countdown only`);
+  const countdownMaxNumber = intOption(parsed, 'max-number', 100, cmd);
+  if (countdownMaxNumber < 1) throw new Error(`${cmd}: --max-number must be at least 1, got ${countdownMaxNumber}`);
   const [train, test] = DEFAULT_SIZES[task];
   const options = {
     trainSize: intOption(parsed, 'train-size', train, cmd),
@@ -69,6 +73,7 @@ async function generate(task: DatasetTask, args: string[]): Promise<number> {
     seed: intOption(parsed, 'seed', 0, cmd),
     template: template as countdown.CountdownTemplate,
     countdownNumbers,
+    countdownMaxNumber,
     onProgress: progressLines(`${cmd}: generating rows`),
   };
   const t0 = Date.now();

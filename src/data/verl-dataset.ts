@@ -16,6 +16,8 @@ export interface DatasetOptions {
   template?: countdown.CountdownTemplate;
   /** Countdown only: how many numbers per problem (default 3 to 4, as TinyZero's dataset). */
   countdownNumbers?: [number, number];
+  /** Countdown only: the numbers are drawn from [1, countdownMaxNumber] (default 100, as TinyZero's). */
+  countdownMaxNumber?: number;
   /**
    * Called after each generated row with the rows done and the rows to make (train + test), so a
    * caller can show progress: TinyZero's 328,704 Countdown rows take minutes (each problem is drawn
@@ -57,7 +59,7 @@ export function buildDataset(task: DatasetTask, options: DatasetOptions = {}): {
       let done = 0;
       const make = (split: string) => (_: unknown, i: number): Row => {
         const [minNumbers, maxNumbers] = options.countdownNumbers ?? [3, 4];
-        const p = countdown.generateCountdown(rng, { minNumbers, maxNumbers });
+        const p = countdown.generateCountdown(rng, { minNumbers, maxNumbers, maxNumber: options.countdownMaxNumber ?? 100 });
         options.onProgress?.(++done, total);
         return {
           target: p.target,

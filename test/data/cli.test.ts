@@ -27,6 +27,23 @@ test('tinyzero data countdown writes train/test parquet that inspect can read', 
   assert.match(bad.stderr, /--template must be one of base, qwen-instruct, got 'chatml'/);
 });
 
+test('tinyzero data countdown --max-number draws the numbers from 1 to N, and refuses a bad N', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tinyzero-cli-'));
+  const r = cli('data', 'countdown', '--out', dir, '--train-size', '40', '--test-size', '2', '--numbers', '3', '--max-number', '20', '--seed', '3');
+  assert.equal(r.status, 0, r.stderr);
+  const train = await readParquet(join(dir, 'train.parquet'));
+  const nums = train.rows.flatMap((row) => (row.nums as bigint[]).map(Number));
+  assert.equal(nums.length, 120);
+  assert.ok(nums.every((n) => n >= 1 && n <= 20), JSON.stringify(nums));
+  assert.ok(nums.some((n) => n > 10), 'the range is used');
+  const bad = cli('data', 'countdown', '--out', dir, '--max-number', '0');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--max-number must be at least 1, got 0/);
+  const other = cli('data', 'multiply', '--out', dir, '--max-number', '20');
+  assert.equal(other.status, 1);
+  assert.match(other.stderr, /--max-number applies to countdown only/);
+});
+
 test('tinyzero score adds "score" and skips bad lines with their line numbers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tinyzero-score-'));
   const input = join(dir, 'in.jsonl');
