@@ -231,7 +231,7 @@ export const schema: Section<TinyZeroConfig> = {
     val_only: field(bool, false, 'validate once and stop', { added: true }),
     device: field(oneOf(deviceNames), 'cpu', 'compute backend', { added: true }),
     threads: field(posOrNull, null, 'CPU threads; null = auto', { added: true }),
-    frozen_weight_dtype: field(oneOf(['f32', 'f16']), 'f32', 'storage of frozen weights (the reference policy); f16 needs device webgpu with shader-f16, else f32 with a warning', { added: true }),
+    frozen_weight_dtype: field(oneOf(['f32', 'f16']), 'f32', 'storage of frozen weights (the reference policy, a LoRA base): f16 halves them on the CPU; on webgpu it needs shader-f16, else f32 with a warning', { added: true }),
     resume_mode: field(oneOf(['auto', 'disable']), 'auto', 'resume from the latest complete checkpoint', { added: true }),
     overwrite_run_dir: field(bool, false, 'with resume_mode=disable: start over in a folder that holds a run, moving that run aside to <folder>.replaced-<time>', { added: true }),
     resume_allow_changes: field(bool, false, 'resume even when keys an exact resume needs (data, batch sizes, model, seed, n, ...) changed', { added: true }),
