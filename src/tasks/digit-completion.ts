@@ -69,8 +69,8 @@ export function computeReward(prompt: string, response: string, sequenceReward =
  *
  * veRL pads the whole tail with the last value, but it removes only the EOS character, which is the
  * last valid token (generation stops there), so its padding reaches exactly one valid token: giving
- * the last value once is the same row for every response the rollout can produce, and a sequence
- * earns at most 1.0 even for text with removed characters inside.
+ * the last value once is the same row for every response the rollout can produce. Either way a
+ * sequence earns at most 1.0.
  */
 export function digitCompletionTokenRewards(prompt: string, response: string, responseMask: ArrayLike<number>): Float32Array {
   const gt = groundTruthResponse(prompt);
