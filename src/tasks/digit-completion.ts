@@ -64,14 +64,13 @@ export function computeReward(prompt: string, response: string, sequenceReward =
 
 /**
  * The token-level reward row as veRL's e2e reward function builds it: the per-char rewards of the
- * response (separator and EOS characters removed), then the last value (1 if both response and
- * ground truth are empty, else 0 for an empty response) on the token after the text, normally the
- * EOS; times the response attention mask, so a sequence earns at most 1.0.
+ * response (EOS removed), then the last value (1 if both response and ground truth are empty, else 0
+ * for an empty response) on the token after the text, the EOS; times the response attention mask.
  *
- * Deliberate fix: veRL pads the whole tail with the last value. A response that never stops, made of
- * removed characters (e.g. 32 separators 'S') or the right answer followed by them, then earns the
- * last value on every remaining valid token, up to 32 per sequence; our PPO run learnt exactly that
- * within 50 steps. Giving the last value once keeps every honest score unchanged.
+ * veRL pads the whole tail with the last value, but it removes only the EOS character, which is the
+ * last valid token (generation stops there), so its padding reaches exactly one valid token: giving
+ * the last value once is the same row for every response the rollout can produce. Either way a
+ * sequence earns at most 1.0.
  */
 export function digitCompletionTokenRewards(prompt: string, response: string, responseMask: ArrayLike<number>): Float32Array {
   const gt = groundTruthResponse(prompt);
@@ -80,4 +79,18 @@ export function digitCompletionTokenRewards(prompt: string, response: string, re
   const out = new Float32Array(responseMask.length);
   for (let i = 0; i < out.length; i++) out[i] = (i < dense.length ? dense[i]! : i === dense.length ? last : 0) * responseMask[i]!;
   return out;
+}
+
+/** The character tokenizer's separator (ends a chat-templated prompt) and EOS. */
+export const DIGIT_COMPLETION_SEP = 'S';
+export const DIGIT_COMPLETION_EOS = 'E';
+
+/**
+ * veRL's e2e reward on decoded text (tests/e2e/arithmetic_sequence/rl/main_trainer.py): the
+ * separator is removed from the prompt (the tokenizer's chat template ends it with one) and only
+ * the EOS from the response. A separator inside the response stays and mismatches the ground truth.
+ */
+export function digitCompletionRewardsFromText(promptText: string, responseText: string, responseMask: ArrayLike<number>): Float32Array {
+  return digitCompletionTokenRewards(
+    promptText.replaceAll(DIGIT_COMPLETION_SEP, ''), responseText.replaceAll(DIGIT_COMPLETION_EOS, ''), responseMask);
 }

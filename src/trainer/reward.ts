@@ -28,9 +28,8 @@ export function computeTokenLevelScores(batch: RolloutBatch, tokenizer: Tokenize
     const responseIds = responseIdsOf(batch, r);
     const prompt = batch.prompts[r]!;
     if (rewardFn === 'digit_completion') {
-      // The e2e reward strips the separator and eos characters from the decoded response.
-      const response = tokenizer.decode(responseIds).replace(/[ES]/g, '');
-      scores.set(digitCompletion.digitCompletionTokenRewards(prompt.text, response, batch.responseMask.subarray(r * R, (r + 1) * R)), r * R);
+      const response = tokenizer.decode(responseIds);
+      scores.set(digitCompletion.digitCompletionRewardsFromText(prompt.text, response, batch.responseMask.subarray(r * R, (r + 1) * R)), r * R);
       continue;
     }
     const text = tokenizer.decode([...prompt.ids, ...responseIds]);

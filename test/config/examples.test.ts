@@ -37,8 +37,13 @@ test('the digit-completion examples follow veRL e2e settings (docs/verl-compat.m
   assert.equal(c.algorithm.gamma, 1);
   assert.equal(c.algorithm.lam, 1);
   assert.equal(c.reward_model.reward_fn, 'digit_completion');
+  assert.equal(c.actor_rollout_ref.model.use_remove_padding, true);
+  assert.equal(c.critic.model.use_remove_padding, true);
+  assert.equal(c.data.apply_chat_template, true);
   const g = resolveConfig({ file: join(examples, 'digit-completion-grpo.yaml') });
   assert.equal(g.algorithm.adv_estimator, 'grpo');
   assert.equal(g.actor_rollout_ref.rollout.n, 5);
   assert.equal(g.actor_rollout_ref.actor.ppo_epochs, 2);
+  assert.equal(g.actor_rollout_ref.model.use_remove_padding, true);
+  assert.equal(g.data.apply_chat_template, true);
 });

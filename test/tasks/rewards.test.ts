@@ -106,6 +106,17 @@ test('digit completion: ground truth, dense reward, token rewards', () => {
   assert.equal(sum(digitCompletion.digitCompletionTokenRewards('7,8:20,0', '', never)), 1);
   assert.ok(Math.abs(sum(digitCompletion.digitCompletionTokenRewards('8,3:9,4', '7,2,6,1', never)) - 1) < 1e-6);
   assert.ok(Math.abs(sum(digitCompletion.digitCompletionTokenRewards('8,3:9,4', '7,2', never)) - 4 * p) < 1e-6, 'three matching characters and the token after them');
+  // veRL's e2e reward on decoded text removes the separator from the prompt and only the EOS from
+  // the response: a separator inside the response mismatches the ground truth (rows worked by hand).
+  const fromText = digitCompletion.digitCompletionRewardsFromText;
+  assert.deepEqual(Array.from(fromText('8,3:9,4S', '7,2,6,1E', [1, 1, 1, 1, 1, 1, 1, 1, 0])), [p, p, p, p, p, p, p, p, 0]);
+  assert.deepEqual(Array.from(fromText('8,3:9,4', '7,2,6,1E', [1, 1, 1, 1, 1, 1, 1, 1, 0])), [p, p, p, p, p, p, p, p, 0]);
+  assert.deepEqual(Array.from(fromText('8,3:9,4S', '7S,2E', [1, 1, 1, 1, 1, 0])), [p, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(fromText('8,3:9,4S', '7,2E', [1, 1, 1, 1, 0])), [p, p, p, p, 0], 'stopping early: the EOS earns the last value');
+  assert.deepEqual(Array.from(fromText('7,8:20,0S', 'E', [1, 0])), [1, 0]);
+  assert.deepEqual(Array.from(fromText('7,8:20,0S', 'SE', [1, 1, 0])), [0, 0, 0]);
+  assert.equal(sum(fromText('8,3:9,4S', 'S'.repeat(32), never)), 0, 'separators earn nothing');
+  assert.equal(sum(fromText('8,3:9,4S', `7,2,6,1${'S'.repeat(25)}`, never)), 7 * p, 'the answer without its EOS');
   const all = digitCompletion.allDigitCompletionPrompts();
   assert.equal(all.length, 1000);
   // diff 0 and diff 9 give the same second number mod 9, so veRL's 1000 prompts hold 900 distinct ones
