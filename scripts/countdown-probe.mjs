@@ -1,10 +1,11 @@
 // What a Countdown model does in its <think> part: how often the arithmetic it writes is right, how
 // often its checks (`yes`/`no`) are right, how many tries it makes, whether its answer follows a passed
 // check, and its accuracy. For judging a base model before RL and a checkpoint after it.
-// Usage: npm run build && node scripts/countdown-probe.mjs MODEL_DIR [--temperature T] [--n N] [--problems P] [--data FILE.parquet] [--samples K]
+// Usage: npm run build && node scripts/countdown-probe.mjs MODEL_DIR [--temperature T] [--n N] [--problems P] [--data FILE.parquet] [--max-number M] [--samples K]
 // MODEL_DIR is a Hugging Face folder: the bundled base or a run's global_step_N/actor. Temperature 0 =
-// greedy (the default). Problems are fresh ones as the bundled corpus draws them (seed 12345), or the
-// first P rows of a veRL parquet file (--data, e.g. the held-out assets/data/countdown-3/test.parquet).
+// greedy (the default). Problems are fresh 3-number ones with numbers in [1, M] (default 100, as the
+// bundled corpus and data draw them; seed 12345), or the first P rows of a veRL parquet file (--data,
+// e.g. the held-out assets/data/countdown-3/test.parquet).
 // --samples K prints the first K responses.
 //
 // A try is a run of steps `a op b=c` ending in ` yes.` or ` no.`; its value is the last step's result,
@@ -18,13 +19,12 @@ import { generate } from '../dist/src/generation/index.js';
 import { readParquet } from '../dist/src/data/index.js';
 import { Prng } from '../dist/src/util/prng.js';
 import { generateCountdown, countdownPrompt, computeScore } from '../dist/src/tasks/countdown.js';
-import { COUNTDOWN_BASE_PROBLEMS } from '../dist/src/tasks/countdown-corpus.js';
 
-const USAGE = 'usage: node scripts/countdown-probe.mjs MODEL_DIR [--temperature T] [--n N] [--problems P] [--data FILE.parquet] [--samples K]';
+const USAGE = 'usage: node scripts/countdown-probe.mjs MODEL_DIR [--temperature T] [--n N] [--problems P] [--data FILE.parquet] [--max-number M] [--samples K]';
 const argv = process.argv.slice(2);
 const dir = argv[0];
 if (!dir || dir.startsWith('--')) throw new Error(USAGE);
-const KNOWN = new Set(['temperature', 'n', 'problems', 'data', 'samples', 'max-new-tokens']);
+const KNOWN = new Set(['temperature', 'n', 'problems', 'data', 'samples', 'max-new-tokens', 'max-number']);
 for (let i = 1; i < argv.length; i += 2) {
   if (!argv[i].startsWith('--') || !KNOWN.has(argv[i].slice(2)) || argv[i + 1] === undefined) throw new Error(`countdown-probe: unexpected '${argv[i]}'\n${USAGE}`);
 }
@@ -39,6 +39,7 @@ const n = option('n', 1);
 const count = option('problems', 128);
 const samples = option('samples', 0);
 const maxNewTokens = option('max-new-tokens', 192);
+const maxNumber = option('max-number', 100);
 const dataIndex = argv.indexOf('--data');
 const dataFile = dataIndex >= 0 ? argv[dataIndex + 1] : null;
 
@@ -52,7 +53,7 @@ if (dataFile) {
   });
 } else {
   const rng = new Prng(12345);
-  problems = Array.from({ length: count }, () => generateCountdown(rng, COUNTDOWN_BASE_PROBLEMS));
+  problems = Array.from({ length: count }, () => generateCountdown(rng, { minNumbers: 3, maxNumbers: 3, minNumber: 1, maxNumber }));
 }
 
 const backend = await createBackend('cpu', {});
