@@ -67,6 +67,10 @@ export interface StepDecoderOptions {
   eosTokenIds?: number[];
   /** Fed to dead slots and used for prompt padding (default: config pad id, else the first eos, else 0). */
   padTokenId?: number;
+  /** Most rows the cache is laid out for, spare slots included (default 256). */
+  maxRows?: number;
+  /** Most slots x columns of cache, spare room included (default 65536). */
+  maxCacheTokens?: number;
 }
 
 interface Row {
@@ -89,6 +93,8 @@ export class StepDecoder {
   readonly #model: CausalLM;
   readonly #eos: Set<number>;
   readonly #pad: number;
+  readonly #maxRows: number;
+  readonly #maxCacheTokens: number;
   readonly #requests = new Map<number, RequestState>();
   #nextRequest = 0;
   #cache: KVCache | null = null;
@@ -100,12 +106,16 @@ export class StepDecoder {
   /** Forward passes run (prefills and steps), for statistics. */
   prefills = 0;
   steps = 0;
+  /** Cache rebuilds (joins that did not fit the cache as it was, and compactions). */
+  relayouts = 0;
 
   constructor(model: CausalLM, options: StepDecoderOptions = {}) {
     this.#model = model;
     const config = model.config;
     this.#eos = new Set(options.eosTokenIds ?? eosTokenIds(config));
     this.#pad = options.padTokenId ?? config.pad_token_id ?? [...this.#eos][0] ?? 0;
+    this.#maxRows = options.maxRows ?? 256;
+    this.#maxCacheTokens = options.maxCacheTokens ?? 65536;
   }
 
   /** Rows decoding now. */
@@ -193,7 +203,7 @@ export class StepDecoder {
     try {
       tokens = await this.#forwardAndSample(joiners, ids, pos, bias, Lp, prefillCache);
       this.prefills++;
-      this.#relayout(joiners, prefillCache, tokens);
+      if (!this.#joinInPlace(joiners, prefillCache, tokens)) this.#relayout(joiners, prefillCache, tokens);
     } catch (e) {
       for (const h of handles) this.#requests.delete(h);
       throw e;
@@ -273,7 +283,7 @@ export class StepDecoder {
   }
 
   #compactIfSparse(): void {
-    if (this.#cache && this.#dead > 0 && this.#dead * 4 >= this.#slots.length && this.activeRows > 0) this.#relayout([], null, []);
+    if (this.#cache && this.#dead * 2 > this.#slots.length && this.activeRows > 0) this.#relayout([], null, []);
   }
 
   /**
@@ -293,12 +303,19 @@ export class StepDecoder {
       this.#dead = 0;
       return;
     }
+    this.relayouts++;
     const span = Math.max(...rows.map((r) => r.cached));
     const remaining = Math.max(...rows.map((r) => this.#requests.get(r.request)!.spec.maxNewTokens - r.generated));
-    const columns = span + remaining;
+    // Spare slots and columns let later requests join without a relayout (#joinInPlace): half
+    // again as many slots, twice the columns still needed, within the bounds. Spare columns cost
+    // memory only (attention reads up to the column pointer); spare slots are decoded as padding.
+    let slots = Math.max(rows.length, Math.min(this.#maxRows, Math.ceil(rows.length * 1.5)));
+    let columns = Math.min(this.#model.model.rot.length, span + 2 * remaining);
+    if (slots * columns > this.#maxCacheTokens) columns = Math.max(span + remaining, Math.floor(this.#maxCacheTokens / slots));
+    if (slots * columns > this.#maxCacheTokens) slots = Math.max(rows.length, Math.floor(this.#maxCacheTokens / columns));
     const config = this.#model.config;
-    const cache = new KVCache(config.num_hidden_layers, rows.length, columns, config.num_key_value_heads, config.head_dim, this.#model.model.rot.cos.backend);
-    const bias = new Float32Array(rows.length * columns).fill(MASKED_KEY_BIAS);
+    const cache = new KVCache(config.num_hidden_layers, slots, columns, config.num_key_value_heads, config.head_dim, this.#model.model.rot.cos.backend);
+    const bias = new Float32Array(slots * columns).fill(MASKED_KEY_BIAS);
     try {
       const oldSlot = new Map(this.#slots.map((r, s) => [r, s] as const));
       const joinSlot = new Map(joiners.map((r, s) => [r, s] as const));
@@ -321,9 +338,43 @@ export class StepDecoder {
     cache.length = span;
     old?.dispose();
     this.#cache = cache;
-    this.#slots = rows;
+    this.#slots = [...rows, ...Array.from({ length: slots - rows.length }, () => null)];
     this.#bias = bias;
-    this.#dead = 0;
+    this.#dead = slots - rows.length;
+  }
+
+  /**
+   * Puts the joiners into dead slots of the cache as it is, right-aligned at the column pointer,
+   * when there are enough and every joiner's prompt and remaining budget fit the columns; false
+   * (nothing changed) otherwise.
+   */
+  #joinInPlace(joiners: Row[], joinCache: KVCache, firstTokens: RowToken[]): boolean {
+    const cache = this.#cache;
+    if (!cache) return false;
+    const finished = new Set(firstTokens.filter((t) => t.finished).map((t) => `${t.request}/${t.row}`));
+    const joining = joiners.filter((r) => !finished.has(`${r.request}/${r.index}`));
+    const free: number[] = [];
+    this.#slots.forEach((r, s) => {
+      if (r === null) free.push(s);
+    });
+    const fits = joining.length <= free.length && joining.every((r) =>
+      r.cached <= cache.length && cache.length + this.#requests.get(r.request)!.spec.maxNewTokens - r.generated <= cache.maxLen);
+    if (!fits) return false;
+    const config = this.#model.config;
+    const columns = cache.maxLen;
+    joining.forEach((row, i) => {
+      const s = free[i]!;
+      const from = joiners.indexOf(row);
+      for (let layer = 0; layer < config.num_hidden_layers; layer++) {
+        copyRegion(joinCache.keys[layer]!, from, joinCache.length - row.cached, cache.keys[layer]!, s, cache.length - row.cached, row.cached);
+        copyRegion(joinCache.values[layer]!, from, joinCache.length - row.cached, cache.values[layer]!, s, cache.length - row.cached, row.cached);
+      }
+      this.#bias.fill(MASKED_KEY_BIAS, s * columns, (s + 1) * columns);
+      this.#bias.fill(0, s * columns + cache.length - row.cached, s * columns + cache.length);
+      this.#slots[s] = row;
+      this.#dead--;
+    });
+    return true;
   }
 
   /**

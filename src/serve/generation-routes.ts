@@ -57,7 +57,7 @@ function watchClose(res: ServerResponse): () => boolean {
   return () => gone;
 }
 
-async function answer(ctx: GenerationRouteContext, res: ServerResponse, req: SamplingRequest, prompts: number[][], maxTokens: number[], chat: boolean): Promise<void> {
+async function answer(ctx: GenerationRouteContext, res: ServerResponse, req: SamplingRequest, prompts: number[][], maxTokens: number[], chat: boolean, arrived: () => void): Promise<void> {
   const { host, scheduler } = ctx;
   const adapter = host.resolve(req.model);
   const cancelled = watchClose(res);
@@ -77,7 +77,9 @@ async function answer(ctx: GenerationRouteContext, res: ServerResponse, req: Sam
   const watch = writer !== null || req.stop.length > 0 || req.stopTokenIds.length > 0;
   const jobs = prompts.map((ids, i) => jobFor(req, adapter, ids, maxTokens[i]!, cancelled,
     watch ? Array.from({ length: req.n }, (_, j) => new ChoiceWatcher(host.tokenizer, textOptions, writer, i * req.n + j)) : null));
-  const results = await scheduler.submit(jobs);
+  const submitted = scheduler.submit(jobs);
+  arrived();
+  const results = await submitted;
   const choices: FinishedChoice[] = results.flatMap((r) => r.rows.map((row) => finishChoice(host.tokenizer, row, textOptions)));
   // The oldest weights any part of the answer used.
   answerCtx.weightVersion = Math.min(...results.map((r) => r.weightVersion));
@@ -87,21 +89,39 @@ async function answer(ctx: GenerationRouteContext, res: ServerResponse, req: Sam
 }
 
 export async function handleCompletion(ctx: GenerationRouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const arrived = ctx.scheduler.arriving();
+  try {
+    await completion(ctx, req, res, arrived);
+  } finally {
+    arrived();
+  }
+}
+
+export async function handleChat(ctx: GenerationRouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const arrived = ctx.scheduler.arriving();
+  try {
+    await chatCompletion(ctx, req, res, arrived);
+  } finally {
+    arrived();
+  }
+}
+
+async function completion(ctx: GenerationRouteContext, req: IncomingMessage, res: ServerResponse, arrived: () => void): Promise<void> {
   const parsed = parseCompletionRequest(await readJson(req, ctx.maxBodyBytes), ctx.limits);
   ctx.host.resolve(parsed.model);
   const prompts = parsed.prompts.map((p, i) => promptIds(ctx.host, p, parsed.addSpecialTokens, parsed.prompts.length > 1 ? `prompt[${i}]` : 'prompt'));
   // OpenAI's default max_tokens for completions is 16.
   const maxTokens = prompts.map((p) => maxTokensFor(ctx.host, parsed, p.length, 16));
-  await answer(ctx, res, parsed, prompts, maxTokens, false);
+  await answer(ctx, res, parsed, prompts, maxTokens, false, arrived);
 }
 
-export async function handleChat(ctx: GenerationRouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function chatCompletion(ctx: GenerationRouteContext, req: IncomingMessage, res: ServerResponse, arrived: () => void): Promise<void> {
   const parsed = parseChatRequest(await readJson(req, ctx.maxBodyBytes), ctx.limits);
   ctx.host.resolve(parsed.model);
   const rendered = ctx.host.renderChat(parsed.messages);
   const ids = promptIds(ctx.host, { text: rendered }, parsed.addSpecialTokens, 'messages');
   // As vLLM: without max_tokens a chat answer may use the rest of the context.
   const maxTokens = maxTokensFor(ctx.host, parsed, ids.length, Number.MAX_SAFE_INTEGER);
-  await answer(ctx, res, parsed, [ids], [maxTokens], true);
+  await answer(ctx, res, parsed, [ids], [maxTokens], true, arrived);
 }
 
