@@ -67,9 +67,7 @@ export interface StepDecoderOptions {
   eosTokenIds?: number[];
   /** Fed to dead slots and used for prompt padding (default: config pad id, else the first eos, else 0). */
   padTokenId?: number;
-  /** Most rows the cache is laid out for, spare slots included (default 256). */
-  maxRows?: number;
-  /** Most slots x columns of cache, spare room included (default 65536). */
+  /** Most slots x columns of cache, spare columns included (default 65536). */
   maxCacheTokens?: number;
 }
 
@@ -93,7 +91,6 @@ export class StepDecoder {
   readonly #model: CausalLM;
   readonly #eos: Set<number>;
   readonly #pad: number;
-  readonly #maxRows: number;
   readonly #maxCacheTokens: number;
   readonly #requests = new Map<number, RequestState>();
   #nextRequest = 0;
@@ -114,7 +111,6 @@ export class StepDecoder {
     const config = model.config;
     this.#eos = new Set(options.eosTokenIds ?? eosTokenIds(config));
     this.#pad = options.padTokenId ?? config.pad_token_id ?? [...this.#eos][0] ?? 0;
-    this.#maxRows = options.maxRows ?? 256;
     this.#maxCacheTokens = options.maxCacheTokens ?? 65536;
   }
 
@@ -283,7 +279,7 @@ export class StepDecoder {
   }
 
   #compactIfSparse(): void {
-    if (this.#cache && this.#dead * 2 > this.#slots.length && this.activeRows > 0) this.#relayout([], null, []);
+    if (this.#cache && this.#dead > 0 && this.#dead * 4 >= this.#slots.length && this.activeRows > 0) this.#relayout([], null, []);
   }
 
   /**
@@ -306,31 +302,37 @@ export class StepDecoder {
     this.relayouts++;
     const span = Math.max(...rows.map((r) => r.cached));
     const remaining = Math.max(...rows.map((r) => this.#requests.get(r.request)!.spec.maxNewTokens - r.generated));
-    // Spare slots and columns let later requests join without a relayout (#joinInPlace): half
-    // again as many slots, twice the columns still needed, within the bounds. Spare columns cost
-    // memory only (attention reads up to the column pointer); spare slots are decoded as padding.
-    let slots = Math.max(rows.length, Math.min(this.#maxRows, Math.ceil(rows.length * 1.5)));
-    let columns = Math.min(this.#model.model.rot.length, span + 2 * remaining);
-    if (slots * columns > this.#maxCacheTokens) columns = Math.max(span + remaining, Math.floor(this.#maxCacheTokens / slots));
-    if (slots * columns > this.#maxCacheTokens) slots = Math.max(rows.length, Math.floor(this.#maxCacheTokens / columns));
+    // Spare columns (twice those still needed, within the bound) let later requests join the slots
+    // rows leave without a relayout (#joinInPlace); they cost memory only, as attention reads up to
+    // the column pointer. No spare slots: every slot is decoded each step, live or not.
+    const slots = rows.length;
+    const columns = Math.max(span + remaining, Math.min(this.#model.model.rot.length, span + 2 * remaining, Math.floor(this.#maxCacheTokens / slots)));
     const config = this.#model.config;
     const cache = new KVCache(config.num_hidden_layers, slots, columns, config.num_key_value_heads, config.head_dim, this.#model.model.rot.cos.backend);
     const bias = new Float32Array(slots * columns).fill(MASKED_KEY_BIAS);
     try {
       const oldSlot = new Map(this.#slots.map((r, s) => [r, s] as const));
       const joinSlot = new Map(joiners.map((r, s) => [r, s] as const));
-      rows.forEach((row, s) => {
-        const fromLive = oldSlot.has(row);
+      // Rows that sit in consecutive slots of one source move in one copy per layer: the window of
+      // their longest span (the extra columns of shorter rows are masked where they land).
+      let s = 0;
+      while (s < rows.length) {
+        const first = rows[s]!;
+        const fromLive = oldSlot.has(first);
         const src = fromLive ? old! : joinCache!;
-        const srcSlot = fromLive ? oldSlot.get(row)! : joinSlot.get(row)!;
-        const srcEnd = src.length;
+        const slotIn = (r: Row): number | undefined => (fromLive ? oldSlot.get(r) : joinSlot.get(r));
+        const srcSlot = slotIn(first)!;
+        let end = s + 1;
+        while (end < rows.length && slotIn(rows[end]!) === srcSlot + (end - s)) end++;
+        const window = Math.max(...rows.slice(s, end).map((r) => r.cached));
         for (let layer = 0; layer < config.num_hidden_layers; layer++) {
           for (const [from, to] of [[src.keys[layer]!, cache.keys[layer]!], [src.values[layer]!, cache.values[layer]!]] as const) {
-            copyRegion(from, srcSlot, srcEnd - row.cached, to, s, span - row.cached, row.cached);
+            copyRegion(from, srcSlot, src.length - window, to, s, span - window, window, end - s);
           }
         }
-        bias.fill(0, s * columns + span - row.cached, s * columns + span);
-      });
+        for (let r = s; r < end; r++) bias.fill(0, r * columns + span - rows[r]!.cached, r * columns + span);
+        s = end;
+      }
     } catch (e) {
       cache.dispose();
       throw e;
@@ -446,12 +448,15 @@ export class StepDecoder {
   }
 }
 
-/** Copies `count` positions of slot `fromSlot` at column `fromCol` to slot `toSlot` at column `toCol`; k/v [B, L, H, D]. */
-function copyRegion(from: Tensor, fromSlot: number, fromCol: number, to: Tensor, toSlot: number, toCol: number, count: number): void {
+/**
+ * Copies `count` positions of `slots` slots from slot `fromSlot`, column `fromCol` to slot `toSlot`,
+ * column `toCol`; k/v [B, L, H, D].
+ */
+function copyRegion(from: Tensor, fromSlot: number, fromCol: number, to: Tensor, toSlot: number, toCol: number, count: number, slots = 1): void {
   if (count === 0) return;
-  const a = slice(from, 0, fromSlot, fromSlot + 1);
+  const a = slice(from, 0, fromSlot, fromSlot + slots);
   const src = slice(a, 1, fromCol, fromCol + count);
-  const b = slice(to, 0, toSlot, toSlot + 1);
+  const b = slice(to, 0, toSlot, toSlot + slots);
   const dst = slice(b, 1, toCol, toCol + count);
   try {
     copyInto(src, dst, false);

@@ -105,6 +105,8 @@ export interface SchedulerStats {
 
 interface Batch {
   lease: Lease;
+  /** Steps the queue's head has been held back from joining (a join waits for others up to 3 steps). */
+  held: number;
   adapter: string | null;
   decoder: StepDecoder;
   active: Map<number, Active>;
@@ -235,9 +237,9 @@ export class Scheduler {
       return null;
     }
     return {
-      lease, adapter: head.job.adapter, active: new Map(),
+      lease, adapter: head.job.adapter, active: new Map(), held: 0,
       decoder: new StepDecoder(lease.model, {
-        eosTokenIds: [this.#eos], padTokenId: this.#host.tokenizer.padTokenId, maxRows: this.#options.maxBatchRows, maxCacheTokens: this.#options.maxBatchTokens,
+        eosTokenIds: [this.#eos], padTokenId: this.#host.tokenizer.padTokenId, maxCacheTokens: this.#options.maxBatchTokens,
       }),
     };
   }
@@ -263,8 +265,14 @@ export class Scheduler {
         try {
           batch.lease.activate();
           this.#retireCancelled(batch);
-          const joiners = this.#joiners(batch);
-          if (joiners.length > 0) await this.#admit(batch, joiners);
+          // A join rebuilds the running rows' cache when it does not fit the cache as it is, so a
+          // few rows trickling in wait up to 3 steps for others, unless they are a quarter of the batch.
+          const live = batch.decoder.activeRows;
+          if (this.#queue.length > 0 && (live === 0 || this.#queuedRows * 4 >= live || ++batch.held > 3)) {
+            batch.held = 0;
+            const joiners = this.#joiners(batch);
+            if (joiners.length > 0) await this.#admit(batch, joiners);
+          }
           if (!batch.decoder.idle) {
             const tokens = await batch.decoder.step();
             this.stats.decodeSteps++;
