@@ -2,12 +2,14 @@
 // server batches them), and 1,000 malformed or oversized requests, which must all get a 4xx while
 // the server keeps serving. Starts `tinyzero serve` on the bundled Countdown base model on
 // 127.0.0.1 (a free port), prints JSON, stops the server with SIGTERM. Needs `npm run build`.
-//   node scripts/bench-serve.mjs [requests=64] [max_tokens=32] [bad=1000]
+//   node scripts/bench-serve.mjs [requests=64] [max_tokens=32] [bad=1000] [rounds=3]
+// The two phases alternate for `rounds` rounds (sequential, concurrent, sequential, ...), so that a
+// change in the machine's load hits both; the ratio is the median of the rounds' ratios.
 // The server runs with --threads 1; SERVE_ARGS="--batch-window-ms 20" passes more serve options.
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 
-const [requests = 64, maxTokens = 32, badCount = 1000] = process.argv.slice(2).map(Number);
+const [requests = 64, maxTokens = 32, badCount = 1000, rounds = 3] = process.argv.slice(2).map(Number);
 const maxBody = 65536;
 const child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve', '--model', 'assets/models/countdown-base', '--port', '0',
   '--max-body-bytes', String(maxBody), '--threads', '1', ...(process.env.SERVE_ARGS ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'inherit', 'pipe'] });
@@ -45,27 +47,33 @@ const completion = async (i) => {
 };
 
 async function phase(name, run) {
-  const calls0 = (await health()).generate_calls;
+  const h0 = await health();
   const t0 = performance.now();
   const out = await run();
   const seconds = (performance.now() - t0) / 1000;
   const tokens = out.reduce((s, o) => s + o.tokens, 0);
-  return { name, seconds: +seconds.toFixed(3), tokens, tokensPerSecond: +(tokens / seconds).toFixed(1), generateCalls: (await health()).generate_calls - calls0, out };
+  return { name, seconds: +seconds.toFixed(3), tokens, tokensPerSecond: +(tokens / seconds).toFixed(1), ...await health().then((h) => ({ batches: h.generate_calls - h0.generate_calls, prefills: h.prefills - h0.prefills, decodeSteps: h.decode_steps - h0.decode_steps })), out };
 }
 
 const result = { requests, maxTokens };
 try {
   await completion(0); // warm-up: first-call costs out of the timings
-  const sequential = await phase('sequential', async () => {
-    const out = [];
-    for (let i = 0; i < requests; i++) out.push(await completion(i));
-    return out;
-  });
-  const concurrent = await phase('concurrent', () => Promise.all(Array.from({ length: requests }, (_, i) => completion(i))));
-  result.sequential = { ...sequential, out: undefined };
-  result.concurrent = { ...concurrent, out: undefined };
-  result.throughputRatio = +(concurrent.tokensPerSecond / sequential.tokensPerSecond).toFixed(2);
-  result.sameAnswers = concurrent.out.every((o, i) => o.text === sequential.out[i].text);
+  const runs = [];
+  for (let round = 0; round < rounds; round++) {
+    const sequential = await phase('sequential', async () => {
+      const out = [];
+      for (let i = 0; i < requests; i++) out.push(await completion(i));
+      return out;
+    });
+    const concurrent = await phase('concurrent', () => Promise.all(Array.from({ length: requests }, (_, i) => completion(i))));
+    runs.push({ sequential, concurrent, ratio: +(concurrent.tokensPerSecond / sequential.tokensPerSecond).toFixed(2) });
+  }
+  const sequential = runs[0].sequential;
+  result.rounds = runs.map((r) => ({ sequential: { ...r.sequential, out: undefined }, concurrent: { ...r.concurrent, out: undefined }, ratio: r.ratio }));
+  const ratios = runs.map((r) => r.ratio).sort((a, b) => a - b);
+  result.throughputRatios = runs.map((r) => r.ratio);
+  result.medianThroughputRatio = ratios[Math.floor(ratios.length / 2)];
+  result.sameAnswers = runs.every((r) => r.concurrent.out.every((o, i) => o.text === sequential.out[i].text) && r.sequential.out.every((o, i) => o.text === sequential.out[i].text));
 
   // Bad requests: a bounded number in flight at a time.
   const bad = [

@@ -4,3 +4,4 @@ export { sampleToken, validateSampling, type SamplingParams, type Sampled } from
 export { normalizeServerUrl, RemoteServer, RemoteServerError, type RemoteFailure, type RemoteServerOptions } from './remote-client.js';
 export { completeOnServer, completionBody, parseCompletion, type RemoteSample, type RemoteSampling } from './remote-completion.js';
 export { ServerPool, type ServerPoolOptions } from './remote-pool.js';
+export { StepDecoder, topLogprobs, type DecodeRequest, type RowToken, type StepDecoderOptions, type TopLogprob } from './step-decoder.js';

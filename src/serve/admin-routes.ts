@@ -26,6 +26,8 @@ export function handleHealth(ctx: AdminRouteContext, res: ServerResponse): void 
     queued_rows: s.queuedRows,
     running: s.running,
     generate_calls: s.generateCalls,
+    prefills: s.prefills,
+    decode_steps: s.decodeSteps,
     completed_requests: s.requests,
   });
 }

@@ -5,6 +5,7 @@
  * entries and the text deltas of a stream.
  */
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { TopLogprob } from '../generation/step-decoder.js';
 import type { GeneratedRow } from './scheduler.js';
 
 export interface TextOptions {
@@ -17,6 +18,8 @@ export interface TextOptions {
 export interface FinishedChoice {
   ids: number[];
   logprobs: number[];
+  /** Per position, the most likely alternatives (when asked for). */
+  top: TopLogprob[][] | null;
   text: string;
   finishReason: 'stop' | 'length';
   /** vLLM's stop_reason: the stop string or stop token id that ended it; null at eos or length. */
@@ -30,7 +33,7 @@ export function decodeSafe(tokenizer: Tokenizer, ids: readonly number[], skipSpe
 }
 
 /** The earliest-ending occurrence of any stop string: [start, end) in text. */
-function firstStop(text: string, stops: readonly string[]): { start: number; end: number; stop: string } | null {
+export function firstStop(text: string, stops: readonly string[]): { start: number; end: number; stop: string } | null {
   let best: { start: number; end: number; stop: string } | null = null;
   for (const stop of stops) {
     const start = text.indexOf(stop);
@@ -72,7 +75,7 @@ export function finishChoice(tokenizer: Tokenizer, row: GeneratedRow, options: T
     finishReason = 'stop';
     stopReason = hit.stop;
   }
-  return { ids, logprobs: row.logprobs.slice(0, ids.length), text, finishReason, stopReason };
+  return { ids, logprobs: row.logprobs.slice(0, ids.length), top: row.top?.slice(0, ids.length) ?? null, text, finishReason, stopReason };
 }
 
 /**

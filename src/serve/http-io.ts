@@ -65,10 +65,3 @@ export function sendError(res: ServerResponse, err: unknown): void {
   if (e.status === 413) headers.connection = 'close';
   sendJson(res, e.status, e.body(), headers);
 }
-
-/** Writes a whole stream of server-sent events: each value as `data: JSON`, then `data: [DONE]`. */
-export function sendEvents(res: ServerResponse, values: readonly unknown[]): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  for (const v of values) res.write(`data: ${JSON.stringify(v)}\n\n`);
-  res.end('data: [DONE]\n\n');
-}

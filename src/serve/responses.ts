@@ -4,6 +4,7 @@
  * (the weights that produced the answer; see docs/serve.md).
  */
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { TopLogprob } from '../generation/step-decoder.js';
 import { textPieces, tokenStrings, type FinishedChoice } from './choices.js';
 
 export interface AnswerContext {
@@ -12,7 +13,7 @@ export interface AnswerContext {
   model: string;
   weightVersion: number;
   promptTokens: number;
-  /** null: no log-probs; else how many alternatives were asked (only the sampled token is listed). */
+  /** null: no log-probs; else how many alternatives to list per position. */
   logprobs: number | null;
   returnTokensAsTokenIds: boolean;
   skipSpecialTokens: boolean;
@@ -29,10 +30,12 @@ export function usage(ctx: AnswerContext, choices: readonly FinishedChoice[]): U
   return { prompt_tokens: ctx.promptTokens, completion_tokens: completion, total_tokens: ctx.promptTokens + completion };
 }
 
-/** Per-token entries of one choice: token strings, log-probs, and the text offset of each token. */
+/** Per-token entries of one choice: token strings, log-probs, alternatives, and the text offset of each token. */
 interface TokenEntries {
   tokens: string[];
   logprobs: number[];
+  /** Per position, the alternatives as [token string, log-prob], most likely first. */
+  top: [string, number][][] | null;
   pieces: string[];
   offsets: number[];
 }
@@ -45,26 +48,49 @@ function entries(tokenizer: Tokenizer, ctx: AnswerContext, c: FinishedChoice): T
     offsets.push(at);
     at += p.length;
   }
-  return { tokens: tokenStrings(tokenizer, c.ids, ctx.returnTokensAsTokenIds), logprobs: c.logprobs, pieces, offsets };
+  return { ...tokenEntries(tokenizer, ctx, c.ids, c.logprobs, c.top), pieces, offsets };
 }
 
-function completionLogprobs(ctx: AnswerContext, e: TokenEntries, from: number, to: number): Record<string, unknown> {
+/** Token strings and alternatives of `ids` (a whole choice, or the tokens of one stream chunk). */
+export function tokenEntries(tokenizer: Tokenizer, ctx: AnswerContext, ids: readonly number[], logprobs: readonly number[], top: readonly (readonly TopLogprob[])[] | null): Omit<TokenEntries, 'pieces' | 'offsets'> {
+  return {
+    tokens: tokenStrings(tokenizer, ids, ctx.returnTokensAsTokenIds),
+    logprobs: logprobs.slice(),
+    top: top ? top.map((alts) => {
+      const names = tokenStrings(tokenizer, alts.map((a) => a.id), ctx.returnTokensAsTokenIds);
+      return alts.map((a, i): [string, number] => [names[i]!, a.logprob]);
+    }) : null,
+  };
+}
+
+/**
+ * OpenAI's completions `logprobs` of tokens [from, to): `top_logprobs` maps the k most likely tokens
+ * to their log-probs, and the sampled token too when it is not among them (as vLLM does).
+ */
+export function completionLogprobs(ctx: AnswerContext, e: Omit<TokenEntries, 'pieces'>, from: number, to: number): Record<string, unknown> {
   const tokens = e.tokens.slice(from, to);
   const lps = e.logprobs.slice(from, to);
   return {
     tokens,
     token_logprobs: lps,
-    top_logprobs: ctx.logprobs === 0 ? null : tokens.map((t, i) => ({ [t]: lps[i]! })),
+    top_logprobs: ctx.logprobs === 0 ? null : tokens.map((t, i) => {
+      const map: Record<string, number> = {};
+      for (const [name, lp] of e.top?.[from + i] ?? []) if (!(name in map)) map[name] = lp;
+      if (!(t in map)) map[t] = lps[i]!;
+      return map;
+    }),
     text_offset: e.offsets.slice(from, to),
   };
 }
 
-function chatLogprobs(ctx: AnswerContext, e: TokenEntries, from: number, to: number): Record<string, unknown> {
+/** OpenAI's chat `logprobs.content` of tokens [from, to): `top_logprobs` lists the k most likely tokens. */
+export function chatLogprobs(ctx: AnswerContext, e: Omit<TokenEntries, 'pieces' | 'offsets'>, from: number, to: number): Record<string, unknown> {
+  const bytes = (token: string): number[] => Array.from(Buffer.from(token, 'utf8'));
   return {
     content: e.tokens.slice(from, to).map((token, i) => {
       const logprob = e.logprobs[from + i]!;
-      const bytes = Array.from(Buffer.from(token, 'utf8'));
-      return { token, logprob, bytes, top_logprobs: ctx.logprobs! > 0 ? [{ token, logprob, bytes }] : [] };
+      const top = ctx.logprobs! > 0 ? (e.top?.[from + i] ?? []).map(([t, lp]) => ({ token: t, logprob: lp, bytes: bytes(t) })) : [];
+      return { token, logprob, bytes: bytes(token), top_logprobs: top };
     }),
   };
 }
@@ -103,42 +129,4 @@ export function chatResponse(tokenizer: Tokenizer, ctx: AnswerContext, choices: 
     usage: usage(ctx, choices),
     weight_version: ctx.weightVersion,
   };
-}
-
-/**
- * The chunks of a stream, one token of one choice each, choices interleaved token by token; each
- * choice's last chunk carries its finish_reason; then the usage chunk when asked for.
- */
-export function streamChunks(tokenizer: Tokenizer, ctx: AnswerContext, choices: readonly FinishedChoice[], chat: boolean, includeUsage: boolean): Record<string, unknown>[] {
-  const object = chat ? 'chat.completion.chunk' : 'text_completion';
-  const head = { id: ctx.id, object, created: ctx.created, model: ctx.model };
-  const all = choices.map((c) => entries(tokenizer, ctx, c));
-  const chunks: Record<string, unknown>[] = [];
-  if (chat) {
-    chunks.push({ ...head, choices: choices.map((_, index) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })) });
-  }
-  const longest = Math.max(0, ...choices.map((c) => c.ids.length));
-  for (let t = 0; t < longest; t++) {
-    choices.forEach((c, index) => {
-      if (t >= c.ids.length) return;
-      const e = all[index]!;
-      const last = t === c.ids.length - 1;
-      const logprobs = ctx.logprobs === null ? null : chat ? chatLogprobs(ctx, e, t, t + 1) : completionLogprobs(ctx, e, t, t + 1);
-      const finish = last ? c.finishReason : null;
-      const stopReason = last ? c.stopReason : null;
-      chunks.push({
-        ...head,
-        choices: [chat
-          ? { index, delta: { content: e.pieces[t]! }, logprobs, finish_reason: finish, stop_reason: stopReason }
-          : { index, text: e.pieces[t]!, logprobs, finish_reason: finish, stop_reason: stopReason }],
-      });
-    });
-  }
-  // A choice with no tokens (cannot happen with max_tokens >= 1, but keep the stream well-formed).
-  choices.forEach((c, index) => {
-    if (c.ids.length > 0) return;
-    chunks.push({ ...head, choices: [chat ? { index, delta: {}, logprobs: null, finish_reason: c.finishReason } : { index, text: '', logprobs: null, finish_reason: c.finishReason }] });
-  });
-  if (includeUsage) chunks.push({ ...head, choices: [], usage: usage(ctx, choices), weight_version: ctx.weightVersion });
-  return chunks;
 }

@@ -1,22 +1,27 @@
 /**
- * Request batching: requests that arrive while a generation runs (or within a short
- * window of an idle server) are grouped into one `generate()` call when their sampling is
- * compatible: the same model or adapter, ignore_eos, and the same temperature/top-p/top-k (all
- * greedy requests share one group whatever their top-p/top-k). A group generates to its largest
- * max_tokens and each request's rows are cut to its own.
+ * Continuous batching (generation/step-decoder.ts): requests join the running batch between decoding
+ * steps (prefilled, then decoded with the others) and leave it as soon as their rows end, so a
+ * request never waits for another's generation. An idle server waits `batchWindowMs` (extended
+ * while requests keep arriving, up to 8 windows) so that a burst is prefilled in one pass.
  *
- * Seeds: a request with a `seed` runs as a group of its own, as `generate(model, [prompt], {n,
- * seed})` does: its draws are those of `tinyzero generate --seed S --n N` on the same prompt, so it is
- * reproducible whatever else the server is doing. Requests without one share groups, whose seed is
- * the server's `--seed` plus the number of generations run before (reproducible for the same
- * sequence of requests from a fresh server).
+ * A batch runs on one lease of the weights (the served model or one adapter, at one weight
+ * version): a request for another adapter, or one that arrives after a weight update, waits at the
+ * head of the queue while the batch drains (no request is admitted behind it), then starts the next
+ * batch. Requests join in arrival order while the batch stays within `maxBatchRows` rows and
+ * `maxBatchTokens` rows x columns of KV cache.
+ *
+ * Seeds: every prompt of a request is decoded with its own PRNG stream, seeded with the request's
+ * `seed` (each prompt of a multi-prompt request with the same one), so a seeded request draws what
+ * `tinyzero generate --seed S --n N` draws on the same prompt, whatever else the batch holds. A
+ * prompt without a seed gets the server's `--seed` plus the number of unseeded prompts admitted
+ * before it (reproducible for the same sequence of requests from a fresh server).
  *
  * The queue is bounded in rows (prompts x n): a request that does not fit is refused at once with a
  * 429 instead of waiting without end.
  */
-import { generate } from '../generation/index.js';
+import { StepDecoder, type DecodeRequest, type RowToken, type TopLogprob } from '../generation/step-decoder.js';
 import { ApiError } from './errors.js';
-import type { ModelHost } from './model-host.js';
+import type { Lease, ModelHost } from './model-host.js';
 
 export interface GenerationJob {
   readonly promptIds: readonly number[];
@@ -29,13 +34,23 @@ export interface GenerationJob {
   readonly ignoreEos: boolean;
   /** The adapter name from ModelHost.resolve (null: the served model). */
   readonly adapter: string | null;
-  /** True once the client went away: a job not started yet is dropped. */
+  /** Most likely alternatives to report per position (0 or absent: none). */
+  readonly topLogprobs?: number;
+  /** True once the client went away: a waiting job is dropped, a running one leaves the batch. */
   readonly cancelled?: () => boolean;
+  /**
+   * Called with each token of row `row` as it is drawn; returning true ends the row with this token
+   * (a stop string or stop token reached). Rows of one job share a PRNG stream, so a job's rows are
+   * decoded until all of them ended; tokens of a row that ended are not reported.
+   */
+  readonly onToken?: (row: number, token: RowToken) => boolean;
 }
 
 export interface GeneratedRow {
   ids: number[];
   logprobs: number[];
+  /** Per position, the most likely alternatives (only when the job asked for them). */
+  top: TopLogprob[][] | null;
   /** The row ended at the tokenizer's eos (which is its last id), rather than at max_tokens. */
   endedAtEos: boolean;
 }
@@ -47,28 +62,37 @@ export interface JobResult {
 }
 
 export interface SchedulerOptions {
-  /** Most rows (prompts x n) waiting, not counting the running generation's. */
+  /** Most rows (prompts x n) waiting, not counting the running batch's. */
   maxQueuedRows: number;
-  /** Most rows in one generate() call. */
+  /** Most rows decoding together. */
   maxBatchRows: number;
-  /** Most rows x (prompt + generated) positions in one call: the KV cache's size. */
+  /** Most rows x positions of the running batch's KV cache. */
   maxBatchTokens: number;
-  /** How long an idle server waits for more requests before starting a generation. */
+  /** How long an idle server waits for more requests before starting a batch. */
   batchWindowMs: number;
-  /** Base seed of unseeded groups. */
+  /** Base seed of unseeded prompts. */
   seed: number;
 }
 
 interface Pending {
   job: GenerationJob;
-  key: string;
   resolve(r: JobResult): void;
   reject(e: unknown): void;
 }
 
+interface Active {
+  pending: Pending;
+  rows: (GeneratedRow & { done: boolean })[];
+  weightVersion: number;
+}
+
 export interface SchedulerStats {
-  /** generate() calls made so far. */
+  /** Batches started on an idle server (a batch runs until its last request ends). */
   generateCalls: number;
+  /** Prefill passes (each admits the requests waiting at a step boundary). */
+  prefills: number;
+  /** Decoding steps. */
+  decodeSteps: number;
   /** Requests answered (a request with k prompts is one request and k jobs). */
   requests: number;
   /** Jobs (one per prompt) answered. */
@@ -77,6 +101,15 @@ export interface SchedulerStats {
   rows: number;
   queuedRows: number;
   running: boolean;
+}
+
+interface Batch {
+  lease: Lease;
+  /** Steps the queue's head has been held back from joining (a join waits for others up to 3 steps). */
+  held: number;
+  adapter: string | null;
+  decoder: StepDecoder;
+  active: Map<number, Active>;
 }
 
 export class Scheduler {
@@ -88,9 +121,11 @@ export class Scheduler {
   #running = false;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
-  #seededCount = 0;
+  #unseeded = 0;
+  #arrivingCount = 0;
+  #arrivals = 0;
   #idle: (() => void)[] = [];
-  readonly stats: SchedulerStats = { generateCalls: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false };
+  readonly stats: SchedulerStats = { generateCalls: 0, prefills: 0, decodeSteps: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false };
 
   constructor(host: ModelHost, options: SchedulerOptions) {
     this.#host = host;
@@ -116,9 +151,7 @@ export class Scheduler {
       return Promise.reject(new ApiError(429, `the server's queue is full (${this.#queuedRows} rows waiting, ${rows} more asked, limit ${this.#options.maxQueuedRows} (--max-queued-rows)); retry later`, null, 'queue_full'));
     }
     return Promise.all(jobs.map((job) => new Promise<JobResult>((resolve, reject) => {
-      const greedy = job.temperature === 0;
-      const key = job.seed !== null ? `seeded\u0000${this.#seededCount++}` : [job.adapter ?? '', job.ignoreEos, greedy ? 'greedy' : `${job.temperature}/${job.topP}/${job.topK}`].join('\u0000');
-      this.#queue.push({ job, key, resolve, reject });
+      this.#queue.push({ job, resolve, reject });
       this.#queuedRows += job.n;
       this.stats.queuedRows = this.#queuedRows;
       this.#kick();
@@ -129,8 +162,8 @@ export class Scheduler {
   }
 
   /**
-   * Starts a generation on an idle server after the batch window; while requests keep arriving
-   * (a burst whose requests reach the server spread out), the window is extended, up to 8 windows.
+   * Starts a batch on an idle server after the batch window; while requests keep arriving (a burst
+   * whose requests reach the server spread out), the window is extended, up to 8 windows.
    */
   #kick(): void {
     if (this.#running || this.#timer !== null || this.#queue.length === 0) return;
@@ -144,111 +177,222 @@ export class Scheduler {
           wait();
           return;
         }
-        void this.#runNext();
+        void this.#run();
       }, this.#options.batchWindowMs);
     };
     wait();
   }
 
-  /** The oldest request's group: every later compatible request that fits the batch limits. */
-  #takeGroup(): Pending[] {
+  #dequeue(p: Pending): void {
+    this.#queuedRows -= p.job.n;
+    this.stats.queuedRows = this.#queuedRows;
+  }
+
+  #dropCancelledWaiting(): void {
     this.#queue = this.#queue.filter((p) => {
       if (!p.job.cancelled?.()) return true;
-      this.#queuedRows -= p.job.n;
+      this.#dequeue(p);
       p.reject(new ApiError(499, 'the client closed the request'));
       return false;
     });
-    const first = this.#queue[0];
-    if (!first) return [];
-    const group: Pending[] = [];
-    let rows = 0;
-    let promptLen = 0;
-    let maxTokens = 0;
-    const positions = this.#host.maxPositions;
-    for (const p of this.#queue) {
-      if (p.key !== first.key) continue;
-      const r = rows + p.job.n;
-      const lp = Math.max(promptLen, p.job.promptIds.length);
-      const mt = Math.max(maxTokens, p.job.maxTokens);
-      // The first request always runs (its own size was checked by submit).
-      if (group.length > 0 && (r > this.#options.maxBatchRows || lp + mt > positions || r * (lp + mt) > this.#options.maxBatchTokens)) continue;
-      group.push(p);
-      rows = r;
-      promptLen = lp;
-      maxTokens = mt;
-    }
-    const taken = new Set(group);
-    this.#queue = this.#queue.filter((p) => !taken.has(p));
-    this.#queuedRows -= rows;
-    this.stats.queuedRows = this.#queuedRows;
-    return group;
   }
 
-  async #runNext(): Promise<void> {
-    const group = this.#takeGroup();
-    if (group.length === 0) {
-      this.#settleIdle();
-      return;
+  /** The queue's head requests that may join `batch` now (all of one lease, in arrival order). */
+  #joiners(batch: Batch): Pending[] {
+    const taken: Pending[] = [];
+    const specs: DecodeRequest[] = [];
+    for (const p of this.#queue) {
+      if (p.job.adapter !== batch.adapter || this.#host.weightVersion !== batch.lease.weightVersion) break;
+      const spec = this.#spec(p.job, 0);
+      const layout = batch.decoder.layoutWith([...specs, spec]);
+      // The first request of an empty batch always runs (its own size was checked by submit).
+      const first = batch.decoder.idle && taken.length === 0;
+      if (!first && (layout.rows > this.#options.maxBatchRows || layout.rows * layout.columns > this.#options.maxBatchTokens)) break;
+      taken.push(p);
+      specs.push(spec);
     }
+    const set = new Set(taken);
+    this.#queue = this.#queue.filter((p) => !set.has(p));
+    for (const p of taken) this.#dequeue(p);
+    return taken;
+  }
+
+  #spec(job: GenerationJob, seed: number): DecodeRequest {
+    return {
+      promptIds: job.promptIds, n: job.n, maxNewTokens: job.maxTokens, seed, ignoreEos: job.ignoreEos,
+      sampling: { temperature: job.temperature, topK: job.topK, topP: job.topP }, topLogprobs: job.topLogprobs ?? 0,
+    };
+  }
+
+  /** A new batch for the queue's head request, or null when its lease cannot be had (it was failed). */
+  #startBatch(): Batch | null {
+    const head = this.#queue[0]!;
+    let lease: Lease;
+    try {
+      lease = this.#host.lease(head.job.adapter);
+    } catch (e) {
+      this.#queue.shift();
+      this.#dequeue(head);
+      head.reject(e);
+      return null;
+    }
+    return {
+      lease, adapter: head.job.adapter, active: new Map(), held: 0,
+      decoder: new StepDecoder(lease.model, {
+        eosTokenIds: [this.#eos], padTokenId: this.#host.tokenizer.padTokenId, maxCacheTokens: this.#options.maxBatchTokens,
+      }),
+    };
+  }
+
+  async #run(): Promise<void> {
+    if (this.#running) return;
     this.#running = true;
     this.stats.running = true;
+    let batch: Batch | null = null;
     try {
-      await this.#generate(group);
+      for (;;) {
+        this.#dropCancelledWaiting();
+        if (batch && batch.active.size === 0) {
+          this.#endBatch(batch);
+          batch = null;
+        }
+        if (!batch) {
+          if (this.#queue.length === 0) break;
+          batch = this.#startBatch();
+          if (!batch) continue;
+          this.stats.generateCalls++;
+        }
+        try {
+          batch.lease.activate();
+          this.#retireCancelled(batch);
+          // A join rebuilds the running rows' cache when it does not fit the cache as it is, so a
+          // few rows trickling in wait up to 3 steps for others, unless they are a quarter of the batch.
+          const live = batch.decoder.activeRows;
+          if (this.#queue.length > 0 && (live === 0 || this.#queuedRows * 4 >= live || ++batch.held > 3)) {
+            batch.held = 0;
+            const joiners = this.#joiners(batch);
+            if (joiners.length > 0) await this.#admit(batch, joiners);
+          }
+          if (!batch.decoder.idle) {
+            const tokens = await batch.decoder.step();
+            this.stats.decodeSteps++;
+            this.#deliver(batch, tokens);
+          }
+        } catch (e) {
+          for (const a of batch.active.values()) a.pending.reject(e);
+          batch.active.clear();
+        }
+        await this.#yieldToArrivals();
+      }
     } finally {
+      if (batch) this.#endBatch(batch);
       this.#running = false;
       this.stats.running = false;
-      if (this.#queue.length > 0) void this.#runNext();
-      else this.#settleIdle();
+      this.#settleIdle();
+      if (this.#queue.length > 0 && !this.#closed) this.#kick();
     }
   }
 
-  async #generate(group: Pending[]): Promise<void> {
-    const first = group[0]!.job;
-    let lease;
+  /**
+   * Requests being read (`arriving`): the HTTP layer counts a request from its first byte until it
+   * is submitted (or refused), so that a burst being received reaches the batch together.
+   */
+  arriving(): () => void {
+    this.#arrivals++;
+    this.#arrivingCount++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#arrivingCount--;
+    };
+  }
+
+  /**
+   * Turns of the event loop between steps. The CPU backend computes synchronously: without them,
+   * /health, new requests and weight updates would wait for the whole batch. A request needs a few
+   * turns from its first byte to `submit`, so while requests are being read the loop turns until
+   * they are in (at most 2 ms): a burst then joins in one prefill instead of one per step.
+   */
+  async #yieldToArrivals(): Promise<void> {
+    const until = performance.now() + 20;
+    let before: number;
+    do {
+      before = this.#arrivals;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } while ((this.#arrivingCount > 0 || this.#arrivals > before) && performance.now() < until);
+  }
+
+  #endBatch(batch: Batch): void {
+    batch.decoder.dispose();
+    batch.lease.release();
+  }
+
+  async #admit(batch: Batch, joiners: Pending[]): Promise<void> {
+    const specs = joiners.map((p) => this.#spec(p.job, p.job.seed ?? this.#options.seed + this.#unseeded++));
+    let admitted;
     try {
-      lease = this.#host.lease(first.adapter);
+      admitted = await batch.decoder.admit(specs);
     } catch (e) {
-      for (const p of group) p.reject(e);
+      for (const p of joiners) p.reject(e);
       return;
     }
-    try {
-      const seed = first.seed ?? this.#options.seed + this.stats.generateCalls;
-      const maxTokens = Math.max(...group.map((p) => p.job.maxTokens));
-      lease.activate();
-      this.stats.generateCalls++;
-      // generate() repeats each prompt n times (rows prompt0 x n, prompt1 x n, ...); with n = 1 and
-      // each prompt listed n times the rows are the same, and requests may differ in n.
-      const out = await generate(lease.model, group.flatMap((p) => Array.from({ length: p.job.n }, () => p.job.promptIds)), {
-        maxNewTokens: maxTokens,
-        temperature: first.temperature,
-        topP: first.topP,
-        topK: first.topK,
-        n: 1,
-        seed,
-        ignoreEos: first.ignoreEos,
-        eosTokenIds: [this.#eos],
-        padTokenId: this.#host.tokenizer.padTokenId,
-        // The CPU backend computes synchronously: without a turn of the event loop between steps,
-        // /health, new requests and weight updates would wait for the whole generation.
-        onStep: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    this.stats.prefills++;
+    admitted.handles.forEach((h, i) => {
+      const p = joiners[i]!;
+      const wantTop = (p.job.topLogprobs ?? 0) > 0;
+      batch.active.set(h, {
+        pending: p,
+        weightVersion: batch.lease.weightVersion,
+        rows: Array.from({ length: p.job.n }, () => ({ ids: [], logprobs: [], top: wantTop ? [] : null, endedAtEos: false, done: false })),
       });
-      let r = 0;
-      for (const p of group) {
-        const rows: GeneratedRow[] = [];
-        for (let j = 0; j < p.job.n; j++, r++) {
-          const len = Math.min(out.lengths[r]!, p.job.maxTokens);
-          const ids = Array.from(out.responseIds.subarray(r * out.width, r * out.width + len));
-          const logprobs = Array.from(out.logprobs.subarray(r * out.width, r * out.width + len));
-          rows.push({ ids, logprobs, endedAtEos: !p.job.ignoreEos && len > 0 && ids[len - 1] === this.#eos });
-        }
-        this.stats.jobs++;
-        this.stats.rows += rows.length;
-        p.resolve({ rows, weightVersion: lease.weightVersion });
+    });
+    this.#deliver(batch, admitted.tokens);
+  }
+
+  #retireCancelled(batch: Batch): void {
+    for (const [h, a] of batch.active) {
+      if (!a.pending.job.cancelled?.()) continue;
+      batch.decoder.retire(h);
+      batch.active.delete(h);
+      a.pending.reject(new ApiError(499, 'the client closed the request'));
+    }
+  }
+
+  /** Appends each token to its row, and answers the jobs whose rows have all ended. */
+  #deliver(batch: Batch, tokens: readonly RowToken[]): void {
+    const touched = new Set<number>();
+    for (const t of tokens) {
+      const a = batch.active.get(t.request);
+      if (!a) continue;
+      touched.add(t.request);
+      const row = a.rows[t.row]!;
+      if (row.done) continue;
+      row.ids.push(t.token);
+      row.logprobs.push(t.logprob);
+      row.top?.push(t.top ?? []);
+      let stopped = false;
+      try {
+        stopped = a.pending.job.onToken?.(t.row, t) ?? false;
+      } catch (e) {
+        batch.decoder.retire(t.request);
+        batch.active.delete(t.request);
+        a.pending.reject(e);
+        continue;
       }
-    } catch (e) {
-      for (const p of group) p.reject(e);
-    } finally {
-      lease.release();
+      if (t.finished || stopped) {
+        row.done = true;
+        row.endedAtEos = t.endedAtEos;
+      }
+    }
+    for (const h of touched) {
+      const a = batch.active.get(h);
+      if (!a || !a.rows.every((r) => r.done)) continue;
+      batch.decoder.retire(h);
+      batch.active.delete(h);
+      this.stats.jobs++;
+      this.stats.rows += a.rows.length;
+      a.pending.resolve({ rows: a.rows.map(({ ids, logprobs, top, endedAtEos }) => ({ ids, logprobs, top, endedAtEos })), weightVersion: a.weightVersion });
     }
   }
 
@@ -256,7 +400,7 @@ export class Scheduler {
     for (const f of this.#idle.splice(0)) f();
   }
 
-  /** Refuses new requests, fails the queued ones with 503, and resolves once the running generation ended. */
+  /** Refuses new requests, fails the queued ones with 503, and resolves once the running batch ended. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== null) {
@@ -265,6 +409,7 @@ export class Scheduler {
     }
     for (const p of this.#queue.splice(0)) p.reject(new ApiError(503, 'the server is shutting down', null, 'shutting_down'));
     this.#queuedRows = 0;
+    this.stats.queuedRows = 0;
     if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 }

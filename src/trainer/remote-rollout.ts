@@ -50,6 +50,7 @@ export class RemoteRollout {
     readonly push: 'disk' | 'lora',
     readonly weightsRoot: string,
     private readonly log: (line: string) => void,
+    private readonly healthTimeoutMs: number,
   ) {}
 
   /**
@@ -65,10 +66,10 @@ export class RemoteRollout {
     }
     const servers = r.server_urls.map((url) => new RemoteServer(url, { apiKey, timeoutMs: r.server_timeout * 1000 }));
     const pool = new ServerPool(servers, { concurrency: r.server_concurrency, warn: options.log });
+    const timeout = Math.min(HEALTH_TIMEOUT_MS, r.server_timeout * 1000);
     const rollout = new RemoteRollout(pool, config.actor_rollout_ref.model.lora_rank > 0 ? 'lora' : 'disk',
-      resolve(r.server_weights_dir ?? join(options.runDir, 'rollout_weights')), options.log);
+      resolve(r.server_weights_dir ?? join(options.runDir, 'rollout_weights')), options.log, timeout);
     await Promise.all(servers.map(async (server) => {
-      const timeout = Math.min(HEALTH_TIMEOUT_MS, r.server_timeout * 1000);
       try {
         await server.health(timeout);
         rollout.modelOf.set(server, await rollout.baseModel(server, timeout));
@@ -91,10 +92,18 @@ export class RemoteRollout {
   /**
    * Makes every live server serve the actor's current weights as `version` (the step about to
    * generate): writes them, has each server load them, and checks it reports them. A server that
-   * fails is dropped with a warning; none left is an error. Older weight folders are removed.
+   * fails is dropped with a warning; none left is an error. Older weight folders are removed. Then
+   * each dropped server is probed (ServerPool.probeDropped) and, when healthy, loads the same
+   * weights and is re-admitted.
    */
   async syncWeights(version: number, actor: { model: CausalLM; lora?: LoraModel }, baseDir: string): Promise<void> {
-    if (this.loaded === version) return;
+    if (this.loaded !== version) await this.pushWeights(version, actor, baseDir);
+    // Dropped servers that answer again get the weights the others serve, then take work again.
+    const folder = join(this.weightsRoot, weightsFolderName(version));
+    await this.pool.probeDropped(this.healthTimeoutMs, (server) => this.load(server, version, folder));
+  }
+
+  private async pushWeights(version: number, actor: { model: CausalLM; lora?: LoraModel }, baseDir: string): Promise<void> {
     const folder = await this.writeWeights(version, actor, baseDir);
     const previous = this.loaded;
     await Promise.all(this.pool.live.map(async (server) => {

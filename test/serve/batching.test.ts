@@ -1,8 +1,9 @@
-// Requests that arrive together are generated together: the same answers as one at a time, in fewer
-// generate() calls; incompatible sampling and seeded requests are kept apart.
+// Requests that arrive together are decoded together: the same answers as one at a time, in fewer
+// batches; requests with other sampling settings or seeds share the batch, and one that arrives
+// while a batch decodes joins it (continuous batching).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { choiceIds, startFixture, type Fixture } from './fixture.js';
+import { choiceIds, referenceRows, startFixture, type Fixture } from './fixture.js';
 
 const prompts = ['1+1=', 'Using the numbers [2, 9, 4]', '7*8=', '<think>', '100-37=', 'Answer: (3 + 4) * 2', '5', '64/8='];
 
@@ -40,16 +41,32 @@ describe('tinyzero serve batching', () => {
     });
   });
 
-  test('requests with different sampling run in separate generations; a seeded request runs alone and reproducibly', async () => {
+  test('requests with different sampling and seeds share one batch; a seeded request draws what generate() draws with its seed', async () => {
     const before0 = f.server.stats.generateCalls;
-    const [greedy, hot, seededA, seededB] = await Promise.all([
-      ask('1+1=', 0),
-      ask('1+1=', 0, { temperature: 1.3, seed: undefined }),
-      ask('2+2=', 0, { temperature: 1, seed: 5 }),
-      ask('2+2=', 0, { temperature: 1, seed: 5 }),
-    ]);
-    assert.equal(f.server.stats.generateCalls - before0, 4, 'greedy, hot, and each seeded request alone');
-    assert.deepEqual(seededA!.choices.map((c) => c.text), seededB!.choices.map((c) => c.text));
+    const ids = f.tokenizer.encode('2+2=', { addSpecialTokens: false });
+    const seeded = () => f.client.completions.create({ model: 'countdown-base', prompt: ids, max_tokens: 8, temperature: 1, n: 2, seed: 5, logprobs: 0, ...{ top_k: 30, return_tokens_as_token_ids: true } });
+    const [greedy, hot, seededA, seededB] = await Promise.all([ask('1+1=', 0), ask('1+1=', 0, { temperature: 1.3 }), seeded(), seeded()]);
+    assert.equal(f.server.stats.generateCalls - before0, 1, 'greedy, hot and seeded requests in one batch');
+    const want = await referenceRows(f, ids, { maxNewTokens: 8, temperature: 1, topK: 30, n: 2, seed: 5 });
+    for (const r of [seededA!, seededB!]) assert.deepEqual(r.choices.map((c) => choiceIds(c.logprobs?.tokens)), want.map((w) => w.ids));
     assert.ok(greedy!.choices[0]!.text.length > 0 && hot!.choices[0]!.text.length > 0);
+  });
+
+  test('a request that arrives while a batch decodes joins it, and answers before the longer one ends', async () => {
+    const ids = f.tokenizer.encode('Using the numbers [2, 9, 4]', { addSpecialTokens: false });
+    const long = () => f.client.completions.create({ model: 'countdown-base', prompt: ids, max_tokens: 120, temperature: 0, logprobs: 0, ...{ return_tokens_as_token_ids: true, ignore_eos: true } });
+    const short = () => f.client.completions.create({ model: 'countdown-base', prompt: '7*8=', max_tokens: 4, temperature: 0, logprobs: 0, ...{ return_tokens_as_token_ids: true, ignore_eos: true } });
+    const [longAlone, shortAlone] = [await long(), await short()];
+    const calls0 = f.server.stats.generateCalls;
+    const order: string[] = [];
+    const running = long().then((r) => { order.push('long'); return r; });
+    const steps0 = f.server.stats.decodeSteps;
+    while (f.server.stats.decodeSteps < steps0 + 5) await new Promise((r) => setTimeout(r, 1));
+    const joined = await short().then((r) => { order.push('short'); return r; });
+    const longer = await running;
+    assert.deepEqual(order, ['short', 'long']);
+    assert.equal(f.server.stats.generateCalls - calls0, 1, 'the second request joined the running batch');
+    assert.deepEqual(choiceIds(joined.choices[0]!.logprobs?.tokens), choiceIds(shortAlone.choices[0]!.logprobs?.tokens));
+    assert.deepEqual(choiceIds(longer.choices[0]!.logprobs?.tokens), choiceIds(longAlone.choices[0]!.logprobs?.tokens));
   });
 });

@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { baseModelDir, post, startFixture } from './fixture.js';
 
 test('close() answers the running generation, fails the queued request with 503, then refuses connections', async () => {
-  const f = await startFixture();
+  // One row per batch: the second request cannot join the running one and waits in the queue.
+  const f = await startFixture({ maxBatchRows: 1 });
   const url = f.server.url;
   try {
     let settled = false;
     const running = post(`${url}/v1/completions`, JSON.stringify({ prompt: '1+1=', max_tokens: 100, temperature: 0, ignore_eos: true })).finally(() => { settled = true; });
     while (!f.server.stats.running && !settled) await new Promise((r) => setTimeout(r, 1));
-    // Sampled, so it cannot join the greedy generation running: it waits in the queue.
     const queued = post(`${url}/v1/completions`, JSON.stringify({ prompt: '2+2=', max_tokens: 4, temperature: 1 }));
     while (f.server.stats.queuedRows === 0 && !settled) await new Promise((r) => setTimeout(r, 1));
     assert.ok(!settled, 'the first request is still generating');
