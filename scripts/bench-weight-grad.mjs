@@ -21,6 +21,11 @@ const opt = (name, dflt) => {
 };
 const threads = Number(opt('threads', '1'));
 const baselineDir = opt('baseline', null);
+const split = opt('split', 'auto');
+// --clock cpu: the process's CPU seconds instead of wall seconds (1 thread: the one thread's own time,
+// which a loaded machine inflates far less than the wall clock; with workers it counts their spinning).
+const clock = opt('clock', 'wall');
+const rounds = Number(opt('rounds', '5'));
 const set = opt('set', 'train');
 const only = opt('only', null);
 const cross = (widths, ks) => ks.flatMap((k) => widths.map(([m, n]) => [m, n, k]));
@@ -40,11 +45,12 @@ const sets = {
 const shapes = sets[set];
 if (!shapes) throw new Error(`--set must be one of ${Object.keys(sets).join(', ')}, got ${set}`);
 
-const be = await CpuBackend.create({ threads });
-let old = null;
-if (baselineDir) {
-  const mod = await import(pathToFileURL(path.resolve(baselineDir, 'src/backend/cpu/index.js')).href);
-  old = await mod.CpuBackend.create({ threads });
+const be = await CpuBackend.create({ threads, split });
+// --baseline A,B,...: several other builds, each a TN column.
+const olds = [];
+for (const dir of baselineDir ? baselineDir.split(',') : []) {
+  const mod = await import(pathToFileURL(path.resolve(dir, 'src/backend/cpu/index.js')).href);
+  olds.push(await mod.CpuBackend.create({ threads, split }));
 }
 
 function contender(backend, m, n, k, transA) {
@@ -55,19 +61,40 @@ function contender(backend, m, n, k, transA) {
   return { run: () => backend.matmul(a, b, out, args), dispose: () => { for (const x of [a, b, out]) backend.free(x); } };
 }
 
+/** Interleaved rounds timed in process CPU seconds; each contender keeps its best round. */
+function cpuRace(cs, rounds, minS) {
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+  const reps = cs.map((c) => {
+    c.run();
+    const t0 = cpu();
+    c.run();
+    return Math.max(1, Math.round(minS / Math.max(cpu() - t0, 1e-4)));
+  });
+  const best = cs.map(() => Infinity);
+  for (let r = 0; r < rounds; r++) {
+    cs.forEach((c, i) => {
+      const t0 = cpu();
+      for (let j = 0; j < reps[i]; j++) c.run();
+      best[i] = Math.min(best[i], (cpu() - t0) / reps[i]);
+    });
+  }
+  return best;
+}
+
+console.log(`${clock} clock, split ${split}; `);
 console.log(`threads ${threads}; GFLOP/s (2mnk / best round); m x n x k = in x out x tokens`);
-console.log(['set', 'shape', 'NN', 'TN', ...(old ? ['TN baseline'] : []), 'TN/NN', ...(old ? ['baseline TN/NN'] : [])].join('\t'));
+console.log(['set', 'shape', 'NN', 'TN', ...olds.map((_, i) => `TN baseline ${i + 1}`), 'TN/NN', ...olds.map((_, i) => `baseline ${i + 1} TN/NN`)].join('\t'));
 for (const [label, m, n, k] of shapes) {
   const name = `${m}x${n}x${k}`;
   if (only && !`${label} ${name}`.includes(only)) continue;
   const cs = [contender(be, m, n, k, false), contender(be, m, n, k, true)];
-  if (old) cs.push(contender(old, m, n, k, true));
-  const secs = await race(cs, { rounds: 5, minMs: 150 });
+  for (const old of olds) cs.push(contender(old, m, n, k, true));
+  const secs = clock === 'cpu' ? cpuRace(cs, rounds, 0.15) : await race(cs, { rounds, minMs: 150 });
   for (const c of cs) c.dispose();
   const g = secs.map((s) => (2 * m * n * k) / s / 1e9);
   const cols = [label, name, ...g.map((x) => x.toFixed(1)), (g[1] / g[0]).toFixed(2)];
-  if (old) cols.push((g[2] / g[0]).toFixed(2));
+  for (let i = 2; i < g.length; i++) cols.push((g[i] / g[0]).toFixed(2));
   console.log(cols.join('\t'));
 }
 be.destroy();
-old?.destroy();
+for (const old of olds) old.destroy();
