@@ -273,6 +273,7 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 
 const KC = 512;
 const MC = 64;
+const PACK_KK = 16;
 
 /**
  * Packs op(A)[rc..rcEnd, k0..k0+kn) of A [k, m] (op(A) = A^T) into blocks of 4 rows: block b holds
@@ -283,14 +284,28 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
   const ms = <usize>m << 2;
   const blocks = (rcEnd - rc + 3) >> 2;
   const bs = <usize>kn << 4;
-  for (let kk = 0; kk < kn; kk++) {
-    const s = a + (<usize>(k0 + kk) * ms) + (<usize>rc << 2);
-    let d = ws + (<usize>kk << 4);
+  // PACK_KK steps at a time, block by block: the blocks' destinations are kn*16 bytes apart (8 KB
+  // at kn = 512), so writing one group of 4 floats to every block per step would keep 16 streams
+  // in the same L1 sets; this way each block gets PACK_KK*16 contiguous bytes while the PACK_KK
+  // source rows stay in L1.
+  for (let kg = 0; kg < kn; kg += PACK_KK) {
+    const kgEnd = min(kn, kg + PACK_KK);
     let i = rc;
     for (let b = 0; b < blocks; b++) {
       const rows = min(4, m - i);
-      v128.store(d, rows == 4 ? v128.load(s + (<usize>(i - rc) << 2)) : loadN(s + (<usize>(i - rc) << 2), rows, zero));
-      d += bs;
+      const s = a + <usize>k0 * ms + (<usize>i << 2);
+      let d = ws + <usize>b * bs + (<usize>kg << 4);
+      if (rows == 4) {
+        for (let kk = kg; kk < kgEnd; kk++) {
+          v128.store(d, v128.load(s + <usize>kk * ms));
+          d += 16;
+        }
+      } else {
+        for (let kk = kg; kk < kgEnd; kk++) {
+          v128.store(d, loadN(s + <usize>kk * ms, rows, zero));
+          d += 16;
+        }
+      }
       i += 4;
     }
   }

@@ -1,10 +1,14 @@
 // The weight-gradient matmul dW = X^T dY (TN: A stored transposed, k = tokens) beside the same
 // shape in NN layout, timed side by side in one process (interleaved rounds, best round each).
-// Usage: npm run build && node scripts/bench-weight-grad.mjs [--threads N] [--baseline DIST]
+// Usage: npm run build && node scripts/bench-weight-grad.mjs [--threads N] [--baseline DIST] [--set NAME] [--only SUBSTR]
 // --baseline DIST adds the TN path of another build's dist/ folder (an older commit) to the race.
-// Shapes: [in, out, tokens] of the bundled countdown-base (hidden 128, MLP 384, vocab 180) and of
-// veRL's tiny Llama (hidden 128, MLP 344, vocab 16) at a micro-batch of 64 rows x 208 tokens, and
-// larger square layers.
+// --set train (default): the shapes the trainer runs. m x n x k = in x out x tokens of a micro-batch:
+//   countdown: the bundled countdown-base (hidden 128, MLP 384, tied 180-token vocabulary) packed
+//     (use_remove_padding: k = the valid tokens of 64 rows, 2k-16k);
+//   digit: veRL's tiny Llama (hidden 128, MLP 344, vocabulary 16) at 200 rows x 48 tokens;
+//   qwen: Qwen2.5-0.5B's projections (hidden 896, k/v 128, MLP 4864) at k 512-4096, and its LoRA
+//     factors (rank 16: dA is in x 16, dB is 16 x out).
+// --set square: the earlier list (13312 tokens = 64 rows x 208, larger square layers).
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CpuBackend } from '../dist/src/backend/cpu/index.js';
@@ -17,17 +21,36 @@ const opt = (name, dflt) => {
 };
 const threads = Number(opt('threads', '1'));
 const baselineDir = opt('baseline', null);
-const shapes = [
-  [128, 128, 13312], [128, 384, 13312], [384, 128, 13312], [128, 180, 13312],
-  [128, 344, 13312], [344, 128, 13312], [128, 16, 13312],
-  [128, 384, 32768], [384, 128, 4096], [512, 512, 16384], [1024, 1024, 4096],
-];
+const split = opt('split', 'auto');
+// --clock cpu: the process's CPU seconds instead of wall seconds (1 thread: the one thread's own time,
+// which a loaded machine inflates far less than the wall clock; with workers it counts their spinning).
+const clock = opt('clock', 'wall');
+const rounds = Number(opt('rounds', '5'));
+const set = opt('set', 'train');
+const only = opt('only', null);
+const cross = (widths, ks) => ks.flatMap((k) => widths.map(([m, n]) => [m, n, k]));
+const sets = {
+  train: [
+    ...cross([[128, 128], [128, 384], [384, 128], [128, 180]], [2048, 4096, 8192, 16384]).map((s) => ['countdown', ...s]),
+    ...cross([[128, 128], [128, 344], [344, 128], [128, 16]], [9600]).map((s) => ['digit', ...s]),
+    ...cross([[896, 896], [896, 128], [896, 4864], [4864, 896]], [512, 1024, 4096]).map((s) => ['qwen', ...s]),
+    ...cross([[896, 16], [16, 896], [4864, 16], [16, 4864]], [512, 4096]).map((s) => ['qwen-lora', ...s]),
+  ],
+  square: [
+    [128, 128, 13312], [128, 384, 13312], [384, 128, 13312], [128, 180, 13312],
+    [128, 344, 13312], [344, 128, 13312], [128, 16, 13312],
+    [128, 384, 32768], [384, 128, 4096], [512, 512, 16384], [1024, 1024, 4096],
+  ].map((s) => ['', ...s]),
+};
+const shapes = sets[set];
+if (!shapes) throw new Error(`--set must be one of ${Object.keys(sets).join(', ')}, got ${set}`);
 
-const be = await CpuBackend.create({ threads });
-let old = null;
-if (baselineDir) {
-  const mod = await import(pathToFileURL(path.resolve(baselineDir, 'src/backend/cpu/index.js')).href);
-  old = await mod.CpuBackend.create({ threads });
+const be = await CpuBackend.create({ threads, split });
+// --baseline A,B,...: several other builds, each a TN column.
+const olds = [];
+for (const dir of baselineDir ? baselineDir.split(',') : []) {
+  const mod = await import(pathToFileURL(path.resolve(dir, 'src/backend/cpu/index.js')).href);
+  olds.push(await mod.CpuBackend.create({ threads, split }));
 }
 
 function contender(backend, m, n, k, transA) {
@@ -38,17 +61,40 @@ function contender(backend, m, n, k, transA) {
   return { run: () => backend.matmul(a, b, out, args), dispose: () => { for (const x of [a, b, out]) backend.free(x); } };
 }
 
+/** Interleaved rounds timed in process CPU seconds; each contender keeps its best round. */
+function cpuRace(cs, rounds, minS) {
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+  const reps = cs.map((c) => {
+    c.run();
+    const t0 = cpu();
+    c.run();
+    return Math.max(1, Math.round(minS / Math.max(cpu() - t0, 1e-4)));
+  });
+  const best = cs.map(() => Infinity);
+  for (let r = 0; r < rounds; r++) {
+    cs.forEach((c, i) => {
+      const t0 = cpu();
+      for (let j = 0; j < reps[i]; j++) c.run();
+      best[i] = Math.min(best[i], (cpu() - t0) / reps[i]);
+    });
+  }
+  return best;
+}
+
+console.log(`${clock} clock, split ${split}; `);
 console.log(`threads ${threads}; GFLOP/s (2mnk / best round); m x n x k = in x out x tokens`);
-console.log(['shape', 'NN', 'TN', ...(old ? ['TN baseline'] : []), 'TN/NN', ...(old ? ['baseline TN/NN'] : [])].join('\t'));
-for (const [m, n, k] of shapes) {
+console.log(['set', 'shape', 'NN', 'TN', ...olds.map((_, i) => `TN baseline ${i + 1}`), 'TN/NN', ...olds.map((_, i) => `baseline ${i + 1} TN/NN`)].join('\t'));
+for (const [label, m, n, k] of shapes) {
+  const name = `${m}x${n}x${k}`;
+  if (only && !`${label} ${name}`.includes(only)) continue;
   const cs = [contender(be, m, n, k, false), contender(be, m, n, k, true)];
-  if (old) cs.push(contender(old, m, n, k, true));
-  const secs = await race(cs, { rounds: 5, minMs: 150 });
+  for (const old of olds) cs.push(contender(old, m, n, k, true));
+  const secs = clock === 'cpu' ? cpuRace(cs, rounds, 0.15) : await race(cs, { rounds, minMs: 150 });
   for (const c of cs) c.dispose();
   const g = secs.map((s) => (2 * m * n * k) / s / 1e9);
-  const cols = [`${m}x${n}x${k}`, ...g.map((x) => x.toFixed(1)), (g[1] / g[0]).toFixed(2)];
-  if (old) cols.push((g[2] / g[0]).toFixed(2));
+  const cols = [label, name, ...g.map((x) => x.toFixed(1)), (g[1] / g[0]).toFixed(2)];
+  for (let i = 2; i < g.length; i++) cols.push((g[i] / g[0]).toFixed(2));
   console.log(cols.join('\t'));
 }
 be.destroy();
-old?.destroy();
+for (const old of olds) old.destroy();

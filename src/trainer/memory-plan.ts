@@ -92,6 +92,44 @@ function activationFloatsPerToken(c: ModelConfig, loraRank: number, targets: str
   return 6 * h + attn + mlp + lora;
 }
 
+/**
+ * The largest micro-batch of a pass: the token positions its forward runs (`tokens`) and the rows of
+ * its vocabulary-wide head (`headRows`). Padded, a micro-batch of r rows runs r x S positions and
+ * r x R head rows. Packed (use_remove_padding), only valid tokens run and the head only on the
+ * positions that predict a response token; a fixed-size micro-batch can still be all valid, but with
+ * a token budget (use_dynamic_bsz) no micro-batch holds more valid tokens than the budget
+ * (micro-batches.ts), and each head row is one of them. Padded with a budget, the rows are balanced
+ * by valid tokens yet run padded: a micro-batch can take as many rows as have a valid token each
+ * (at least one) within the budget, up to the whole pass.
+ */
+export interface MicroBatchSize {
+  tokens: number;
+  headRows: number;
+  label: string;
+}
+
+export function microBatchSize(passRows: number, fixedRows: number | null, budget: number, removePadding: boolean,
+  P: number, R: number): MicroBatchSize {
+  const S = P + R;
+  if (fixedRows !== null) return { tokens: fixedRows * S, headRows: fixedRows * R, label: `${fixedRows} rows` };
+  if (removePadding) {
+    return { tokens: Math.min(budget, passRows * S), headRows: Math.min(budget, passRows * R), label: `<= ${Math.min(budget, passRows * S)} packed tokens` };
+  }
+  const rows = Math.min(passRows, budget);
+  return { tokens: rows * S, headRows: rows * R, label: `<= ${rows} rows` };
+}
+
+/** Bytes of a log-prob forward: without gradients each layer's intermediates are freed after it (models/llama.ts), so one layer counts. */
+function logProbBytes(model: ModelConfig, layerFloats: number, mb: MicroBatchSize): number {
+  return mb.tokens * (layerFloats + model.hidden_size * 2 * model.num_hidden_layers) * 4 + mb.headRows * model.vocab_size * 4 * 2;
+}
+
+/** Bytes the autograd graph of a training micro-batch keeps until its backward is done. */
+export function updateActivationBytes(model: ModelConfig, mb: MicroBatchSize, loraRank: number, targets: string | string[]): number {
+  return mb.tokens * (activationFloatsPerToken(model, loraRank, targets) * model.num_hidden_layers + model.hidden_size * 2) * 4
+    + mb.headRows * model.vocab_size * 4 * 3;
+}
+
 export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits): MemoryPlan {
   const arr = config.actor_rollout_ref;
   const n = arr.rollout.n;
@@ -142,22 +180,24 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   const kv = genRows * S * model.num_hidden_layers * 2 * model.num_key_value_heads * model.head_dim * 4;
   const genLogits = genRows * model.vocab_size * 4 * 2;
   const allRows = config.data.train_batch_size * n;
-  const lpRows = Math.min(allRows, Math.max(arr.rollout.log_prob_micro_batch_size ?? allRows,
-    usesReferencePolicy(config) ? (arr.ref.log_prob_micro_batch_size ?? allRows) : 0));
   const layerFloats = activationFloatsPerToken(model, 0, 'all-linear');
-  // Without gradients each layer's intermediates are freed after it (models/llama.ts): one layer counts.
-  const logProb = lpRows * S * (layerFloats + model.hidden_size * 2 * model.num_hidden_layers) * 4 + lpRows * R * model.vocab_size * 4 * 2;
-  const microRows = arr.actor.use_dynamic_bsz
-    ? Math.max(1, Math.floor(arr.actor.ppo_max_token_len_per_gpu / S))
-    : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n;
-  const train = microRows * S * (activationFloatsPerToken(model, rank, arr.model.target_modules) * model.num_hidden_layers + model.hidden_size * 2) * 4
-    + microRows * R * model.vocab_size * 4 * 3;
+  // The log-prob passes (old and reference): the larger of the two.
+  const lpPasses = [arr.rollout, ...(usesReferencePolicy(config) ? [arr.ref] : [])].map((c) =>
+    microBatchSize(allRows, c.log_prob_use_dynamic_bsz ? null : Math.min(allRows, c.log_prob_micro_batch_size ?? allRows),
+      c.log_prob_max_token_len_per_gpu, arr.model.use_remove_padding, P, R));
+  const lp = lpPasses.reduce((a, b) => (logProbBytes(model, layerFloats, b) > logProbBytes(model, layerFloats, a) ? b : a));
+  const logProb = logProbBytes(model, layerFloats, lp);
+  const miniRows = arr.actor.ppo_mini_batch_size * n;
+  const micro = microBatchSize(miniRows, arr.actor.use_dynamic_bsz ? null
+    : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n,
+  arr.actor.ppo_max_token_len_per_gpu, arr.model.use_remove_padding, P, R);
+  const train = updateActivationBytes(model, micro, rank, arr.model.target_modules);
   rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
-  rows.push({ item: `log-prob forward (${lpRows} rows)`, bytes: logProb });
-  rows.push({ item: `update activations (micro-batch of ${microRows} rows)`, bytes: train });
+  rows.push({ item: `log-prob forward (${lp.label})`, bytes: logProb });
+  rows.push({ item: `update activations (micro-batch of ${micro.label})`, bytes: train });
   const peakBytes = resident + Math.max(kv + genLogits, logProb, train);
   const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
-  const largestBufferBytes = Math.max(embedBytes, microRows * R * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
+  const largestBufferBytes = Math.max(embedBytes, micro.headRows * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
 
   let problem: string | null = null;
   if (limits.capacityBytes !== undefined && peakBytes > limits.capacityBytes) {

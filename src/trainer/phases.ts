@@ -5,9 +5,9 @@
  */
 import { computeAdvantage, klPenalizedRewards, updateKlController } from '../rl/index.js';
 import { computeLogProbs } from './actor.js';
+import { logProbBatching, valuesBatching } from './batching.js';
 import { checkBatch, type KlRewards, type RolloutBatch, type Scores, type StepBatch } from './batch.js';
 import { computeValues } from './critic.js';
-import type { MicroBatching } from './ppo-update.js';
 import type { FitContext } from './fit.js';
 import { computeTokenLevelScores, rowSums, scoreBatch } from './reward.js';
 import { rollout, type RolloutOptions } from './rollout.js';
@@ -41,42 +41,23 @@ export async function generatePhase(ctx: FitContext, genBatch: number): Promise<
 
 /** Old log-probs: the actor's recomputed log-probs of the sampled responses (veRL times them inside 'gen'). */
 export async function oldLogProbPhase(ctx: FitContext, batch: RolloutBatch): Promise<Float32Array> {
-  const arr = ctx.config.actor_rollout_ref;
-  const micro = logProbBatching(arr.rollout, arr.model.use_remove_padding, batch);
-  return (await computeLogProbs(ctx.run.actor.model, batch, micro, arr.rollout.temperature)).logp;
+  const micro = logProbBatching(ctx.config, 'rollout', batch.rows);
+  return (await computeLogProbs(ctx.run.actor.model, batch, micro, ctx.config.actor_rollout_ref.rollout.temperature)).logp;
 }
 
 /** Reference log-probs; the run must have a reference policy. */
 export async function refPhase(ctx: FitContext, batch: RolloutBatch): Promise<Float32Array> {
   const { run, config } = ctx;
   if (!run.ref) throw new Error('refPhase: the run has no reference policy');
-  const arr = config.actor_rollout_ref;
-  const micro = logProbBatching(arr.ref, arr.model.use_remove_padding, batch);
-  return (await computeLogProbs(run.ref, batch, micro, arr.rollout.temperature)).logp;
-}
-
-/** Micro-batches of a log-prob pass (rollout's or ref's keys; veRL's log_prob_* names). */
-function logProbBatching(c: { log_prob_micro_batch_size: number | null; log_prob_use_dynamic_bsz: boolean; log_prob_max_token_len_per_gpu: number },
-  removePadding: boolean, batch: RolloutBatch): MicroBatching {
-  return {
-    microBatchRows: c.log_prob_micro_batch_size ?? batch.rows,
-    useDynamicBsz: c.log_prob_use_dynamic_bsz,
-    maxTokenLen: c.log_prob_max_token_len_per_gpu,
-    removePadding,
-  };
+  const micro = logProbBatching(config, 'ref', batch.rows);
+  return (await computeLogProbs(run.ref, batch, micro, config.actor_rollout_ref.rollout.temperature)).logp;
 }
 
 /** The critic's values of the rollout; the run must have a critic. */
 export async function valuesPhase(ctx: FitContext, batch: RolloutBatch): Promise<Float32Array> {
   const { run, config } = ctx;
   if (!run.critic) throw new Error('valuesPhase: the run has no critic');
-  const c = config.critic;
-  return computeValues(run.critic.model, batch, {
-    microBatchRows: c.forward_micro_batch_size ?? batch.rows,
-    useDynamicBsz: c.use_dynamic_bsz,
-    maxTokenLen: c.forward_max_token_len_per_gpu,
-    removePadding: c.model.use_remove_padding,
-  });
+  return computeValues(run.critic.model, batch, valuesBatching(config, batch.rows));
 }
 
 /** token_level_scores with DAPO's overlong shaping, and the task scores before it (reward.ts). */

@@ -18,6 +18,8 @@ export interface MicroBatching {
   useDynamicBsz: boolean;
   /** Token budget per micro-batch with dynamic batching. */
   maxTokenLen: number;
+  /** The config key of that budget, named when it cannot hold a row (default: the actor's ppo_max_token_len_per_gpu). */
+  budgetKey?: string;
   /** `use_remove_padding`: each micro-batch's valid tokens packed into one sequence (packing.ts). */
   removePadding: boolean;
 }
@@ -44,7 +46,7 @@ export function splitMicro(batch: RolloutBatch, rows: readonly number[], options
     return n;
   });
   const longest = options.removePadding ? Math.max(0, ...tokens) : S;
-  return tokenBudgetBatches(rows, tokens, options.maxTokenLen, longest);
+  return tokenBudgetBatches(rows, tokens, options.maxTokenLen, longest, options.budgetKey);
 }
 
 /** Row orders for each PPO epoch: identity, or a fresh shuffle per epoch from `seed`. */

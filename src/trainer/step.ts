@@ -8,12 +8,12 @@
  */
 import { computeDataMetrics } from '../rl/index.js';
 import { updatePolicy } from './actor.js';
+import { updateBatching } from './batching.js';
 import { checkBatch, type KlRewards, type RolloutBatch, type SampledBatch, type Scores, type StepBatch } from './batch.js';
 import { updateCritic } from './critic.js';
 import { collectFilteredBatch, filterMetricValues, type DynamicSamplingResult } from './dynamic-sampling.js';
 import type { FitContext } from './fit.js';
 import { advantagePhase, generatePhase, klPhase, oldLogProbPhase, refPhase, scorePhase, valuesPhase } from './phases.js';
-import type { BatchingOptions } from './ppo-update.js';
 import { batchBehaviorMetrics } from './reward.js';
 import { Timer } from './timer.js';
 import { validate, type ValidationResult } from './validate.js';
@@ -31,24 +31,6 @@ export async function runValidation(ctx: FitContext, step: number): Promise<Vali
   });
   ctx.tracker.event('validation', { step, metrics: result.metrics, samples: result.samples });
   return result;
-}
-
-function batchingFor(ctx: FitContext, role: 'actor' | 'critic'): BatchingOptions {
-  const n = ctx.config.actor_rollout_ref.rollout.n;
-  const c = role === 'actor' ? ctx.config.actor_rollout_ref.actor : ctx.config.critic;
-  const model = role === 'actor' ? ctx.config.actor_rollout_ref.model : ctx.config.critic.model;
-  // docs/verl-compat.md#critic-batch-units: the critic's sizes are in prompts, like the actor's, so both scale by n.
-  const mini = c.ppo_mini_batch_size * n;
-  return {
-    miniBatchRows: mini,
-    microBatchRows: (c.ppo_micro_batch_size ?? c.ppo_mini_batch_size) * n,
-    useDynamicBsz: c.use_dynamic_bsz,
-    maxTokenLen: c.ppo_max_token_len_per_gpu,
-    removePadding: model.use_remove_padding,
-    epochs: c.ppo_epochs,
-    shuffle: c.shuffle,
-    gradClip: c.grad_clip,
-  };
 }
 
 /**
@@ -156,7 +138,7 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
   if (run.critic) {
     const critic = run.critic;
     Object.assign(metrics, await timer.time('update_critic', () => updateCritic(critic.model, critic.optimizer, batch, {
-      ...batchingFor(ctx, 'critic'), cliprangeValue: config.critic.cliprange_value, lossAggMode: config.actor_rollout_ref.actor.loss_agg_mode,
+      ...updateBatching(config, 'critic'), cliprangeValue: config.critic.cliprange_value, lossAggMode: config.actor_rollout_ref.actor.loss_agg_mode,
       seed: config.trainer.seed * 131 + step, step,
     })));
     critic.scheduler.step();
@@ -164,7 +146,7 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
   if (config.trainer.critic_warmup <= step) {
     const a = config.actor_rollout_ref.actor;
     Object.assign(metrics, await timer.time('update_actor', () => updatePolicy(run.actor.model, run.actor.optimizer, batch, {
-      ...batchingFor(ctx, 'actor'),
+      ...updateBatching(config, 'actor'),
       temperature: config.actor_rollout_ref.rollout.temperature,
       seed: config.trainer.seed * 131 + step,
       step,

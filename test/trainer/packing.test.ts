@@ -196,8 +196,9 @@ test('token-balanced micro-batches: packed, the budget must hold the longest row
   const tokens = allRows.map((r) => batch.attentionMask.subarray(r * 9, r * 9 + 9).reduce((a, b) => a + b, 0));
   assert.deepEqual(tokens, [5, 2, 5, 6, 7]);
   const groups = splitMicro(batch, allRows, { microBatchRows: 1, useDynamicBsz: true, maxTokenLen: 9, removePadding: true });
-  // 25 tokens under a budget of 9: 3 groups, longest rows first into the lightest (7 | 6+2 | 5+5).
-  assert.deepEqual(groups, [[4], [1, 3], [0, 2]]);
+  // 25 tokens under a budget of 9: veRL's 3 balanced groups would be 5+5 | 2+6 | 7, past the budget,
+  // so 4 (micro-batches.test.ts has the partitioning itself).
+  assert.deepEqual(groups, [[0, 1], [4], [3], [2]]);
   assert.deepEqual(groups.flat().sort(), allRows);
   assert.throws(() => splitMicro(batch, allRows, { microBatchRows: 1, useDynamicBsz: true, maxTokenLen: 6, removePadding: true }),
     /ppo_max_token_len_per_gpu 6 is smaller than one sequence \(7 tokens\)/);
