@@ -187,7 +187,8 @@ def decode(model, prompts, new_tokens, greedy=True, generator=None):
     B, P = ids.shape
     cache = []
     positions = torch.arange(P).expand(B, P)
-    logits = model.forward(ids, positions, cache)[:, -1]
+    # Only the last prompt position's logits are needed (as tinyzero's generate computes them).
+    logits = model._linear(model.forward(ids, positions, cache, return_hidden=True)[:, -1], "lm_head", bias=False)
     tokens, logprobs = [], []
     for step in range(new_tokens):
         lp = torch.log_softmax(logits.double() if greedy else logits, dim=-1)
