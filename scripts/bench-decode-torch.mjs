@@ -6,9 +6,10 @@
 // --gemv a second PyTorch process whose one-row products run as torch.mv joins the batch-1 rounds.
 // Prints one JSON line per measurement (wall and CPU seconds of the measured process: ours includes
 // the worker threads', PyTorch's its BLAS threads'), then a summary with the best round of each side,
-// the load average, and the ratios ours / PyTorch in tokens/s.
+// the load average, and the ratios ours / PyTorch in tokens/s. --profile then times each backend op
+// of one more run of ours per batch, prefill and decoding steps apart (src/bench/op-profile.ts).
 // Usage: nice -n 15 node scripts/bench-decode-torch.mjs --model DIR [--batches 1,64] [--threads 2]
-//          [--prompt-len 16] [--new-tokens 16] [--rounds 2] [--gemv] [--out FILE.json]
+//          [--prompt-len 16] [--new-tokens 16] [--rounds 2] [--gemv] [--profile] [--no-torch] [--out FILE.json]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';
@@ -31,6 +32,8 @@ const promptLen = Number(flag('--prompt-len', '16'));
 const newTokens = Number(flag('--new-tokens', '16'));
 const rounds = Number(flag('--rounds', '2'));
 const gemv = process.argv.includes('--gemv');
+const profile = process.argv.includes('--profile');
+const noTorch = process.argv.includes('--no-torch');
 const outFile = flag('--out');
 
 const dist = new URL('../dist/src/', import.meta.url).href;
@@ -39,6 +42,7 @@ const T = await import(`${dist}tensor/index.js`);
 const { loadCausalLM } = await import(`${dist}models/load.js`);
 const { generate } = await import(`${dist}generation/index.js`);
 const { findTorchPeer, TORCH_SCRIPT } = await import(`${dist}bench/torch-peer.js`);
+const { profileBackend } = await import(`${dist}bench/op-profile.js`);
 
 /** A decode-loop process: send(batch, tokens) resolves with its JSON answer. */
 async function torchSide(python, env, extra) {
@@ -63,7 +67,7 @@ async function torchSide(python, env, extra) {
   };
 }
 
-const peer = findTorchPeer();
+const peer = noTorch ? { available: true, info: {} } : findTorchPeer();
 if (!peer.available) {
   console.error(`no PyTorch peer: ${peer.reason}`);
   process.exit(1);
@@ -72,16 +76,17 @@ const be = await CpuBackend.create({ threads });
 T.setBackend(be);
 const lm = loadCausalLM(dir, { backend: be, frozen: true });
 const V = lm.config.vocab_size;
-const sides = { ours: null, torch: await torchSide(peer.info.python, peer.env, []) };
-if (gemv) sides.torchGemv = await torchSide(peer.info.python, peer.env, ['--gemv']);
-console.log(JSON.stringify({ model: dir, threads, promptLen, newTokens, rounds, torch: peer.info.torch, blas: sides.torch.ready.blas,
-  torchThreads: sides.torch.ready.threads, loadavg: loadavg() }));
+const sides = { ours: null };
+if (!noTorch) sides.torch = await torchSide(peer.info.python, peer.env, []);
+if (gemv && !noTorch) sides.torchGemv = await torchSide(peer.info.python, peer.env, ['--gemv']);
+console.log(JSON.stringify({ model: dir, threads, promptLen, newTokens, rounds, torch: peer.info.torch, blas: sides.torch?.ready.blas,
+  torchThreads: sides.torch?.ready.threads, loadavg: loadavg() }));
 
-async function ours(batch) {
+async function ours(batch, tokens = newTokens) {
   const prompts = Array.from({ length: batch }, () => Array.from({ length: promptLen }, () => 4 + Math.floor(Math.random() * (V - 4))));
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await generate(lm, prompts, { maxNewTokens: newTokens, temperature: 1, ignoreEos: true, seed: 1 });
+  await generate(lm, prompts, { maxNewTokens: tokens, temperature: 1, ignoreEos: true, seed: 1 });
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   return { batch, newTokens, seconds, cpuSeconds: (c.user + c.system) / 1e6, tokensPerSecond: (batch * newTokens) / seconds };
@@ -112,8 +117,26 @@ for (const batch of batches) {
   summary.push(line);
 }
 for (const s of Object.values(sides)) s?.close?.();
+// The profile: a one-token run is the prefill (and the first draw); a full run minus it, the steps.
+const profiles = [];
+for (const batch of profile ? batches : []) {
+  const profiled = async (tokens) => {
+    const stop = profileBackend(be);
+    await ours(batch, tokens);
+    return stop();
+  };
+  const p = await profiled(1);
+  const f = await profiled(newTokens);
+  const byOp = new Map(p.ops.map((o) => [o.op, o]));
+  const steps = f.ops.map((o) => ({ op: o.op, calls: o.calls - (byOp.get(o.op)?.calls ?? 0), ms: +(o.ms - (byOp.get(o.op)?.ms ?? 0)).toFixed(1) }))
+    .filter((o) => o.calls > 0).sort((a, b) => b.ms - a.ms);
+  const line = { profile: batch, prefillMs: p.wallMs, prefillTop: p.ops.slice(0, 8), stepsMs: +(f.wallMs - p.wallMs).toFixed(1),
+    stepsBackendMs: +(f.backendMs - p.backendMs).toFixed(1), stepsTop: steps.slice(0, 12) };
+  profiles.push(line);
+  console.log(JSON.stringify(line));
+}
 lm.dispose();
 be.destroy();
-const result = { summary, loadavgEnd: loadavg() };
+const result = { summary, loadavgEnd: loadavg(), ...(profile ? { profiles } : {}) };
 console.log(JSON.stringify(result));
 if (outFile) writeFileSync(outFile, JSON.stringify({ rows, ...result }, null, 1));
