@@ -109,7 +109,8 @@ for (const batch of batches) {
     }
   }
   const line = { batch, tokensPerSecond: {}, cpuSecondsPerToken: {}, oursOver: {} };
-  for (const name of names) {
+  // --rounds 0 (a warm-up only, say before --profile) leaves nothing to summarise.
+  for (const name of rounds > 0 ? names : []) {
     line.tokensPerSecond[name] = +best[name].tokensPerSecond.toFixed(2);
     line.cpuSecondsPerToken[name] = +(best[name].cpuSeconds / (batch * newTokens)).toFixed(4);
     if (name !== 'ours') line.oursOver[name] = +(best.ours.tokensPerSecond / best[name].tokensPerSecond).toFixed(2);
