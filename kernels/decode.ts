@@ -3,10 +3,15 @@
 // KV cache. Each computes what the separate kernels compute, in the same order, so the results are
 // theirs bit for bit: the products are kernels/matmul.ts gemvT blocks (kernels/half.ts for f16
 // weights), the epilogues are elementwise.ts's add / silu / mul, and the rotation is norm.ts's rope.
-import { gemvTBlock } from './matmul';
-import { gemvTHalfBlock } from './half';
+// Past the gemv sizes (m > 4) the products are matmul.ts's packed path: each output element is one
+// chain of multiply-adds over k from zero, whatever the tiling, so a panel packed here and
+// multiplied by the same 4x8 micro-kernel gives gemm's bits.
+import { gemvTBlock, packB, storeRow } from './matmul';
+import { gemvTHalfBlock, packBHalf } from './half';
 import { ropeRow } from './norm';
-import { loadN, sigmoidv, storeN } from './simd';
+import { loadN, madd, sigmoidv, storeN } from './simd';
+
+const NR = 8;
 
 // @ts-ignore: decorator
 @inline function block(at: usize, b: usize, half: i32, j0: i32, dst: usize, ds: usize, m: i32, k: i32, cols: i32): void {
@@ -31,44 +36,138 @@ import { loadN, sigmoidv, storeN } from './simd';
 
 /**
  * out_w = x @ W_w^T (+ bias_w) (+ residual) for up to three weights W_w [n_w, k] (f32, or f16 where
- * half_w is 1, or 2 when they hold no Inf or NaN) sharing x [m, k], m small (decoding). Units are blocks of 4 output columns, those of
- * weight 0 first. With swiglu, weights 0 and 1 (gate, up; n0 == n1) make one output
- * out0 = silu(gate) * up and a unit computes the same block of both, the up block going to
- * tmp + tid*64 (m <= 4 rows of 4 floats). A weight with n_w = 0 is absent.
+ * half_w is 1, or 2 when they hold no Inf or NaN) sharing x [m, k]. A weight with n_w = 0 is absent.
+ * With swiglu, weights 0 and 1 (gate, up; n0 == n1) make one output out0 = silu(gate) * up, and a
+ * unit computes the same columns of both, keeping those of up in its thread's scratch.
+ * Each thread owns `stride` bytes of scratch at tmp + tid * stride.
+ * m <= 4 (gemv): units are blocks of 4 output columns, those of weight 0 first; scratch: the up
+ * block (4 rows of 4 floats). m > 4: units are panels of 8 columns, each packed into the scratch
+ * (k * 8 floats) and multiplied with every row; scratch: the panel, then the up panel's m rows of 8.
  */
-export function linearGroup(a: usize, m: i32, k: i32, residual: usize, swiglu: i32, tmp: usize,
+export function linearGroup(a: usize, m: i32, k: i32, residual: usize, swiglu: i32, tmp: usize, stride: i32,
   b0: usize, n0: i32, bias0: usize, out0: usize, half0: i32,
   b1: usize, n1: i32, bias1: usize, out1: usize, half1: i32,
   b2: usize, n2: i32, bias2: usize, out2: usize, half2: i32,
   start: i32, end: i32, tid: i32): void {
-  const blocks0 = (n0 + 3) >> 2, blocks1 = swiglu ? 0 : (n1 + 3) >> 2;
+  const scratch = tmp + <usize>tid * <usize>stride;
+  const width = m > 4 ? NR : 4;
+  const blocks0 = (n0 + width - 1) / width, blocks1 = swiglu ? 0 : (n1 + width - 1) / width;
   for (let u = start; u < end; u++) {
-    let b = b0, n = n0, bias = bias0, out = out0, half = half0, j0 = u << 2;
+    let b = b0, n = n0, bias = bias0, out = out0, half = half0, j = u;
     if (u >= blocks0 + blocks1) {
-      b = b2; n = n2; bias = bias2; out = out2; half = half2; j0 = (u - blocks0 - blocks1) << 2;
+      b = b2; n = n2; bias = bias2; out = out2; half = half2; j = u - blocks0 - blocks1;
     } else if (u >= blocks0) {
-      b = b1; n = n1; bias = bias1; out = out1; half = half1; j0 = (u - blocks0) << 2;
+      b = b1; n = n1; bias = bias1; out = out1; half = half1; j = u - blocks0;
     }
-    const cols = min(4, n - j0);
-    block(a, b, half, j0, out + (<usize>j0 << 2), <usize>n << 2, m, k, cols);
-    if (!swiglu) {
-      addBiasResidual(out, bias, residual, m, n, j0, cols);
-      continue;
-    }
-    const t = tmp + (<usize>tid << 6);
-    block(a, b1, half1, j0, t, 16, m, k, cols);
-    const zero = f32x4.splat(0);
-    const bg = bias0 ? loadN(bias0 + (<usize>j0 << 2), cols, zero) : zero;
-    const bu = bias1 ? loadN(bias1 + (<usize>j0 << 2), cols, zero) : zero;
-    for (let i = 0; i < m; i++) {
-      const o = out0 + ((<usize>i * <usize>n + <usize>j0) << 2);
-      let g = loadN(o, cols, zero), up = v128.load(t + (<usize>i << 4));
-      if (bias0) g = f32x4.add(g, bg);
-      if (bias1) up = f32x4.add(up, bu);
-      // silu(g) = g * sigmoid(g) (elementwise.ts unary), then times up (the binary mul).
-      storeN(o, f32x4.mul(f32x4.mul(g, sigmoidv(g)), up), cols);
-    }
+    if (m > 4) panelUnit(a, m, k, residual, swiglu, scratch, b, n, bias, out, half, b1, bias1, half1, j);
+    else blockUnit(a, m, k, residual, swiglu, scratch, b, n, bias, out, half, b1, bias1, half1, j << 2);
   }
+}
+
+// @ts-ignore: decorator
+@inline function blockUnit(a: usize, m: i32, k: i32, residual: usize, swiglu: i32, t: usize,
+  b: usize, n: i32, bias: usize, out: usize, half: i32, bUp: usize, biasUp: usize, halfUp: i32, j0: i32): void {
+  const cols = min(4, n - j0);
+  block(a, b, half, j0, out + (<usize>j0 << 2), <usize>n << 2, m, k, cols);
+  if (!swiglu) {
+    addBiasResidual(out, bias, residual, m, n, j0, cols);
+    return;
+  }
+  block(a, bUp, halfUp, j0, t, 16, m, k, cols);
+  swigluRows(out, n, j0, cols, t, 16, m, bias, biasUp);
+}
+
+/** out[i, j0..j0+cols) = silu(out[i, ..] + biasG) * (up[i] + biasU) for every row i; up rows at `ups` bytes apart. */
+// @ts-ignore: decorator
+@inline function swigluRows(out: usize, n: i32, j0: i32, cols: i32, up: usize, ups: usize, m: i32, biasG: usize, biasU: usize): void {
+  const zero = f32x4.splat(0);
+  const bg = biasG ? loadN(biasG + (<usize>j0 << 2), cols, zero) : zero;
+  const bu = biasU ? loadN(biasU + (<usize>j0 << 2), cols, zero) : zero;
+  for (let i = 0; i < m; i++) {
+    const o = out + ((<usize>i * <usize>n + <usize>j0) << 2);
+    let g = loadN(o, cols, zero), u = v128.load(up + <usize>i * ups);
+    if (biasG) g = f32x4.add(g, bg);
+    if (biasU) u = f32x4.add(u, bu);
+    // silu(g) = g * sigmoid(g) (elementwise.ts unary), then times up (the binary mul).
+    storeN(o, f32x4.mul(f32x4.mul(g, sigmoidv(g)), u), cols);
+  }
+}
+
+/** Packs panel p (columns 8p..8p+8) of W^T, W [n, k], into dst as packB lays it out: k rows of 8 floats. */
+// @ts-ignore: decorator
+@inline function packPanel(b: usize, half: i32, k: i32, n: i32, p: i32, dst: usize, tid: i32): void {
+  // packB places panel u at bp + u * k * 8 floats: moving bp back by p panels puts panel p at dst
+  // (32-bit addresses wrap, as in the CPU backend's packing of a wide B a range at a time).
+  const base = dst - <usize>p * <usize>k * (NR << 2);
+  if (half) packBHalf(b, base, k, n, 1, 0, p, half == 2 ? 1 : 0, 0, 1, tid);
+  else packB(b, base, k, n, 1, 0, p, 0, 1, tid);
+}
+
+/**
+ * dst[i, 0..cols) = x[i] . panel columns for rows i < m (x [m, k] dense, dst rows `ds` bytes apart):
+ * matmul.ts gemmBlock's 4x8 micro-kernel over one packed panel, the same chain per element.
+ */
+function panelRows(a: usize, panel: usize, dst: usize, ds: usize, m: i32, k: i32, cols: i32): void {
+  const rs = <usize>k << 2;
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    let pa = a + <usize>i * rs;
+    let pb = panel;
+    for (let kk = 0; kk < k; kk++) {
+      const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+      const a0 = v128.load32_splat(pa);
+      const a1 = v128.load32_splat(pa + rs);
+      const a2 = v128.load32_splat(pa + 2 * rs);
+      const a3 = v128.load32_splat(pa + 3 * rs);
+      c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+      c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+      c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+      c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+      pa += 4;
+      pb += NR * 4;
+    }
+    const d = dst + <usize>i * ds;
+    storeRow(d, c00, c01, cols, 0);
+    storeRow(d + ds, c10, c11, cols, 0);
+    storeRow(d + 2 * ds, c20, c21, cols, 0);
+    storeRow(d + 3 * ds, c30, c31, cols, 0);
+  }
+  for (; i < m; i++) {
+    let c0 = f32x4.splat(0), c1 = c0;
+    let pa = a + <usize>i * rs;
+    let pb = panel;
+    for (let kk = 0; kk < k; kk++) {
+      const a0 = v128.load32_splat(pa);
+      c0 = madd(a0, v128.load(pb), c0);
+      c1 = madd(a0, v128.load(pb, 16), c1);
+      pa += 4;
+      pb += NR * 4;
+    }
+    storeRow(dst + <usize>i * ds, c0, c1, cols, 0);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function panelUnit(a: usize, m: i32, k: i32, residual: usize, swiglu: i32, scratch: usize,
+  b: usize, n: i32, bias: usize, out: usize, half: i32, bUp: usize, biasUp: usize, halfUp: i32, p: i32): void {
+  const j0 = p * NR;
+  const cols = min(NR, n - j0), lo = min(4, cols), hi = cols - 4;
+  const ns = <usize>n << 2;
+  packPanel(b, half, k, n, p, scratch, 0);
+  panelRows(a, scratch, out + (<usize>j0 << 2), ns, m, k, cols);
+  if (!swiglu) {
+    addBiasResidual(out, bias, residual, m, n, j0, lo);
+    if (hi > 0) addBiasResidual(out, bias, residual, m, n, j0 + 4, hi);
+    return;
+  }
+  // The up panel's rows go after the packed panel (8 floats a row), then the gate panel is
+  // overwritten by the up weights' panel.
+  const up = scratch + (<usize>max(k, 1) * NR << 2);
+  packPanel(bUp, halfUp, k, n, p, scratch, 0);
+  panelRows(a, scratch, up, NR << 2, m, k, cols);
+  swigluRows(out, n, j0, lo, up, NR << 2, m, bias, biasUp);
+  if (hi > 0) swigluRows(out, n, j0 + 4, hi, up + 16, NR << 2, m, bias, biasUp);
 }
 
 /**

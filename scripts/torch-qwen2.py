@@ -8,8 +8,12 @@ Subcommands print one JSON object on stdout:
   info                                   torch version, threads, the BLAS library and its kernel
   greedy  --model DIR --prompt-ids 1,2,3 --max-new-tokens N
                                          greedy decoding with a KV cache: token ids and log-probs
-  decode  --model DIR --batch B --prompt-len P --new-tokens N [--rounds R]
+  decode  --model DIR --batch B --prompt-len P --new-tokens N [--rounds R] [--gemv]
                                          decode tokens/s (prefill included, as tinyzero bench counts)
+  decode-loop --model DIR --prompt-len P [--gemv]
+                                         loads the model once, then per stdin line "BATCH NEW_TOKENS"
+                                         decodes once and prints {seconds, cpuSeconds}: a peer that a
+                                         caller times in rounds interleaved with its own
   train   --model DIR --batch B --seq-len L [--rounds R]
                                          one full training step: forward, token log-prob loss,
                                          backward, AdamW; best of R
@@ -18,7 +22,12 @@ Subcommands print one JSON object on stdout:
                                          old log-probs and the PPO policy update, padded as TRL and
                                          HF pad: seconds of each phase, best of R rounds (fresh
                                          weights each round)
-Common: --threads T (torch.set_num_threads).
+Common: --threads T: torch.set_num_threads and OpenBLAS's own thread count (torch 1.13 built on
+OpenBLAS does not pass its setting on, and OpenBLAS would otherwise start one thread per core).
+
+Decoding runs in float32 (BF16/F16 files are widened at load), under torch.inference_mode(), with a
+KV cache. --gemv runs products of one row as torch.mv (BLAS sgemv): OpenBLAS 0.3.21 runs a 1-row
+F.linear as a GEMM that packs the whole weight on every call (later versions forward it to gemv).
 
 OpenBLAS picks its kernels from the CPU it detects; the caller sets OPENBLAS_CORETYPE when the
 detection falls short (OpenBLAS 0.3.21 does not know every CPU). `info` names the kernel it runs.
@@ -109,9 +118,15 @@ class Qwen2:
         var = x.pow(2).mean(-1, keepdim=True)
         return weight * (x * torch.rsqrt(var + self.eps))
 
+    gemv = False  # one-row products as torch.mv (see --gemv)
+
     def _linear(self, x, name, bias=True):
         b = self.w.get(name + ".bias") if bias else None
-        return F.linear(x, self.w[name + ".weight"], b)
+        w = self.w[name + ".weight"]
+        if self.gemv and x.numel() == x.shape[-1]:
+            y = torch.mv(w, x.reshape(-1))
+            return (y if b is None else y + b).reshape(*x.shape[:-1], w.shape[0])
+        return F.linear(x, w, b)
 
     def _rope(self, x, positions):
         d = self.head_dim
@@ -143,12 +158,16 @@ class Qwen2:
                 else:
                     cache.append((k, v))
             S = k.shape[2]
-            k = k.repeat_interleave(H // Hkv, dim=1)
-            v = v.repeat_interleave(H // Hkv, dim=1)
+            # Each KV head serves H // Hkv query heads: transformers' repeat_kv (expand, then one copy;
+            # repeat_interleave gives the same tensor but took a quarter of a decoding step in 1.13).
+            k = k[:, :, None].expand(B, Hkv, H // Hkv, S, D).reshape(B, H, S, D)
+            v = v[:, :, None].expand(B, Hkv, H // Hkv, S, D).reshape(B, H, S, D)
             scores = (q @ k.transpose(2, 3)) / math.sqrt(D)
-            # Causal over the whole key range: query t (at S - T + t) sees keys up to its own position.
-            mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
-            scores = scores.masked_fill(~mask, float("-inf"))
+            if T > 1:
+                # Causal over the whole key range: query t (at S - T + t) sees keys up to its own position
+                # (one query, the last, sees them all).
+                mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
+                scores = scores.masked_fill(~mask, float("-inf"))
             if key_bias is not None:
                 scores = scores + key_bias[:, None, None, :]
             att = torch.softmax(scores, dim=-1) @ v
@@ -159,7 +178,7 @@ class Qwen2:
             up = self._linear(h, p + ".mlp.up_proj", bias=False)
             x = x + self._linear(F.silu(gate) * up, p + ".mlp.down_proj", bias=False)
         x = self._norm(x, self.w["model.norm.weight"])
-        return x if return_hidden else F.linear(x, self.w["lm_head.weight"])
+        return x if return_hidden else self._linear(x, "lm_head", bias=False)
 
 
 def decode(model, prompts, new_tokens, greedy=True, generator=None):
@@ -168,7 +187,8 @@ def decode(model, prompts, new_tokens, greedy=True, generator=None):
     B, P = ids.shape
     cache = []
     positions = torch.arange(P).expand(B, P)
-    logits = model.forward(ids, positions, cache)[:, -1]
+    # Only the last prompt position's logits are needed (as tinyzero's generate computes them).
+    logits = model._linear(model.forward(ids, positions, cache, return_hidden=True)[:, -1], "lm_head", bias=False)
     tokens, logprobs = [], []
     for step in range(new_tokens):
         lp = torch.log_softmax(logits.double() if greedy else logits, dim=-1)
@@ -184,8 +204,8 @@ def decode(model, prompts, new_tokens, greedy=True, generator=None):
 # --- subcommands ---------------------------------------------------------------------------------
 
 
-def blas_info():
-    """The BLAS library torch loaded and, for OpenBLAS, the kernel (core) it runs."""
+def _blas_path():
+    """The BLAS shared library torch loaded (OpenBLAS preferred when several are mapped)."""
     torch.ones(64, 64) @ torch.ones(64, 64)  # make sure the library is loaded
     lib = None
     with open("/proc/self/maps") as f:
@@ -195,6 +215,28 @@ def blas_info():
                 lib = path
                 if "openblas" in path:
                     break
+    return lib
+
+
+def _openblas():
+    lib = _blas_path()
+    if lib and ("openblas" in lib or os.path.realpath(lib).find("openblas") >= 0):
+        return ctypes.CDLL(lib)
+    return None
+
+
+def set_blas_threads(n):
+    try:
+        so = _openblas()
+        if so is not None:
+            so.openblas_set_num_threads(ctypes.c_int(n))
+    except (OSError, AttributeError):
+        pass
+
+
+def blas_info():
+    """The BLAS library torch loaded and, for OpenBLAS, the kernel (core) it runs and its threads."""
+    lib = _blas_path()
     info = {"library": lib, "openblasCoretype": os.environ.get("OPENBLAS_CORETYPE")}
     if lib and ("openblas" in lib or os.path.realpath(lib).find("openblas") >= 0):
         try:
@@ -203,6 +245,7 @@ def blas_info():
             so.openblas_get_config.restype = ctypes.c_char_p
             info["kernel"] = so.openblas_get_corename().decode()
             info["config"] = so.openblas_get_config().decode().strip()
+            info["threads"] = so.openblas_get_num_threads()
         except (OSError, AttributeError) as e:
             info["kernel"] = None
             info["error"] = str(e)
@@ -216,7 +259,7 @@ def cmd_info(args):
 def cmd_greedy(args):
     model = Qwen2(args.model)
     prompt = [int(s) for s in args.prompt_ids.split(",")]
-    with torch.no_grad():
+    with torch.inference_mode():
         tokens, logprobs = decode(model, [prompt], args.max_new_tokens, greedy=True)
     return {"tokens": tokens[0].tolist(), "logprobs": logprobs[0].tolist()}
 
@@ -230,20 +273,47 @@ def best_of(rounds, fn):
     return best
 
 
-def cmd_decode(args):
+def _decode_model(args):
     model = Qwen2(args.model)
+    model.gemv = args.gemv
+    return model
+
+
+def cmd_decode(args):
+    model = _decode_model(args)
     V = model.c["vocab_size"]
     g = torch.Generator().manual_seed(1)
     prompts = torch.randint(4, V, (args.batch, args.prompt_len), generator=g).tolist()
 
     def run():
-        with torch.no_grad():
+        with torch.inference_mode():
             decode(model, prompts, args.new_tokens, greedy=False, generator=g)
 
     run()  # warm-up
     seconds = best_of(args.rounds, run)
     return {"batch": args.batch, "promptLen": args.prompt_len, "newTokens": args.new_tokens, "seconds": seconds,
             "tokensPerSecond": args.batch * args.new_tokens / seconds}
+
+
+def cmd_decode_loop(args):
+    """Decodes once per stdin line "BATCH NEW_TOKENS" (sampling at temperature 1, random prompts of
+    --prompt-len), one JSON line each: wall and process CPU seconds (every thread's)."""
+    model = _decode_model(args)
+    V = model.c["vocab_size"]
+    g = torch.Generator().manual_seed(1)
+    print(json.dumps({"ready": True, "threads": torch.get_num_threads(), "blas": blas_info()}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        batch, new_tokens = (int(v) for v in line.split())
+        prompts = torch.randint(4, V, (batch, args.prompt_len), generator=g).tolist()
+        c0, t0 = time.process_time(), time.perf_counter()
+        with torch.inference_mode():
+            decode(model, prompts, new_tokens, greedy=False, generator=g)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(json.dumps({"batch": batch, "newTokens": new_tokens, "seconds": seconds, "cpuSeconds": cpu,
+                          "tokensPerSecond": batch * new_tokens / seconds}), flush=True)
+    return {"done": True}
 
 
 def cmd_train(args):
@@ -357,7 +427,7 @@ def cmd_rl_step(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["info", "greedy", "decode", "train", "rl-step"])
+    ap.add_argument("command", choices=["info", "greedy", "decode", "decode-loop", "train", "rl-step"])
     ap.add_argument("--model")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--prompt-ids")
@@ -368,14 +438,17 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--gemv", action="store_true", help="one-row products as torch.mv (decode, decode-loop)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+        set_blas_threads(args.threads)
     if args.command != "info" and not args.model:
         ap.error(f"{args.command} needs --model DIR")
     if args.command in ("decode", "train"):
         args.batch = int(args.batch)
-    commands = {"info": cmd_info, "greedy": cmd_greedy, "decode": cmd_decode, "train": cmd_train, "rl-step": cmd_rl_step}
+    commands = {"info": cmd_info, "greedy": cmd_greedy, "decode": cmd_decode, "decode-loop": cmd_decode_loop, "train": cmd_train,
+                "rl-step": cmd_rl_step}
     result = commands[args.command](args)
     result["threads"] = torch.get_num_threads()
     json.dump(result, sys.stdout)

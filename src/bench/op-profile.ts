@@ -5,7 +5,7 @@
  * backend object itself, so a proxy would miss them) and put back by `stop`. A nested call (the CPU's
  * `read` served by its `readSync`) counts under the outer method only.
  */
-import type { Backend, MatmulArgs } from '../backend/backend.js';
+import type { Backend, LinearGroupArgs, MatmulArgs } from '../backend/backend.js';
 import { round } from './timing.js';
 
 export interface OpStat {
@@ -40,12 +40,16 @@ function methodNames(be: Backend): string[] {
   return [...names];
 }
 
-/** unary/binary/reduce take their op's name first and matmul its sizes: each op and shape is a row of its own. */
+/** unary/binary/reduce take their op's name first, matmul and linearGroup their sizes: each op and shape is a row of its own. */
 function opKey(name: string, args: unknown[]): string {
   if (typeof args[0] === 'string') return `${name}:${args[0]}`;
   if (name === 'matmul' && typeof args[3] === 'object' && args[3] !== null) {
     const m = args[3] as MatmulArgs;
     return `matmul ${m.batch > 1 ? `${m.batch}x` : ''}${m.m}x${m.n}x${m.k} ${m.transA ? 'T' : 'N'}${m.transB ? 'T' : 'N'}${m.accumulate ? '+' : ''}`;
+  }
+  if (name === 'linearGroup' && typeof args[5] === 'object' && args[5] !== null) {
+    const g = args[5] as LinearGroupArgs;
+    return `linearGroup ${g.m}x[${g.n.join(',')}]x${g.k}${g.epilogue === 'none' ? '' : ` ${g.epilogue}`}${args[3] ? ' +residual' : ''}`;
   }
   return name;
 }

@@ -4,6 +4,7 @@
  */
 import type { TinyZeroConfig } from '../config/types.js';
 import type { ProgressDisplay, Tracker } from '../tracking/index.js';
+import { decodeGenerated } from '../tokenizer/index.js';
 import { responseIdsOf, type StepBatch } from './batch.js';
 import { readTrainerState, restoreTrainingState, saveCheckpoint } from './checkpoint.js';
 import { rowSums, type RewardFn } from './reward.js';
@@ -62,7 +63,7 @@ function sampleRecords(ctx: FitContext, batch: StepBatch, count: number): { prom
     const r = Math.floor((i * batch.rows) / Math.min(count, batch.rows));
     return {
       prompt: batch.prompts[r]!.text,
-      response: ctx.run.tokenizer.decode(responseIdsOf(batch, r)),
+      response: decodeGenerated(ctx.run.tokenizer, responseIdsOf(batch, r)),
       score: scores[r]!,
       dataSource: batch.prompts[r]!.dataSource,
     };

@@ -8,7 +8,7 @@
 import type { OverlongBufferConfig } from '../config/types.js';
 import { overlongPenalty } from '../rl/index.js';
 import { behaviorMetrics, computeScore, digitCompletion, selectBehaviorTermsFn, type BehaviorSample, type RewardFn } from '../tasks/index.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import { decodeGenerated, type Tokenizer } from '../tokenizer/index.js';
 import { responseIdsOf, type RolloutBatch, type Scores } from './batch.js';
 
 export type { RewardFn };
@@ -28,11 +28,11 @@ export function computeTokenLevelScores(batch: RolloutBatch, tokenizer: Tokenize
     const responseIds = responseIdsOf(batch, r);
     const prompt = batch.prompts[r]!;
     if (rewardFn === 'digit_completion') {
-      const response = tokenizer.decode(responseIds);
+      const response = decodeGenerated(tokenizer, responseIds);
       scores.set(digitCompletion.digitCompletionRewardsFromText(prompt.text, response, batch.responseMask.subarray(r * R, (r + 1) * R)), r * R);
       continue;
     }
-    const text = tokenizer.decode([...prompt.ids, ...responseIds]);
+    const text = decodeGenerated(tokenizer, [...prompt.ids, ...responseIds]);
     scores[lastTokenIndex(batch, r)] = computeScore(prompt.dataSource, text, prompt.groundTruth);
   }
   return scores;
@@ -75,7 +75,7 @@ export function batchBehaviorMetrics(batch: RolloutBatch, tokenizer: Tokenizer, 
     const prompt = batch.prompts[r]!;
     if (!selectBehaviorTermsFn(prompt.dataSource)) continue;
     samples.push({
-      prompt: prompt.text, response: tokenizer.decode(responseIdsOf(batch, r)), responseLength: batch.responseLengths[r]!,
+      prompt: prompt.text, response: decodeGenerated(tokenizer, responseIdsOf(batch, r)), responseLength: batch.responseLengths[r]!,
       groundTruth: prompt.groundTruth, dataSource: prompt.dataSource,
     });
   }

@@ -6,7 +6,7 @@
  * task's behaviour metrics as `val/behavior/{name}/{data_source}` (tasks/behavior.ts).
  */
 import type { CausalLM } from '../models/llama.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import { decodeGenerated, type Tokenizer } from '../tokenizer/index.js';
 import { responseIdsOf, type RolloutBatch } from './batch.js';
 import type { PromptRow } from './dataset.js';
 import { batchBehaviorMetrics, computeTokenLevelScores, rowSums, type RewardFn } from './reward.js';
@@ -48,7 +48,7 @@ export async function validate(model: CausalLM, tokenizer: Tokenizer, prompts: P
   // What the task reads from the responses beyond the reward (tries, checks, ...), per data source.
   Object.assign(metrics, batchBehaviorMetrics(batch, tokenizer, (name, source) => `val/behavior/${name}/${source}`));
   const samples = Array.from({ length: Math.min(options.samples ?? 3, batch.rows) }, (_, r) => ({
-    prompt: batch.prompts[r]!.text, response: tokenizer.decode(responseIdsOf(batch, r)), score: scores[r]!,
+    prompt: batch.prompts[r]!.text, response: decodeGenerated(tokenizer, responseIdsOf(batch, r)), score: scores[r]!,
   }));
   return { metrics, samples, batch };
 }

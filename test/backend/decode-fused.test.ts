@@ -86,9 +86,19 @@ const GROUPS: GroupCase[] = [
   { m: 2, k: 40, n: [30], bias: [false], residual: true, epilogue: 'none' },
   { m: 1, k: 33, n: [21, 21], bias: [false, false], residual: false, epilogue: 'swiglu' },
   { m: 4, k: 16, n: [9, 9], bias: [true, true], residual: false, epilogue: 'swiglu' },
-  // Past the CPU's gemv sizes: the composed path.
+  // Past the CPU's gemv sizes: panels of 8 packed per unit, 4-row tiles and a remainder of rows,
+  // widths that leave a partial panel (and one under 4 columns).
+  { m: 5, k: 24, n: [10, 6, 6], bias: [true, true, true], residual: false, epilogue: 'none' },
   { m: 7, k: 24, n: [10, 6, 6], bias: [true, true, true], residual: false, epilogue: 'none' },
   { m: 9, k: 20, n: [14, 14], bias: [false, false], residual: false, epilogue: 'swiglu' },
+  { m: 16, k: 45, n: [19, 3, 8], bias: [true, false, true], residual: false, epilogue: 'none' },
+  { m: 16, k: 33, n: [21, 21], bias: [true, true], residual: false, epilogue: 'swiglu' },
+  { m: 16, k: 70, n: [13], bias: [true], residual: true, epilogue: 'none' },
+  { m: 64, k: 96, n: [40, 8, 8], bias: [true, true, true], residual: false, epilogue: 'none' },
+  { m: 64, k: 64, n: [36, 36], bias: [false, false], residual: false, epilogue: 'swiglu' },
+  { m: 63, k: 150, n: [32], bias: [false], residual: true, epilogue: 'none' },
+  // Past the CPU's fused sizes: the composed path.
+  { m: 300, k: 12, n: [9, 9], bias: [false, true], residual: false, epilogue: 'swiglu' },
 ];
 
 const label = (c: GroupCase): string => `m=${c.m} k=${c.k} n=[${c.n.join(',')}] ${c.epilogue}${c.residual ? ' +residual' : ''}`;
@@ -114,6 +124,25 @@ describe('linearGroup', () => {
       }
     });
   }
+
+  test('the CPU runs up to 256 rows as one fused call, more as the plain kernels', () => {
+    const be = pooled as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const plain: string[] = [];
+    for (const name of ['matmul', 'binary', 'unary']) be[name] = (...a: unknown[]) => {
+      plain.push(name);
+      return (CpuBackend.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!.apply(pooled, a);
+    };
+    try {
+      for (const m of [1, 5, 64, 256, 257]) {
+        plain.length = 0;
+        const c: GroupCase = { m, k: 8, n: [8, 8], bias: [true, false], residual: false, epilogue: 'swiglu' };
+        runGroup(pooled, c, groupData(c), false, true);
+        assert.deepEqual(plain.length > 0, m > 256, `m = ${m}: plain kernels called: ${plain.join(', ') || 'none'}`);
+      }
+    } finally {
+      for (const name of ['matmul', 'binary', 'unary']) delete be[name];
+    }
+  });
 
   test('bad arguments are refused with the reason', () => {
     const x = put(pooled, new Float32Array(8));

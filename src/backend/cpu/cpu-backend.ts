@@ -66,6 +66,11 @@ const REDUCE_CODES: { [K in ReduceOp]: number } = { sum: 0, max: 1 };
 
 /** Rows up to this use the unpacked gemv kernels: packing B would cost as much as the product. */
 const GEMV_MAX_M = 4;
+/**
+ * Rows up to this run linearGroup as one fused job (kernels/decode.ts): decoding up to batch 256.
+ * Each panel of a weight is packed by the unit that multiplies it and every row streams past it.
+ */
+const FUSED_MAX_M = 256;
 /** Floats of one thread's block of A in the TN kernel: MC x KC of kernels/matmul.ts gemmTN. */
 const TN_BLOCK_FLOATS = 64 * 512;
 /** Cap on the packed-B scratch of one batched matmul chunk (bytes); batches beyond it are chunked. */
@@ -524,12 +529,15 @@ export class CpuBackend implements Backend {
     outs: DeviceBuffer[], args: LinearGroupArgs): void {
     checkLinearGroup(weights, biases, residual, outs, args);
     const { m, k, n, wDtype, epilogue } = args;
-    // Past the gemv sizes matmul packs B and runs the blocked kernel: those stay separate calls.
-    if (m > GEMV_MAX_M) {
+    // Many rows (a prefill, log-probs) run the separate calls: packing each weight once for all rows
+    // there beats a fused pass that streams every row past each panel.
+    if (m > FUSED_MAX_M) {
       linearGroupComposed(this, x, weights, biases, residual, outs, args);
       return;
     }
     const op = 'linearGroup';
+    // Up to the gemv sizes units are blocks of 4 columns, past them panels of 8 (kernels/decode.ts).
+    const width = m > GEMV_MAX_M ? 8 : 4;
     const swiglu = epilogue === 'swiglu';
     const xp = this.#arg(x, m * k, op, 'x');
     const slots: number[] = [];
@@ -544,14 +552,16 @@ export class CpuBackend implements Backend {
       const out = swiglu && w === 1 ? 0 : this.#arg(outs[w]!, m * n[w]!, op, `output ${w}`);
       slots.push(this.#arg(weights[w]!, n[w]! * k, op, `weight ${w}`, half ? 2 : 4), n[w]!, bias ? this.#arg(bias, n[w]!, op, `bias ${w}`) : 0,
         out, half ? (this.#finiteHalves(weights[w]!) ? 2 : 1) : 0);
-      if (!(swiglu && w === 1)) units += Math.ceil(n[w]! / 4);
+      if (!(swiglu && w === 1)) units += Math.ceil(n[w]! / width);
     }
     const res = residual ? this.#arg(residual, m * n[0]!, op, 'residual') : 0;
-    // A swiglu unit keeps its block of `up` (m <= 4 rows of 4 floats) in 64 bytes per thread.
-    const tmp = swiglu ? this.#scratch(64 * this.threads) : 0;
+    // Per thread: a swiglu unit's block of `up` (m <= 4 rows of 4 floats); past the gemv sizes the
+    // packed panel (k rows of 8 floats), then a swiglu unit's m rows of 8 `up` floats.
+    const stride = m > GEMV_MAX_M ? Math.ceil((Math.max(k, 1) * 32 + (swiglu ? m * 32 : 0)) / 64) * 64 : swiglu ? 64 : 0;
+    const tmp = stride ? this.#scratch(stride * this.threads) : 0;
     if (m === 0) return;
     const work = m * Math.max(k, 1) * n.reduce((a, b) => a + b, 0);
-    this.#pool.run(op, [xp, m, k, res, swiglu ? 1 : 0, tmp, ...slots], units, work);
+    this.#pool.run(op, [xp, m, k, res, swiglu ? 1 : 0, tmp, stride, ...slots], units, work);
   }
 
   ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
