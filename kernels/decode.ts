@@ -6,10 +6,10 @@
 // Past the gemv sizes (m > 4) the products are matmul.ts's packed path: each output element is one
 // chain of multiply-adds over k from zero, whatever the tiling, so a panel packed here and
 // multiplied by the same 4x8 micro-kernel gives gemm's bits.
-import { gemvTBlock, packB, storeRow } from './matmul';
+import { gemvTBlock, packB, panelRowRange } from './matmul';
 import { gemvTHalfBlock, packBHalf } from './half';
 import { ropeRow } from './norm';
-import { loadN, madd, sigmoidv, storeN } from './simd';
+import { loadN, sigmoidv, storeN } from './simd';
 
 const NR = 8;
 
@@ -103,49 +103,9 @@ export function linearGroup(a: usize, m: i32, k: i32, residual: usize, swiglu: i
   else packB(b, base, k, n, 1, 0, p, 0, 1, tid);
 }
 
-/**
- * dst[i, 0..cols) = x[i] . panel columns for rows i < m (x [m, k] dense, dst rows `ds` bytes apart):
- * matmul.ts gemmBlock's 4x8 micro-kernel over one packed panel, the same chain per element.
- */
+/** dst[i, 0..cols) = x[i] . panel columns for rows i < m (x [m, k] dense, dst rows `ds` bytes apart). */
 function panelRows(a: usize, panel: usize, dst: usize, ds: usize, m: i32, k: i32, cols: i32): void {
-  const rs = <usize>k << 2;
-  let i = 0;
-  for (; i + 4 <= m; i += 4) {
-    let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-    let pa = a + <usize>i * rs;
-    let pb = panel;
-    for (let kk = 0; kk < k; kk++) {
-      const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-      const a0 = v128.load32_splat(pa);
-      const a1 = v128.load32_splat(pa + rs);
-      const a2 = v128.load32_splat(pa + 2 * rs);
-      const a3 = v128.load32_splat(pa + 3 * rs);
-      c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-      c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-      c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-      c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-      pa += 4;
-      pb += NR * 4;
-    }
-    const d = dst + <usize>i * ds;
-    storeRow(d, c00, c01, cols, 0);
-    storeRow(d + ds, c10, c11, cols, 0);
-    storeRow(d + 2 * ds, c20, c21, cols, 0);
-    storeRow(d + 3 * ds, c30, c31, cols, 0);
-  }
-  for (; i < m; i++) {
-    let c0 = f32x4.splat(0), c1 = c0;
-    let pa = a + <usize>i * rs;
-    let pb = panel;
-    for (let kk = 0; kk < k; kk++) {
-      const a0 = v128.load32_splat(pa);
-      c0 = madd(a0, v128.load(pb), c0);
-      c1 = madd(a0, v128.load(pb, 16), c1);
-      pa += 4;
-      pb += NR * 4;
-    }
-    storeRow(dst + <usize>i * ds, c0, c1, cols, 0);
-  }
+  panelRowRange(a, <usize>k << 2, 4, panel, k, 0, m, dst, ds, cols, 0);
 }
 
 // @ts-ignore: decorator

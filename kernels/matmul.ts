@@ -81,6 +81,53 @@ export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchSt
   }
 }
 
+/**
+ * dst[i, 0..cols) (+)= A[i] . panel columns for rows i in [i0, i1): the 4x8 micro-kernel over one
+ * packed panel (A rows `rs` bytes apart, k steps `cs` bytes apart; dst rows `ds` bytes apart). The
+ * fused decode kernels run the same chain per element, so their results are bit for bit gemm's.
+ */
+// @ts-ignore: decorator
+@inline export function panelRowRange(a: usize, rs: usize, cs: usize, panel: usize, k: i32, i0: i32, i1: i32,
+  dst: usize, ds: usize, cols: i32, accumulate: i32): void {
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    let pa = a + <usize>i * rs;
+    let pb = panel;
+    for (let kk = 0; kk < k; kk++) {
+      const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+      const a0 = v128.load32_splat(pa);
+      const a1 = v128.load32_splat(pa + rs);
+      const a2 = v128.load32_splat(pa + 2 * rs);
+      const a3 = v128.load32_splat(pa + 3 * rs);
+      c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+      c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+      c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+      c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+      pa += cs;
+      pb += NR * 4;
+    }
+    const d = dst + <usize>i * ds;
+    storeRow(d, c00, c01, cols, accumulate);
+    storeRow(d + ds, c10, c11, cols, accumulate);
+    storeRow(d + 2 * ds, c20, c21, cols, accumulate);
+    storeRow(d + 3 * ds, c30, c31, cols, accumulate);
+  }
+  for (; i < i1; i++) {
+    let c0 = f32x4.splat(0), c1 = c0;
+    let pa = a + <usize>i * rs;
+    let pb = panel;
+    for (let kk = 0; kk < k; kk++) {
+      const a0 = v128.load32_splat(pa);
+      c0 = madd(a0, v128.load(pb), c0);
+      c1 = madd(a0, v128.load(pb, 16), c1);
+      pa += cs;
+      pb += NR * 4;
+    }
+    storeRow(dst + <usize>i * ds, c0, c1, cols, accumulate);
+  }
+}
+
 /** out rows [r0, r1) x panels [p0, p1) of one batch item. a, bp, out point at that item. */
 function gemmBlock(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aRs: i32, aCs: i32, accumulate: i32,
   r0: i32, r1: i32, p0: i32, p1: i32): void {
@@ -93,44 +140,7 @@ function gemmBlock(a: usize, bp: usize, out: usize, m: i32, n: i32, k: i32, aRs:
       const panel = bp + (<usize>p * <usize>k * NR << 2);
       const j0 = p * NR;
       const cols = min(NR, n - j0);
-      let i = rc;
-      for (; i + 4 <= rcEnd; i += 4) {
-        let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        let pa = a + <usize>i * rs;
-        let pb = panel;
-        for (let kk = 0; kk < k; kk++) {
-          const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-          const a0 = v128.load32_splat(pa);
-          const a1 = v128.load32_splat(pa + rs);
-          const a2 = v128.load32_splat(pa + 2 * rs);
-          const a3 = v128.load32_splat(pa + 3 * rs);
-          c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-          c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-          c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-          c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-          pa += cs;
-          pb += NR * 4;
-        }
-        const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-        const ns = <usize>n << 2;
-        storeRow(dst, c00, c01, cols, accumulate);
-        storeRow(dst + ns, c10, c11, cols, accumulate);
-        storeRow(dst + 2 * ns, c20, c21, cols, accumulate);
-        storeRow(dst + 3 * ns, c30, c31, cols, accumulate);
-      }
-      for (; i < rcEnd; i++) {
-        let c0 = f32x4.splat(0), c1 = c0;
-        let pa = a + <usize>i * rs;
-        let pb = panel;
-        for (let kk = 0; kk < k; kk++) {
-          const a0 = v128.load32_splat(pa);
-          c0 = madd(a0, v128.load(pb), c0);
-          c1 = madd(a0, v128.load(pb, 16), c1);
-          pa += cs;
-          pb += NR * 4;
-        }
-        storeRow(out + ((<usize>i * <usize>n + <usize>j0) << 2), c0, c1, cols, accumulate);
-      }
+      panelRowRange(a, rs, cs, panel, k, rc, rcEnd, out + (<usize>j0 << 2), <usize>n << 2, cols, accumulate);
     }
   }
 }
