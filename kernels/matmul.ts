@@ -386,12 +386,12 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
 }
 
 /**
- * gemm for op(A) = A^T, A [k, m] per item: units as in gemm. ws is the scratch of the pool's
+ * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is MC rows. ws is the scratch of the pool's
  * threads, MC*KC floats each; thread tid packs its blocks of A at ws + tid*MC*KC floats.
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
   bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, start: i32, end: i32, tid: i32): void {
-  const per = splitCols ? p1 - p0 : (m + 3) >> 2;
+  const per = splitCols ? p1 - p0 : (m + MC - 1) / MC;
   const wt = ws + (<usize>tid * MC * KC << 2);
   let u = start;
   while (u < end) {
@@ -402,7 +402,7 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
     const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
     if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi);
-    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo << 2, min(m, hi << 2), p0, p1);
+    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * MC, min(m, hi * MC), p0, p1);
     u = segEnd;
   }
 }

@@ -71,8 +71,10 @@ const GEMV_MAX_M = 4;
  * Each panel of a weight is packed by the unit that multiplies it and every row streams past it.
  */
 const FUSED_MAX_M = 256;
+/** Rows of one unit of the TN kernel, its MC (kernels/matmul.ts gemmTN). */
+const TN_MC = 64;
 /** Floats of one thread's block of A in the TN kernel: MC x KC of kernels/matmul.ts gemmTN. */
-const TN_BLOCK_FLOATS = 64 * 512;
+const TN_BLOCK_FLOATS = TN_MC * 512;
 /** Cap on the packed-B scratch of one batched matmul chunk (bytes); batches beyond it are chunked. */
 const PACK_CHUNK_BYTES = 64 << 20;
 /**
@@ -333,8 +335,11 @@ export class CpuBackend implements Backend {
           if (bHalf) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(b) ? 1 : 0], units, units * panelFloats);
           else this.#pool.run('packB', packArgs, units, units * panelFloats);
         }
-        const splitCols = this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k) ? 1 : 0;
-        const units = cnt * (splitCols ? p1 - p0 : rowBlocks);
+        // TN rows go in units of the kernel's MC rows: each unit streams the packed B once per k block,
+        // so units of 4 rows would stream it 16 times as often as one thread does.
+        const rowUnits = transA ? Math.ceil(m / TN_MC) : rowBlocks;
+        const splitCols = (transA ? cnt * rowUnits < this.threads : this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k)) ? 1 : 0;
+        const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
         const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
         if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest], units, flops);
