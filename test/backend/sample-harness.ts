@@ -5,7 +5,8 @@
  * uniform lies within `boundaryTol` (relative to the mass it is drawn over) of an end of the host
  * token's CDF interval, or the top-p cut itself sits within that of topP (then the kept set can
  * differ by one token); its log-prob must be the exact log softmax(z / T) of its own token within
- * 1e-5. The reference backend must match the host bit for bit.
+ * 1e-5. The reference backend must match the host bit for bit (the host draws through its
+ * sampleRow, so this checks its rows, offsets and uniforms).
  */
 import assert from 'node:assert/strict';
 import type { Backend, SampleArgs } from '../../src/backend/backend.js';

@@ -1,7 +1,7 @@
 /**
- * The reference definition of `Backend.sample` for one row, in float64 with the host sampler's
- * exact operations in its order (src/generation/sampler.ts), so that for the same uniform the two
- * return the same token and the same log-prob, bit for bit; the tests hold both to that.
+ * The reference definition of `Backend.sample` for one row, in float64; the host sampler
+ * (src/generation/sampler.ts) draws through it, so for the same uniform the two return the same
+ * token and log-prob, bit for bit.
  */
 import type { SampleArgs } from '../backend.js';
 
