@@ -1,8 +1,8 @@
 // `npm run make-base`: rebuilds assets/models/countdown-base from scratch in two SFT phases. Writes the
 // synthetic corpus (two parts, seeds 1 and 2) and the untrained model folder into build/countdown-base/,
-// runs `tinyzero sft --config examples/countdown-base-sft.yaml` (phase 1: 800 steps of 32 from scratch)
+// runs `tinyzero sft --config examples/countdown-base-sft.yaml` (phase 1: 1600 steps of 32 from scratch)
 // and saves its last model in BF16 as build/countdown-base/phase1, then
-// `tinyzero sft --config examples/countdown-base-sft-2.yaml` (phase 2: 400 steps of 32 on fresh rows,
+// `tinyzero sft --config examples/countdown-base-sft-2.yaml` (phase 2: 800 steps of 32 on fresh rows,
 // lower LR, from phase1) and saves phase 2's last model in BF16 as the bundled model. Resumable: a phase
 // continues from its latest checkpoint, and an existing build/countdown-base/phase1 skips phase 1.
 import { spawnSync } from 'node:child_process';
@@ -14,8 +14,8 @@ import { loadCausalLM, saveModel } from '../dist/src/models/load.js';
 import { createBackend } from '../dist/src/backend/index.js';
 import { setBackend } from '../dist/src/tensor/index.js';
 
-const PHASE1_ROWS = 32 * 800; // one epoch = 800 steps of 32
-const PHASE2_ROWS = 32 * 400;
+const PHASE1_ROWS = 32 * 1600; // one epoch = 1600 steps of 32
+const PHASE2_ROWS = 32 * 800;
 const VAL_ROWS = 512;
 const root = 'build/countdown-base';
 const phase1 = join(root, 'phase1');

@@ -105,7 +105,7 @@ export function tryCycle(nums: readonly number[], target: number): CountdownTry[
 }
 
 export interface CorpusOptions {
-  /** Share of rows that are arithmetic text (default 0.1). */
+  /** Share of rows that are arithmetic text (default 0.3). */
   arithmeticShare?: number;
   /** Most tries per response (default 8). */
   maxTries?: number;
@@ -141,20 +141,30 @@ export function corpusResponse(
   return { response: ` ${tries.map((t) => t.text).join('. ')}. </think>\n<answer>${last.expression}</answer>`, answerValue: last.value, tries };
 }
 
+/**
+ * Lines of the two kinds of step a try gets wrong most (docs/countdown-demo.md): a result of up to 100
+ * with one of the given numbers (up to 20), and the distance check, larger minus smaller of two values
+ * up to 100.
+ */
 function arithmeticText(rng: Prng, lines: number): string {
   const out: string[] = [];
-  for (let i = 0; i < lines; i++) out.push(stepText(randomStep(rng, rng.int(1, MAX_STEP_VALUE), rng.uniform() < 0.5 ? rng.int(1, 20) : rng.int(1, MAX_STEP_VALUE))));
+  for (let i = 0; i < lines; i++) {
+    const step = rng.uniform() < 0.5
+      ? randomStep(rng, rng.int(1, MAX_STEP_VALUE), rng.int(1, COUNTDOWN_BASE_PROBLEMS.maxNumber))
+      : stepsOn(rng.int(0, MAX_STEP_VALUE), rng.int(0, MAX_STEP_VALUE)).find((st) => st.op === '-')!;
+    out.push(stepText(step));
+  }
   return out.join('\n');
 }
 
 /** `size` rows from `seed`, problems as COUNTDOWN_BASE_PROBLEMS. */
 export function countdownCorpus(size: number, seed: number, options: CorpusOptions = {}): CorpusRow[] {
-  const { arithmeticShare = 0.1, maxTries = DEFAULT_MAX_TRIES, stopChance = DEFAULT_STOP_CHANCE } = options;
+  const { arithmeticShare = 0.3, maxTries = DEFAULT_MAX_TRIES, stopChance = DEFAULT_STOP_CHANCE } = options;
   const rng = new Prng(seed);
   const rows: CorpusRow[] = [];
   for (let i = 0; i < size; i++) {
     if (rng.uniform() < arithmeticShare) {
-      rows.push({ text: arithmeticText(rng, 8) });
+      rows.push({ text: arithmeticText(rng, 12) });
       continue;
     }
     const problem = generateCountdown(rng, COUNTDOWN_BASE_PROBLEMS);
