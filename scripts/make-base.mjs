@@ -14,8 +14,8 @@ import { loadCausalLM, saveModel } from '../dist/src/models/load.js';
 import { createBackend } from '../dist/src/backend/index.js';
 import { setBackend } from '../dist/src/tensor/index.js';
 
-const PHASE1_ROWS = 32 * 1600; // one epoch = 1600 steps of 32
-const PHASE2_ROWS = 32 * 800;
+const PHASE1_ROWS = 32 * 1000; // one epoch = 1600 steps of 32
+const PHASE2_ROWS = 32 * 400;
 const VAL_ROWS = 512;
 const root = 'build/countdown-base';
 const phase1 = join(root, 'phase1');

@@ -183,7 +183,7 @@ export function countdownTokenizerSpec(): { eosToken: string; chars: string[]; p
   // numbers are then one token each to copy, which a tiny model learns in far fewer steps.
   const numbers = Array.from({ length: 91 }, (_, i) => String(10 + i));
   // The separators and verdicts of a try are whole tokens too, so more tries fit in a response.
-  const tryPieces = [', ', ' yes.', ' no.'];
+  const tryPieces = [', ', ' yes.', ' no.', ' yes. </think>', ' no. </think>'];
   return { eosToken: '<|endoftext|>', chars, phrases: [head, middle, tail, '<think>', '</think>', '<answer>', '</answer>', ...numbers, ...tryPieces] };
 }
 
