@@ -19,7 +19,7 @@ export interface BaseModelShape {
 }
 
 /** The bundled model's shape: Qwen2-style, tied embeddings, head_dim 32. */
-export const COUNTDOWN_BASE_SHAPE: BaseModelShape = { hidden: 128, layers: 4, heads: 4, intermediate: 512 };
+export const COUNTDOWN_BASE_SHAPE: BaseModelShape = { hidden: 128, layers: 4, heads: 4, intermediate: 384 };
 
 /** config.json + tokenizer files of an untrained model in `dir`. */
 export function writeInitModel(dir: string, shape: BaseModelShape = COUNTDOWN_BASE_SHAPE): void {
