@@ -6,8 +6,8 @@
  *
  * The phases of a step do not overlap in time (generation, then log-probs, then the update), so
  * the peak is what stays resident (weights, gradients, moments) plus the largest phase. Activation
- * figures are estimates of what the autograd graph keeps per token; the plan is meant to be within
- * tens of percent, and errs high.
+ * figures count what the autograd graph keeps per token and the backward's transients; the plan is
+ * meant to be within tens of percent, and errs high.
  */
 import type { TinyZeroConfig } from '../config/types.js';
 import { usesCritic, usesReferencePolicy } from '../config/derived.js';
@@ -124,10 +124,43 @@ function logProbBytes(model: ModelConfig, layerFloats: number, mb: MicroBatchSiz
   return mb.tokens * (layerFloats + model.hidden_size * 2 * model.num_hidden_layers) * 4 + mb.headRows * model.vocab_size * 4 * 2;
 }
 
-/** Bytes the autograd graph of a training micro-batch keeps until its backward is done. */
+/**
+ * Floats per token of the gradients a layer's backward holds at once beside the saved activations,
+ * the larger of its two blocks: in the MLP the gradients of gate and up (i wide each), in attention
+ * those of q, k and v; in both, the residual stream's gradient and the one being formed (h each).
+ */
+function backwardFloatsPerToken(c: ModelConfig): number {
+  const { hidden_size: h, intermediate_size: i, num_attention_heads: H, num_key_value_heads: Hkv, head_dim: D } = c;
+  return Math.max(2 * i, H * D + 2 * Hkv * D) + 2 * h;
+}
+
+/**
+ * Floats of the largest weight gradient formed whole before it is added into the weight's `.grad`:
+ * an adapter factor with LoRA, else the vocabulary table. A tied table's two gradients (the lm_head's,
+ * held until the embedding's backward, and the embedding's scatter into a zeroed table) meet with
+ * their sum, so three tables are counted.
+ */
+function weightGradientFloats(c: ModelConfig, loraRank: number, targets: string | string[]): number {
+  if (loraRank > 0) {
+    const widths = linearWidths(c);
+    const names = targets === 'all-linear' ? Object.keys(widths) : Array.isArray(targets) ? targets : [targets];
+    const inWidths: Record<string, number> = { o_proj: c.num_attention_heads * c.head_dim, down_proj: c.intermediate_size };
+    return loraRank * Math.max(0, ...names.filter((n) => widths[n] !== undefined).map((n) => Math.max(widths[n]!, inWidths[n] ?? c.hidden_size)));
+  }
+  const table = c.vocab_size * c.hidden_size;
+  return Math.max(c.tie_word_embeddings ? 3 * table : table, c.hidden_size * c.intermediate_size);
+}
+
+/**
+ * Bytes of a training micro-batch above the weights and gradients at its peak, in its backward: what
+ * the autograd graph keeps until the backward is done (every op's output, the logits), plus the
+ * backward's own transients (a layer's gradients, the logits' gradient, the largest weight gradient
+ * before it is accumulated). Each transient is counted as if all were alive together, so the figure
+ * errs high (test/trainer/memory-plan-packed.test.ts measures by how much).
+ */
 export function updateActivationBytes(model: ModelConfig, mb: MicroBatchSize, loraRank: number, targets: string | string[]): number {
-  return mb.tokens * (activationFloatsPerToken(model, loraRank, targets) * model.num_hidden_layers + model.hidden_size * 2) * 4
-    + mb.headRows * model.vocab_size * 4 * 3;
+  const perToken = activationFloatsPerToken(model, loraRank, targets) * model.num_hidden_layers + model.hidden_size * 2 + backwardFloatsPerToken(model);
+  return mb.tokens * perToken * 4 + mb.headRows * model.vocab_size * 4 * 2 + weightGradientFloats(model, loraRank, targets) * 4;
 }
 
 export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits): MemoryPlan {
