@@ -29,6 +29,10 @@ export function handleHealth(ctx: AdminRouteContext, res: ServerResponse): void 
     prefills: s.prefills,
     decode_steps: s.decodeSteps,
     completed_requests: s.requests,
+    prompt_tokens: s.promptTokens,
+    cached_prompt_tokens: s.cachedPromptTokens,
+    prefix_cache_entries: s.prefixCacheEntries,
+    prefix_cache_bytes: s.prefixCacheBytes,
   });
 }
 

@@ -19,6 +19,7 @@
  * The queue is bounded in rows (prompts x n): a request that does not fit is refused at once with a
  * 429 instead of waiting without end.
  */
+import { PrefixCache } from '../generation/prefix-cache.js';
 import { StepDecoder, type DecodeRequest, type RowToken, type TopLogprob } from '../generation/step-decoder.js';
 import { ApiError } from './errors.js';
 import type { Lease, ModelHost } from './model-host.js';
@@ -72,6 +73,8 @@ export interface SchedulerOptions {
   batchWindowMs: number;
   /** Base seed of unseeded prompts. */
   seed: number;
+  /** Most bytes of prompt keys and values kept for prefix caching (0: none). */
+  prefixCacheBytes: number;
 }
 
 interface Pending {
@@ -101,6 +104,12 @@ export interface SchedulerStats {
   rows: number;
   queuedRows: number;
   running: boolean;
+  /** Prompt tokens of the rows admitted, and of those, the ones whose keys came from the prefix cache. */
+  promptTokens: number;
+  cachedPromptTokens: number;
+  /** Prompts stored in the prefix cache, and their bytes. */
+  prefixCacheEntries: number;
+  prefixCacheBytes: number;
 }
 
 interface Batch {
@@ -125,7 +134,12 @@ export class Scheduler {
   #arrivingCount = 0;
   #arrivals = 0;
   #idle: (() => void)[] = [];
-  readonly stats: SchedulerStats = { generateCalls: 0, prefills: 0, decodeSteps: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false };
+  /** The prefix cache of the weights the last batch ran on (weight version and adapter). */
+  #prefix: { key: string; cache: PrefixCache } | null = null;
+  readonly stats: SchedulerStats = {
+    generateCalls: 0, prefills: 0, decodeSteps: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false,
+    promptTokens: 0, cachedPromptTokens: 0, prefixCacheEntries: 0, prefixCacheBytes: 0,
+  };
 
   constructor(host: ModelHost, options: SchedulerOptions) {
     this.#host = host;
@@ -240,8 +254,31 @@ export class Scheduler {
       lease, adapter: head.job.adapter, active: new Map(), held: 0,
       decoder: new StepDecoder(lease.model, {
         eosTokenIds: [this.#eos], padTokenId: this.#host.tokenizer.padTokenId, maxCacheTokens: this.#options.maxBatchTokens,
+        prefixCache: this.#prefixCacheFor(lease, head.job.adapter),
       }),
     };
+  }
+
+  /**
+   * The prefix cache of a lease's weights. Keys are only valid for the weights that computed them:
+   * one cache is kept, for the weight version and adapter of the last batch, and dropped when a
+   * batch runs on others (a weight update, another adapter).
+   */
+  #prefixCacheFor(lease: Lease, adapter: string | null): PrefixCache | undefined {
+    if (this.#options.prefixCacheBytes <= 0) return undefined;
+    const key = `${lease.weightVersion}/${adapter ?? ''}`;
+    if (this.#prefix?.key !== key) {
+      this.#dropPrefixCache();
+      this.#prefix = { key, cache: new PrefixCache(this.#options.prefixCacheBytes) };
+    }
+    return this.#prefix.cache;
+  }
+
+  #dropPrefixCache(): void {
+    this.#prefix?.cache.dispose();
+    this.#prefix = null;
+    this.stats.prefixCacheEntries = 0;
+    this.stats.prefixCacheBytes = 0;
   }
 
   async #run(): Promise<void> {
@@ -331,6 +368,7 @@ export class Scheduler {
   async #admit(batch: Batch, joiners: Pending[]): Promise<void> {
     const specs = joiners.map((p) => this.#spec(p.job, p.job.seed ?? this.#options.seed + this.#unseeded++));
     let admitted;
+    const { promptTokens, cachedPromptTokens } = batch.decoder;
     try {
       admitted = await batch.decoder.admit(specs);
     } catch (e) {
@@ -338,6 +376,10 @@ export class Scheduler {
       return;
     }
     this.stats.prefills++;
+    this.stats.promptTokens += batch.decoder.promptTokens - promptTokens;
+    this.stats.cachedPromptTokens += batch.decoder.cachedPromptTokens - cachedPromptTokens;
+    this.stats.prefixCacheEntries = this.#prefix?.cache.entries ?? 0;
+    this.stats.prefixCacheBytes = this.#prefix?.cache.bytes ?? 0;
     admitted.handles.forEach((h, i) => {
       const p = joiners[i]!;
       const wantTop = (p.job.topLogprobs ?? 0) > 0;
@@ -411,5 +453,6 @@ export class Scheduler {
     this.#queuedRows = 0;
     this.stats.queuedRows = 0;
     if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    this.#dropPrefixCache();
   }
 }
