@@ -18,11 +18,13 @@
  * tokens takes their keys and values from it and is prefilled from there on; the prefill computes
  * the positions the joiners need at most (at least the last, for the logits).
  *
- * Sampling: every request has its own PRNG stream, seeded with its seed, from which its rows draw
- * one uniform each per step, in row order, while they run (none when greedy): the draws
- * `generate(model, [prompt], {n, seed})` makes. A request therefore samples the same tokens whatever
- * else is in the batch (up to float32 rounding of the batched kernels). Rows with different
- * sampling settings share the forward pass; the backend's sampler runs once per distinct setting.
+ * Sampling: every row has its own PRNG stream, seeded with rowSeed(seed, row) (sampler.ts: the
+ * request's seed for row 0), from which it draws one uniform per step while it runs (none when
+ * greedy): the draws `generate(model, [prompt], {n, seed, rowStreams: true})` makes. A row therefore
+ * samples the same tokens whatever else is in the batch (up to float32 rounding of the batched
+ * kernels), its siblings included, so a row can leave as soon as it ends (retireRow) without
+ * changing the others. Rows with different sampling settings share the forward pass; the backend's
+ * sampler runs once per distinct setting.
  */
 import { eosTokenIds } from '../models/config.js';
 import { KVCache } from '../models/kv-cache.js';
@@ -32,7 +34,7 @@ import { noGrad, reshape, sampleTokens, slice, tensor, tidyAsync, type Tensor } 
 import { MASKED_KEY_BIAS } from './generate.js';
 import { copyKvRegion } from './kv-copy.js';
 import type { PrefixCache } from './prefix-cache.js';
-import { validateSampling, type SamplingParams } from './sampler.js';
+import { rowSeed, validateSampling, type SamplingParams } from './sampler.js';
 
 export interface DecodeRequest {
   promptIds: readonly number[];
@@ -40,7 +42,7 @@ export interface DecodeRequest {
   n: number;
   maxNewTokens: number;
   sampling: SamplingParams;
-  /** Seed of the request's PRNG stream. */
+  /** Seed of the request's PRNG streams: row j draws from Prng(rowSeed(seed, j)). */
   seed: number;
   ignoreEos: boolean;
   /** Alternatives to report per position (0: none): the k most likely tokens with their log-probs. */
@@ -85,6 +87,8 @@ export interface StepDecoderOptions {
 interface Row {
   request: number;
   index: number;
+  /** The row's stream (sampler.ts rowSeed). */
+  rng: Prng;
   /** Tokens in the cache (prompt + generated - 1): the next position. */
   cached: number;
   /** The last drawn token: fed by the next step. */
@@ -94,7 +98,6 @@ interface Row {
 
 interface RequestState {
   spec: DecodeRequest;
-  rng: Prng;
   rows: Row[];
 }
 
@@ -183,14 +186,14 @@ export class StepDecoder {
     }
     const handles = requests.map((spec) => {
       const handle = this.#nextRequest++;
-      this.#requests.set(handle, { spec, rng: new Prng(spec.seed), rows: [] });
+      this.#requests.set(handle, { spec, rows: [] });
       return handle;
     });
     const joiners: Row[] = [];
     for (const h of handles) {
       const state = this.#requests.get(h)!;
       for (let j = 0; j < state.spec.n; j++) {
-        const row: Row = { request: h, index: j, cached: state.spec.promptIds.length, last: this.#pad, generated: 0 };
+        const row: Row = { request: h, index: j, rng: new Prng(rowSeed(state.spec.seed, j)), cached: state.spec.promptIds.length, last: this.#pad, generated: 0 };
         state.rows.push(row);
         joiners.push(row);
       }
@@ -274,13 +277,22 @@ export class StepDecoder {
     return tokens;
   }
 
-  /** Removes a request's rows from the batch (a client gone, a stop string reached). */
+  /** Removes a request's rows from the batch (a client gone, all its rows ended). */
   retire(handle: number): void {
     const state = this.#requests.get(handle);
     if (!state) return;
     for (const row of state.rows) this.#leave(handle, row.index);
     this.#requests.delete(handle);
     this.#compactIfSparse();
+  }
+
+  /** Removes one row of a request from the batch (it reached a stop string); the others go on as before. */
+  retireRow(handle: number, index: number): void {
+    if (!this.#requests.has(handle)) return;
+    this.#leave(handle, index);
+    if (!this.#slots.some((r) => r !== null && r.request === handle)) this.#requests.delete(handle);
+    if (this.activeRows === 0) this.#forgetFinished([]);
+    else this.#compactIfSparse();
   }
 
   /** Frees the cache; the decoder can be used again. */
@@ -416,30 +428,21 @@ export class StepDecoder {
     const keyLen = cache.length + len;
     const config = this.#model.config;
     const vocab = config.vocab_size;
-    // Uniforms: per request, its live rows in row order, one each unless greedy.
-    const byRequest = new Map<number, Row[]>();
-    const slotOf = new Map<Row, number>();
-    rows.forEach((row, s) => {
-      if (!row) return;
-      slotOf.set(row, s);
-      const list = byRequest.get(row.request) ?? [];
-      list.push(row);
-      byRequest.set(row.request, list);
-    });
+    // Uniforms: one per live row from its own stream, unless greedy.
     const bits = new Int32Array(B);
     const groups = new Map<string, { sampling: SamplingParams; slots: number[] }>();
     let wantTop = false;
-    for (const [h, list] of byRequest) {
-      const { spec, rng } = this.#requests.get(h)!;
+    rows.forEach((row, s) => {
+      if (!row) return;
+      const { spec } = this.#requests.get(row.request)!;
       const greedy = spec.sampling.temperature === 0;
-      list.sort((a, b) => a.index - b.index);
-      for (const row of list) if (!greedy) bits[slotOf.get(row)!] = rng.nextUint32() | 0;
+      if (!greedy) bits[s] = row.rng.nextUint32() | 0;
       const key = greedy ? 'greedy' : `${spec.sampling.temperature}/${spec.sampling.topK}/${spec.sampling.topP}`;
       const g = groups.get(key) ?? { sampling: greedy ? { temperature: 0, topK: -1, topP: 1 } : spec.sampling, slots: [] };
-      for (const row of list) g.slots.push(slotOf.get(row)!);
+      g.slots.push(s);
       groups.set(key, g);
       if (spec.topLogprobs > 0) wantTop = true;
-    }
+    });
     const { sampled, logits } = await tidyAsync(async () => {
       const last = noGrad((): Tensor => {
         const hidden = this.#model.model.forward(tensor(ids, [B, len]), {

@@ -28,6 +28,7 @@ export function handleHealth(ctx: AdminRouteContext, res: ServerResponse): void 
     generate_calls: s.generateCalls,
     prefills: s.prefills,
     decode_steps: s.decodeSteps,
+    decoded_tokens: s.decodedTokens,
     completed_requests: s.requests,
     prompt_tokens: s.promptTokens,
     cached_prompt_tokens: s.cachedPromptTokens,

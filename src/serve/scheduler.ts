@@ -10,11 +10,13 @@
  * batch. Requests join in arrival order while the batch stays within `maxBatchRows` rows and
  * `maxBatchTokens` rows x columns of KV cache.
  *
- * Seeds: every prompt of a request is decoded with its own PRNG stream, seeded with the request's
- * `seed` (each prompt of a multi-prompt request with the same one), so a seeded request draws what
- * `tinyzero generate --seed S --n N` draws on the same prompt, whatever else the batch holds. A
- * prompt without a seed gets the server's `--seed` plus the number of unseeded prompts admitted
- * before it (reproducible for the same sequence of requests from a fresh server).
+ * Seeds: every row (sample) of a request draws from its own PRNG stream, seeded with
+ * rowSeed(seed, row) (generation/sampler.ts; each prompt of a multi-prompt request with the same
+ * seed), so a seeded request draws what `generate(..., {n, seed, rowStreams: true})` draws on the
+ * same prompt, whatever else the batch holds, and a row that reaches a stop string leaves the batch
+ * without changing its siblings. A prompt without a seed gets the server's `--seed` plus the number
+ * of unseeded prompts admitted before it (reproducible for the same sequence of requests from a
+ * fresh server).
  *
  * The queue is bounded in rows (prompts x n): a request that does not fit is refused at once with a
  * 429 instead of waiting without end.
@@ -41,8 +43,8 @@ export interface GenerationJob {
   readonly cancelled?: () => boolean;
   /**
    * Called with each token of row `row` as it is drawn; returning true ends the row with this token
-   * (a stop string or stop token reached). Rows of one job share a PRNG stream, so a job's rows are
-   * decoded until all of them ended; tokens of a row that ended are not reported.
+   * (a stop string or stop token reached): it leaves the batch at once, its siblings drawing from
+   * their own streams as before.
    */
   readonly onToken?: (row: number, token: RowToken) => boolean;
 }
@@ -96,6 +98,8 @@ export interface SchedulerStats {
   prefills: number;
   /** Decoding steps. */
   decodeSteps: number;
+  /** Tokens drawn, all rows (a row that ended draws no more). */
+  decodedTokens: number;
   /** Requests answered (a request with k prompts is one request and k jobs). */
   requests: number;
   /** Jobs (one per prompt) answered. */
@@ -137,7 +141,7 @@ export class Scheduler {
   /** The prefix cache of the weights the last batch ran on (weight version and adapter). */
   #prefix: { key: string; cache: PrefixCache } | null = null;
   readonly stats: SchedulerStats = {
-    generateCalls: 0, prefills: 0, decodeSteps: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false,
+    generateCalls: 0, prefills: 0, decodeSteps: 0, decodedTokens: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false,
     promptTokens: 0, cachedPromptTokens: 0, prefixCacheEntries: 0, prefixCacheBytes: 0,
   };
 
@@ -313,6 +317,7 @@ export class Scheduler {
           if (!batch.decoder.idle) {
             const tokens = await batch.decoder.step();
             this.stats.decodeSteps++;
+            this.stats.decodedTokens += tokens.length;
             this.#deliver(batch, tokens);
           }
         } catch (e) {
@@ -376,6 +381,7 @@ export class Scheduler {
       return;
     }
     this.stats.prefills++;
+    this.stats.decodedTokens += admitted.tokens.length;
     this.stats.promptTokens += batch.decoder.promptTokens - promptTokens;
     this.stats.cachedPromptTokens += batch.decoder.cachedPromptTokens - cachedPromptTokens;
     this.stats.prefixCacheEntries = this.#prefix?.cache.entries ?? 0;
@@ -425,6 +431,7 @@ export class Scheduler {
       if (t.finished || stopped) {
         row.done = true;
         row.endedAtEos = t.endedAtEos;
+        if (!t.finished) batch.decoder.retireRow(t.request, t.row);
       }
     }
     for (const h of touched) {

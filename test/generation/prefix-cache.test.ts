@@ -48,7 +48,7 @@ async function decodeBatch(model: CausalLM, prefixCache: PrefixCache, requests: 
 
 async function alone(model: CausalLM, q: DecodeRequest) {
   const out = await generate(model, [q.promptIds], {
-    maxNewTokens: q.maxNewTokens, n: q.n, seed: q.seed, ignoreEos: q.ignoreEos, eosTokenIds: eos, padTokenId: 0, ...q.sampling,
+    maxNewTokens: q.maxNewTokens, n: q.n, seed: q.seed, rowStreams: true, ignoreEos: q.ignoreEos, eosTokenIds: eos, padTokenId: 0, ...q.sampling,
   });
   return Array.from({ length: out.rows }, (_, r) => ({
     ids: Array.from(out.responseIds.subarray(r * out.width, r * out.width + out.lengths[r]!)),

@@ -41,9 +41,9 @@ describe('tinyzero serve with the openai client', () => {
     assert.equal(byIds.usage?.prompt_tokens, ids.length);
   });
 
-  test('n > 1 with a seed draws what generate() draws with that seed, and again on a repeat', async () => {
+  test('n > 1 with a seed draws what generate() draws with that seed and per-row streams, and again on a repeat', async () => {
     const ids = f.tokenizer.encode('1+2=', { addSpecialTokens: false });
-    const want = await referenceRows(f, ids, { maxNewTokens: 10, temperature: 0.9, topP: 0.95, topK: 40, n: 3, seed: 7 });
+    const want = await referenceRows(f, ids, { maxNewTokens: 10, temperature: 0.9, topP: 0.95, topK: 40, n: 3, seed: 7, rowStreams: true });
     const ask = () => f.client.completions.create({ model: 'countdown-base', prompt: ids, max_tokens: 10, temperature: 0.9, top_p: 0.95, n: 3, seed: 7, logprobs: 0, ...{ top_k: 40, return_tokens_as_token_ids: true } });
     const r = await ask();
     assert.equal(r.choices.length, 3);
