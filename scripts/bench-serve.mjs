@@ -5,9 +5,12 @@
 //   node scripts/bench-serve.mjs [requests=64] [max_tokens=32] [bad=1000] [rounds=3]
 // The two phases alternate for `rounds` rounds (sequential, concurrent, sequential, ...), so that a
 // change in the machine's load hits both; the ratio is the median of the rounds' ratios.
-// The server runs with --threads 1; SERVE_ARGS="--batch-window-ms 20" passes more serve options.
+// The server runs with --threads 1; SERVE_ARGS="--batch-window-ms 20" passes more serve options
+// (SERVE_ARGS="--prefix-cache-mib 0": without the prefix cache, whose hits each phase reports as
+// cachedPromptTokens: from the second phase on, every prompt was seen before).
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { loadavg } from 'node:os';
 
 const [requests = 64, maxTokens = 32, badCount = 1000, rounds = 3] = process.argv.slice(2).map(Number);
 const maxBody = 65536;
@@ -52,10 +55,15 @@ async function phase(name, run) {
   const out = await run();
   const seconds = (performance.now() - t0) / 1000;
   const tokens = out.reduce((s, o) => s + o.tokens, 0);
-  return { name, seconds: +seconds.toFixed(3), tokens, tokensPerSecond: +(tokens / seconds).toFixed(1), ...await health().then((h) => ({ batches: h.generate_calls - h0.generate_calls, prefills: h.prefills - h0.prefills, decodeSteps: h.decode_steps - h0.decode_steps })), out };
+  const h = await health();
+  return {
+    name, seconds: +seconds.toFixed(3), tokens, tokensPerSecond: +(tokens / seconds).toFixed(1),
+    batches: h.generate_calls - h0.generate_calls, prefills: h.prefills - h0.prefills, decodeSteps: h.decode_steps - h0.decode_steps,
+    promptTokens: h.prompt_tokens - h0.prompt_tokens, cachedPromptTokens: h.cached_prompt_tokens - h0.cached_prompt_tokens, out,
+  };
 }
 
-const result = { requests, maxTokens };
+const result = { requests, maxTokens, serveArgs: process.env.SERVE_ARGS ?? '', loadAverageBefore: loadavg().map((v) => +v.toFixed(2)) };
 try {
   await completion(0); // warm-up: first-call costs out of the timings
   const runs = [];
@@ -112,5 +120,6 @@ try {
   agent.destroy();
   child.kill('SIGTERM');
   result.exitCodeAfterSigterm = await new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  result.loadAverageAfter = loadavg().map((v) => +v.toFixed(2));
 }
 console.log(JSON.stringify(result, null, 1));

@@ -25,6 +25,7 @@ const spec = {
   'max-body-bytes': { type: 'string' as const, help: `largest request body (default ${d.maxBodyBytes})` },
   'batch-window-ms': { type: 'string' as const, help: `how long an idle server gathers requests into a batch (default ${d.batchWindowMs})` },
   seed: { type: 'string' as const, help: `seed of requests without one (default ${d.seed})` },
+  'prefix-cache-mib': { type: 'string' as const, help: `most MiB of prompt keys and values kept to prefill shared prefixes once (default ${d.prefixCacheBytes / 1048576}; 0 = off)` },
 };
 
 export const serveCommand: Command = {
@@ -76,6 +77,7 @@ export const serveCommand: Command = {
       maxBodyBytes: positive('max-body-bytes', d.maxBodyBytes),
       batchWindowMs: positive('batch-window-ms', d.batchWindowMs, 0),
       seed: intOption(parsed, 'seed', d.seed, cmd),
+      prefixCacheBytes: positive('prefix-cache-mib', d.prefixCacheBytes / 1048576, 0) * 1048576,
       log: (line: string) => console.error(`serve: ${line}`),
     };
     const backend = await createBackend(stringOption(parsed, 'device') ?? 'cpu', { threads, weightDtype });

@@ -10,7 +10,7 @@ import { KVCache } from '../models/kv-cache.js';
 import type { CausalLM } from '../models/llama.js';
 import { Prng } from '../util/prng.js';
 import { noGrad, reshape, sampleTokens, slice, tensor, tidyAsync, type Tensor } from '../tensor/index.js';
-import { sampleToken, validateSampling, type SamplingParams } from './sampler.js';
+import { rowSeed, sampleToken, validateSampling, type SamplingParams } from './sampler.js';
 
 /** Large enough to zero a key's softmax weight, small enough to stay finite in f32 arithmetic. */
 export const MASKED_KEY_BIAS = -1e9;
@@ -26,6 +26,11 @@ export interface GenerateOptions extends Partial<SamplingParams> {
   /** Generate maxNewTokens for every row even past eos. */
   ignoreEos?: boolean;
   seed?: number;
+  /**
+   * Each sample of a prompt draws from its own stream, seeded with rowSeed(seed, sample), as
+   * `tinyzero serve` does, instead of all rows from one stream in row order (the default).
+   */
+  rowStreams?: boolean;
   /**
    * Where tokens are drawn: 'device' (default) samples on the model's backend (`Backend.sample`),
    * so only ids and log-probs come back each step; 'host' reads the logits and samples in float64
@@ -83,6 +88,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
     throw new Error(`generate: prompt length ${Lp} + max_new_tokens ${maxNew} exceeds the model's ${model.model.rot.length} positions`);
   }
   const rng = new Prng(options.seed ?? 0);
+  const rowRngs = options.rowStreams ? Array.from({ length: B }, (_, r) => new Prng(rowSeed(options.seed ?? 0, r % n))) : null;
   const sampleOn = options.sampleOn ?? 'device';
   if (sampleOn !== 'host' && sampleOn !== 'device') throw new Error(`generate: sampleOn must be 'host' or 'device', got ${String(sampleOn)}`);
 
@@ -141,13 +147,13 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
         const logits = await tidyAsync(() => lastLogits().data() as Promise<Float32Array>);
         for (let r = 0; r < B; r++) {
           if (done[r]) continue;
-          const { token, logprob } = sampleToken(logits, r * vocab, vocab, sampling, rng);
+          const { token, logprob } = sampleToken(logits, r * vocab, vocab, sampling, rowRngs?.[r] ?? rng);
           take(r, token, logprob);
         }
       } else {
         // The host sampler's stream: one uniform per unfinished row, in row order, none when greedy.
         const bits = new Int32Array(B);
-        if (sampling.temperature > 0) for (let r = 0; r < B; r++) if (!done[r]) bits[r] = rng.nextUint32() | 0;
+        if (sampling.temperature > 0) for (let r = 0; r < B; r++) if (!done[r]) bits[r] = (rowRngs?.[r] ?? rng).nextUint32() | 0;
         const [tokens, lps] = await tidyAsync(async () => {
           const s = sampleTokens(lastLogits(), tensor(bits, [B]), sampling);
           return Promise.all([s.tokens.data() as Promise<Int32Array>, s.logprobs.data() as Promise<Float32Array>]);

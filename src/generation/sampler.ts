@@ -35,3 +35,20 @@ export interface Sampled {
 export function sampleToken(logits: Float32Array, offset: number, vocab: number, params: SamplingParams, rng: Prng): Sampled {
   return sampleRow(logits, offset, vocab, params, params.temperature === 0 ? 0 : rng.uniform());
 }
+
+/**
+ * The seed of sample `row` of a request seeded with `seed` when each sample draws from its own
+ * stream (`tinyzero serve`; generate's `rowStreams`): the seed itself for sample 0, so one sample
+ * draws what a single stream seeded with `seed` draws, and for the others the seed folded to 32
+ * bits as Prng does, offset by the row and mixed (murmur3's finalizer), so that neighbouring seeds
+ * do not share rows.
+ */
+export function rowSeed(seed: number, row: number): number {
+  if (!Number.isSafeInteger(seed)) throw new Error(`rowSeed: seed must be a safe integer, got ${seed}`);
+  if (!Number.isInteger(row) || row < 0) throw new Error(`rowSeed: row must be a non-negative integer, got ${row}`);
+  if (row === 0) return seed;
+  let h = (((seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32), 0x9e3779b1)) + Math.imul(row, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}

@@ -14,19 +14,27 @@
  * that leaves becomes a dead slot (fed padding, masked); the cache is compacted when a quarter of
  * the slots are dead. A relayout copies each live row once (about one step's attention reads).
  *
- * Sampling: every request has its own PRNG stream, seeded with its seed, from which its rows draw
- * one uniform each per step, in row order, while they run (none when greedy): the draws
- * `generate(model, [prompt], {n, seed})` makes. A request therefore samples the same tokens whatever
- * else is in the batch (up to float32 rounding of the batched kernels). Rows with different
- * sampling settings share the forward pass; the backend's sampler runs once per distinct setting.
+ * Prefix cache (optional, prefix-cache.ts): a joiner whose prompt starts with a stored prompt's
+ * tokens takes their keys and values from it and is prefilled from there on; the prefill computes
+ * the positions the joiners need at most (at least the last, for the logits).
+ *
+ * Sampling: every row has its own PRNG stream, seeded with rowSeed(seed, row) (sampler.ts: the
+ * request's seed for row 0), from which it draws one uniform per step while it runs (none when
+ * greedy): the draws `generate(model, [prompt], {n, seed, rowStreams: true})` makes. A row therefore
+ * samples the same tokens whatever else is in the batch (up to float32 rounding of the batched
+ * kernels), its siblings included, so a row can leave as soon as it ends (retireRow) without
+ * changing the others. Rows with different sampling settings share the forward pass; the backend's
+ * sampler runs once per distinct setting.
  */
 import { eosTokenIds } from '../models/config.js';
 import { KVCache } from '../models/kv-cache.js';
 import type { CausalLM } from '../models/llama.js';
 import { Prng } from '../util/prng.js';
-import { copyInto, noGrad, reshape, sampleTokens, slice, tensor, tidyAsync, type Tensor } from '../tensor/index.js';
+import { noGrad, reshape, sampleTokens, slice, tensor, tidyAsync, type Tensor } from '../tensor/index.js';
 import { MASKED_KEY_BIAS } from './generate.js';
-import { validateSampling, type SamplingParams } from './sampler.js';
+import { copyKvRegion } from './kv-copy.js';
+import type { PrefixCache } from './prefix-cache.js';
+import { rowSeed, validateSampling, type SamplingParams } from './sampler.js';
 
 export interface DecodeRequest {
   promptIds: readonly number[];
@@ -34,7 +42,7 @@ export interface DecodeRequest {
   n: number;
   maxNewTokens: number;
   sampling: SamplingParams;
-  /** Seed of the request's PRNG stream. */
+  /** Seed of the request's PRNG streams: row j draws from Prng(rowSeed(seed, j)). */
   seed: number;
   ignoreEos: boolean;
   /** Alternatives to report per position (0: none): the k most likely tokens with their log-probs. */
@@ -69,11 +77,18 @@ export interface StepDecoderOptions {
   padTokenId?: number;
   /** Most slots x columns of cache, spare columns included (default 65536). */
   maxCacheTokens?: number;
+  /**
+   * Keys and values of earlier prompts of this model (kept by the caller across decoders): prompts
+   * are prefilled from the end of their longest stored prefix, and stored after their prefill.
+   */
+  prefixCache?: PrefixCache;
 }
 
 interface Row {
   request: number;
   index: number;
+  /** The row's stream (sampler.ts rowSeed). */
+  rng: Prng;
   /** Tokens in the cache (prompt + generated - 1): the next position. */
   cached: number;
   /** The last drawn token: fed by the next step. */
@@ -83,7 +98,6 @@ interface Row {
 
 interface RequestState {
   spec: DecodeRequest;
-  rng: Prng;
   rows: Row[];
 }
 
@@ -92,6 +106,7 @@ export class StepDecoder {
   readonly #eos: Set<number>;
   readonly #pad: number;
   readonly #maxCacheTokens: number;
+  readonly #prefixCache: PrefixCache | null;
   readonly #requests = new Map<number, RequestState>();
   #nextRequest = 0;
   #cache: KVCache | null = null;
@@ -105,6 +120,9 @@ export class StepDecoder {
   steps = 0;
   /** Cache rebuilds (joins that did not fit the cache as it was, and compactions). */
   relayouts = 0;
+  /** Prompt tokens of the rows admitted, and of those, the ones taken from the prefix cache. */
+  promptTokens = 0;
+  cachedPromptTokens = 0;
 
   constructor(model: CausalLM, options: StepDecoderOptions = {}) {
     this.#model = model;
@@ -112,6 +130,7 @@ export class StepDecoder {
     this.#eos = new Set(options.eosTokenIds ?? eosTokenIds(config));
     this.#pad = options.padTokenId ?? config.pad_token_id ?? [...this.#eos][0] ?? 0;
     this.#maxCacheTokens = options.maxCacheTokens ?? 65536;
+    this.#prefixCache = options.prefixCache ?? null;
   }
 
   /** Rows decoding now. */
@@ -167,38 +186,58 @@ export class StepDecoder {
     }
     const handles = requests.map((spec) => {
       const handle = this.#nextRequest++;
-      this.#requests.set(handle, { spec, rng: new Prng(spec.seed), rows: [] });
+      this.#requests.set(handle, { spec, rows: [] });
       return handle;
     });
     const joiners: Row[] = [];
     for (const h of handles) {
       const state = this.#requests.get(h)!;
       for (let j = 0; j < state.spec.n; j++) {
-        const row: Row = { request: h, index: j, cached: state.spec.promptIds.length, last: this.#pad, generated: 0 };
+        const row: Row = { request: h, index: j, rng: new Prng(rowSeed(state.spec.seed, j)), cached: state.spec.promptIds.length, last: this.#pad, generated: 0 };
         state.rows.push(row);
         joiners.push(row);
       }
     }
-    // Prefill as `generate` does: prompts left-padded to the longest, padded keys masked.
+    // Prefill as `generate` does (prompts left-padded to the longest, padded keys masked), from the
+    // end of each prompt's longest stored prefix: the pass computes the T positions every row needs
+    // at most, and a row whose prompt is longer takes the T positions before its end from the
+    // prefix cache, so its tokens stay contiguous (T >= 1: the last position gives the logits).
+    const prefix = this.#prefixCache;
+    const hits = new Map(handles.map((h) => {
+      const p = this.#requests.get(h)!.spec.promptIds;
+      return [h, prefix?.lookup(p, p.length - 1) ?? null] as const;
+    }));
     const J = joiners.length;
-    const Lp = Math.max(...joiners.map((r) => r.cached));
-    const ids = new Int32Array(J * Lp).fill(this.#pad);
-    const pos = new Int32Array(J * Lp);
-    const bias = new Float32Array(J * Lp).fill(MASKED_KEY_BIAS);
+    const T = Math.max(...joiners.map((r) => r.cached - (hits.get(r.request)?.length ?? 0)));
+    const reused = joiners.map((r) => Math.max(0, r.cached - T));
+    const C = Math.max(...reused);
+    const ids = new Int32Array(J * T).fill(this.#pad);
+    const pos = new Int32Array(J * T);
+    const bias = new Float32Array(J * (C + T)).fill(MASKED_KEY_BIAS);
     joiners.forEach((row, r) => {
       const p = this.#requests.get(row.request)!.spec.promptIds;
-      const start = Lp - p.length;
-      p.forEach((id, j) => {
-        ids[r * Lp + start + j] = id;
-        pos[r * Lp + start + j] = j;
-        bias[r * Lp + start + j] = 0;
-      });
+      const from = reused[r]!;
+      const start = T - (p.length - from);
+      bias.fill(0, r * (C + T) + C - from, r * (C + T) + C);
+      for (let j = from; j < p.length; j++) {
+        ids[r * T + start + j - from] = p[j]!;
+        pos[r * T + start + j - from] = j;
+        bias[r * (C + T) + C + start + j - from] = 0;
+      }
     });
-    const prefillCache = new KVCache(config.num_hidden_layers, J, Lp, config.num_key_value_heads, config.head_dim, this.#model.model.rot.cos.backend);
+    this.promptTokens += joiners.reduce((s, r) => s + r.cached, 0);
+    this.cachedPromptTokens += reused.reduce((s, n) => s + n, 0);
+    const prefillCache = new KVCache(config.num_hidden_layers, J, C + T, config.num_key_value_heads, config.head_dim, this.#model.model.rot.cos.backend);
     let tokens: RowToken[];
     try {
-      tokens = await this.#forwardAndSample(joiners, ids, pos, bias, Lp, prefillCache);
+      joiners.forEach((row, r) => {
+        const hit = hits.get(row.request);
+        if (hit && reused[r]! > 0) copyKvRegion(hit.cache, hit.row, hit.start, prefillCache, r, C - reused[r]!, reused[r]!);
+      });
+      prefillCache.length = C;
+      tokens = await this.#forwardAndSample(joiners, ids, pos, bias, T, prefillCache);
       this.prefills++;
+      prefix?.store(prefillCache, handles.map((h) => ({ tokens: this.#requests.get(h)!.spec.promptIds, row: joiners.findIndex((r) => r.request === h) })));
       if (!this.#joinInPlace(joiners, prefillCache, tokens)) this.#relayout(joiners, prefillCache, tokens);
     } catch (e) {
       for (const h of handles) this.#requests.delete(h);
@@ -238,13 +277,22 @@ export class StepDecoder {
     return tokens;
   }
 
-  /** Removes a request's rows from the batch (a client gone, a stop string reached). */
+  /** Removes a request's rows from the batch (a client gone, all its rows ended). */
   retire(handle: number): void {
     const state = this.#requests.get(handle);
     if (!state) return;
     for (const row of state.rows) this.#leave(handle, row.index);
     this.#requests.delete(handle);
     this.#compactIfSparse();
+  }
+
+  /** Removes one row of a request from the batch (it reached a stop string); the others go on as before. */
+  retireRow(handle: number, index: number): void {
+    if (!this.#requests.has(handle)) return;
+    this.#leave(handle, index);
+    if (!this.#slots.some((r) => r !== null && r.request === handle)) this.#requests.delete(handle);
+    if (this.activeRows === 0) this.#forgetFinished([]);
+    else this.#compactIfSparse();
   }
 
   /** Frees the cache; the decoder can be used again. */
@@ -325,11 +373,7 @@ export class StepDecoder {
         let end = s + 1;
         while (end < rows.length && slotIn(rows[end]!) === srcSlot + (end - s)) end++;
         const window = Math.max(...rows.slice(s, end).map((r) => r.cached));
-        for (let layer = 0; layer < config.num_hidden_layers; layer++) {
-          for (const [from, to] of [[src.keys[layer]!, cache.keys[layer]!], [src.values[layer]!, cache.values[layer]!]] as const) {
-            copyRegion(from, srcSlot, src.length - window, to, s, span - window, window, end - s);
-          }
-        }
+        copyKvRegion(src, srcSlot, src.length - window, cache, s, span - window, window, end - s);
         for (let r = s; r < end; r++) bias.fill(0, r * columns + span - rows[r]!.cached, r * columns + span);
         s = end;
       }
@@ -362,15 +406,11 @@ export class StepDecoder {
     const fits = joining.length <= free.length && joining.every((r) =>
       r.cached <= cache.length && cache.length + this.#requests.get(r.request)!.spec.maxNewTokens - r.generated <= cache.maxLen);
     if (!fits) return false;
-    const config = this.#model.config;
     const columns = cache.maxLen;
     joining.forEach((row, i) => {
       const s = free[i]!;
       const from = joiners.indexOf(row);
-      for (let layer = 0; layer < config.num_hidden_layers; layer++) {
-        copyRegion(joinCache.keys[layer]!, from, joinCache.length - row.cached, cache.keys[layer]!, s, cache.length - row.cached, row.cached);
-        copyRegion(joinCache.values[layer]!, from, joinCache.length - row.cached, cache.values[layer]!, s, cache.length - row.cached, row.cached);
-      }
+      copyKvRegion(joinCache, from, joinCache.length - row.cached, cache, s, cache.length - row.cached, row.cached);
       this.#bias.fill(MASKED_KEY_BIAS, s * columns, (s + 1) * columns);
       this.#bias.fill(0, s * columns + cache.length - row.cached, s * columns + cache.length);
       this.#slots[s] = row;
@@ -381,37 +421,28 @@ export class StepDecoder {
 
   /**
    * One forward pass over `rows` (null: a dead slot) ending at the last of `len` positions per row,
-   * then a draw for every live row. Prefill when len > 1.
+   * then a draw for every live row (a prefill, or a decoding step when len = 1 and `cache` is the batch's).
    */
   async #forwardAndSample(rows: readonly (Row | null)[], ids: Int32Array, pos: Int32Array, bias: Float32Array, len: number, cache: KVCache): Promise<RowToken[]> {
     const B = rows.length;
     const keyLen = cache.length + len;
     const config = this.#model.config;
     const vocab = config.vocab_size;
-    // Uniforms: per request, its live rows in row order, one each unless greedy.
-    const byRequest = new Map<number, Row[]>();
-    const slotOf = new Map<Row, number>();
-    rows.forEach((row, s) => {
-      if (!row) return;
-      slotOf.set(row, s);
-      const list = byRequest.get(row.request) ?? [];
-      list.push(row);
-      byRequest.set(row.request, list);
-    });
+    // Uniforms: one per live row from its own stream, unless greedy.
     const bits = new Int32Array(B);
     const groups = new Map<string, { sampling: SamplingParams; slots: number[] }>();
     let wantTop = false;
-    for (const [h, list] of byRequest) {
-      const { spec, rng } = this.#requests.get(h)!;
+    rows.forEach((row, s) => {
+      if (!row) return;
+      const { spec } = this.#requests.get(row.request)!;
       const greedy = spec.sampling.temperature === 0;
-      list.sort((a, b) => a.index - b.index);
-      for (const row of list) if (!greedy) bits[slotOf.get(row)!] = rng.nextUint32() | 0;
+      if (!greedy) bits[s] = row.rng.nextUint32() | 0;
       const key = greedy ? 'greedy' : `${spec.sampling.temperature}/${spec.sampling.topK}/${spec.sampling.topP}`;
       const g = groups.get(key) ?? { sampling: greedy ? { temperature: 0, topK: -1, topP: 1 } : spec.sampling, slots: [] };
-      for (const row of list) g.slots.push(slotOf.get(row)!);
+      g.slots.push(s);
       groups.set(key, g);
       if (spec.topLogprobs > 0) wantTop = true;
-    }
+    });
     const { sampled, logits } = await tidyAsync(async () => {
       const last = noGrad((): Tensor => {
         const hidden = this.#model.model.forward(tensor(ids, [B, len]), {
@@ -445,23 +476,6 @@ export class StepDecoder {
     // Requests in admission order, rows in order: callers see a stable order.
     out.sort((a, b) => a.request - b.request || a.row - b.row);
     return out;
-  }
-}
-
-/**
- * Copies `count` positions of `slots` slots from slot `fromSlot`, column `fromCol` to slot `toSlot`,
- * column `toCol`; k/v [B, L, H, D].
- */
-function copyRegion(from: Tensor, fromSlot: number, fromCol: number, to: Tensor, toSlot: number, toCol: number, count: number, slots = 1): void {
-  if (count === 0) return;
-  const a = slice(from, 0, fromSlot, fromSlot + slots);
-  const src = slice(a, 1, fromCol, fromCol + count);
-  const b = slice(to, 0, toSlot, toSlot + slots);
-  const dst = slice(b, 1, toCol, toCol + count);
-  try {
-    copyInto(src, dst, false);
-  } finally {
-    for (const t of [a, src, b, dst]) t.dispose();
   }
 }
 

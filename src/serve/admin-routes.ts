@@ -28,7 +28,12 @@ export function handleHealth(ctx: AdminRouteContext, res: ServerResponse): void 
     generate_calls: s.generateCalls,
     prefills: s.prefills,
     decode_steps: s.decodeSteps,
+    decoded_tokens: s.decodedTokens,
     completed_requests: s.requests,
+    prompt_tokens: s.promptTokens,
+    cached_prompt_tokens: s.cachedPromptTokens,
+    prefix_cache_entries: s.prefixCacheEntries,
+    prefix_cache_bytes: s.prefixCacheBytes,
   });
 }
 

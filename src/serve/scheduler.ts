@@ -10,15 +10,18 @@
  * batch. Requests join in arrival order while the batch stays within `maxBatchRows` rows and
  * `maxBatchTokens` rows x columns of KV cache.
  *
- * Seeds: every prompt of a request is decoded with its own PRNG stream, seeded with the request's
- * `seed` (each prompt of a multi-prompt request with the same one), so a seeded request draws what
- * `tinyzero generate --seed S --n N` draws on the same prompt, whatever else the batch holds. A
- * prompt without a seed gets the server's `--seed` plus the number of unseeded prompts admitted
- * before it (reproducible for the same sequence of requests from a fresh server).
+ * Seeds: every row (sample) of a request draws from its own PRNG stream, seeded with
+ * rowSeed(seed, row) (generation/sampler.ts; each prompt of a multi-prompt request with the same
+ * seed), so a seeded request draws what `generate(..., {n, seed, rowStreams: true})` draws on the
+ * same prompt, whatever else the batch holds, and a row that reaches a stop string leaves the batch
+ * without changing its siblings. A prompt without a seed gets the server's `--seed` plus the number
+ * of unseeded prompts admitted before it (reproducible for the same sequence of requests from a
+ * fresh server).
  *
  * The queue is bounded in rows (prompts x n): a request that does not fit is refused at once with a
  * 429 instead of waiting without end.
  */
+import { PrefixCache } from '../generation/prefix-cache.js';
 import { StepDecoder, type DecodeRequest, type RowToken, type TopLogprob } from '../generation/step-decoder.js';
 import { ApiError } from './errors.js';
 import type { Lease, ModelHost } from './model-host.js';
@@ -40,8 +43,8 @@ export interface GenerationJob {
   readonly cancelled?: () => boolean;
   /**
    * Called with each token of row `row` as it is drawn; returning true ends the row with this token
-   * (a stop string or stop token reached). Rows of one job share a PRNG stream, so a job's rows are
-   * decoded until all of them ended; tokens of a row that ended are not reported.
+   * (a stop string or stop token reached): it leaves the batch at once, its siblings drawing from
+   * their own streams as before.
    */
   readonly onToken?: (row: number, token: RowToken) => boolean;
 }
@@ -72,6 +75,8 @@ export interface SchedulerOptions {
   batchWindowMs: number;
   /** Base seed of unseeded prompts. */
   seed: number;
+  /** Most bytes of prompt keys and values kept for prefix caching (0: none). */
+  prefixCacheBytes: number;
 }
 
 interface Pending {
@@ -93,6 +98,8 @@ export interface SchedulerStats {
   prefills: number;
   /** Decoding steps. */
   decodeSteps: number;
+  /** Tokens drawn, all rows (a row that ended draws no more). */
+  decodedTokens: number;
   /** Requests answered (a request with k prompts is one request and k jobs). */
   requests: number;
   /** Jobs (one per prompt) answered. */
@@ -101,6 +108,12 @@ export interface SchedulerStats {
   rows: number;
   queuedRows: number;
   running: boolean;
+  /** Prompt tokens of the rows admitted, and of those, the ones whose keys came from the prefix cache. */
+  promptTokens: number;
+  cachedPromptTokens: number;
+  /** Prompts stored in the prefix cache, and their bytes. */
+  prefixCacheEntries: number;
+  prefixCacheBytes: number;
 }
 
 interface Batch {
@@ -125,7 +138,12 @@ export class Scheduler {
   #arrivingCount = 0;
   #arrivals = 0;
   #idle: (() => void)[] = [];
-  readonly stats: SchedulerStats = { generateCalls: 0, prefills: 0, decodeSteps: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false };
+  /** The prefix cache of the weights the last batch ran on (weight version and adapter). */
+  #prefix: { key: string; cache: PrefixCache } | null = null;
+  readonly stats: SchedulerStats = {
+    generateCalls: 0, prefills: 0, decodeSteps: 0, decodedTokens: 0, requests: 0, jobs: 0, rows: 0, queuedRows: 0, running: false,
+    promptTokens: 0, cachedPromptTokens: 0, prefixCacheEntries: 0, prefixCacheBytes: 0,
+  };
 
   constructor(host: ModelHost, options: SchedulerOptions) {
     this.#host = host;
@@ -240,8 +258,31 @@ export class Scheduler {
       lease, adapter: head.job.adapter, active: new Map(), held: 0,
       decoder: new StepDecoder(lease.model, {
         eosTokenIds: [this.#eos], padTokenId: this.#host.tokenizer.padTokenId, maxCacheTokens: this.#options.maxBatchTokens,
+        prefixCache: this.#prefixCacheFor(lease, head.job.adapter),
       }),
     };
+  }
+
+  /**
+   * The prefix cache of a lease's weights. Keys are only valid for the weights that computed them:
+   * one cache is kept, for the weight version and adapter of the last batch, and dropped when a
+   * batch runs on others (a weight update, another adapter).
+   */
+  #prefixCacheFor(lease: Lease, adapter: string | null): PrefixCache | undefined {
+    if (this.#options.prefixCacheBytes <= 0) return undefined;
+    const key = `${lease.weightVersion}/${adapter ?? ''}`;
+    if (this.#prefix?.key !== key) {
+      this.#dropPrefixCache();
+      this.#prefix = { key, cache: new PrefixCache(this.#options.prefixCacheBytes) };
+    }
+    return this.#prefix.cache;
+  }
+
+  #dropPrefixCache(): void {
+    this.#prefix?.cache.dispose();
+    this.#prefix = null;
+    this.stats.prefixCacheEntries = 0;
+    this.stats.prefixCacheBytes = 0;
   }
 
   async #run(): Promise<void> {
@@ -276,6 +317,7 @@ export class Scheduler {
           if (!batch.decoder.idle) {
             const tokens = await batch.decoder.step();
             this.stats.decodeSteps++;
+            this.stats.decodedTokens += tokens.length;
             this.#deliver(batch, tokens);
           }
         } catch (e) {
@@ -331,6 +373,7 @@ export class Scheduler {
   async #admit(batch: Batch, joiners: Pending[]): Promise<void> {
     const specs = joiners.map((p) => this.#spec(p.job, p.job.seed ?? this.#options.seed + this.#unseeded++));
     let admitted;
+    const { promptTokens, cachedPromptTokens } = batch.decoder;
     try {
       admitted = await batch.decoder.admit(specs);
     } catch (e) {
@@ -338,6 +381,11 @@ export class Scheduler {
       return;
     }
     this.stats.prefills++;
+    this.stats.decodedTokens += admitted.tokens.length;
+    this.stats.promptTokens += batch.decoder.promptTokens - promptTokens;
+    this.stats.cachedPromptTokens += batch.decoder.cachedPromptTokens - cachedPromptTokens;
+    this.stats.prefixCacheEntries = this.#prefix?.cache.entries ?? 0;
+    this.stats.prefixCacheBytes = this.#prefix?.cache.bytes ?? 0;
     admitted.handles.forEach((h, i) => {
       const p = joiners[i]!;
       const wantTop = (p.job.topLogprobs ?? 0) > 0;
@@ -383,6 +431,7 @@ export class Scheduler {
       if (t.finished || stopped) {
         row.done = true;
         row.endedAtEos = t.endedAtEos;
+        if (!t.finished) batch.decoder.retireRow(t.request, t.row);
       }
     }
     for (const h of touched) {
@@ -411,5 +460,6 @@ export class Scheduler {
     this.#queuedRows = 0;
     this.stats.queuedRows = 0;
     if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    this.#dropPrefixCache();
   }
 }

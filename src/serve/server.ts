@@ -45,6 +45,7 @@ export const serveDefaults = {
   maxBatchTokens: 65536,
   batchWindowMs: 5,
   seed: 0,
+  prefixCacheBytes: 256 * 1024 * 1024,
 };
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -58,6 +59,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxBatchTokens: options.maxBatchTokens ?? serveDefaults.maxBatchTokens,
     batchWindowMs: options.batchWindowMs ?? serveDefaults.batchWindowMs,
     seed: options.seed ?? serveDefaults.seed,
+    prefixCacheBytes: options.prefixCacheBytes ?? serveDefaults.prefixCacheBytes,
   });
   const maxBodyBytes = options.maxBodyBytes ?? serveDefaults.maxBodyBytes;
   const gen: GenerationRouteContext = {

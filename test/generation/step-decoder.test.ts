@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Backend } from '../../src/backend/backend.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
-import { generate, StepDecoder, type DecodeRequest, type RowToken } from '../../src/generation/index.js';
+import { generate, rowSeed, StepDecoder, type DecodeRequest, type RowToken } from '../../src/generation/index.js';
 import { parseModelConfig } from '../../src/models/config.js';
 import { CausalLM } from '../../src/models/llama.js';
 import * as T from '../../src/tensor/index.js';
@@ -27,7 +27,7 @@ const request = (promptIds: number[], over: Partial<DecodeRequest>): DecodeReque
 });
 
 /** The requests, each admitted before the step given, decoded to the end; tokens per request and row. */
-async function decode(model: CausalLM, plan: { at: number; request: DecodeRequest }[], retire: { at: number; index: number }[] = []) {
+async function decode(model: CausalLM, plan: { at: number; request: DecodeRequest }[], retire: { at: number; index: number; row?: number }[] = []) {
   const decoder = new StepDecoder(model, { eosTokenIds: eos, padTokenId: 0 });
   const handles: number[] = [];
   const rows = new Map<number, RowToken[][]>();
@@ -50,7 +50,14 @@ async function decode(model: CausalLM, plan: { at: number; request: DecodeReques
         });
         take(tokens);
       }
-      for (const r of retire.filter((x) => x.at === step)) decoder.retire(handles[r.index]!);
+      for (const r of retire.filter((x) => x.at === step)) {
+        const live = decoder.activeRows;
+        if (r.row === undefined) decoder.retire(handles[r.index]!);
+        else {
+          decoder.retireRow(handles[r.index]!, r.row);
+          assert.equal(decoder.activeRows, live - 1, 'a retired row leaves the batch at once');
+        }
+      }
       maxRows = Math.max(maxRows, decoder.activeRows);
       take(await decoder.step());
       step++;
@@ -63,7 +70,7 @@ async function decode(model: CausalLM, plan: { at: number; request: DecodeReques
 
 async function alone(model: CausalLM, q: DecodeRequest) {
   const out = await generate(model, [q.promptIds], {
-    maxNewTokens: q.maxNewTokens, n: q.n, seed: q.seed, ignoreEos: q.ignoreEos, eosTokenIds: eos, padTokenId: 0, ...q.sampling,
+    maxNewTokens: q.maxNewTokens, n: q.n, seed: q.seed, rowStreams: true, ignoreEos: q.ignoreEos, eosTokenIds: eos, padTokenId: 0, ...q.sampling,
   });
   return Array.from({ length: out.rows }, (_, r) => ({
     ids: Array.from(out.responseIds.subarray(r * out.width, r * out.width + out.lengths[r]!)),
@@ -106,6 +113,19 @@ for (const [name, make, tolerance] of [['reference', () => new ReferenceBackend(
       // Otherwise leaving at eos (and the compaction it triggers) would go untested.
       const early = plan.flatMap((p, i) => got.rows[i]!.filter((row) => row.length < p.request.maxNewTokens)).length;
       assert.ok(early >= 1, 'no row ended at eos before its max_new_tokens');
+    });
+
+    test('a row retired alone (a stop string) leaves the batch; its siblings and the other requests draw as before', async () => {
+      T.setBackend(make());
+      const model = new CausalLM(config, { seed: 3 });
+      const full = await decode(model, plan);
+      // Request 3: n = 3, sampled with a seed; its row 1 leaves after its 3rd token.
+      const cut = await decode(model, plan, [{ at: 4, index: 3, row: 1 }]);
+      const tokens = (rows: RowToken[][]) => rows.map((row) => row.map((t) => t.token));
+      assert.deepEqual(tokens(cut.rows[3]!)[1], tokens(full.rows[3]!)[1]!.slice(0, 3), 'the retired row stopped where it was');
+      assert.ok(full.rows[3]![1]!.length > 3);
+      assert.deepEqual([0, 2].map((r) => tokens(cut.rows[3]!)[r]), [0, 2].map((r) => tokens(full.rows[3]!)[r]), 'its siblings');
+      for (const i of [0, 1, 2, 4, 5]) assert.deepEqual(tokens(cut.rows[i]!), tokens(full.rows[i]!), `request ${i}`);
     });
 
     test('a retired request leaves without changing the others', async () => {
@@ -159,4 +179,22 @@ test('top-k log-probs equal log softmax(logits / T) of the model in float64', as
     });
   });
   assert.equal(checked, 12);
+});
+
+test('rowSeed: sample 0 keeps the seed; other samples get streams of their own, not shared with neighbouring seeds', async () => {
+  assert.equal(rowSeed(7, 0), 7);
+  assert.equal(rowSeed(2 ** 40 + 3, 0), 2 ** 40 + 3);
+  const seeds = [0, 1, 2, 7, -1, 2 ** 32, 2 ** 40 + 3].flatMap((s) => Array.from({ length: 8 }, (_, r) => rowSeed(s, r)));
+  assert.equal(new Set(seeds).size, seeds.length, 'no two (seed, sample) pairs share a stream');
+  assert.ok(seeds.every((s) => Number.isSafeInteger(s)));
+  assert.throws(() => rowSeed(1.5, 1), /seed must be a safe integer/);
+  assert.throws(() => rowSeed(1, -1), /row must be a non-negative integer/);
+  // generate's rowStreams: sample j draws what a one-sample generation seeded with rowSeed(seed, j) draws.
+  T.setBackend(new ReferenceBackend());
+  const model = new CausalLM(config, { seed: 3 });
+  const options = { maxNewTokens: 8, temperature: 1, ignoreEos: true, eosTokenIds: eos, padTokenId: 0 };
+  const rows = (out: Awaited<ReturnType<typeof generate>>) => Array.from({ length: out.rows }, (_, r) => Array.from(out.responseIds.subarray(r * out.width, (r + 1) * out.width)));
+  const three = rows(await generate(model, [[5, 9, 200]], { ...options, n: 3, seed: 11, rowStreams: true }));
+  for (let j = 0; j < 3; j++) assert.deepEqual(three[j], rows(await generate(model, [[5, 9, 200]], { ...options, seed: rowSeed(11, j) }))[0], `sample ${j}`);
+  assert.notDeepEqual(three, rows(await generate(model, [[5, 9, 200]], { ...options, n: 3, seed: 11 })), 'one shared stream draws otherwise');
 });

@@ -41,15 +41,37 @@ describe('tinyzero serve batching', () => {
     });
   });
 
-  test('requests with different sampling and seeds share one batch; a seeded request draws what generate() draws with its seed', async () => {
+  test('requests with different sampling and seeds share one batch; a seeded request draws what generate() draws with its seed and per-row streams', async () => {
     const before0 = f.server.stats.generateCalls;
     const ids = f.tokenizer.encode('2+2=', { addSpecialTokens: false });
     const seeded = () => f.client.completions.create({ model: 'countdown-base', prompt: ids, max_tokens: 8, temperature: 1, n: 2, seed: 5, logprobs: 0, ...{ top_k: 30, return_tokens_as_token_ids: true } });
     const [greedy, hot, seededA, seededB] = await Promise.all([ask('1+1=', 0), ask('1+1=', 0, { temperature: 1.3 }), seeded(), seeded()]);
     assert.equal(f.server.stats.generateCalls - before0, 1, 'greedy, hot and seeded requests in one batch');
-    const want = await referenceRows(f, ids, { maxNewTokens: 8, temperature: 1, topK: 30, n: 2, seed: 5 });
+    const want = await referenceRows(f, ids, { maxNewTokens: 8, temperature: 1, topK: 30, n: 2, seed: 5, rowStreams: true });
     for (const r of [seededA!, seededB!]) assert.deepEqual(r.choices.map((c) => choiceIds(c.logprobs?.tokens)), want.map((w) => w.ids));
     assert.ok(greedy!.choices[0]!.text.length > 0 && hot!.choices[0]!.text.length > 0);
+  });
+
+  test('a seeded row that reaches a stop string leaves the batch; every row is the one drawn without the stop, cut at it', async () => {
+    const body = { model: 'countdown-base', prompt: 'Using the numbers [6, 2, 9]', max_tokens: 24, temperature: 1, n: 4, seed: 3, logprobs: 0, ...{ ignore_eos: true, return_tokens_as_token_ids: true } };
+    const free = await f.client.completions.create(body);
+    const texts = free.choices.map((c) => c.text);
+    // Row 0's 5th and 6th characters: it stops there; the others stop wherever they hold them, if at all.
+    const stop = texts[0]!.slice(4, 6);
+    assert.equal(stop.length, 2);
+    const decoded0 = f.server.stats.decodedTokens;
+    const cut = await f.client.completions.create({ ...body, stop: [stop] });
+    const stopped = cut.choices.filter((c) => c.finish_reason === 'stop').length;
+    assert.ok(stopped >= 1 && texts.some((t) => !t.includes(stop)) === stopped < 4);
+    cut.choices.forEach((c, i) => {
+      const at = texts[i]!.indexOf(stop);
+      assert.equal(c.text, at < 0 ? texts[i] : texts[i]!.slice(0, at), `row ${i}: text`);
+      assert.equal(c.finish_reason, at < 0 ? 'length' : 'stop', `row ${i}: finish_reason`);
+      const ids = choiceIds(c.logprobs?.tokens);
+      assert.deepEqual(ids, choiceIds(free.choices[i]!.logprobs?.tokens).slice(0, ids.length), `row ${i}: tokens`);
+    });
+    assert.ok(cut.usage!.completion_tokens < free.usage!.completion_tokens);
+    assert.equal(f.server.stats.decodedTokens - decoded0, cut.usage!.completion_tokens, 'no row drew a token after its stop');
   });
 
   test('a request that arrives while a batch decodes joins it, and answers before the longer one ends', async () => {

@@ -2,6 +2,7 @@
 // bounded (429); the API key guards everything but /health.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
 import OpenAI from 'openai';
 import { post, startFixture, type Fixture } from './fixture.js';
 
@@ -62,6 +63,35 @@ describe('tinyzero serve errors', () => {
     assert.ok(statuses.every((s) => s >= 400 && s < 500), statuses.join(','));
     const ok = await f.client.completions.create({ model: 'countdown-base', prompt: '1+1=', max_tokens: 3, temperature: 0 });
     assert.equal(ok.choices[0]!.finish_reason === 'length' || ok.choices[0]!.finish_reason === 'stop', true);
+  });
+
+  test('a body over the limit is read to its end before the 413, on a connection that stays open; one far over it closes the connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (body: string) => new Promise<{ status: number; connection: string | undefined; socket: unknown; text: string }>((resolve, reject) => {
+      const req = request(`${f.server.url}/v1/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, socket: req.socket, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    try {
+      // 4096 bytes allowed: 3 times that is read and dropped, then refused.
+      const over = await send(JSON.stringify({ prompt: 'x'.repeat(3 * 4096) }));
+      assert.equal(over.status, 413, over.text);
+      assert.match(JSON.parse(over.text).error.message, /more than the server's limit of 4096/);
+      assert.notEqual(over.connection, 'close');
+      const next = await send(JSON.stringify({ prompt: '1+1=', max_tokens: 2, temperature: 0 }));
+      assert.equal(next.status, 200, next.text);
+      assert.equal(next.socket, over.socket, 'the same connection serves the next request');
+      // Past 4 times the limit the answer does not wait for the body: the connection is closed after it.
+      const far = await send(JSON.stringify({ prompt: 'x'.repeat(5 * 4096) })).catch((e: NodeJS.ErrnoException) => ({ status: 0, connection: e.code, socket: null, text: '' }));
+      assert.ok(far.status === 413 ? far.connection === 'close' : far.connection === 'ECONNRESET' || far.connection === 'EPIPE', `${far.status} ${far.connection}`);
+    } finally {
+      agent.destroy();
+    }
   });
 
   test('a full queue answers 429 with queue_full; the admitted requests are answered', async () => {
