@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import type { Backend } from '../../src/backend/backend.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
-import { generate, StepDecoder, type DecodeRequest, type RowToken } from '../../src/generation/index.js';
+import { StepDecoder, type DecodeRequest, type RowToken } from '../../src/generation/index.js';
 import { PrefixCache } from '../../src/generation/prefix-cache.js';
 import { parseModelConfig } from '../../src/models/config.js';
 import { KVCache } from '../../src/models/kv-cache.js';
 import { CausalLM } from '../../src/models/llama.js';
 import * as T from '../../src/tensor/index.js';
+import { decodeAlone } from '../helpers/decode-alone.js';
 
 const config = parseModelConfig({
   model_type: 'qwen2', vocab_size: 301, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2,
@@ -46,15 +47,7 @@ async function decodeBatch(model: CausalLM, prefixCache: PrefixCache, requests: 
   }
 }
 
-async function alone(model: CausalLM, q: DecodeRequest) {
-  const out = await generate(model, [q.promptIds], {
-    maxNewTokens: q.maxNewTokens, n: q.n, seed: q.seed, rowStreams: true, ignoreEos: q.ignoreEos, eosTokenIds: eos, padTokenId: 0, ...q.sampling,
-  });
-  return Array.from({ length: out.rows }, (_, r) => ({
-    ids: Array.from(out.responseIds.subarray(r * out.width, r * out.width + out.lengths[r]!)),
-    logprobs: Array.from(out.logprobs.subarray(r * out.width, r * out.width + out.lengths[r]!)),
-  }));
-}
+const alone = (model: CausalLM, q: DecodeRequest) => decodeAlone(model, q, eos);
 
 const A = [5, 9, 200, 17, 33, 2, 140, 77];
 const sampled = { n: 2, seed: 7, sampling: { temperature: 1, topK: -1, topP: 1 } };

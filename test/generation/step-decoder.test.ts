@@ -13,6 +13,7 @@ import { parseModelConfig } from '../../src/models/config.js';
 import { CausalLM } from '../../src/models/llama.js';
 import * as T from '../../src/tensor/index.js';
 import { llamaLogitsF64 } from '../helpers/llama-f64.js';
+import { decodeAlone } from '../helpers/decode-alone.js';
 
 const config = parseModelConfig({
   model_type: 'qwen2', vocab_size: 301, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2,
@@ -68,15 +69,7 @@ async function decode(model: CausalLM, plan: { at: number; request: DecodeReques
   return { rows: plan.map((_, i) => rows.get(handles[i]!)!), steps: step, maxRows };
 }
 
-async function alone(model: CausalLM, q: DecodeRequest) {
-  const out = await generate(model, [q.promptIds], {
-    maxNewTokens: q.maxNewTokens, n: q.n, seed: q.seed, rowStreams: true, ignoreEos: q.ignoreEos, eosTokenIds: eos, padTokenId: 0, ...q.sampling,
-  });
-  return Array.from({ length: out.rows }, (_, r) => ({
-    ids: Array.from(out.responseIds.subarray(r * out.width, r * out.width + out.lengths[r]!)),
-    logprobs: Array.from(out.logprobs.subarray(r * out.width, r * out.width + out.lengths[r]!)),
-  }));
-}
+const alone = (model: CausalLM, q: DecodeRequest) => decodeAlone(model, q, eos);
 
 const plan = [
   { at: 0, request: request([5, 9, 200, 17], { maxNewTokens: 14 }) },
