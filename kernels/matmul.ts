@@ -282,6 +282,8 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 // rounding.)
 
 const KC = 512;
+/** The shortest k block of the in-place path (a wide A): shorter blocks reload and store the partial sums too often. */
+const IN_PLACE_MIN_KC = 64;
 const MC = 64;
 const PACK_KK = 16;
 
@@ -336,8 +338,14 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
   // it; A is then read in place, unless its row stride is a multiple of 2 KB (every load of a
   // block in 2 L1 sets) or a row block would read past m.
   const inPlace = (m & 3) == 0 && (m & 511) != 0 && n <= 256;
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kn = min(KC, k - k0);
+  // In place, a block's kc steps of A lie 4m bytes apart (a new line each step, a new 4 KB page
+  // every 1024/m steps), so one block spans kc*4m bytes, and every row block of every panel walks
+  // all of it again. With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those
+  // products ran at 0.36-0.91 of NN at 1 thread; capped at 256 KB (kc = 65536/m, 64 pages: what a
+  // first-level TLB holds; at least 64 steps) at 0.67-1.05 (docs/benchmarks.md). m <= 128 keeps 512.
+  const kc = inPlace ? min(KC, max(IN_PLACE_MIN_KC, (65536 / m) & ~15)) : KC;
+  for (let k0 = 0; k0 < k; k0 += kc) {
+    const kn = min(kc, k - k0);
     const aStep: usize = inPlace ? <usize>m << 2 : 16;
     const first = k0 == 0;
     const add = first ? accumulate : 0;

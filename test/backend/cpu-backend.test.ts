@@ -361,8 +361,9 @@ describe('matmul', () => {
     }, 1e-4);
   });
 
-  test('A stored transposed, k-blocked: k past and not a multiple of the 256-step block, ragged rows, batch strides', () => {
-    for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [1, 5, 300, 1030]]) {
+  test('A stored transposed, k-blocked: k past and not a multiple of the k block, ragged rows, batch strides', () => {
+    // m = 516 reads A in place in 112-step blocks (the block shortens as A's rows widen).
+    for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [1, 5, 300, 1030], [1, 516, 20, 300]]) {
       for (const transB of [false, true]) {
         for (const accumulate of [false, true]) {
           const args: MatmulArgs = {
@@ -380,8 +381,9 @@ describe('matmul', () => {
   });
 
   test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
-    // m = 70 packs A a block at a time; m = 72 (narrow B, rows in whole blocks of 4) reads it in place.
-    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600]] as const) {
+    // m = 70 packs A a block at a time; m = 72 (narrow B, rows in whole blocks of 4) reads it in place,
+    // as do m = 384 and 1028 in shorter k blocks (160 and 64 steps: 600 is not a multiple of either).
+    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [384, 19, 600], [1028, 16, 600]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);
       for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;
