@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CpuBackend } from '../../src/backend/index.js';
 import { profileBackend } from '../../src/bench/op-profile.js';
-import { readRecordedBatch, toStepBatch } from '../../src/bench/rl-batch.js';
+import { readRecordedBatch, toStepBatch, type RecordedBatch } from '../../src/bench/rl-batch.js';
 import { benchRlStep, DEFAULT_RL_BATCH, logProbMicro, replayBatching, replayRlStep, RL_STEP_MODES, THIS_ENGINE } from '../../src/bench/rl-step.js';
 import { formatRlStep } from '../../src/bench/rl-step-table.js';
 
@@ -56,24 +56,38 @@ test('a recorded batch of the wrong kind is refused naming the file', () => {
   }
 });
 
+/** The first group of n samples whose advantages are not all zero (a group whose rewards all tie trains nothing). */
+function firstLearningGroup(r: RecordedBatch): RecordedBatch {
+  for (let g = 0; g * r.n < r.rows; g++) {
+    const [from, to] = [g * r.n, (g + 1) * r.n];
+    if (!r.advantages.slice(from, to).some((a) => a !== 0)) continue;
+    return {
+      ...r, rows: r.n, uid: r.uid.slice(from, to), taskScores: r.taskScores.slice(from, to), advantages: r.advantages.slice(from, to),
+      oldLogProbSums: r.oldLogProbSums.slice(from, to), promptIds: r.promptIds.slice(from, to), responseIds: r.responseIds.slice(from, to),
+    };
+  }
+  throw new Error('the recorded batch has no group with a non-zero advantage');
+}
+
 test('a replay recomputes the recording\'s old log-probs and trains on them', async () => {
   const be = await CpuBackend.create({ threads: 1 });
   try {
-    const batch = toStepBatch(recorded, 16);
-    const t = await replayRlStep(THIS_ENGINE, be, recorded, batch, RL_STEP_MODES[0]!);
+    const group = firstLearningGroup(recorded);
+    const batch = toStepBatch(group);
+    const t = await replayRlStep(THIS_ENGINE, be, group, batch, RL_STEP_MODES[0]!);
     assert.ok(t.oldLogProbMaxAbsDiff < 1e-3, `row sums of log-probs within 1e-3 of the recording, got ${t.oldLogProbMaxAbsDiff}`);
     // On-policy: the ratio is 1 on the first mini-batch, so nothing is clipped and the loss is −mean(A) over tokens.
     assert.equal(t.metrics['actor/pg_clipfrac'], 0);
     let num = 0;
     let den = 0;
     for (let i = 0; i < 16; i++) {
-      num += recorded.advantages[i]! * recorded.responseIds[i]!.length;
-      den += recorded.responseIds[i]!.length;
+      num += group.advantages[i]! * group.responseIds[i]!.length;
+      den += group.responseIds[i]!.length;
     }
     assert.ok(Math.abs(t.metrics['actor/pg_loss']! + num / den) < 1e-5, `pg_loss ${t.metrics['actor/pg_loss']} vs ${-num / den}`);
     assert.ok(t.metrics['actor/grad_norm']! > 0);
     // Each replay starts from the loaded model: a second one computes the same.
-    const again = await replayRlStep(THIS_ENGINE, be, recorded, batch, RL_STEP_MODES[0]!);
+    const again = await replayRlStep(THIS_ENGINE, be, group, batch, RL_STEP_MODES[0]!);
     assert.deepEqual(again.metrics, t.metrics);
   } finally {
     be.destroy();
