@@ -10,7 +10,7 @@ import { writeJsonl } from '../data/index.js';
 import { saveModelConfig, parseModelConfig, loadModelConfig } from '../models/config.js';
 import { readSafetensors, rawToFloat32 } from '../models/safetensors.js';
 import { writeSafetensors } from '../models/safetensors-write.js';
-import { savePhraseTokenizer } from '../tokenizer/phrase-tokenizer.js';
+import { phraseTokenizerJson, savePhraseTokenizer } from '../tokenizer/phrase-tokenizer.js';
 import { countdownCorpus, countdownTokenizerSpec, STOP_IN_VERDICT_PIECES, type CorpusOptions } from '../tasks/countdown-corpus.js';
 
 export interface BaseModelShape {
@@ -66,9 +66,11 @@ export function extendWithStopInVerdict(from: string, to: string): void {
   }
   const ids = (JSON.parse(readFileSync(join(from, 'tokenizer.json'), 'utf8')) as { model?: { vocab?: Record<string, number> } }).model?.vocab ?? {};
   if (STOP_IN_VERDICT_PIECES.some((piece) => piece in ids)) throw new Error(`extendWithStopInVerdict: ${from}/tokenizer.json already has the stop-in-verdict tokens`);
-  mkdirSync(to, { recursive: true });
-  const vocab = savePhraseTokenizer(to, { ...countdownTokenizerSpec({ stopInVerdict: true }), modelMaxLength: 512 });
+  const spec = { ...countdownTokenizerSpec({ stopInVerdict: true }), modelMaxLength: 512 };
+  const vocab = Object.keys((phraseTokenizerJson(spec).model as { vocab: Record<string, number> }).vocab).length;
+  // checked before anything is written, so a wrong `from` leaves no half-made `to`
   if (vocab !== rows + STOP_IN_VERDICT_PIECES.length) throw new Error(`extendWithStopInVerdict: ${from} has ${rows} tokens, expected ${vocab - STOP_IN_VERDICT_PIECES.length}`);
+  savePhraseTokenizer(to, spec);
   const old = rawToFloat32(embed, name);
   const grown = new Float32Array(vocab * width);
   grown.set(old);
