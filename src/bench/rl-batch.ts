@@ -10,6 +10,9 @@ import { assembleBatch, checkBatch, type StepBatch } from '../trainer/batch.js';
 
 export const RL_BATCH_SCHEMA = 'tinyzero-rl-batch/1';
 
+/** The recorded batch's fields that hold one entry per row. */
+export const RECORDED_ROW_KEYS = ['uid', 'taskScores', 'advantages', 'oldLogProbSums', 'promptIds', 'responseIds'] as const;
+
 /** The actor settings of the recorded run (veRL's keys, camelCased). */
 export interface RecordedActor {
   ppoMiniBatchSize: number;
@@ -64,7 +67,7 @@ export function readRecordedBatch(file: string): RecordedBatch {
     fail(file, `expected a gzipped JSON recorded batch (scripts/record-rl-batch.mjs): ${(e as Error).message}`);
   }
   if (r.schema !== RL_BATCH_SCHEMA) fail(file, `schema is ${JSON.stringify(r.schema)}, expected ${JSON.stringify(RL_BATCH_SCHEMA)}`);
-  for (const key of ['uid', 'taskScores', 'advantages', 'oldLogProbSums', 'promptIds', 'responseIds'] as const) {
+  for (const key of RECORDED_ROW_KEYS) {
     if (!Array.isArray(r[key]) || r[key].length !== r.rows) fail(file, `'${key}' must have one entry per row (${r.rows})`);
   }
   r.promptIds.forEach((ids, i) => {

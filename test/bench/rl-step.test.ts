@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CpuBackend } from '../../src/backend/index.js';
 import { profileBackend } from '../../src/bench/op-profile.js';
-import { readRecordedBatch, toStepBatch, type RecordedBatch } from '../../src/bench/rl-batch.js';
+import { readRecordedBatch, RECORDED_ROW_KEYS, toStepBatch, type RecordedBatch } from '../../src/bench/rl-batch.js';
 import { benchRlStep, DEFAULT_RL_BATCH, logProbMicro, replayBatching, replayRlStep, RL_STEP_MODES, THIS_ENGINE } from '../../src/bench/rl-step.js';
 import { formatRlStep } from '../../src/bench/rl-step-table.js';
 
@@ -61,10 +61,7 @@ function firstLearningGroup(r: RecordedBatch): RecordedBatch {
   for (let g = 0; g * r.n < r.rows; g++) {
     const [from, to] = [g * r.n, (g + 1) * r.n];
     if (!r.advantages.slice(from, to).some((a) => a !== 0)) continue;
-    return {
-      ...r, rows: r.n, uid: r.uid.slice(from, to), taskScores: r.taskScores.slice(from, to), advantages: r.advantages.slice(from, to),
-      oldLogProbSums: r.oldLogProbSums.slice(from, to), promptIds: r.promptIds.slice(from, to), responseIds: r.responseIds.slice(from, to),
-    };
+    return { ...r, rows: r.n, ...Object.fromEntries(RECORDED_ROW_KEYS.map((key) => [key, r[key].slice(from, to)])) };
   }
   throw new Error('the recorded batch has no group with a non-zero advantage');
 }
