@@ -10,7 +10,6 @@ import { KVCache } from '../models/kv-cache.js';
 import type { CausalLM } from '../models/llama.js';
 import { Prng } from '../util/prng.js';
 import { noGrad, reshape, sampleTokens, slice, tensor, tidyAsync, type Tensor } from '../tensor/index.js';
-import { gatherKvRows } from './kv-copy.js';
 import { rowSeed, sampleToken, validateSampling, type SamplingParams } from './sampler.js';
 
 /** Large enough to zero a key's softmax weight, small enough to stay finite in f32 arithmetic. */
@@ -114,10 +113,10 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
   const done = new Uint8Array(B);
   const lengths = new Array<number>(B).fill(0);
   // The decode batch holds the rows in `slots` (ascending), so draws keep row order. A finished row
-  // is fed padding until a quarter of the slots are finished, then the cache is rebuilt without them:
+  // is fed padding until a quarter of the slots are finished, then the cache drops them (keepRows):
   // later steps cost what the unfinished rows need, not what the longest response does.
   let slots = Array.from({ length: B }, (_, r) => r);
-  let cache = new KVCache(config.num_hidden_layers, B, total, config.num_key_value_heads, config.head_dim, model.model.rot.cos.backend);
+  const cache = new KVCache(config.num_hidden_layers, B, total, config.num_key_value_heads, config.head_dim, model.model.rot.cos.backend);
   let width = 0;
   try {
     let stepIds = inputIds;
@@ -171,9 +170,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
       for (const r of slots) bias[r * total + Lp + t] = done[r] ? MASKED_KEY_BIAS : 0;
       if ((S - active) * 4 >= S) {
         const keep = slots.flatMap((r, s) => (done[r] ? [] : [s]));
-        const next = gatherKvRows(cache, keep);
-        cache.dispose();
-        cache = next;
+        cache.keepRows(keep);
         slots = keep.map((s) => slots[s]!);
       }
       stepIds = new Int32Array(slots.length);

@@ -1,5 +1,5 @@
 /** Copies between KV caches, for the decoders that rearrange rows (step-decoder.ts, prefix-cache.ts). */
-import { KVCache } from '../models/kv-cache.js';
+import type { KVCache } from '../models/kv-cache.js';
 import { copyInto, slice, type Tensor } from '../tensor/index.js';
 
 /**
@@ -25,26 +25,4 @@ function copyRegion(from: Tensor, fromSlot: number, fromCol: number, to: Tensor,
   } finally {
     for (const t of [a, src, b, dst]) t.dispose();
   }
-}
-
-/**
- * A cache holding only the rows `keep` (ascending slots of `from`), in that order, with the same
- * columns and length; runs of consecutive slots move in one copy per tensor. `from` is left as is.
- */
-export function gatherKvRows(from: KVCache, keep: readonly number[]): KVCache {
-  const to = new KVCache(from.numLayers, keep.length, from.maxLen, from.numKvHeads, from.headDim, from.keys[0]!.backend);
-  try {
-    let s = 0;
-    while (s < keep.length) {
-      let end = s + 1;
-      while (end < keep.length && keep[end] === keep[s]! + (end - s)) end++;
-      copyKvRegion(from, keep[s]!, 0, to, s, 0, from.length, end - s);
-      s = end;
-    }
-  } catch (e) {
-    to.dispose();
-    throw e;
-  }
-  to.length = from.length;
-  return to;
 }
