@@ -3,8 +3,9 @@
 // Usage: npm run build && node scripts/bench-weight-grad.mjs [--threads N] [--baseline DIST] [--set NAME] [--only SUBSTR]
 // --baseline DIST adds the TN path of another build's dist/ folder (an older commit) to the race.
 // --set train (default): the shapes the trainer runs. m x n x k = in x out x tokens of a micro-batch:
-//   countdown: the bundled countdown-base (hidden 128, MLP 384, tied 180-token vocabulary) packed
-//     (use_remove_padding: k = the valid tokens of 64 rows, 2k-16k);
+//   countdown: the bundled countdown-base (hidden 128, MLP 512, tied 185-token vocabulary) packed
+//     (use_remove_padding: k = the valid tokens of 64 rows, 2k-16k; 4-6k in npm start's steps);
+//     countdown-384: the bundled base before 2026-12-03 (MLP 384, vocabulary 180), the shapes of earlier figures;
 //   digit: veRL's tiny Llama (hidden 128, MLP 344, vocabulary 16) at 200 rows x 48 tokens;
 //   qwen: Qwen2.5-0.5B's projections (hidden 896, k/v 128, MLP 4864) at k 512-4096, and its LoRA
 //     factors (rank 16: dA is in x 16, dB is 16 x out).
@@ -31,7 +32,8 @@ const only = opt('only', null);
 const cross = (widths, ks) => ks.flatMap((k) => widths.map(([m, n]) => [m, n, k]));
 const sets = {
   train: [
-    ...cross([[128, 128], [128, 384], [384, 128], [128, 180]], [2048, 4096, 8192, 16384]).map((s) => ['countdown', ...s]),
+    ...cross([[128, 128], [128, 512], [512, 128], [128, 185]], [2048, 4096, 8192, 16384]).map((s) => ['countdown', ...s]),
+    ...cross([[128, 384], [384, 128], [128, 180]], [2048, 4096, 8192, 16384]).map((s) => ['countdown-384', ...s]),
     ...cross([[128, 128], [128, 344], [344, 128], [128, 16]], [9600]).map((s) => ['digit', ...s]),
     ...cross([[896, 896], [896, 128], [896, 4864], [4864, 896]], [512, 1024, 4096]).map((s) => ['qwen', ...s]),
     ...cross([[896, 16], [16, 896], [4864, 16], [16, 4864]], [512, 4096]).map((s) => ['qwen-lora', ...s]),

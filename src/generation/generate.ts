@@ -112,6 +112,10 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
   const logprobs = new Float32Array(B * maxNew);
   const done = new Uint8Array(B);
   const lengths = new Array<number>(B).fill(0);
+  // The decode batch holds the rows in `slots` (ascending), so draws keep row order. A finished row
+  // is fed padding until a quarter of the slots are finished, then the cache drops them (keepRows):
+  // later steps cost what the unfinished rows need, not what the longest response does.
+  let slots = Array.from({ length: B }, (_, r) => r);
   const cache = new KVCache(config.num_hidden_layers, B, total, config.num_key_value_heads, config.head_dim, model.model.rot.cos.backend);
   let width = 0;
   try {
@@ -119,23 +123,22 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
     let stepPositions = positions;
     let stepLen = Lp;
     for (let t = 0; t < maxNew; t++) {
+      const S = slots.length;
       const keyLen = cache.length + stepLen;
-      const stepBias = new Float32Array(B * keyLen);
-      for (let r = 0; r < B; r++) stepBias.set(bias.subarray(r * total, r * total + keyLen), r * keyLen);
+      const stepBias = new Float32Array(S * keyLen);
+      slots.forEach((r, s) => stepBias.set(bias.subarray(r * total, r * total + keyLen), s * keyLen));
       const lastLogits = (): Tensor => noGrad(() => {
-        const hidden = model.model.forward(tensor(stepIds, [B, stepLen]), {
-          positions: tensor(stepPositions, [B, stepLen]),
-          keyBias: tensor(stepBias, [B, keyLen]),
+        const hidden = model.model.forward(tensor(stepIds, [S, stepLen]), {
+          positions: tensor(stepPositions, [S, stepLen]),
+          keyBias: tensor(stepBias, [S, keyLen]),
           cache,
         });
         // Only the last position's logits are needed.
-        const last = reshape(slice(hidden, 1, stepLen - 1, stepLen), [B, config.hidden_size]);
+        const last = reshape(slice(hidden, 1, stepLen - 1, stepLen), [S, config.hidden_size]);
         return model.logits(last);
       });
-      const next = new Int32Array(B).fill(pad);
       let active = 0;
       const take = (r: number, token: number, logprob: number): void => {
-        next[r] = token;
         responseIds[r * maxNew + t] = token;
         responseMask[r * maxNew + t] = 1;
         logprobs[r * maxNew + t] = logprob;
@@ -145,31 +148,37 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
       };
       if (sampleOn === 'host') {
         const logits = await tidyAsync(() => lastLogits().data() as Promise<Float32Array>);
-        for (let r = 0; r < B; r++) {
-          if (done[r]) continue;
-          const { token, logprob } = sampleToken(logits, r * vocab, vocab, sampling, rowRngs?.[r] ?? rng);
+        slots.forEach((r, s) => {
+          if (done[r]) return;
+          const { token, logprob } = sampleToken(logits, s * vocab, vocab, sampling, rowRngs?.[r] ?? rng);
           take(r, token, logprob);
-        }
+        });
       } else {
         // The host sampler's stream: one uniform per unfinished row, in row order, none when greedy.
-        const bits = new Int32Array(B);
-        if (sampling.temperature > 0) for (let r = 0; r < B; r++) if (!done[r]) bits[r] = (rowRngs?.[r] ?? rng).nextUint32() | 0;
+        const bits = new Int32Array(S);
+        if (sampling.temperature > 0) slots.forEach((r, s) => { if (!done[r]) bits[s] = (rowRngs?.[r] ?? rng).nextUint32() | 0; });
         const [tokens, lps] = await tidyAsync(async () => {
-          const s = sampleTokens(lastLogits(), tensor(bits, [B]), sampling);
+          const s = sampleTokens(lastLogits(), tensor(bits, [S]), sampling);
           return Promise.all([s.tokens.data() as Promise<Int32Array>, s.logprobs.data() as Promise<Float32Array>]);
         });
-        for (let r = 0; r < B; r++) if (!done[r]) take(r, tokens[r]!, lps[r]!);
+        slots.forEach((r, s) => { if (!done[r]) take(r, tokens[s]!, lps[s]!); });
       }
       width = t + 1;
       await options.onStep?.(t + 1, active);
       if (active === 0) break;
       // The token just sampled becomes a key at column Lp + t; finished rows only feed padding.
-      stepIds = next;
-      stepPositions = new Int32Array(B);
-      for (let r = 0; r < B; r++) {
-        stepPositions[r] = nextPos[r]!++;
-        bias[r * total + Lp + t] = done[r] ? MASKED_KEY_BIAS : 0;
+      for (const r of slots) bias[r * total + Lp + t] = done[r] ? MASKED_KEY_BIAS : 0;
+      if ((S - active) * 4 >= S) {
+        const keep = slots.flatMap((r, s) => (done[r] ? [] : [s]));
+        cache.keepRows(keep);
+        slots = keep.map((s) => slots[s]!);
       }
+      stepIds = new Int32Array(slots.length);
+      stepPositions = new Int32Array(slots.length);
+      slots.forEach((r, s) => {
+        stepIds[s] = done[r] ? pad : responseIds[r * maxNew + t]!;
+        stepPositions[s] = nextPos[r]!++;
+      });
       stepLen = 1;
     }
   } finally {

@@ -11,12 +11,64 @@ export class KVCache {
   /** Positions already written (the same for every layer once a forward pass finishes). */
   length = 0;
 
-  constructor(readonly numLayers: number, readonly batch: number, readonly maxLen: number,
+  #batch: number;
+
+  constructor(readonly numLayers: number, batch: number, readonly maxLen: number,
     readonly numKvHeads: number, readonly headDim: number, backend: Backend) {
+    this.#batch = batch;
     for (let i = 0; i < numLayers; i++) {
       this.keys.push(keep(zeros([batch, maxLen, numKvHeads, headDim], 'f32', backend)));
       this.values.push(keep(zeros([batch, maxLen, numKvHeads, headDim], 'f32', backend)));
     }
+  }
+
+  /** Rows (sequences) held; keepRows lowers it. */
+  get batch(): number {
+    return this.#batch;
+  }
+
+  /**
+   * Keeps `rows` (ascending, distinct) as rows 0, 1, ... in that order and drops the rest; later
+   * writes and reads are of rows.length rows. Rows move within the same buffers, through a
+   * scratch of a few rows (a backend may not read and write one buffer in one call), and the keys
+   * and values become views of their first rows: nothing the size of the cache is allocated, so
+   * shrinking a batch step by step leaves no blocks of new sizes behind.
+   */
+  keepRows(rows: readonly number[]): void {
+    rows.forEach((row, i) => {
+      if (!Number.isInteger(row) || row < i || row >= this.#batch || (i > 0 && row <= rows[i - 1]!)) {
+        throw new Error(`KVCache.keepRows: rows must be ascending and distinct in [0, ${this.#batch}), got ${rows.join(', ')}`);
+      }
+    });
+    if (rows.length === 0) throw new Error('KVCache.keepRows: at least one row must stay');
+    if (rows.length === this.#batch) return;
+    const count = this.length;
+    if (count > 0 && rows.some((row, i) => row !== i)) {
+      const scratchRows = Math.min(SCRATCH_ROWS, rows.length);
+      const scratch = zeros([scratchRows, this.maxLen, this.numKvHeads, this.headDim], 'f32', this.keys[0]!.backend);
+      try {
+        for (const t of [...this.keys, ...this.values]) {
+          // Runs of rows that stay consecutive move together, a scratch-full at a time.
+          let i = 0;
+          while (i < rows.length) {
+            if (rows[i] === i) { i++; continue; }
+            let end = i + 1;
+            while (end < rows.length && end - i < scratchRows && rows[end] === rows[i]! + (end - i)) end++;
+            moveRows(t, rows[i]!, i, end - i, count, scratch);
+            i = end;
+          }
+        }
+      } finally {
+        scratch.dispose();
+      }
+    }
+    for (const list of [this.keys, this.values]) {
+      list.forEach((t, layer) => {
+        list[layer] = keep(slice(t, 0, 0, rows.length));
+        t.dispose();
+      });
+    }
+    this.#batch = rows.length;
   }
 
   /** Writes k, v [B, T, Hkv, D] of `layer` at positions [length, length + T). */
@@ -54,5 +106,22 @@ export class KVCache {
     for (const t of [...this.keys, ...this.values]) t.dispose();
     this.keys.length = 0;
     this.values.length = 0;
+  }
+}
+
+/** Rows of keepRows' scratch: each move of a run costs two copies, so a few rows per copy suffice. */
+const SCRATCH_ROWS = 16;
+
+/** Copies positions [0, count) of `rows` rows of t [B, L, H, D] from row `from` to row `to`, through `scratch`. */
+function moveRows(t: Tensor, from: number, to: number, rows: number, count: number, scratch: Tensor): void {
+  const views = [
+    slice(t, 0, from, from + rows), slice(t, 0, to, to + rows), slice(scratch, 0, 0, rows),
+  ];
+  const [src, dst, tmp] = views.map((v) => slice(v, 1, 0, count)) as [Tensor, Tensor, Tensor];
+  try {
+    copyInto(src, tmp, false);
+    copyInto(tmp, dst, false);
+  } finally {
+    for (const v of [...views, src, dst, tmp]) v.dispose();
   }
 }

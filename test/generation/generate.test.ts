@@ -90,6 +90,26 @@ describe('generate', () => {
     model.dispose();
   });
 
+  test('finished rows leave the decode batch: every row draws what it draws with eos ignored, up to its eos', async () => {
+    const model = makeModel();
+    const prompts = [[3, 4], [9], [2, 6, 8, 10]];
+    for (const sampleOn of ['host', 'device'] as const) {
+      // One stream per row, so a row's draws do not depend on which other rows are still decoding.
+      const opts = { maxNewTokens: 12, temperature: 1.5, n: 4, seed: 5, eosTokenIds: [1, 5], rowStreams: true, sampleOn };
+      const stopped = await generate(model, prompts, opts);
+      const full = await generate(model, prompts, { ...opts, ignoreEos: true });
+      const early = stopped.lengths.filter((len) => len < stopped.width).length;
+      assert.ok(early * 4 >= stopped.rows, `${sampleOn}: a quarter of the rows stop before the longest (${stopped.lengths.join(',')}), so the batch is compacted`);
+      for (let r = 0; r < stopped.rows; r++) {
+        for (let t = 0; t < stopped.lengths[r]!; t++) {
+          assert.equal(stopped.responseIds[r * stopped.width + t], full.responseIds[r * full.width + t], `${sampleOn}: row ${r} token ${t}`);
+          assert.ok(Math.abs(stopped.logprobs[r * stopped.width + t]! - full.logprobs[r * full.width + t]!) < 1e-5, `${sampleOn}: row ${r} log-prob ${t}`);
+        }
+      }
+    }
+    model.dispose();
+  });
+
   test('bad arguments are named', async () => {
     const model = makeModel();
     await assert.rejects(generate(model, [[3, 99]], { maxNewTokens: 2 }), /prompt 0 has token id 99 outside \[0, 12\)/);
