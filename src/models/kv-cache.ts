@@ -54,7 +54,8 @@ export class KVCache {
             if (rows[i] === i) { i++; continue; }
             let end = i + 1;
             while (end < rows.length && end - i < scratchRows && rows[end] === rows[i]! + (end - i)) end++;
-            moveRows(t, rows[i]!, i, end - i, count, scratch);
+            copyKvRows(t, rows[i]!, 0, scratch, 0, 0, count, end - i);
+            copyKvRows(scratch, 0, 0, t, i, 0, count, end - i);
             i = end;
           }
         }
@@ -112,16 +113,19 @@ export class KVCache {
 /** Rows of keepRows' scratch: each move of a run costs two copies, so a few rows per copy suffice. */
 const SCRATCH_ROWS = 16;
 
-/** Copies positions [0, count) of `rows` rows of t [B, L, H, D] from row `from` to row `to`, through `scratch`. */
-function moveRows(t: Tensor, from: number, to: number, rows: number, count: number, scratch: Tensor): void {
-  const views = [
-    slice(t, 0, from, from + rows), slice(t, 0, to, to + rows), slice(scratch, 0, 0, rows),
-  ];
-  const [src, dst, tmp] = views.map((v) => slice(v, 1, 0, count)) as [Tensor, Tensor, Tensor];
+/**
+ * Copies `count` positions of `slots` consecutive rows of a k or v tensor [B, L, H, D]: from row
+ * `fromSlot`, column `fromCol` of `from` to row `toSlot`, column `toCol` of `to`.
+ */
+export function copyKvRows(from: Tensor, fromSlot: number, fromCol: number, to: Tensor, toSlot: number, toCol: number, count: number, slots: number): void {
+  if (count === 0 || slots === 0) return;
+  const a = slice(from, 0, fromSlot, fromSlot + slots);
+  const src = slice(a, 1, fromCol, fromCol + count);
+  const b = slice(to, 0, toSlot, toSlot + slots);
+  const dst = slice(b, 1, toCol, toCol + count);
   try {
-    copyInto(src, tmp, false);
-    copyInto(tmp, dst, false);
+    copyInto(src, dst, false);
   } finally {
-    for (const v of [...views, src, dst, tmp]) v.dispose();
+    for (const t of [a, src, b, dst]) t.dispose();
   }
 }
