@@ -288,8 +288,8 @@ const IN_PLACE_MIN_KC = 64;
 /**
  * The most rows of A packed per k block (a unit's rows). Packing A costs about 6% of a 512 x 128
  * product whose A comes from L3; 256-row blocks read each k step's rows in 1 KB runs rather than
- * 256 B ones, and stream the B slice a quarter as often, which took 512 x 128 from 0.88-0.95 of NN to
- * 0.96-1.04 (docs/benchmarks.md).
+ * 256 B ones, and stream the B slice a quarter as often, which took 512 x 128 from 0.89-0.95 of NN to
+ * 0.98-1.04 at 2 threads (docs/benchmarks.md).
  */
 const PACK_MC = 256;
 const PACK_KK = 16;
