@@ -273,8 +273,9 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 
 // --- op(A) = A^T (a Linear's weight gradient dW = X^T dY, k = tokens) ------------------------------
 // With k in the tens of thousands a 4x8 tile's k-long A and B streams leave the caches, so the TN
-// path blocks k: each KC-step slice of a B panel (16 KB) stays in L1 while a thread's MC rows of A
-// for that slice, packed into its own 128 KB scratch, stay in L2 across every panel. A [k, m] holds
+// path blocks k: each KC-step slice of a B panel (16 KB) stays in L1 while a unit's rows of A for
+// that slice (64 to PACK_MC, chosen by CpuBackend: tnUnitRows), packed into the thread's own scratch
+// (up to 512 KB), stay in L2 across every panel. A [k, m] holds
 // op(A)[i..i+4, kk] as 4 consecutive floats, so the packing reads A's rows contiguously. Blocks
 // after the first continue from the partial sums in out, so the terms are added in the same order
 // as one k-long pass: the result is bit for bit the unblocked kernel's. (When accumulating, the old
@@ -284,7 +285,13 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 const KC = 512;
 /** The shortest k block of the in-place path (a wide A): shorter blocks reload and store the partial sums too often. */
 const IN_PLACE_MIN_KC = 64;
-const MC = 64;
+/**
+ * The most rows of A packed per k block (a unit's rows). Packing A costs about 6% of a 512 x 128
+ * product whose A comes from L3; 256-row blocks read each k step's rows in 1 KB runs rather than
+ * 256 B ones, and stream the B slice a quarter as often, which took 512 x 128 from 0.89-0.95 of NN to
+ * 0.98-1.04 at 2 threads (docs/benchmarks.md).
+ */
+const PACK_MC = 256;
 const PACK_KK = 16;
 
 /**
@@ -330,9 +337,12 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
   return n <= 0 ? zero : loadN(src + (half ? 16 : 0), n, zero);
 }
 
-/** out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T; r0 % 4 == 0. */
+/**
+ * out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T, in blocks of
+ * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4.
+ */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
-  r0: i32, r1: i32, p0: i32, p1: i32): void {
+  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32): void {
   const ns = <usize>n << 2;
   // A narrow B (n <= 256: 32 panels or fewer) reuses a packed block too few times to repay packing
   // it; A is then read in place, unless its row stride is a multiple of 2 KB (every load of a
@@ -349,8 +359,8 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
     const aStep: usize = inPlace ? <usize>m << 2 : 16;
     const first = k0 == 0;
     const add = first ? accumulate : 0;
-    for (let rc = r0; rc < r1; rc += MC) {
-      const rcEnd = min(r1, rc + MC);
+    for (let rc = r0; rc < r1; rc += chunkRows) {
+      const rcEnd = min(r1, rc + chunkRows);
       if (!inPlace) packABlock(a, ws, m, k0, kn, rc, rcEnd);
       for (let p = p0; p < p1; p++) {
         const panel = bp + ((<usize>p * <usize>k + <usize>k0) * NR << 2);
@@ -394,13 +404,14 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
 }
 
 /**
- * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is MC rows. ws is the scratch of the pool's
- * threads, MC*KC floats each; thread tid packs its blocks of A at ws + tid*MC*KC floats.
+ * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is `unitRows` rows (a
+ * multiple of 4). ws is the scratch of the pool's threads, PACK_MC*KC floats each; thread tid packs
+ * its blocks of A at ws + tid*PACK_MC*KC floats.
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, start: i32, end: i32, tid: i32): void {
-  const per = splitCols ? p1 - p0 : (m + MC - 1) / MC;
-  const wt = ws + (<usize>tid * MC * KC << 2);
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, start: i32, end: i32, tid: i32): void {
+  const wt = ws + (<usize>tid * PACK_MC * KC << 2);
+  const per = splitCols ? p1 - p0 : (m + unitRows - 1) / unitRows;
   let u = start;
   while (u < end) {
     const t = u / per;
@@ -409,8 +420,8 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
-    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi);
-    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * MC, min(m, hi * MC), p0, p1);
+    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows);
+    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows);
     u = segEnd;
   }
 }

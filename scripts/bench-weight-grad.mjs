@@ -1,5 +1,7 @@
 // The weight-gradient matmul dW = X^T dY (TN: A stored transposed, k = tokens) beside the same
-// shape in NN layout, timed side by side in one process (interleaved rounds, best round each).
+// shape in NN layout, timed side by side in one process: interleaved rounds (reversed every other
+// round); GFLOP/s from each contender's best round, TN/NN as the median over rounds of the ratio
+// within a round (steadier than best against best when the machine's speed drifts).
 // Usage: npm run build && node scripts/bench-weight-grad.mjs [--threads N] [--baseline DIST] [--set NAME] [--only SUBSTR]
 // --baseline DIST adds the TN path of another build's dist/ folder (an older commit) to the race.
 // --set train (default): the shapes the trainer runs. m x n x k = in x out x tokens of a micro-batch:
@@ -13,7 +15,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CpuBackend } from '../dist/src/backend/cpu/index.js';
-import { race } from '../dist/src/bench/timing.js';
+import { pairedSpeedup, raceRounds } from '../dist/src/bench/timing.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -26,7 +28,7 @@ const split = opt('split', 'auto');
 // --clock cpu: the process's CPU seconds instead of wall seconds (1 thread: the one thread's own time,
 // which a loaded machine inflates far less than the wall clock; with workers it counts their spinning).
 const clock = opt('clock', 'wall');
-const rounds = Number(opt('rounds', '5'));
+const rounds = Number(opt('rounds', '9'));
 const set = opt('set', 'train');
 const only = opt('only', null);
 const cross = (widths, ks) => ks.flatMap((k) => widths.map(([m, n]) => [m, n, k]));
@@ -63,8 +65,8 @@ function contender(backend, m, n, k, transA) {
   return { run: () => backend.matmul(a, b, out, args), dispose: () => { for (const x of [a, b, out]) backend.free(x); } };
 }
 
-/** Interleaved rounds timed in process CPU seconds; each contender keeps its best round. */
-function cpuRace(cs, rounds, minS) {
+/** Interleaved rounds (reversed on odd rounds) timed in process CPU seconds: each contender's seconds per call, round by round. */
+function cpuRaceRounds(cs, rounds, minS) {
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
   const reps = cs.map((c) => {
     c.run();
@@ -72,30 +74,31 @@ function cpuRace(cs, rounds, minS) {
     c.run();
     return Math.max(1, Math.round(minS / Math.max(cpu() - t0, 1e-4)));
   });
-  const best = cs.map(() => Infinity);
+  const times = cs.map(() => []);
+  const order = cs.map((_, i) => i);
   for (let r = 0; r < rounds; r++) {
-    cs.forEach((c, i) => {
+    for (const i of r % 2 ? [...order].reverse() : order) {
       const t0 = cpu();
-      for (let j = 0; j < reps[i]; j++) c.run();
-      best[i] = Math.min(best[i], (cpu() - t0) / reps[i]);
-    });
+      for (let j = 0; j < reps[i]; j++) cs[i].run();
+      times[i].push((cpu() - t0) / reps[i]);
+    }
   }
-  return best;
+  return times;
 }
 
 console.log(`${clock} clock, split ${split}; `);
-console.log(`threads ${threads}; GFLOP/s (2mnk / best round); m x n x k = in x out x tokens`);
+console.log(`threads ${threads}; GFLOP/s (2mnk / best round); TN/NN: median over ${rounds} rounds of the ratio within a round; m x n x k = in x out x tokens`);
 console.log(['set', 'shape', 'NN', 'TN', ...olds.map((_, i) => `TN baseline ${i + 1}`), 'TN/NN', ...olds.map((_, i) => `baseline ${i + 1} TN/NN`)].join('\t'));
 for (const [label, m, n, k] of shapes) {
   const name = `${m}x${n}x${k}`;
   if (only && !`${label} ${name}`.includes(only)) continue;
   const cs = [contender(be, m, n, k, false), contender(be, m, n, k, true)];
   for (const old of olds) cs.push(contender(old, m, n, k, true));
-  const secs = clock === 'cpu' ? cpuRace(cs, rounds, 0.15) : await race(cs, { rounds, minMs: 150 });
+  const times = clock === 'cpu' ? cpuRaceRounds(cs, rounds, 0.1) : await raceRounds(cs, { rounds, minMs: 100 });
   for (const c of cs) c.dispose();
-  const g = secs.map((s) => (2 * m * n * k) / s / 1e9);
-  const cols = [label, name, ...g.map((x) => x.toFixed(1)), (g[1] / g[0]).toFixed(2)];
-  for (let i = 2; i < g.length; i++) cols.push((g[i] / g[0]).toFixed(2));
+  const g = times.map((t) => (2 * m * n * k) / Math.min(...t) / 1e9);
+  const cols = [label, name, ...g.map((x) => x.toFixed(1))];
+  for (let i = 1; i < g.length; i++) cols.push(pairedSpeedup(times, i, 0).toFixed(2));
   console.log(cols.join('\t'));
 }
 be.destroy();

@@ -1,7 +1,9 @@
 /**
  * Side-by-side timing. The machine is shared and noisy, so contenders are measured in interleaved
  * rounds (each round times every contender once, in turn) and each keeps its best round: a burst of
- * load from elsewhere then hurts one round of everyone rather than all rounds of one contender.
+ * load from elsewhere then hurts one round of everyone rather than all rounds of one contender. Where
+ * the machine's speed drifts for longer than a round, `pairedSpeedup` compares two contenders round
+ * by round instead.
  */
 
 /**
@@ -14,7 +16,7 @@ export interface Contender {
 }
 
 export interface RaceOptions {
-  /** Interleaved rounds; each contender keeps its best. */
+  /** Interleaved rounds; `race` keeps each contender's best. */
   rounds: number;
   /** A round runs a contender's calls back to back for at least this long (one call at least). */
   minMs: number;
@@ -22,14 +24,20 @@ export interface RaceOptions {
 
 const SLOW_MS = 1000;
 
-/**
- * Best seconds per call of each contender. The first call of each is a warm-up (compilation, scratch
- * growth) and the second sizes the batch of calls a round makes, so that timer overhead stays
- * negligible.
- */
+/** Best seconds per call of each contender (its best round of raceRounds). */
 export async function race(contenders: Contender[], opts: RaceOptions): Promise<number[]> {
+  return (await raceRounds(contenders, opts)).map((times) => Math.min(...times));
+}
+
+/**
+ * Seconds per call of each contender in every round. The first call of each is a warm-up
+ * (compilation, scratch growth) and the second sizes the batch of calls a round makes, so that
+ * timer overhead stays negligible. Odd rounds run the contenders in reverse order, so that none
+ * always runs right after the same neighbour (whose heat or cache debris it would inherit).
+ */
+export async function raceRounds(contenders: Contender[], opts: RaceOptions): Promise<number[][]> {
   const reps: number[] = [];
-  const best = contenders.map(() => Infinity);
+  const times = contenders.map((): number[] => []);
   const slow = contenders.map(() => false);
   for (const [i, c] of contenders.entries()) {
     let t0 = performance.now();
@@ -50,12 +58,14 @@ export async function race(contenders: Contender[], opts: RaceOptions): Promise<
     // A contender this slow (a peer's unoptimised path) is timed by its first call alone: more
     // rounds would not change the verdict and would cost the run minutes.
     if (ms > SLOW_MS) {
-      best[i] = ms / 1000;
+      times[i]!.push(ms / 1000);
       slow[i] = true;
     }
   }
+  const forward = contenders.map((_, i) => i);
+  const backward = [...forward].reverse();
   for (let r = 0; r < opts.rounds; r++) {
-    for (let i = 0; i < contenders.length; i++) {
+    for (const i of r % 2 === 0 ? forward : backward) {
       if (slow[i]) continue;
       const c = contenders[i]!;
       const n = reps[i]!;
@@ -65,10 +75,24 @@ export async function race(contenders: Contender[], opts: RaceOptions): Promise<
         if (p) await p;
       }
       await c.sync?.();
-      best[i] = Math.min(best[i]!, (performance.now() - t0) / 1000 / n);
+      times[i]!.push((performance.now() - t0) / 1000 / n);
     }
   }
-  return best;
+  return times;
+}
+
+/**
+ * How many times faster contender x ran than y: the median over rounds of y's time / x's time in
+ * the same round. On a machine whose speed drifts (a shared host) both sides of a round move
+ * together, so this is steadier than the ratio of best rounds, which it falls back to when either
+ * side was timed by one call.
+ */
+export function pairedSpeedup(rounds: number[][], x: number, y: number): number {
+  const tx = rounds[x]!, ty = rounds[y]!;
+  if (tx.length !== ty.length || tx.length < 2) return Math.min(...ty) / Math.min(...tx);
+  const ratios = tx.map((t, r) => ty[r]! / t).sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
 }
 
 /** Seconds of one async job, best of `rounds` (for jobs too long to batch: a training step, a decode). */

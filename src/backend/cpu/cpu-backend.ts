@@ -71,10 +71,32 @@ const GEMV_MAX_M = 4;
  * Each panel of a weight is packed by the unit that multiplies it and every row streams past it.
  */
 const FUSED_MAX_M = 256;
-/** Rows of one unit of the TN kernel, its MC (kernels/matmul.ts gemmTN). */
-const TN_MC = 64;
-/** Floats of one thread's block of A in the TN kernel: MC x KC of kernels/matmul.ts gemmTN. */
-const TN_BLOCK_FLOATS = TN_MC * 512;
+/** The TN kernel's k block and most rows of A it packs per block: KC and PACK_MC of kernels/matmul.ts gemmTN. */
+const TN_KC = 512;
+const TN_PACK_ROWS = 256;
+/** Floats of one thread's block of A in the TN kernel. */
+const TN_BLOCK_FLOATS = TN_PACK_ROWS * TN_KC;
+/** A core's L2 as the TN kernel's blocking assumes it: 2 MB (Sapphire Rapids; 1-2 MB on other current x86 cores). */
+const TN_L2_BYTES = 2 << 20;
+/**
+ * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
+ * packs or reads per k block. Read in place (what the kernel does for a narrow B: n <= 256 and m a
+ * multiple of 4 but not of 512): 64 rows, whose k block of A then stays in L1 across the panels.
+ * Packed, each unit streams the packed B's k-block slice once, so units are larger (up to
+ * TN_PACK_ROWS, never so large that a thread is left without one) when the slice and a packed block
+ * that size fit in L2 together (the down projection's 512 x 128: a 256 KB slice) or when the slice
+ * alone overflows it anyway (Qwen2.5's 896 x 4864: 10 MB); between the two (896 x 896: 1.8 MB)
+ * 64-row units keep the slice in L2.
+ */
+function tnUnitRows(m: number, n: number, threads: number): number {
+  if (m % 4 === 0 && m % 512 !== 0 && n <= 256) return 64;
+  const slice = n * TN_KC * 4;
+  const large = slice + TN_BLOCK_FLOATS * 4 <= TN_L2_BYTES || slice >= TN_L2_BYTES;
+  if (!large) return 64;
+  const perThread = Math.ceil(m / threads);
+  const unitsPerThread = Math.ceil(perThread / TN_PACK_ROWS);
+  return Math.max(64, Math.ceil(perThread / unitsPerThread / 4) * 4);
+}
 /** Cap on the packed-B scratch of one batched matmul chunk (bytes); batches beyond it are chunked. */
 const PACK_CHUNK_BYTES = 64 << 20;
 /**
@@ -335,14 +357,15 @@ export class CpuBackend implements Backend {
           if (bHalf) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(b) ? 1 : 0], units, units * panelFloats);
           else this.#pool.run('packB', packArgs, units, units * panelFloats);
         }
-        // TN rows go in units of the kernel's MC rows: each unit streams the packed B once per k block,
-        // so units of 4 rows would stream it 16 times as often as one thread does.
-        const rowUnits = transA ? Math.ceil(m / TN_MC) : rowBlocks;
+        // TN rows go in units of 64-256 rows (tnUnitRows): each unit streams the packed B once per k
+        // block, so units of 4 rows would stream it 16-64 times as often as one thread does.
+        const unitRows = transA ? tnUnitRows(m, n, this.threads) : 4;
+        const rowUnits = Math.ceil(m / unitRows);
         const splitCols = (transA ? cnt * rowUnits < this.threads : this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k)) ? 1 : 0;
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
         const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
-        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest], units, flops);
+        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows], units, flops);
         else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
       }
     }

@@ -1,0 +1,36 @@
+// Side-by-side timing: every round of every contender is kept, odd rounds run the contenders in
+// reverse, and pairedSpeedup compares two contenders round by round. Timings are never asserted:
+// the contenders here count their calls, and the speedups are computed from given round times.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairedSpeedup, race, raceRounds } from '../../src/bench/timing.js';
+
+test('raceRounds times every contender once per round, in reverse order on odd rounds', async () => {
+  const order: string[] = [];
+  const contender = (name: string) => ({ run: () => { order.push(name); } });
+  const rounds = await raceRounds([contender('a'), contender('b')], { rounds: 3, minMs: 0 });
+  assert.equal(rounds.length, 2);
+  for (const times of rounds) {
+    assert.equal(times.length, 3);
+    for (const t of times) assert.ok(t >= 0 && Number.isFinite(t));
+  }
+  // Two sizing calls each (a warm-up and the one that sizes a round), then one call a round
+  // (minMs 0): a b, b a, a b.
+  assert.deepEqual(order, ['a', 'a', 'b', 'b', 'a', 'b', 'b', 'a', 'a', 'b']);
+  const best = await race([contender('a')], { rounds: 2, minMs: 0 });
+  assert.equal(best.length, 1);
+});
+
+test('pairedSpeedup is the median of the within-round ratios', () => {
+  // y takes twice x's time in every round while the machine's speed swings 3x: the speedup is 2,
+  // where best against best would give 0.2 / 0.1 = 2 only by luck of the rounds.
+  const x = [0.1, 0.3, 0.2], y = [0.2, 0.6, 0.4];
+  assert.equal(pairedSpeedup([x, y], 0, 1), 2);
+  assert.equal(pairedSpeedup([x, y], 1, 0), 0.5);
+  // Odd count: the middle ratio, not the mean (one disturbed round does not move it).
+  assert.equal(pairedSpeedup([[1, 1, 1], [2, 3, 50]], 0, 1), 3);
+  // Even count: the mean of the two middle ratios.
+  assert.equal(pairedSpeedup([[1, 1, 1, 1], [1, 2, 4, 8]], 0, 1), 3);
+  // A contender timed by one call (too slow to repeat) is compared best against best.
+  assert.equal(pairedSpeedup([[0.5], [2, 1.5, 1]], 0, 1), 2);
+});
