@@ -339,15 +339,13 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
 
 /**
  * out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T, in blocks of
- * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4.
+ * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4. inPlace (only when m % 4 == 0, so
+ * that no row block reads past m) reads A where it lies instead of packing it (the choice is
+ * CpuBackend's: tnReadsAInPlace).
  */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
-  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32): void {
+  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, inPlace: bool): void {
   const ns = <usize>n << 2;
-  // A narrow B (n <= 256: 32 panels or fewer) reuses a packed block too few times to repay packing
-  // it; A is then read in place, unless its row stride is a multiple of 2 KB (every load of a
-  // block in 2 L1 sets) or a row block would read past m.
-  const inPlace = (m & 3) == 0 && (m & 511) != 0 && n <= 256;
   // In place, a block's kc steps of A lie 4m bytes apart (a new line each step, a new 4 KB page
   // every 1024/m steps), so one block spans kc*4m bytes, and every row block of every panel walks
   // all of it again. With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those
@@ -406,10 +404,10 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
 /**
  * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is `unitRows` rows (a
  * multiple of 4). ws is the scratch of the pool's threads, PACK_MC*KC floats each; thread tid packs
- * its blocks of A at ws + tid*PACK_MC*KC floats.
+ * its blocks of A at ws + tid*PACK_MC*KC floats, unless inPlace (1: read A unpacked; m % 4 == 0).
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, start: i32, end: i32, tid: i32): void {
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, inPlace: i32, start: i32, end: i32, tid: i32): void {
   const wt = ws + (<usize>tid * PACK_MC * KC << 2);
   const per = splitCols ? p1 - p0 : (m + unitRows - 1) / unitRows;
   let u = start;
@@ -420,8 +418,8 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
-    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows);
-    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows);
+    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows, inPlace != 0);
+    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows, inPlace != 0);
     u = segEnd;
   }
 }

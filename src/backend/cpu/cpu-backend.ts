@@ -79,9 +79,17 @@ const TN_BLOCK_FLOATS = TN_PACK_ROWS * TN_KC;
 /** A core's L2 as the TN kernel's blocking assumes it: 2 MB (Sapphire Rapids; 1-2 MB on other current x86 cores). */
 const TN_L2_BYTES = 2 << 20;
 /**
+ * Whether the TN kernel reads A where it lies rather than packing it. A narrow B (n <= 256: 32
+ * panels or fewer) reuses a packed block too few times to repay packing it, unless A's row stride is
+ * a multiple of 2 KB (in place every load of a block would fall in 2 L1 sets) or a row block would
+ * read past m.
+ */
+function tnReadsAInPlace(m: number, n: number): boolean {
+  return m % 4 === 0 && m % 512 !== 0 && n <= 256;
+}
+/**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
- * packs or reads per k block. Read in place (what the kernel does for a narrow B: n <= 256 and m a
- * multiple of 4 but not of 512): 64 rows, whose k block of A then stays in L1 across the panels.
+ * packs or reads per k block. Read in place: 64 rows, whose k block of A then stays in L1 across the panels.
  * Packed, each unit streams the packed B's k-block slice once, so units are larger (up to
  * TN_PACK_ROWS, never so large that a thread is left without one) when the slice and a packed block
  * that size fit in L2 together (the down projection's 512 x 128: a 256 KB slice) or when the slice
@@ -89,7 +97,7 @@ const TN_L2_BYTES = 2 << 20;
  * 64-row units keep the slice in L2.
  */
 function tnUnitRows(m: number, n: number, threads: number): number {
-  if (m % 4 === 0 && m % 512 !== 0 && n <= 256) return 64;
+  if (tnReadsAInPlace(m, n)) return 64;
   const slice = n * TN_KC * 4;
   const large = slice + TN_BLOCK_FLOATS * 4 <= TN_L2_BYTES || slice >= TN_L2_BYTES;
   if (!large) return 64;
@@ -365,7 +373,7 @@ export class CpuBackend implements Backend {
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
         const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
-        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows], units, flops);
+        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows, tnReadsAInPlace(m, n) ? 1 : 0], units, flops);
         else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
       }
     }
