@@ -65,26 +65,8 @@ function contender(backend, m, n, k, transA) {
   return { run: () => backend.matmul(a, b, out, args), dispose: () => { for (const x of [a, b, out]) backend.free(x); } };
 }
 
-/** Interleaved rounds (reversed on odd rounds) timed in process CPU seconds: each contender's seconds per call, round by round. */
-function cpuRaceRounds(cs, rounds, minS) {
-  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
-  const reps = cs.map((c) => {
-    c.run();
-    const t0 = cpu();
-    c.run();
-    return Math.max(1, Math.round(minS / Math.max(cpu() - t0, 1e-4)));
-  });
-  const times = cs.map(() => []);
-  const order = cs.map((_, i) => i);
-  for (let r = 0; r < rounds; r++) {
-    for (const i of r % 2 ? [...order].reverse() : order) {
-      const t0 = cpu();
-      for (let j = 0; j < reps[i]; j++) cs[i].run();
-      times[i].push((cpu() - t0) / reps[i]);
-    }
-  }
-  return times;
-}
+/** The process's CPU time in ms (every thread's), for --clock cpu. */
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
 
 console.log(`${clock} clock, split ${split}; `);
 console.log(`threads ${threads}; GFLOP/s (2mnk / best round); TN/NN: median over ${rounds} rounds of the ratio within a round; m x n x k = in x out x tokens`);
@@ -94,7 +76,7 @@ for (const [label, m, n, k] of shapes) {
   if (only && !`${label} ${name}`.includes(only)) continue;
   const cs = [contender(be, m, n, k, false), contender(be, m, n, k, true)];
   for (const old of olds) cs.push(contender(old, m, n, k, true));
-  const times = clock === 'cpu' ? cpuRaceRounds(cs, rounds, 0.1) : await raceRounds(cs, { rounds, minMs: 100 });
+  const times = await raceRounds(cs, { rounds, minMs: 100, nowMs: clock === 'cpu' ? cpuMs : undefined });
   for (const c of cs) c.dispose();
   const g = times.map((t) => (2 * m * n * k) / Math.min(...t) / 1e9);
   const cols = [label, name, ...g.map((x) => x.toFixed(1))];

@@ -21,6 +21,14 @@ test('raceRounds times every contender once per round, in reverse order on odd r
   assert.equal(best.length, 1);
 });
 
+test('raceRounds reads the given clock', async () => {
+  // A clock that moves 2 ms per reading: every timed span (one call a round) reads as 2 ms.
+  let t = 0;
+  const nowMs = () => (t += 2);
+  const rounds = await raceRounds([{ run: () => {} }, { run: () => {} }], { rounds: 3, minMs: 0, nowMs });
+  assert.deepEqual(rounds, [[0.002, 0.002, 0.002], [0.002, 0.002, 0.002]]);
+});
+
 test('pairedSpeedup is the median of the within-round ratios', () => {
   // y takes twice x's time in every round while the machine's speed swings 3x: the speedup is 2,
   // where best against best would give 0.2 / 0.1 = 2 only by luck of the rounds.
