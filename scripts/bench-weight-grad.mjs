@@ -1,7 +1,9 @@
 // The weight-gradient matmul dW = X^T dY (TN: A stored transposed, k = tokens) beside the same
 // shape in NN layout, timed side by side in one process: interleaved rounds (reversed every other
 // round); GFLOP/s from each contender's best round, TN/NN as the median over rounds of the ratio
-// within a round (steadier than best against best when the machine's speed drifts).
+// within a round (steadier than best against best when the machine's speed drifts), with a 95%
+// confidence interval for that median (pairedSpeedupInterval): a shape whose interval holds 1 is
+// not shown to differ from NN by this run.
 // Usage: npm run build && node scripts/bench-weight-grad.mjs [--threads N] [--baseline DIST] [--set NAME] [--only SUBSTR]
 // --baseline DIST adds the TN path of another build's dist/ folder (an older commit) to the race.
 // --set train (default): the shapes the trainer runs. m x n x k = in x out x tokens of a micro-batch:
@@ -15,7 +17,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CpuBackend } from '../dist/src/backend/cpu/index.js';
-import { pairedSpeedup, raceRounds } from '../dist/src/bench/timing.js';
+import { pairedSpeedup, pairedSpeedupInterval, raceRounds } from '../dist/src/bench/timing.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -69,7 +71,7 @@ function contender(backend, m, n, k, transA) {
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
 
 console.log(`${clock} clock, split ${split}; `);
-console.log(`threads ${threads}; GFLOP/s (2mnk / best round); TN/NN: median over ${rounds} rounds of the ratio within a round; m x n x k = in x out x tokens`);
+console.log(`threads ${threads}; GFLOP/s (2mnk / best round); TN/NN: median over ${rounds} rounds of the ratio within a round (its 95% confidence interval); m x n x k = in x out x tokens`);
 console.log(['set', 'shape', 'NN', 'TN', ...olds.map((_, i) => `TN baseline ${i + 1}`), 'TN/NN', ...olds.map((_, i) => `baseline ${i + 1} TN/NN`)].join('\t'));
 for (const [label, m, n, k] of shapes) {
   const name = `${m}x${n}x${k}`;
@@ -80,7 +82,10 @@ for (const [label, m, n, k] of shapes) {
   for (const c of cs) c.dispose();
   const g = times.map((t) => (2 * m * n * k) / Math.min(...t) / 1e9);
   const cols = [label, name, ...g.map((x) => x.toFixed(1))];
-  for (let i = 1; i < g.length; i++) cols.push(pairedSpeedup(times, i, 0).toFixed(2));
+  for (let i = 1; i < g.length; i++) {
+    const ci = pairedSpeedupInterval(times, i, 0);
+    cols.push(`${pairedSpeedup(times, i, 0).toFixed(2)}${ci ? ` (${ci.low.toFixed(2)}-${ci.high.toFixed(2)})` : ''}`);
+  }
   console.log(cols.join('\t'));
 }
 be.destroy();

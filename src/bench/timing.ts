@@ -94,11 +94,48 @@ export async function raceRounds(contenders: Contender[], opts: RaceOptions): Pr
  * side was timed by one call.
  */
 export function pairedSpeedup(rounds: number[][], x: number, y: number): number {
-  const tx = rounds[x]!, ty = rounds[y]!;
-  if (tx.length !== ty.length || tx.length < 2) return Math.min(...ty) / Math.min(...tx);
-  const ratios = tx.map((t, r) => ty[r]! / t).sort((a, b) => a - b);
+  const ratios = pairedRatios(rounds, x, y);
+  if (!ratios) return Math.min(...rounds[y]!) / Math.min(...rounds[x]!);
   const mid = ratios.length >> 1;
   return ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+}
+
+export interface SpeedupInterval {
+  low: number;
+  high: number;
+  /** The chance that the interval holds the true median ratio: `level` or above, below it only when there are too few rounds. */
+  coverage: number;
+}
+
+/**
+ * A confidence interval for pairedSpeedup's median, free of any assumption about how the ratios
+ * are distributed: the j-th smallest and j-th largest within-round ratio hold the true median
+ * unless at least n+1-j of the n ratios fall on one side of it, so j is the largest with
+ * 2 P(Binomial(n, 1/2) < j) <= 1 - level (15 rounds at 0.95: the 4th and 12th, 96.5%). With fewer
+ * rounds than the level allows (5 or fewer at 0.95) it is the smallest and largest ratio, with the
+ * coverage they give. null when the two were not timed round by round.
+ */
+export function pairedSpeedupInterval(rounds: number[][], x: number, y: number, level = 0.95): SpeedupInterval | null {
+  const ratios = pairedRatios(rounds, x, y);
+  if (!ratios) return null;
+  const n = ratios.length;
+  // below[j] = P(Binomial(n, 1/2) < j), summed from the binomial coefficients.
+  const below = [0];
+  let term = 0.5 ** n;
+  for (let i = 0; i < n; i++) {
+    below.push(below[i]! + term);
+    term = (term * (n - i)) / (i + 1);
+  }
+  let j = 1;
+  while (j + 1 <= (n + 1) / 2 && 2 * below[j + 1]! <= 1 - level) j++;
+  return { low: ratios[j - 1]!, high: ratios[n - j]!, coverage: 1 - 2 * below[j]! };
+}
+
+/** y's time / x's time in each round, sorted; null when either side was timed by one call. */
+function pairedRatios(rounds: number[][], x: number, y: number): number[] | null {
+  const tx = rounds[x]!, ty = rounds[y]!;
+  if (tx.length !== ty.length || tx.length < 2) return null;
+  return tx.map((t, r) => ty[r]! / t).sort((a, b) => a - b);
 }
 
 /** Seconds of one async job, best of `rounds` (for jobs too long to batch: a training step, a decode). */

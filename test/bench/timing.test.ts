@@ -3,7 +3,7 @@
 // the contenders here count their calls, and the speedups are computed from given round times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pairedSpeedup, race, raceRounds } from '../../src/bench/timing.js';
+import { pairedSpeedup, pairedSpeedupInterval, race, raceRounds } from '../../src/bench/timing.js';
 
 test('raceRounds times every contender once per round, in reverse order on odd rounds', async () => {
   const order: string[] = [];
@@ -41,4 +41,24 @@ test('pairedSpeedup is the median of the within-round ratios', () => {
   assert.equal(pairedSpeedup([[1, 1, 1, 1], [1, 2, 4, 8]], 0, 1), 3);
   // A contender timed by one call (too slow to repeat) is compared best against best.
   assert.equal(pairedSpeedup([[0.5], [2, 1.5, 1]], 0, 1), 2);
+});
+
+test('pairedSpeedupInterval takes the order statistics that the binomial distribution gives', () => {
+  // Ratios 1..15 (x always 1 s; y 1..15 s, shuffled across rounds): at 0.95 the 4th and the 12th
+  // smallest, as P(Binomial(15, 1/2) <= 3) = 576 / 32768 and twice that is under 0.05, while
+  // P(<= 4) = 1941 / 32768 is not.
+  const y = [9, 3, 15, 1, 12, 7, 4, 14, 2, 11, 6, 13, 5, 10, 8];
+  const x = y.map(() => 1);
+  const wide = pairedSpeedupInterval([x, y], 0, 1)!;
+  assert.deepEqual(wide, { low: 4, high: 12, coverage: 1 - 1152 / 32768 });
+  assert.equal(pairedSpeedup([x, y], 0, 1), 8);
+  // At 0.5: P(<= 5) = 4944 / 32768 doubled is 0.30, P(<= 6) = 9949 / 32768 doubled is 0.61: the
+  // 6th and 10th.
+  const narrow = pairedSpeedupInterval([x, y], 0, 1, 0.5)!;
+  assert.deepEqual([narrow.low, narrow.high], [6, 10]);
+  assert.ok(Math.abs(narrow.coverage - (1 - 9888 / 32768)) < 1e-12);
+  // Five rounds cannot give 0.95: the extremes, which hold the median with chance 1 - 2/32.
+  assert.deepEqual(pairedSpeedupInterval([[1, 1, 1, 1, 1], [3, 1, 5, 2, 4]], 0, 1), { low: 1, high: 5, coverage: 1 - 2 / 32 });
+  // Not paired (a contender timed by one call): no interval.
+  assert.equal(pairedSpeedupInterval([[0.5], [2, 1.5, 1]], 0, 1), null);
 });
