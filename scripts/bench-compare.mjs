@@ -1,9 +1,11 @@
 // Before/after of the CPU backend, side by side in one process: two builds (their dist/src folders),
 // each on 1 thread and on the pool, timed in interleaved rounds (src/bench/timing.js). Prints GFLOP/s
 // (attention, matmul) and GB/s of ideal traffic (the memory-bound kernels, as src/bench/fused.ts
-// counts it). --only attention|matmul|fused runs one section.
+// counts it), and new/old on 1 thread and on the pool: the median over rounds of the speedup within a
+// round, with its 95% confidence interval (pairedSpeedupInterval; an interval holding 1 means this
+// run does not tell the builds apart). --only attention|matmul|fused runs one section.
 // Usage: git worktree add /tmp/old <commit> && (cd /tmp/old && ln -s "$PWD/node_modules" . && npm run build)
-//        node scripts/bench-compare.mjs /tmp/old/dist/src dist/src [--threads 2] [--only SECTION]
+//        node scripts/bench-compare.mjs /tmp/old/dist/src dist/src [--threads 2] [--only SECTION] [--rounds 5]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -17,7 +19,7 @@ const threads = ti > 0 ? Number(process.argv[ti + 1]) : 2;
 const oi = process.argv.indexOf('--only');
 const only = oi > 0 ? process.argv[oi + 1] : null;
 const want = (section) => only === null || only === section;
-const { race } = await import(`${newRoot}/bench/timing.js`);
+const { pairedSpeedup, pairedSpeedupInterval, raceRounds } = await import(`${newRoot}/bench/timing.js`);
 const builds = [];
 for (const [tag, root] of [['old', oldRoot], ['new', newRoot]]) {
   const { CpuBackend } = await import(`${root}/backend/cpu/index.js`);
@@ -28,8 +30,20 @@ const rnd = (be, n) => {
   be.write(b, Float32Array.from({ length: n }, () => Math.random() - 0.5));
   return b;
 };
-const opts = { rounds: 5, minMs: 100 };
-const show = (label, flops, secs) => console.log(`${label}: ${builds.map(([n], i) => `${n} ${(flops / secs[i] / 1e9).toFixed(2)}`).join('  ')}`);
+const ri = process.argv.indexOf('--rounds');
+// 5 rounds: the interval is the smallest and largest speedup (94% coverage); 9 or more narrow it.
+const opts = { rounds: ri > 0 ? Number(process.argv[ri + 1]) : 5, minMs: 100 };
+// builds: old_1t, old_pool, new_1t, new_pool.
+const speedup = (rounds, x, y) => {
+  const ci = pairedSpeedupInterval(rounds, x, y);
+  return `${pairedSpeedup(rounds, x, y).toFixed(2)}${ci ? ` (${ci.low.toFixed(2)}-${ci.high.toFixed(2)})` : ''}`;
+};
+/** Times one contender per build; prints each build's rate (amount per second of its best round, in G) and new/old. */
+async function show(label, amount, contenders) {
+  const rounds = await raceRounds(contenders, opts);
+  const rates = builds.map(([n], i) => `${n} ${(amount / Math.min(...rounds[i]) / 1e9).toFixed(2)}`).join('  ');
+  console.log(`${label}: ${rates}  new/old 1t ${speedup(rounds, 2, 0)} pool ${speedup(rounds, 3, 1)}`);
+}
 
 for (const s of !want('attention') ? [] : [{ B: 8, T: 48, H: 4, Hkv: 4, D: 32 }, { B: 1, T: 512, H: 14, Hkv: 2, D: 64 }, { B: 1, T: 512, H: 8, Hkv: 1, D: 64 }]) {
   const pairs = s.B * s.H * s.T * (s.T + 1) / 2;
@@ -45,8 +59,8 @@ for (const s of !want('attention') ? [] : [{ B: 8, T: 48, H: 4, Hkv: 4, D: 32 },
     };
   });
   const name = `B=${s.B} T=${s.T} H=${s.H} Hkv=${s.Hkv} D=${s.D}`;
-  show(`attention fwd ${name}`, 4 * s.D * pairs, await race(calls.map((c) => c.fwd), opts));
-  show(`attention bwd ${name}`, 10 * s.D * pairs, await race(calls.map((c) => c.bwd), opts));
+  await show(`attention fwd ${name} (GFLOP/s)`, 4 * s.D * pairs, calls.map((c) => c.fwd));
+  await show(`attention bwd ${name} (GFLOP/s)`, 10 * s.D * pairs, calls.map((c) => c.bwd));
 }
 for (const [m, n, k] of !want('matmul') ? [] : [[1024, 1024, 1024], [256, 4864, 896], [8, 896, 896], [200, 128, 344], [800, 128, 16]]) {
   for (const layout of ['NN', 'NT', 'TN']) {
@@ -55,7 +69,7 @@ for (const [m, n, k] of !want('matmul') ? [] : [[1024, 1024, 1024], [256, 4864, 
       const args = { batch: 1, m, n, k, transA: layout === 'TN', transB: layout === 'NT', aBatchStride: 0, bBatchStride: 0, accumulate: false };
       return { run: () => be.matmul(a, b, o, args) };
     });
-    show(`matmul ${m}x${n}x${k} ${layout}`, 2 * m * n * k, await race(cs, opts));
+    await show(`matmul ${m}x${n}x${k} ${layout} (GFLOP/s)`, 2 * m * n * k, cs);
   }
 }
 if (want('fused')) {
@@ -96,8 +110,7 @@ if (want('fused')) {
     }],
   ];
   for (const [name, bytes, make] of kernels) {
-    const secs = await race(builds.map(([, be]) => ({ run: make(be) })), opts);
-    console.log(`${name} (GB/s): ${builds.map(([n], i) => `${n} ${(bytes / secs[i] / 1e9).toFixed(2)}`).join('  ')}`);
+    await show(`${name} (GB/s)`, bytes, builds.map(([, be]) => ({ run: make(be) })));
   }
 }
 for (const [, be] of builds) be.destroy();
