@@ -2,7 +2,7 @@
 // each on 1 thread and on the pool, timed in interleaved rounds (src/bench/timing.js). Prints GFLOP/s
 // (attention, matmul) and GB/s of ideal traffic (the memory-bound kernels, as src/bench/fused.ts
 // counts it), and new/old on 1 thread and on the pool: the median over rounds of the speedup within a
-// round, with its 95% confidence interval (pairedSpeedupInterval; an interval holding 1 means this
+// round, with its 95% confidence interval (pairedSpeedupText; an interval holding 1 means this
 // run does not tell the builds apart). --only attention|matmul|fused runs one section.
 // Usage: git worktree add /tmp/old <commit> && (cd /tmp/old && ln -s "$PWD/node_modules" . && npm run build)
 //        node scripts/bench-compare.mjs /tmp/old/dist/src dist/src [--threads 2] [--only SECTION] [--rounds 5]
@@ -19,7 +19,7 @@ const threads = ti > 0 ? Number(process.argv[ti + 1]) : 2;
 const oi = process.argv.indexOf('--only');
 const only = oi > 0 ? process.argv[oi + 1] : null;
 const want = (section) => only === null || only === section;
-const { pairedSpeedup, pairedSpeedupInterval, raceRounds } = await import(`${newRoot}/bench/timing.js`);
+const { pairedSpeedupText, raceRounds } = await import(`${newRoot}/bench/timing.js`);
 const builds = [];
 for (const [tag, root] of [['old', oldRoot], ['new', newRoot]]) {
   const { CpuBackend } = await import(`${root}/backend/cpu/index.js`);
@@ -34,15 +34,11 @@ const ri = process.argv.indexOf('--rounds');
 // 5 rounds: the interval is the smallest and largest speedup (94% coverage); 9 or more narrow it.
 const opts = { rounds: ri > 0 ? Number(process.argv[ri + 1]) : 5, minMs: 100 };
 // builds: old_1t, old_pool, new_1t, new_pool.
-const speedup = (rounds, x, y) => {
-  const ci = pairedSpeedupInterval(rounds, x, y);
-  return `${pairedSpeedup(rounds, x, y).toFixed(2)}${ci ? ` (${ci.low.toFixed(2)}-${ci.high.toFixed(2)})` : ''}`;
-};
 /** Times one contender per build; prints each build's rate (amount per second of its best round, in G) and new/old. */
 async function show(label, amount, contenders) {
   const rounds = await raceRounds(contenders, opts);
   const rates = builds.map(([n], i) => `${n} ${(amount / Math.min(...rounds[i]) / 1e9).toFixed(2)}`).join('  ');
-  console.log(`${label}: ${rates}  new/old 1t ${speedup(rounds, 2, 0)} pool ${speedup(rounds, 3, 1)}`);
+  console.log(`${label}: ${rates}  new/old 1t ${pairedSpeedupText(rounds, 2, 0)} pool ${pairedSpeedupText(rounds, 3, 1)}`);
 }
 
 for (const s of !want('attention') ? [] : [{ B: 8, T: 48, H: 4, Hkv: 4, D: 32 }, { B: 1, T: 512, H: 14, Hkv: 2, D: 64 }, { B: 1, T: 512, H: 8, Hkv: 1, D: 64 }]) {

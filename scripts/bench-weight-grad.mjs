@@ -17,7 +17,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CpuBackend } from '../dist/src/backend/cpu/index.js';
-import { pairedSpeedup, pairedSpeedupInterval, raceRounds } from '../dist/src/bench/timing.js';
+import { pairedSpeedupText, raceRounds } from '../dist/src/bench/timing.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -82,10 +82,7 @@ for (const [label, m, n, k] of shapes) {
   for (const c of cs) c.dispose();
   const g = times.map((t) => (2 * m * n * k) / Math.min(...t) / 1e9);
   const cols = [label, name, ...g.map((x) => x.toFixed(1))];
-  for (let i = 1; i < g.length; i++) {
-    const ci = pairedSpeedupInterval(times, i, 0);
-    cols.push(`${pairedSpeedup(times, i, 0).toFixed(2)}${ci ? ` (${ci.low.toFixed(2)}-${ci.high.toFixed(2)})` : ''}`);
-  }
+  for (let i = 1; i < g.length; i++) cols.push(pairedSpeedupText(times, i, 0));
   console.log(cols.join('\t'));
 }
 be.destroy();

@@ -131,6 +131,12 @@ export function pairedSpeedupInterval(rounds: number[][], x: number, y: number, 
   return { low: ratios[j - 1]!, high: ratios[n - j]!, coverage: 1 - 2 * below[j]! };
 }
 
+/** pairedSpeedup for a report, with its 95% interval when there is one: `1.03 (0.98-1.07)`. */
+export function pairedSpeedupText(rounds: number[][], x: number, y: number): string {
+  const ci = pairedSpeedupInterval(rounds, x, y);
+  return `${pairedSpeedup(rounds, x, y).toFixed(2)}${ci ? ` (${ci.low.toFixed(2)}-${ci.high.toFixed(2)})` : ''}`;
+}
+
 /** y's time / x's time in each round, sorted; null when either side was timed by one call. */
 function pairedRatios(rounds: number[][], x: number, y: number): number[] | null {
   const tx = rounds[x]!, ty = rounds[y]!;

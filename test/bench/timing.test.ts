@@ -3,7 +3,7 @@
 // the contenders here count their calls, and the speedups are computed from given round times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pairedSpeedup, pairedSpeedupInterval, race, raceRounds } from '../../src/bench/timing.js';
+import { pairedSpeedup, pairedSpeedupInterval, pairedSpeedupText, race, raceRounds } from '../../src/bench/timing.js';
 
 test('raceRounds times every contender once per round, in reverse order on odd rounds', async () => {
   const order: string[] = [];
@@ -61,4 +61,7 @@ test('pairedSpeedupInterval takes the order statistics that the binomial distrib
   assert.deepEqual(pairedSpeedupInterval([[1, 1, 1, 1, 1], [3, 1, 5, 2, 4]], 0, 1), { low: 1, high: 5, coverage: 1 - 2 / 32 });
   // Not paired (a contender timed by one call): no interval.
   assert.equal(pairedSpeedupInterval([[0.5], [2, 1.5, 1]], 0, 1), null);
+  // As the benches print it: the median, then the interval when there is one.
+  assert.equal(pairedSpeedupText([x, y], 0, 1), '8.00 (4.00-12.00)');
+  assert.equal(pairedSpeedupText([[0.5], [2, 1.5, 1]], 0, 1), '2.00');
 });
