@@ -4,7 +4,7 @@
 // calling thread owns and its index (for per-thread scratch).
 export { fill, unary, stridedMap, adamw } from './elementwise';
 export { reduceRows, reduceCols, softmax, softmaxBackward, logSoftmax, logSoftmaxBackward } from './reduce';
-export { packB, gemm, gemvN, gemvT, gemmTN } from './matmul';
+export { packB, gemm, gemvN, gemvT, gemmTN, gemmTNNarrow } from './matmul';
 export { rmsnorm, rmsnormBackwardRows, rmsnormBackwardDw, rope, embedding, embeddingBackward } from './norm';
 export { attention, attentionBlocks, attentionBackward, attentionBackwardRows } from './attention';
 export { logprobEntropy, logprobEntropyBackward } from './logprob';

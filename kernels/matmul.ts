@@ -423,3 +423,137 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
     u = segEnd;
   }
 }
+
+// --- TN with a narrow B: A swept a few rows at a time ----------------------------------------
+// For a narrow B (n <= 32: a LoRA factor's dA = X^T dH) gemmBlockTN reads a wide A in place, a
+// tile at a time down its k block: every k step of a tile is another line of A, 4m bytes on, a
+// stride the hardware prefetcher does not follow past 2 KB, so each tile waits on memory
+// (docs/benchmarks.md). Here a thread takes its whole range of A's columns and sweeps it
+// NARROW_KS rows at a time, left to right, with the same 4x8 tiles: NARROW_KS sequential streams,
+// one per row, each read once. The range's partial sums (every column of B for every row of the
+// range: 32 KB at 256 rows x 32 columns) stay in the thread's scratch between sweeps. Each output
+// still sums its k terms in order from zero with the same multiply-add, so the result is bit for
+// bit that of gemm on A stored row-major.
+
+/** Rows of A per sweep: 16 and 32 ran alike; 4 and 8 reload the partial sums too often, 64 and 128 lost 15-45% (docs/benchmarks.md). */
+const NARROW_KS = 16;
+
+/**
+ * The partial sums of rows [i0, i1) of one batch item into ct, k steps [0, k), from A [k, m]
+ * (op(A) = A^T) and B packed by packB (panels of 8 columns, k steps of 8 floats). ct holds one
+ * 128-byte block per (4 rows, panel): block (v, q) at ct + (v*panels + q)*32 floats holds rows
+ * i0+4v..i0+4v+4, 8 floats each, of panel q's columns.
+ */
+function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i32, i0: i32, i1: i32): void {
+  const zero = f32x4.splat(0);
+  const blocks = (i1 - i0 + 3) >> 2;
+  for (let v = 0; v < blocks * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
+  const ms = <usize>m << 2;
+  const ps = <usize>k * NR << 2;
+  let k0 = 0;
+  for (; k0 + NARROW_KS <= k; k0 += NARROW_KS) {
+    const ak = a + <usize>k0 * ms;
+    const bk = bp + (<usize>k0 * NR << 2);
+    let pc = ct;
+    for (let i = i0; i < i1; i += 4) {
+      const p = ak + (<usize>i << 2);
+      let pb = bk;
+      if (i + 4 <= i1) {
+        for (let q = 0; q < panels; q++) {
+          let c00 = v128.load(pc, 0), c01 = v128.load(pc, 16), c10 = v128.load(pc, 32), c11 = v128.load(pc, 48);
+          let c20 = v128.load(pc, 64), c21 = v128.load(pc, 80), c30 = v128.load(pc, 96), c31 = v128.load(pc, 112);
+          let pa = p, pbk = pb;
+          for (let kk = 0; kk < NARROW_KS; kk++) {
+            const b0 = v128.load(pbk), b1 = v128.load(pbk, 16);
+            const a0 = v128.load32_splat(pa);
+            const a1 = v128.load32_splat(pa, 4);
+            const a2 = v128.load32_splat(pa, 8);
+            const a3 = v128.load32_splat(pa, 12);
+            c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+            c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+            c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+            c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+            pa += ms;
+            pbk += NR * 4;
+          }
+          v128.store(pc, c00, 0); v128.store(pc, c01, 16); v128.store(pc, c10, 32); v128.store(pc, c11, 48);
+          v128.store(pc, c20, 64); v128.store(pc, c21, 80); v128.store(pc, c30, 96); v128.store(pc, c31, 112);
+          pc += NR * 16;
+          pb += ps;
+        }
+      } else {
+        // The range's last 1-3 rows (m not a multiple of 4): never read past m.
+        const rows = i1 - i;
+        for (let q = 0; q < panels; q++) {
+          for (let r = 0; r < rows; r++) {
+            const pr = pc + (<usize>r << 5);
+            let c0 = v128.load(pr), c1 = v128.load(pr, 16);
+            let pa = p + (<usize>r << 2), pbk = pb;
+            for (let kk = 0; kk < NARROW_KS; kk++) {
+              const a0 = v128.load32_splat(pa);
+              c0 = madd(a0, v128.load(pbk), c0); c1 = madd(a0, v128.load(pbk, 16), c1);
+              pa += ms;
+              pbk += NR * 4;
+            }
+            v128.store(pr, c0); v128.store(pr, c1, 16);
+          }
+          pc += NR * 16;
+          pb += ps;
+        }
+      }
+    }
+  }
+  // The last k % NARROW_KS steps, one sweep each.
+  for (; k0 < k; k0++) {
+    const ak = a + <usize>k0 * ms;
+    const bk = bp + (<usize>k0 * NR << 2);
+    let pc = ct;
+    for (let i = i0; i < i1; i += 4) {
+      const rows = min(4, i1 - i);
+      let pb = bk;
+      for (let q = 0; q < panels; q++) {
+        const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+        for (let r = 0; r < rows; r++) {
+          const a0 = v128.load32_splat(ak + (<usize>(i + r) << 2));
+          const pr = pc + (<usize>r << 5);
+          v128.store(pr, madd(a0, b0, v128.load(pr)));
+          v128.store(pr, madd(a0, b1, v128.load(pr, 16)), 16);
+        }
+        pc += NR * 16;
+        pb += ps;
+      }
+    }
+  }
+}
+
+/**
+ * gemm for op(A) = A^T, A [k, m] per item, with a narrow B packed by packB (bp; bpBatchStride as in
+ * gemm). Units are (batch item, range of `unitCols` rows of out, a multiple of 4); the thread
+ * builds a range's partial sums at ws + tid*wsFloats floats (8*panels*unitCols floats at most), then
+ * writes them to out (adding them to it if accumulate, after the whole sum, as gemm does).
+ */
+export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
+  bpBatchStride: i32, accumulate: i32, unitCols: i32, wsFloats: i32, start: i32, end: i32, tid: i32): void {
+  const ct = ws + (<usize>tid * <usize>wsFloats << 2);
+  const per = (m + unitCols - 1) / unitCols;
+  const panels = (n + NR - 1) / NR;
+  const ns = <usize>n << 2;
+  const blockBytes = <usize>panels * NR << 4;
+  for (let u = start; u < end; u++) {
+    const t = u / per;
+    const i0 = (u - t * per) * unitCols;
+    const i1 = min(m, i0 + unitCols);
+    const ot = out + (<usize>t * <usize>m * <usize>n << 2);
+    narrowTNRange(a + (<usize>t * <usize>aBatchStride << 2), bp + (<usize>t * <usize>bpBatchStride << 2), ct, m, panels, k, i0, i1);
+    for (let i = i0; i < i1; i++) {
+      const r = i - i0;
+      const src = ct + <usize>(r >> 2) * blockBytes + (<usize>(r & 3) << 5);
+      const dst = ot + <usize>i * ns;
+      for (let j = 0; j < n; j++) {
+        const v = load<f32>(src + (<usize>(j >> 3) << 7) + (<usize>(j & 7) << 2));
+        const d = dst + (<usize>j << 2);
+        store<f32>(d, accumulate ? load<f32>(d) + v : v);
+      }
+    }
+  }
+}

@@ -88,6 +88,16 @@ function tnReadsAInPlace(m: number, n: number): boolean {
   return m % 4 === 0 && m % 512 !== 0 && n <= 256;
 }
 /**
+ * Whether a TN product sweeps A a few whole rows at a time (kernels/matmul.ts gemmTNNarrow) rather
+ * than in place down 64-row units: for a narrow B (n <= 32, four panels: a LoRA factor's dA) and
+ * m >= 256. There in place, every k step of a tile is a new line of A, too far on for the
+ * prefetcher; swept, Qwen2.5-0.5B's LoRA dA products at 2 threads went from 0.68-0.81 of NN to
+ * 0.84-0.93 (docs/benchmarks.md). At m = 128 the two ran alike.
+ */
+function tnNarrow(m: number, n: number): boolean {
+  return n <= 32 && m >= 256;
+}
+/**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
  * packs or reads per k block. Read in place: 64 rows, whose k block of A then stays in L1 across the panels.
  * Packed, each unit streams the packed B's k-block slice once, so units are larger (up to
@@ -339,7 +349,8 @@ export class CpuBackend implements Backend {
     // A stored transposed (a Linear's weight gradient, k = tokens) runs k-blocked, each thread
     // packing its rows of A a block at a time (kernels/matmul.ts gemmTN): read in place, down its
     // columns, A and B would stream k-long from memory for every 4x8 tile, and when m is a multiple
-    // of 1024 every load of A would map to the same L1 set.
+    // of 1024 every load of A would map to the same L1 set. With a narrow B (tnNarrow) each thread
+    // sweeps its rows of A instead and keeps their partial sums in the same per-thread scratch.
     const aBlockBytes = transA ? this.threads * TN_BLOCK_FLOATS * 4 : 0;
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
     // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
@@ -373,7 +384,13 @@ export class CpuBackend implements Backend {
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
         const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
-        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows, tnReadsAInPlace(m, n) ? 1 : 0], units, flops);
+        if (transA && tnNarrow(m, n)) {
+          // One range of rows per thread (as few as fit its scratch), so each sweeps long runs of A's rows.
+          const ranges = Math.max(1, Math.ceil(this.threads / cnt));
+          const unitCols = Math.min(Math.floor(TN_BLOCK_FLOATS / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
+          const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, unitCols, TN_BLOCK_FLOATS];
+          this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / unitCols), flops);
+        } else if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows, tnReadsAInPlace(m, n) ? 1 : 0], units, flops);
         else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
       }
     }
