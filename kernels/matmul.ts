@@ -547,12 +547,13 @@ export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32,
     narrowTNRange(a + (<usize>t * <usize>aBatchStride << 2), bp + (<usize>t * <usize>bpBatchStride << 2), ct, m, panels, k, i0, i1);
     for (let i = i0; i < i1; i++) {
       const r = i - i0;
-      const src = ct + <usize>(r >> 2) * blockBytes + (<usize>(r & 3) << 5);
-      const dst = ot + <usize>i * ns;
-      for (let j = 0; j < n; j++) {
-        const v = load<f32>(src + (<usize>(j >> 3) << 7) + (<usize>(j & 7) << 2));
-        const d = dst + (<usize>j << 2);
-        store<f32>(d, accumulate ? load<f32>(d) + v : v);
+      let src = ct + <usize>(r >> 2) * blockBytes + (<usize>(r & 3) << 5);
+      let dst = ot + <usize>i * ns;
+      // A row's 8 columns of each panel are 32 contiguous bytes of its block (storeRow adds the old out).
+      for (let j0 = 0; j0 < n; j0 += NR) {
+        storeRow(dst, v128.load(src), v128.load(src, 16), min(NR, n - j0), accumulate);
+        src += NR * 16;
+        dst += NR * 4;
       }
     }
   }
