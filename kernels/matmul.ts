@@ -338,6 +338,40 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
 }
 
 /**
+ * The TN kernels' 4x8 tile: rows i..i+3 of out (4 consecutive floats of each k step of A, the steps
+ * aStep bytes apart) by one panel of packed B (pb), over kn steps. It starts from the partial sums
+ * at c (rows cs bytes apart) when `resume`, else from zero, and stores there (rows past `rows` are
+ * neither loaded nor stored; cols and add as storeRow's).
+ */
+// @ts-ignore: decorator
+@inline function tileTN(pa: usize, aStep: usize, pb: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  if (resume) {
+    c00 = loadRow(c, cols, 0); c01 = loadRow(c, cols, 1);
+    if (rows > 1) { c10 = loadRow(c + cs, cols, 0); c11 = loadRow(c + cs, cols, 1); }
+    if (rows > 2) { c20 = loadRow(c + 2 * cs, cols, 0); c21 = loadRow(c + 2 * cs, cols, 1); }
+    if (rows > 3) { c30 = loadRow(c + 3 * cs, cols, 0); c31 = loadRow(c + 3 * cs, cols, 1); }
+  }
+  for (let kk = 0; kk < kn; kk++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    const a0 = v128.load32_splat(pa);
+    const a1 = v128.load32_splat(pa, 4);
+    const a2 = v128.load32_splat(pa, 8);
+    const a3 = v128.load32_splat(pa, 12);
+    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+    pa += aStep;
+    pb += NR * 4;
+  }
+  storeRow(c, c00, c01, cols, add);
+  if (rows > 1) storeRow(c + cs, c10, c11, cols, add);
+  if (rows > 2) storeRow(c + 2 * cs, c20, c21, cols, add);
+  if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
+}
+
+/**
  * out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T, in blocks of
  * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4. inPlace (only when m % 4 == 0, so
  * that no row block reads past m) reads A where it lies instead of packing it (the choice is
@@ -367,34 +401,9 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
         for (let i = rc; i < rcEnd; i += 4) {
           const rows = min(4, m - i);
           const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-          let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-          if (!first) {
-            // The partial sums of the earlier blocks (rows past m are never stored or loaded).
-            c00 = loadRow(dst, cols, 0); c01 = loadRow(dst, cols, 1);
-            if (rows > 1) { c10 = loadRow(dst + ns, cols, 0); c11 = loadRow(dst + ns, cols, 1); }
-            if (rows > 2) { c20 = loadRow(dst + 2 * ns, cols, 0); c21 = loadRow(dst + 2 * ns, cols, 1); }
-            if (rows > 3) { c30 = loadRow(dst + 3 * ns, cols, 0); c31 = loadRow(dst + 3 * ns, cols, 1); }
-          }
-          let pa = inPlace ? a + ((<usize>k0 * <usize>m + <usize>i) << 2) : ws + ((<usize>(i - rc) * <usize>kn) << 2);
-          let pb = panel;
-          for (let kk = 0; kk < kn; kk++) {
-            const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-            const a0 = v128.load32_splat(pa);
-            const a1 = v128.load32_splat(pa, 4);
-            const a2 = v128.load32_splat(pa, 8);
-            const a3 = v128.load32_splat(pa, 12);
-            c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-            c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-            c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-            c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-            pa += aStep;
-            pb += NR * 4;
-          }
-          // Later blocks' c already holds out: store, don't add it again.
-          storeRow(dst, c00, c01, cols, add);
-          if (rows > 1) storeRow(dst + ns, c10, c11, cols, add);
-          if (rows > 2) storeRow(dst + 2 * ns, c20, c21, cols, add);
-          if (rows > 3) storeRow(dst + 3 * ns, c30, c31, cols, add);
+          const pa = inPlace ? a + ((<usize>k0 * <usize>m + <usize>i) << 2) : ws + ((<usize>(i - rc) * <usize>kn) << 2);
+          // Later blocks continue from the partial sums in out (stored, not added again).
+          tileTN(pa, aStep, panel, kn, dst, ns, !first, rows, cols, add);
         }
       }
     }
@@ -460,24 +469,7 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
       let pb = bk;
       if (i + 4 <= i1) {
         for (let q = 0; q < panels; q++) {
-          let c00 = v128.load(pc, 0), c01 = v128.load(pc, 16), c10 = v128.load(pc, 32), c11 = v128.load(pc, 48);
-          let c20 = v128.load(pc, 64), c21 = v128.load(pc, 80), c30 = v128.load(pc, 96), c31 = v128.load(pc, 112);
-          let pa = p, pbk = pb;
-          for (let kk = 0; kk < NARROW_KS; kk++) {
-            const b0 = v128.load(pbk), b1 = v128.load(pbk, 16);
-            const a0 = v128.load32_splat(pa);
-            const a1 = v128.load32_splat(pa, 4);
-            const a2 = v128.load32_splat(pa, 8);
-            const a3 = v128.load32_splat(pa, 12);
-            c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-            c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-            c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-            c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-            pa += ms;
-            pbk += NR * 4;
-          }
-          v128.store(pc, c00, 0); v128.store(pc, c01, 16); v128.store(pc, c10, 32); v128.store(pc, c11, 48);
-          v128.store(pc, c20, 64); v128.store(pc, c21, 80); v128.store(pc, c30, 96); v128.store(pc, c31, 112);
+          tileTN(p, ms, pb, NARROW_KS, pc, NR * 4, true, 4, NR, 0);
           pc += NR * 16;
           pb += ps;
         }
