@@ -520,21 +520,22 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
 
 /**
  * gemm for op(A) = A^T, A [k, m] per item, with a narrow B packed by packB (bp; bpBatchStride as in
- * gemm). Units are (batch item, range of `unitCols` rows of out, a multiple of 4); the thread
- * builds a range's partial sums at ws + tid*wsFloats floats (8*panels*unitCols floats at most), then
- * writes them to out (adding them to it if accumulate, after the whole sum, as gemm does).
+ * gemm). Units are (batch item, range of `rangeRows` rows of out, which are columns of A; a multiple
+ * of 4): the thread builds a range's partial sums at ws + tid*wsFloats floats (8*panels*rangeRows
+ * floats at most), then writes them to out (adding them to it if accumulate, after the whole sum, as
+ * gemm does).
  */
 export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, unitCols: i32, wsFloats: i32, start: i32, end: i32, tid: i32): void {
+  bpBatchStride: i32, accumulate: i32, rangeRows: i32, wsFloats: i32, start: i32, end: i32, tid: i32): void {
   const ct = ws + (<usize>tid * <usize>wsFloats << 2);
-  const per = (m + unitCols - 1) / unitCols;
+  const per = (m + rangeRows - 1) / rangeRows;
   const panels = (n + NR - 1) / NR;
   const ns = <usize>n << 2;
   const blockBytes = <usize>panels * NR << 4;
   for (let u = start; u < end; u++) {
     const t = u / per;
-    const i0 = (u - t * per) * unitCols;
-    const i1 = min(m, i0 + unitCols);
+    const i0 = (u - t * per) * rangeRows;
+    const i1 = min(m, i0 + rangeRows);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
     narrowTNRange(a + (<usize>t * <usize>aBatchStride << 2), bp + (<usize>t * <usize>bpBatchStride << 2), ct, m, panels, k, i0, i1);
     for (let i = i0; i < i1; i++) {

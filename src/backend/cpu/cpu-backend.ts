@@ -385,11 +385,12 @@ export class CpuBackend implements Backend {
         const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
         const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
         if (transA && tnNarrow(m, n)) {
-          // One range of rows per thread (as few as fit its scratch), so each sweeps long runs of A's rows.
+          // One range of out rows (columns of A) per thread, unless its partial sums outgrow the
+          // scratch: each thread then sweeps the longest runs of A's rows it can.
           const ranges = Math.max(1, Math.ceil(this.threads / cnt));
-          const unitCols = Math.min(Math.floor(TN_BLOCK_FLOATS / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
-          const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, unitCols, TN_BLOCK_FLOATS];
-          this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / unitCols), flops);
+          const rangeRows = Math.min(Math.floor(TN_BLOCK_FLOATS / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
+          const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, rangeRows, TN_BLOCK_FLOATS];
+          this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / rangeRows), flops);
         } else if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows, tnReadsAInPlace(m, n) ? 1 : 0], units, flops);
         else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
       }
