@@ -459,29 +459,23 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
   for (let v = 0; v < blocks * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
   const ms = <usize>m << 2;
   const ps = <usize>k * NR << 2;
-  let k0 = 0;
-  for (; k0 + NARROW_KS <= k; k0 += NARROW_KS) {
+  for (let k0 = 0; k0 < k; k0 += NARROW_KS) {
+    const kn = min(NARROW_KS, k - k0);
     const ak = a + <usize>k0 * ms;
-    const bk = bp + (<usize>k0 * NR << 2);
     let pc = ct;
     for (let i = i0; i < i1; i += 4) {
       const p = ak + (<usize>i << 2);
-      let pb = bk;
-      if (i + 4 <= i1) {
-        for (let q = 0; q < panels; q++) {
-          tileTN(p, ms, pb, NARROW_KS, pc, NR * 4, true, 4, NR, 0);
-          pc += NR * 16;
-          pb += ps;
-        }
-      } else {
-        // The range's last 1-3 rows (m not a multiple of 4): never read past m.
-        const rows = i1 - i;
-        for (let q = 0; q < panels; q++) {
+      const rows = min(4, i1 - i);
+      let pb = bp + (<usize>k0 * NR << 2);
+      for (let q = 0; q < panels; q++) {
+        if (rows == 4) tileTN(p, ms, pb, kn, pc, NR * 4, true, 4, NR, 0);
+        else {
+          // The range's last 1-3 rows (m not a multiple of 4): a row at a time, never reading past m.
           for (let r = 0; r < rows; r++) {
             const pr = pc + (<usize>r << 5);
             let c0 = v128.load(pr), c1 = v128.load(pr, 16);
             let pa = p + (<usize>r << 2), pbk = pb;
-            for (let kk = 0; kk < NARROW_KS; kk++) {
+            for (let kk = 0; kk < kn; kk++) {
               const a0 = v128.load32_splat(pa);
               c0 = madd(a0, v128.load(pbk), c0); c1 = madd(a0, v128.load(pbk, 16), c1);
               pa += ms;
@@ -489,27 +483,6 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
             }
             v128.store(pr, c0); v128.store(pr, c1, 16);
           }
-          pc += NR * 16;
-          pb += ps;
-        }
-      }
-    }
-  }
-  // The last k % NARROW_KS steps, one sweep each.
-  for (; k0 < k; k0++) {
-    const ak = a + <usize>k0 * ms;
-    const bk = bp + (<usize>k0 * NR << 2);
-    let pc = ct;
-    for (let i = i0; i < i1; i += 4) {
-      const rows = min(4, i1 - i);
-      let pb = bk;
-      for (let q = 0; q < panels; q++) {
-        const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-        for (let r = 0; r < rows; r++) {
-          const a0 = v128.load32_splat(ak + (<usize>(i + r) << 2));
-          const pr = pc + (<usize>r << 5);
-          v128.store(pr, madd(a0, b0, v128.load(pr)));
-          v128.store(pr, madd(a0, b1, v128.load(pr, 16)), 16);
         }
         pc += NR * 16;
         pb += ps;

@@ -364,7 +364,7 @@ describe('matmul', () => {
   test('A stored transposed, k-blocked: k past and not a multiple of the k block, ragged rows, batch strides', () => {
     // m = 516 reads A in place in 112-step blocks (the block shortens as A's rows widen). A narrow B
     // (n <= 32) with m >= 256 sweeps A instead (gemmTNNarrow): 516 x 20, and 258 x 5 (rows past a
-    // block of 4; 37 = two 16-step sweeps and 5 single steps), over 2 items each split in two ranges.
+    // block of 4; 37 = two 16-step sweeps and one of 5), over 2 items each split in two ranges.
     for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [1, 5, 300, 1030], [1, 516, 36, 300],
       [1, 516, 20, 300], [2, 258, 5, 37], [3, 300, 32, 40]]) {
       for (const transB of [false, true]) {
@@ -390,7 +390,7 @@ describe('matmul', () => {
     // (a wide B) in 152-row units, and 2102 in 212-row units, of which the pool hands a thread two at
     // a time (ten units: so one call walks two packed blocks, the last with 2 rows past a block of 4).
     // Swept (n <= 32, m >= 256: gemmTNNarrow): 896 x 16 (a LoRA dA), 1030 x 32 and 259 x 3 (rows past a
-    // block of 4, a panel mostly padding; 600 = 37 sweeps of 16 steps and 8 single steps).
+    // block of 4, a panel mostly padding; 600 = 37 sweeps of 16 steps and one of 8).
     for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [384, 19, 600], [1028, 40, 600], [1024, 40, 600], [600, 300, 600], [2102, 40, 600],
       [896, 16, 600], [1030, 32, 600], [259, 3, 600]] as const) {
       const aT = rng.floats(k * m);
