@@ -494,13 +494,13 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
 /**
  * gemm for op(A) = A^T, A [k, m] per item, with a narrow B packed by packB (bp; bpBatchStride as in
  * gemm). Units are (batch item, range of `rangeRows` rows of out, which are columns of A; a multiple
- * of 4): the thread builds a range's partial sums at ws + tid*wsFloats floats (8*panels*rangeRows
- * floats at most), then writes them to out (adding them to it if accumulate, after the whole sum, as
- * gemm does).
+ * of 4): the thread builds a range's partial sums (8*panels*rangeRows floats at most) in its block
+ * of the scratch, at ws + tid*PACK_MC*KC floats as in gemmTN, then writes them to out (adding them to
+ * it if accumulate, after the whole sum, as gemm does).
  */
 export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, rangeRows: i32, wsFloats: i32, start: i32, end: i32, tid: i32): void {
-  const ct = ws + (<usize>tid * <usize>wsFloats << 2);
+  bpBatchStride: i32, accumulate: i32, rangeRows: i32, start: i32, end: i32, tid: i32): void {
+  const ct = ws + (<usize>tid * PACK_MC * KC << 2);
   const per = (m + rangeRows - 1) / rangeRows;
   const panels = (n + NR - 1) / NR;
   const ns = <usize>n << 2;

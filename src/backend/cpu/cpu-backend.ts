@@ -376,22 +376,24 @@ export class CpuBackend implements Backend {
           if (bHalf) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(b) ? 1 : 0], units, units * panelFloats);
           else this.#pool.run('packB', packArgs, units, units * panelFloats);
         }
+        const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
+        if (transA && tnNarrow(m, n)) {
+          // One range of out rows (columns of A) per thread, unless its partial sums outgrow the
+          // scratch: each thread then sweeps the longest runs of A's rows it can.
+          const ranges = Math.max(1, Math.ceil(this.threads / cnt));
+          const rangeRows = Math.min(Math.floor(TN_BLOCK_FLOATS / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
+          const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, rangeRows];
+          this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / rangeRows), flops);
+          continue;
+        }
         // TN rows go in units of 64-256 rows (tnUnitRows): each unit streams the packed B once per k
         // block, so units of 4 rows would stream it 16-64 times as often as one thread does.
         const unitRows = transA ? tnUnitRows(m, n, this.threads) : 4;
         const rowUnits = Math.ceil(m / unitRows);
         const splitCols = (transA ? cnt * rowUnits < this.threads : this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k)) ? 1 : 0;
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
-        const flops = cnt * m * (p1 - p0) * 8 * Math.max(k, 1);
         const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
-        if (transA && tnNarrow(m, n)) {
-          // One range of out rows (columns of A) per thread, unless its partial sums outgrow the
-          // scratch: each thread then sweeps the longest runs of A's rows it can.
-          const ranges = Math.max(1, Math.ceil(this.threads / cnt));
-          const rangeRows = Math.min(Math.floor(TN_BLOCK_FLOATS / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
-          const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, rangeRows, TN_BLOCK_FLOATS];
-          this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / rangeRows), flops);
-        } else if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows, tnReadsAInPlace(m, n) ? 1 : 0], units, flops);
+        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows, tnReadsAInPlace(m, n) ? 1 : 0], units, flops);
         else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
       }
     }
