@@ -8,11 +8,12 @@ import { commands } from '../../src/cli/commands.js';
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
 /** The same, without waiting: the 33 runs below start a process each, one per core at a time (at most 4). */
-const cliAsync = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+const cliAsync = (args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
   execFile(process.execPath, [MAIN, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
-    const status = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-    if (status === null) reject(err);
-    else resolve({ status, stdout, stderr });
+    // err.code is the exit status when the process ran; anything else (no process, a signal) fails the test.
+    if (err === null) resolve({ status: 0, stdout, stderr });
+    else if (typeof err.code === 'number') resolve({ status: err.code, stdout, stderr });
+    else reject(err);
   });
 });
 
