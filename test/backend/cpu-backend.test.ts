@@ -384,14 +384,15 @@ describe('matmul', () => {
   });
 
   test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
-    // m = 70 packs A a block at a time; m = 72 (narrow B, rows in whole blocks of 4) reads it in place,
-    // as do m = 384 and 1028 in shorter k blocks (160 and 64 steps: 600 is not a multiple of either).
+    // m = 70 packs A a block at a time; m = 72 (rows in whole blocks of 4) reads it in place, as do
+    // m = 384 and 1028 in shorter k blocks (160 and 64 steps: 600 is not a multiple of either), each
+    // row block through all its panels (the last of 384 x 37 holds 5 columns) before the next.
     // Packed in units of more than 64 rows: m = 1024 (a multiple of 512) in 256-row units, 600 x 300
     // (a wide B) in 152-row units, and 2102 in 212-row units, of which the pool hands a thread two at
     // a time (ten units: so one call walks two packed blocks, the last with 2 rows past a block of 4).
     // Swept (n <= 32, m >= 256: gemmTNNarrow): 896 x 16 (a LoRA dA), 1030 x 32 and 259 x 3 (rows past a
     // block of 4, a panel mostly padding; 600 = 37 sweeps of 16 steps and one of 8).
-    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [384, 19, 600], [1028, 40, 600], [1024, 40, 600], [600, 300, 600], [2102, 40, 600],
+    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [384, 37, 600], [1028, 40, 600], [1024, 40, 600], [600, 300, 600], [2102, 40, 600],
       [896, 16, 600], [1030, 32, 600], [259, 3, 600]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);

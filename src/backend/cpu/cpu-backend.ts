@@ -99,7 +99,8 @@ function tnNarrow(m: number, n: number): boolean {
 }
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
- * packs or reads per k block. Read in place: 64 rows, whose k block of A then stays in L1 across the panels.
+ * packs or reads per k block. Read in place: 64 rows (that kernel takes a row block through every
+ * panel before the next, so a unit's size sets how finely the work is shared, not what stays in L1).
  * Packed, each unit streams the packed B's k-block slice once, so units are larger (up to
  * TN_PACK_ROWS, never so large that a thread is left without one) when the slice and a packed block
  * that size fit in L2 together (the down projection's 512 x 128: a 256 KB slice) or when the slice
