@@ -4,11 +4,11 @@
 // the same number of threads. Prints each build's best phase times and old/new ratios; --profile adds
 // a per-op profile of one replay of each build (backend calls by op and shape, and the JS between).
 // --mode NAME (a mode of src/bench/rl-step.ts's RL_STEP_MODES, e.g. packed) runs the new build that
-// way; the old build always runs padded.
+// way; --old-mode NAME the old build (padded by default: builds before use_remove_padding have no other).
 // Builds too old for the bench module can be the first argument: only their trainer/actor.js,
 // models/load.js, nn, tensor and backend/cpu are imported.
 // Usage: git worktree add /tmp/old <commit> && (cd /tmp/old && cp -al "$OLDPWD/node_modules" . && npm run build)
-//        node scripts/bench-compare-rl.mjs /tmp/old/dist/src dist/src [--threads 2] [--rounds 3] [--rows N] [--batch FILE] [--mode packed] [--profile] [--json FILE]
+//        node scripts/bench-compare-rl.mjs /tmp/old/dist/src dist/src [--threads 2] [--rounds 3] [--rows N] [--batch FILE] [--mode packed] [--old-mode packed] [--profile] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,9 +26,10 @@ const batchFile = flag('--batch');
 const profile = flag('--profile') !== undefined;
 const jsonOut = flag('--json');
 const modeName = flag('--mode') ?? 'padded';
+const oldModeName = flag('--old-mode') ?? 'padded';
 const [oldRoot, newRoot] = argv.slice(0, 2).map((p) => pathToFileURL(resolve(p)).href);
 if (!oldRoot || !newRoot) {
-  console.error('usage: node scripts/bench-compare-rl.mjs OLD_DIST_SRC NEW_DIST_SRC [--threads N] [--rounds N] [--rows N] [--batch FILE] [--profile] [--json FILE]');
+  console.error('usage: node scripts/bench-compare-rl.mjs OLD_DIST_SRC NEW_DIST_SRC [--threads N] [--rounds N] [--rows N] [--batch FILE] [--mode NAME] [--old-mode NAME] [--profile] [--json FILE]');
   process.exit(2);
 }
 const { replayRlStep, DEFAULT_RL_BATCH, RL_STEP_MODES } = await import(`${newRoot}/bench/rl-step.js`);
@@ -36,12 +37,14 @@ const { readRecordedBatch, toStepBatch } = await import(`${newRoot}/bench/rl-bat
 const { profileBackend } = await import(`${newRoot}/bench/op-profile.js`);
 const recorded = readRecordedBatch(batchFile ?? DEFAULT_RL_BATCH);
 const batch = toStepBatch(recorded, rowsArg === undefined ? recorded.rows : Number(rowsArg));
-const padded = RL_STEP_MODES[0];
-const newMode = RL_STEP_MODES.find((m) => m.name === modeName);
-if (!newMode) {
-  console.error(`--mode ${modeName}: the new build's modes are ${RL_STEP_MODES.map((m) => m.name).join(', ')}`);
+const findMode = (option, name) => {
+  const mode = RL_STEP_MODES.find((m) => m.name === name);
+  if (mode) return mode;
+  console.error(`${option} ${name}: the modes are ${RL_STEP_MODES.map((m) => m.name).join(', ')}`);
   process.exit(2);
-}
+};
+const newMode = findMode('--mode', modeName);
+const oldMode = findMode('--old-mode', oldModeName);
 
 const builds = [];
 for (const [tag, root] of [['old', oldRoot], ['new', newRoot]]) {
@@ -50,11 +53,11 @@ for (const [tag, root] of [['old', oldRoot], ['new', newRoot]]) {
   const { loadCausalLM } = await import(`${root}/models/load.js`);
   const { AdamW } = await import(`${root}/nn/index.js`);
   const { computeLogProbs, updatePolicy } = await import(`${root}/trainer/actor.js`);
-  builds.push({ tag, root, mode: tag === 'new' ? newMode : padded, be: await CpuBackend.create({ threads }), engine: { setBackend, loadCausalLM, AdamW, computeLogProbs, updatePolicy } });
+  builds.push({ tag, root, mode: tag === 'new' ? newMode : oldMode, be: await CpuBackend.create({ threads }), engine: { setBackend, loadCausalLM, AdamW, computeLogProbs, updatePolicy } });
 }
 const best = builds.map(() => ({ old: Infinity, update: Infinity, diff: 0 }));
 const log = (line) => process.stderr.write(`${line}\n`);
-log(`rl step: ${batch.rows} rows, ${threads} thread(s), ${rounds} rounds after a warm-up; old build padded, new build ${newMode.name}`);
+log(`rl step: ${batch.rows} rows, ${threads} thread(s), ${rounds} rounds after a warm-up; old build ${oldMode.name}, new build ${newMode.name}`);
 for (let r = 0; r <= rounds; r++) {
   for (const [i, b] of builds.entries()) {
     const t = await replayRlStep(b.engine, b.be, recorded, batch, b.mode);
