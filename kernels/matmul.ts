@@ -381,14 +381,13 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
   r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, inPlace: bool): void {
   const ns = <usize>n << 2;
   // In place, a block's kc steps of A lie 4m bytes apart (a new line each step, a new 4 KB page
-  // every 1024/m steps), so one block spans kc*4m bytes, and every row block walks all
-  // of it. With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those
-  // products ran at 0.36-0.91 of NN at 1 thread; capped at 256 KB (kc = 65536/m, 64 pages: what a
-  // first-level TLB holds; at least 64 steps) at 0.67-1.05 (docs/benchmarks.md). m <= 128 keeps 512.
+  // every 1024/m steps), so one block spans kc*4m bytes, and every row block walks all of it.
+  // With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those products ran at
+  // 0.36-0.91 of NN at 1 thread; capped at 256 KB (kc = 65536/m, 64 pages: what a first-level TLB
+  // holds; at least 64 steps) at 0.67-1.05 (docs/benchmarks.md). m <= 128 keeps 512.
   const kc = inPlace ? min(KC, max(IN_PLACE_MIN_KC, (65536 / m) & ~15)) : KC;
   for (let k0 = 0; k0 < k; k0 += kc) {
     const kn = min(kc, k - k0);
-    const aStep: usize = inPlace ? <usize>m << 2 : 16;
     const first = k0 == 0;
     const add = first ? accumulate : 0;
     for (let rc = r0; rc < r1; rc += chunkRows) {
@@ -398,7 +397,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
         // Row block by row block, every panel in turn: a row block's kc lines of A are read from
         // memory once and serve every panel from L1, where panel by panel the whole unit's block
         // (up to 128 KB at m = 128) came back from L2 for each panel; 1.05-1.09x at 2 threads on
-        // the in-place shapes (docs/benchmarks.md). Each output's sum order is unchanged.
+        // most in-place shapes (docs/benchmarks.md). Each output's sum order is unchanged.
         for (let i = rc; i < rcEnd; i += 4) {
           const rows = min(4, m - i);
           const pa = a + ((<usize>k0 * <usize>m + <usize>i) << 2);
@@ -406,7 +405,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
             const j0 = p * NR;
             const panel = bp + ((<usize>p * <usize>k + <usize>k0) * NR << 2);
             const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-            tileTN(pa, aStep, panel, kn, dst, ns, !first, rows, min(NR, n - j0), add);
+            tileTN(pa, <usize>m << 2, panel, kn, dst, ns, !first, rows, min(NR, n - j0), add);
           }
         }
         continue;
@@ -418,7 +417,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
         const cols = min(NR, n - j0);
         for (let i = rc; i < rcEnd; i += 4) {
           const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-          tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), aStep, panel, kn, dst, ns, !first, min(4, m - i), cols, add);
+          tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, kn, dst, ns, !first, min(4, m - i), cols, add);
         }
       }
     }
