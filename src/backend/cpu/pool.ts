@@ -3,10 +3,10 @@
  * control.ts): the main thread writes the kernel index and arguments, resets the claim word, bumps
  * SEQ and notifies. The unit range is cut into a few chunks per thread, their sizes one unit apart
  * at most (control.ts chunkStart), which every thread (the main one included) claims one at a time
- * until none is left; workers count the chunks they finish
- * in COMPLETED. Claiming instead of a fixed share per thread matters on a busy machine: a worker
- * that the OS has not scheduled yet claims nothing and holds nobody up (the main thread does its
- * share), and uneven chunks (causal attention) balance themselves. Jobs are strictly one at a time,
+ * until none is left; workers count the chunks they finish in COMPLETED. Claiming instead of a
+ * fixed share per thread matters on a busy machine: a worker that the OS has not scheduled yet
+ * claims nothing and holds nobody up (the main thread does its share), and uneven chunks (causal
+ * attention) balance themselves. Jobs are strictly one at a time,
  * so kernels need no locking; a kernel that writes shared outputs must be split so that units own
  * disjoint outputs.
  */
