@@ -12,7 +12,7 @@ export const SEQ = 0; // bumped by the main thread to publish a job (or to quit)
 export const KERNEL = 2; // index into KERNEL_NAMES
 export const NARGS = 3;
 export const UNITS = 4; // units of work in the job
-export const CHUNK = 5; // units per chunk; chunk c is [c*CHUNK, (c+1)*CHUNK)
+export const CHUNKS = 5; // chunks in the job; chunk c is units [chunkStart(c), chunkStart(c + 1))
 export const QUIT = 6;
 export const ERROR = 7; // 1 + tid of a worker whose kernel threw, else 0
 /**
@@ -36,6 +36,17 @@ export const MAX_THREADS = 64;
 
 /** The first buffer address: above the 64 KiB of kernel static data that follows memoryBase. */
 export const HEAP_BASE = 131072;
+
+/**
+ * The first unit of chunk c when `units` are cut into `chunks` (c = chunks gives units): sizes
+ * differ by one at most, the larger first. With a fixed chunk size 14 units at 2 threads were 7
+ * chunks of 2, so one thread ran 8 units while the other ran 6; cut into 8 chunks (six of 2, two of
+ * 1) the last two claimed are the small ones and each thread runs 7.
+ */
+export function chunkStart(units: number, chunks: number, c: number): number {
+  const q = Math.floor(units / chunks);
+  return c * q + Math.min(c, units - q * chunks);
+}
 
 /** Claims the next chunk of the current job from the claim word, or returns -1 when all are taken. */
 export function claimChunk(ctrl: Int32Array): number {

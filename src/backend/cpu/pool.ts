@@ -1,17 +1,18 @@
 /**
  * The worker-thread pool. A job is published through the control block in shared memory (see
  * control.ts): the main thread writes the kernel index and arguments, resets the claim word, bumps
- * SEQ and notifies. The unit range is cut into a few chunks per thread, which every thread (the
- * main one included) claims one at a time until none is left; workers count the chunks they finish
- * in COMPLETED. Claiming instead of a fixed share per thread matters on a busy machine: a worker
- * that the OS has not scheduled yet claims nothing and holds nobody up (the main thread does its
- * share), and uneven chunks (causal attention) balance themselves. Jobs are strictly one at a time,
+ * SEQ and notifies. The unit range is cut into a few chunks per thread, their sizes one unit apart
+ * at most (control.ts chunkStart), which every thread (the main one included) claims one at a time
+ * until none is left; workers count the chunks they finish in COMPLETED. Claiming instead of a
+ * fixed share per thread matters on a busy machine: a worker that the OS has not scheduled yet
+ * claims nothing and holds nobody up (the main thread does its share), and uneven chunks (causal
+ * attention) balance themselves. Jobs are strictly one at a time,
  * so kernels need no locking; a kernel that writes shared outputs must be split so that units own
  * disjoint outputs.
  */
 import { Worker } from 'node:worker_threads';
 import {
-  ARGS, AWAKE, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, MAX_THREADS, NARGS, NEXT, QUIT, SEQ, SPIN, UNITS,
+  ARGS, AWAKE, chunkStart, CHUNKS, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, MAX_THREADS, NARGS, NEXT, QUIT, SEQ, SPIN, UNITS,
 } from './control.js';
 import { KERNEL_NAMES, type KernelName, type KernelTable } from './kernels.js';
 import { SplitPolicy, type SplitMode } from './split-policy.js';
@@ -115,13 +116,12 @@ export class ThreadPool {
       return;
     }
     if (args.length > MAX_ARGS) throw new Error(`CpuBackend.${name}: ${args.length} kernel arguments exceed ${MAX_ARGS}`);
-    const chunk = Math.ceil(units / Math.min(units, this.threads * CHUNKS_PER_THREAD));
-    const chunks = Math.ceil(units / chunk);
+    const chunks = Math.min(units, this.threads * CHUNKS_PER_THREAD);
     this.#args.set(args);
     Atomics.store(ctrl, KERNEL, KERNEL_INDEX.get(name)!);
     Atomics.store(ctrl, NARGS, args.length);
     Atomics.store(ctrl, UNITS, units);
-    Atomics.store(ctrl, CHUNK, chunk);
+    Atomics.store(ctrl, CHUNKS, chunks);
     Atomics.store(ctrl, COMPLETED, 0);
     Atomics.store(ctrl, ERROR, 0);
     Atomics.store(ctrl, NEXT, chunks << 16);
@@ -132,7 +132,7 @@ export class ThreadPool {
     for (let c = claimChunk(ctrl); c >= 0; c = claimChunk(ctrl)) {
       mine++;
       try {
-        if (mainError === null) kernel(...args, c * chunk, Math.min(units, (c + 1) * chunk), 0);
+        if (mainError === null) kernel(...args, chunkStart(units, chunks, c), chunkStart(units, chunks, c + 1), 0);
       } catch (e) {
         mainError = e;
       }

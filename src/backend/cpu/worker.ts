@@ -5,7 +5,7 @@
  * process does not burn a core. See pool.ts for the protocol.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ARGS, AWAKE, CHUNK, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, NARGS, QUIT, SEQ, SPIN, UNITS } from './control.js';
+import { ARGS, AWAKE, chunkStart, CHUNKS, claimChunk, COMPLETED, CTRL, CTRL_WORDS, ERROR, KERNEL, MAX_ARGS, NARGS, QUIT, SEQ, SPIN, UNITS } from './control.js';
 import { enableRelaxedSimd, instantiateKernels, KERNEL_NAMES } from './kernels.js';
 import type { WasmMemory, WasmModule } from './wasm.js';
 
@@ -48,10 +48,10 @@ for (;;) {
   // claimed chunk is unfinished, so they belong to the job the chunk came from.
   for (let c = claimChunk(ctrl); c >= 0; c = claimChunk(ctrl)) {
     const units = Atomics.load(ctrl, UNITS);
-    const chunk = Atomics.load(ctrl, CHUNK);
+    const chunks = Atomics.load(ctrl, CHUNKS);
     try {
       const call = Array.prototype.slice.call(args, 0, Atomics.load(ctrl, NARGS)) as number[];
-      kernels[KERNEL_NAMES[Atomics.load(ctrl, KERNEL)]!](...call, c * chunk, Math.min(units, (c + 1) * chunk), tid);
+      kernels[KERNEL_NAMES[Atomics.load(ctrl, KERNEL)]!](...call, chunkStart(units, chunks, c), chunkStart(units, chunks, c + 1), tid);
     } catch {
       Atomics.store(ctrl, ERROR, tid + 1);
     }
