@@ -6,9 +6,8 @@
  * until none is left; workers count the chunks they finish in COMPLETED. Claiming instead of a
  * fixed share per thread matters on a busy machine: a worker that the OS has not scheduled yet
  * claims nothing and holds nobody up (the main thread does its share), and uneven chunks (causal
- * attention) balance themselves. Jobs are strictly one at a time,
- * so kernels need no locking; a kernel that writes shared outputs must be split so that units own
- * disjoint outputs.
+ * attention) balance themselves. Jobs are strictly one at a time, so kernels need no locking; a
+ * kernel that writes shared outputs must be split so that units own disjoint outputs.
  */
 import { Worker } from 'node:worker_threads';
 import {
