@@ -339,12 +339,13 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
 
 /**
  * The TN kernels' 4x8 tile: rows i..i+3 of out (4 consecutive floats of each k step of A, the steps
- * aStep bytes apart) by one panel of packed B (pb), over kn steps. It starts from the partial sums
+ * aStep bytes apart) by 8 columns of B (8 consecutive floats at pb, the k steps bStep bytes apart:
+ * 32 in a packed panel, 4n in B read in place), over kn steps. It starts from the partial sums
  * at c (rows cs bytes apart) when `resume`, else from zero, and stores there (rows past `rows` are
  * neither loaded nor stored; cols and add as storeRow's).
  */
 // @ts-ignore: decorator
-@inline function tileTN(pa: usize, aStep: usize, pb: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
+@inline function tileTN(pa: usize, aStep: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   if (resume) {
     c00 = loadRow(c, cols, 0); c01 = loadRow(c, cols, 1);
@@ -363,7 +364,7 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
     c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
     c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
     pa += aStep;
-    pb += NR * 4;
+    pb += bStep;
   }
   storeRow(c, c00, c01, cols, add);
   if (rows > 1) storeRow(c + cs, c10, c11, cols, add);
@@ -378,8 +379,11 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
  * CpuBackend's: tnReadsAInPlace).
  */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
-  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, inPlace: bool): void {
+  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, inPlace: bool, bRaw: bool): void {
   const ns = <usize>n << 2;
+  // Columns j0..j0+8 of B at k step kk: bp + kk*bStep + p*panelStride.
+  const bStep: usize = bRaw ? ns : NR * 4;
+  const panelStride: usize = bRaw ? NR * 4 : <usize>k * NR << 2;
   // In place, a block's kc steps of A lie 4m bytes apart (a new line each step, a new 4 KB page
   // every 1024/m steps), so one block spans kc*4m bytes, and every row block walks all of it.
   // With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those products ran at
@@ -403,21 +407,21 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
           const pa = a + ((<usize>k0 * <usize>m + <usize>i) << 2);
           for (let p = p0; p < p1; p++) {
             const j0 = p * NR;
-            const panel = bp + ((<usize>p * <usize>k + <usize>k0) * NR << 2);
+            const panel = bp + <usize>p * panelStride + <usize>k0 * bStep;
             const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-            tileTN(pa, <usize>m << 2, panel, kn, dst, ns, !first, rows, min(NR, n - j0), add);
+            tileTN(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
           }
         }
         continue;
       }
       packABlock(a, ws, m, k0, kn, rc, rcEnd);
       for (let p = p0; p < p1; p++) {
-        const panel = bp + ((<usize>p * <usize>k + <usize>k0) * NR << 2);
+        const panel = bp + <usize>p * panelStride + <usize>k0 * bStep;
         const j0 = p * NR;
         const cols = min(NR, n - j0);
         for (let i = rc; i < rcEnd; i += 4) {
           const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-          tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, kn, dst, ns, !first, min(4, m - i), cols, add);
+          tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add);
         }
       }
     }
@@ -428,9 +432,11 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
  * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is `unitRows` rows (a
  * multiple of 4). ws is the scratch of the pool's threads, PACK_MC*KC floats each; thread tid packs
  * its blocks of A at ws + tid*PACK_MC*KC floats, unless inPlace (1: read A unpacked; m % 4 == 0).
+ * bp is B packed by packB, or with bRaw (1) B [k, n] itself, read where it lies (n % 8 == 0, so
+ * that no tile reads past a row; bpBatchStride is then B's own batch stride).
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, inPlace: i32, start: i32, end: i32, tid: i32): void {
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, inPlace: i32, bRaw: i32, start: i32, end: i32, tid: i32): void {
   const wt = ws + (<usize>tid * PACK_MC * KC << 2);
   const per = splitCols ? p1 - p0 : (m + unitRows - 1) / unitRows;
   let u = start;
@@ -441,8 +447,8 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
-    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows, inPlace != 0);
-    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows, inPlace != 0);
+    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows, inPlace != 0, bRaw != 0);
+    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows, inPlace != 0, bRaw != 0);
     u = segEnd;
   }
 }
@@ -482,7 +488,7 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
       const rows = min(4, i1 - i);
       let pb = bp + (<usize>k0 * NR << 2);
       for (let q = 0; q < panels; q++) {
-        if (rows == 4) tileTN(p, ms, pb, kn, pc, NR * 4, true, 4, NR, 0);
+        if (rows == 4) tileTN(p, ms, pb, NR * 4, kn, pc, NR * 4, true, 4, NR, 0);
         else {
           // The range's last 1-3 rows (m not a multiple of 4): a row at a time, never reading past m.
           for (let r = 0; r < rows; r++) {

@@ -5,7 +5,9 @@
 // confidence interval for that median (pairedSpeedupInterval): a shape whose interval holds 1 is
 // not shown to differ from NN by this run.
 // Usage: npm run build && node scripts/bench-weight-grad.mjs [--threads N] [--baseline DIST] [--set NAME] [--only SUBSTR]
-// --baseline DIST adds the TN path of another build's dist/ folder (an older commit) to the race.
+// --baseline DIST adds the TN path of another build's dist/ folder (an older commit) to the race, and a
+// column of this build's TN speed over the baseline's (paired rounds, as TN/NN).
+// --shapes '[[m,n,k],...]' races those shapes instead of a set.
 // --set train (default): the shapes the trainer runs. m x n x k = in x out x tokens of a micro-batch:
 //   countdown: the bundled countdown-base (hidden 128, MLP 512, tied 185-token vocabulary) packed
 //     (use_remove_padding: k = the valid tokens of 64 rows, 2k-16k; 4-6k in npm start's steps);
@@ -48,7 +50,8 @@ const sets = {
     [128, 384, 32768], [384, 128, 4096], [512, 512, 16384], [1024, 1024, 4096],
   ].map((s) => ['', ...s]),
 };
-const shapes = sets[set];
+const shapesArg = opt('shapes', null);
+const shapes = shapesArg ? JSON.parse(shapesArg).map((s) => ['shapes', ...s]) : sets[set];
 if (!shapes) throw new Error(`--set must be one of ${Object.keys(sets).join(', ')}, got ${set}`);
 
 const be = await CpuBackend.create({ threads, split });
@@ -72,7 +75,8 @@ const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) /
 
 console.log(`${clock} clock, split ${split}; `);
 console.log(`threads ${threads}; GFLOP/s (2mnk / best round); TN/NN: median over ${rounds} rounds of the ratio within a round (its 95% confidence interval); m x n x k = in x out x tokens`);
-console.log(['set', 'shape', 'NN', 'TN', ...olds.map((_, i) => `TN baseline ${i + 1}`), 'TN/NN', ...olds.map((_, i) => `baseline ${i + 1} TN/NN`)].join('\t'));
+console.log(['set', 'shape', 'NN', 'TN', ...olds.map((_, i) => `TN baseline ${i + 1}`), 'TN/NN', ...olds.map((_, i) => `baseline ${i + 1} TN/NN`),
+  ...olds.map((_, i) => `TN/baseline ${i + 1} TN`)].join('\t'));
 for (const [label, m, n, k] of shapes) {
   const name = `${m}x${n}x${k}`;
   if (only && !`${label} ${name}`.includes(only)) continue;
@@ -83,6 +87,7 @@ for (const [label, m, n, k] of shapes) {
   const g = times.map((t) => (2 * m * n * k) / Math.min(...t) / 1e9);
   const cols = [label, name, ...g.map((x) => x.toFixed(1))];
   for (let i = 1; i < g.length; i++) cols.push(pairedSpeedupText(times, i, 0));
+  for (let i = 2; i < g.length; i++) cols.push(pairedSpeedupText(times, 1, i));
   console.log(cols.join('\t'));
 }
 be.destroy();

@@ -365,8 +365,10 @@ describe('matmul', () => {
     // m = 516 reads A in place in 112-step blocks (the block shortens as A's rows widen). A narrow B
     // (n <= 32) with m >= 256 sweeps A instead (gemmTNNarrow): 516 x 20, and 258 x 5 (rows past a
     // block of 4; 37 = two 16-step sweeps and one of 5), over 2 items each split in two ranges.
-    for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [1, 5, 300, 1030], [1, 516, 36, 300],
-      [1, 516, 20, 300], [2, 258, 5, 37], [3, 300, 32, 40]]) {
+    // Read in place with n % 8 == 0 and B not transposed (68 x 24 over 2 items, 72 x 16 with one B
+    // for 3 items, 516 x 40), the products read B where it lies too (tnReadsBInPlace), from bOffset.
+    for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [3, 72, 16, 100], [1, 5, 300, 1030],
+      [1, 516, 36, 300], [1, 516, 40, 300], [1, 516, 20, 300], [2, 258, 5, 37], [3, 300, 32, 40]]) {
       for (const transB of [false, true]) {
         for (const accumulate of [false, true]) {
           const args: MatmulArgs = {
@@ -391,9 +393,10 @@ describe('matmul', () => {
     // (a wide B) in 152-row units, and 2102 in 212-row units, of which the pool hands a thread two at
     // a time (ten units: so one call walks two packed blocks, the last with 2 rows past a block of 4).
     // Swept (n <= 32, m >= 256: gemmTNNarrow): 896 x 16 (a LoRA dA), 1030 x 32 and 259 x 3 (rows past a
-    // block of 4, a panel mostly padding; 600 = 37 sweeps of 16 steps and one of 8).
-    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [384, 37, 600], [1028, 40, 600], [1024, 40, 600], [600, 300, 600], [2102, 40, 600],
-      [896, 16, 600], [1030, 32, 600], [259, 3, 600]] as const) {
+    // block of 4, a panel mostly padding; 600 = 37 sweeps of 16 steps and one of 8). B is read where
+    // it lies (A in place, n % 8 == 0) for 72 x 24, 384 x 40 and 1028 x 40.
+    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [72, 24, 600], [384, 37, 600], [384, 40, 600], [1028, 40, 600], [1024, 40, 600],
+      [600, 300, 600], [2102, 40, 600], [896, 16, 600], [1030, 32, 600], [259, 3, 600]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);
       for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;

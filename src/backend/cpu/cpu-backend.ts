@@ -98,6 +98,18 @@ function tnNarrow(m: number, n: number): boolean {
   return n <= 32 && m >= 256;
 }
 /**
+ * Whether a TN product whose A is read in place reads B (dY [k, n], row-major) in place too, instead
+ * of packing it into panels first: when B is f32, not transposed, with whole panels (n % 8 == 0, so
+ * no tile reads past a row). Packing B is a pass that writes as many bytes as B has, against only
+ * 2m flops per element at m = 128, and NN pays it too: without it the 128- and 344-row products ran
+ * 1.05-1.20x faster at 2 threads, the rest alike (docs/benchmarks.md). A packed A, or a narrow B
+ * (a LoRA factor's 16 columns: little to pack), gained nothing, so they keep packed panels. The
+ * sums are the same, bit for bit.
+ */
+function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean): boolean {
+  return tnReadsAInPlace(m, n) && !tnNarrow(m, n) && !transB && !bHalf && n % 8 === 0;
+}
+/**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
  * packs or reads per k block. Read in place: 64 rows (that kernel takes a row block through every
  * panel before the next, so a unit's size sets how finely the work is shared, not what stays in L1).
@@ -353,13 +365,14 @@ export class CpuBackend implements Backend {
     // of 1024 every load of A would map to the same L1 set. With a narrow B (tnNarrow) each thread
     // sweeps its rows of A instead and keeps their partial sums in the same per-thread scratch.
     const aBlockBytes = transA ? this.threads * TN_BLOCK_FLOATS * 4 : 0;
+    const bInPlace = transA && tnReadsBInPlace(m, n, transB, bHalf);
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
     // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
     // stays small; every output column is computed as before, bit for bit.
     const panelFloats = Math.max(k, 1) * 8;
-    const wide = batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
+    const wide = !bInPlace && batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
     const chunkPanels = wide ? Math.max(1, Math.floor(PACK_CHUNK_BYTES / (panelFloats * 4))) : panels;
-    const packBytes = Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
+    const packBytes = bInPlace ? 0 : Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
     const scratch = this.#scratch(packBytes + aBlockBytes);
     const ws = scratch + packBytes;
     const rowBlocks = Math.ceil(m / 4);
@@ -371,7 +384,10 @@ export class CpuBackend implements Backend {
         // Panel p lives at base + p * panelFloats floats: base is moved back by p0 panels so that
         // panel p0 lands at the scratch (the kernels' 32-bit address arithmetic wraps it back).
         const base = (scratch - p0 * panelFloats * 4) >>> 0;
-        if (!shared || t0 === 0 || wide) {
+        // With B read in place the kernels get B itself, and its own batch stride.
+        const bArg = bInPlace ? bp + t0 * bBatchStride * 4 : base;
+        const bArgStride = bInPlace ? bBatchStride : shared ? 0 : packFloats;
+        if (!bInPlace && (!shared || t0 === 0 || wide)) {
           const units = (shared ? 1 : cnt) * (p1 - p0);
           const packArgs = [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0];
           if (bHalf) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(b) ? 1 : 0], units, units * panelFloats);
@@ -393,9 +409,10 @@ export class CpuBackend implements Backend {
         const rowUnits = Math.ceil(m / unitRows);
         const splitCols = (transA ? cnt * rowUnits < this.threads : this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k)) ? 1 : 0;
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
-        const rest = [shared ? 0 : packFloats, acc, splitCols, p0, p1];
-        if (transA) this.#pool.run('gemmTN', [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, ...rest, unitRows, tnReadsAInPlace(m, n) ? 1 : 0], units, flops);
-        else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, ...rest], units, flops);
+        if (transA) {
+          const tnArgs = [a0, bArg, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, bArgStride, acc, splitCols, p0, p1, unitRows];
+          this.#pool.run('gemmTN', [...tnArgs, tnReadsAInPlace(m, n) ? 1 : 0, bInPlace ? 1 : 0], units, flops);
+        } else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, shared ? 0 : packFloats, acc, splitCols, p0, p1], units, flops);
       }
     }
   }
