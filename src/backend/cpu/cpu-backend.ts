@@ -112,17 +112,22 @@ function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean):
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
  * packs or reads per k block. Read in place, that kernel takes a row block through every panel
- * before the next, so a unit's size sets how evenly the work is shared, not what stays in L1: two
- * units per thread of equal size in whole row blocks (at least 64 rows). With 64-row units, m = 344
- * was 5 units and a 24-row one, 192 rows for one thread and 152 for the other; as 88, 88, 88 and 80
- * it ran 1.07-1.10x faster at 2 threads (docs/benchmarks.md). Packed, each unit streams the packed B's k-block slice once, so units are larger (up to
+ * before the next, so a unit's size sets how evenly the work is shared, not what stays in L1: about
+ * 64 rows (small enough that a thread the OS holds up leaves little undone: two units per thread of
+ * 224 rows lost up to 10% on 896 x 128 on a busy machine), as many units for each thread, and of
+ * equal size in whole row blocks. Plain 64-row units cut m = 344 into five and a 24-row one, 192
+ * rows for one thread and 152 for the other; as six of 60 or less it ran 1.04-1.05x faster at 2
+ * threads (docs/benchmarks.md). Packed, each unit streams the packed B's k-block slice once, so units are larger (up to
  * TN_PACK_ROWS, never so large that a thread is left without one) when the slice and a packed block
  * that size fit in L2 together (the down projection's 512 x 128: a 256 KB slice) or when the slice
  * alone overflows it anyway (Qwen2.5's 896 x 4864: 10 MB); between the two (896 x 896: 1.8 MB)
  * 64-row units keep the slice in L2.
  */
 function tnUnitRows(m: number, n: number, threads: number): number {
-  if (tnReadsAInPlace(m, n)) return Math.max(64, Math.ceil(m / (2 * threads) / 4) * 4);
+  if (tnReadsAInPlace(m, n)) {
+    const units = threads * Math.ceil(m / (64 * threads));
+    return Math.ceil(m / units / 4) * 4;
+  }
   const slice = n * TN_KC * 4;
   const large = slice + TN_BLOCK_FLOATS * 4 <= TN_L2_BYTES || slice >= TN_L2_BYTES;
   if (!large) return 64;
