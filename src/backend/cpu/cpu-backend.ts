@@ -116,12 +116,12 @@ function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean):
  * 64 rows (small enough that a thread the OS holds up leaves little undone: two units per thread of
  * 224 rows lost up to 10% on 896 x 128 on a busy machine), as many units for each thread, and of
  * equal size in whole row blocks. Plain 64-row units cut m = 344 into five and a 24-row one, 192
- * rows for one thread and 152 for the other; as six of 60 or less it ran 1.04-1.05x faster at 2
- * threads (docs/benchmarks.md). Packed, each unit streams the packed B's k-block slice once, so units are larger (up to
- * TN_PACK_ROWS, never so large that a thread is left without one) when the slice and a packed block
- * that size fit in L2 together (the down projection's 512 x 128: a 256 KB slice) or when the slice
- * alone overflows it anyway (Qwen2.5's 896 x 4864: 10 MB); between the two (896 x 896: 1.8 MB)
- * 64-row units keep the slice in L2.
+ * rows for one thread and 152 for the other; as six of 60 or less it ran 1.04-1.06x faster at 2
+ * threads (docs/benchmarks.md). Packed, each unit streams the packed B's k-block slice once, so
+ * units are larger (up to TN_PACK_ROWS, never so large that a thread is left without one) when the
+ * slice and a packed block that size fit in L2 together (the down projection's 512 x 128: a 256 KB
+ * slice) or when the slice alone overflows it anyway (Qwen2.5's 896 x 4864: 10 MB); between the two
+ * (896 x 896: 1.8 MB) 64-row units keep the slice in L2.
  */
 function tnUnitRows(m: number, n: number, threads: number): number {
   if (tnReadsAInPlace(m, n)) {
