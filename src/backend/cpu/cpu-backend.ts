@@ -365,14 +365,16 @@ export class CpuBackend implements Backend {
     const packFloats = panels * Math.max(k, 1) * 8;
     // One packed B serves every item when B is broadcast (batch stride 0).
     const shared = bBatchStride === 0;
-    const per = shared ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
+    const bInPlace = transA && tnReadsBInPlace(m, n, transB, bHalf);
+    // Items are taken as many at a time as their packed Bs fit in PACK_CHUNK_BYTES; a B read in place
+    // needs no scratch, so all at once.
+    const per = shared || bInPlace ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
     // A stored transposed (a Linear's weight gradient, k = tokens) runs k-blocked, each thread
     // packing its rows of A a block at a time (kernels/matmul.ts gemmTN): read in place, down its
     // columns, A and B would stream k-long from memory for every 4x8 tile, and when m is a multiple
     // of 1024 every load of A would map to the same L1 set. With a narrow B (tnNarrow) each thread
     // sweeps its rows of A instead and keeps their partial sums in the same per-thread scratch.
     const aBlockBytes = transA ? this.threads * TN_BLOCK_FLOATS * 4 : 0;
-    const bInPlace = transA && tnReadsBInPlace(m, n, transB, bHalf);
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
     // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
     // stays small; every output column is computed as before, bit for bit.
