@@ -285,6 +285,8 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 const KC = 512;
 /** The shortest k block of the in-place path (a wide A): shorter blocks reload and store the partial sums too often. */
 const IN_PLACE_MIN_KC = 64;
+/** How gemmTN reads A: packed a unit's rows at a time (packABlock), in place, or packed 16 columns at a time (packAGroup). */
+const A_PACKED = 0, A_IN_PLACE = 1, A_GROUPS = 2;
 /**
  * The most rows of A packed per k block (a unit's rows). Packing A costs about 6% of a 512 x 128
  * product whose A comes from L3; 256-row blocks read each k step's rows in 1 KB runs rather than
@@ -327,6 +329,33 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
       }
       i += 4;
     }
+  }
+}
+
+/**
+ * Packs op(A)[g..g+4*blocks, k0..k0+kn) of A [k, m] (op(A) = A^T; blocks 1-4, every row < m) into
+ * blocks of 4 rows as packABlock lays them out (block b: kn groups of 4 floats at ws + b*kn*4
+ * floats). The 16 columns of a k step are one 64-byte line of A when g is a multiple of 16, so
+ * each line is read once, whatever L1 set it maps to.
+ */
+function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, blocks: i32): void {
+  const ms = <usize>m << 2;
+  const bs = <usize>kn << 4;
+  let s = a + ((<usize>k0 * <usize>m + <usize>g) << 2);
+  let d = ws;
+  if (blocks == 4) {
+    for (let kk = 0; kk < kn; kk++) {
+      const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32), v3 = v128.load(s, 48);
+      v128.store(d, v0); v128.store(d + bs, v1); v128.store(d + 2 * bs, v2); v128.store(d + 3 * bs, v3);
+      s += ms;
+      d += 16;
+    }
+    return;
+  }
+  for (let kk = 0; kk < kn; kk++) {
+    for (let b = 0; b < blocks; b++) v128.store(d + <usize>b * bs, v128.load(s + (<usize>b << 4)));
+    s += ms;
+    d += 16;
   }
 }
 
@@ -374,12 +403,12 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
 
 /**
  * out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T, in blocks of
- * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4. inPlace (only when m % 4 == 0, so
- * that no row block reads past m) reads A where it lies instead of packing it (the choice is
- * CpuBackend's: tnReadsAInPlace).
+ * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4. aMode (the choice is CpuBackend's:
+ * tnAMode) is A_PACKED, or A_IN_PLACE or A_GROUPS, only when m % 4 == 0 so that no row block reads
+ * past m: A read where it lies, or packed 16 columns at a time.
  */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
-  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, inPlace: bool, bRaw: bool): void {
+  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, aMode: i32, bRaw: bool): void {
   const ns = <usize>n << 2;
   // Columns j0..j0+8 of B at k step kk: bp + kk*bStep + p*panelStride.
   const bStep: usize = bRaw ? ns : NR * 4;
@@ -388,8 +417,9 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
   // every 1024/m steps), so one block spans kc*4m bytes, and every row block walks all of it.
   // With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those products ran at
   // 0.36-0.91 of NN at 1 thread; capped at 256 KB (kc = 65536/m, 64 pages: what a first-level TLB
-  // holds; at least 64 steps) at 0.67-1.05 (docs/benchmarks.md). m <= 128 keeps 512.
-  const kc = inPlace ? min(KC, max(IN_PLACE_MIN_KC, (65536 / m) & ~15)) : KC;
+  // holds; at least 64 steps) at 0.67-1.05 (docs/benchmarks.md). m <= 128 keeps 512. Packed in
+  // groups, only the packing walks the block, once per group, and the tiles read 16-byte steps.
+  const kc = aMode == A_IN_PLACE ? min(KC, max(IN_PLACE_MIN_KC, (65536 / m) & ~15)) : KC;
   for (let k0 = 0; k0 < k; k0 += kc) {
     const kn = min(kc, k - k0);
     const first = k0 == 0;
@@ -397,7 +427,26 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
     for (let rc = r0; rc < r1; rc += chunkRows) {
       const rcEnd = min(r1, rc + chunkRows);
       // Later blocks continue from the partial sums in out (stored, not added again).
-      if (inPlace) {
+      if (aMode == A_GROUPS) {
+        // 16 columns of A (4 row blocks, one line per k step) packed, then every panel in turn
+        // through the 4 row blocks: the group's kn*64 bytes of A and the panel's slice of B stay in
+        // L1 across them. In place, each line was read 4 times and each tile waited on strided
+        // lines; packed a unit at a time (packABlock), the tiles read A from L2 (docs/benchmarks.md).
+        for (let g = rc; g < rcEnd; g += 16) {
+          const blocks = min(4, (rcEnd - g) >> 2);
+          packAGroup(a, ws, m, k0, kn, g, blocks);
+          for (let p = p0; p < p1; p++) {
+            const j0 = p * NR;
+            const panel = bp + <usize>p * panelStride + <usize>k0 * bStep;
+            for (let b = 0; b < blocks; b++) {
+              const dst = out + ((<usize>(g + 4 * b) * <usize>n + <usize>j0) << 2);
+              tileTN(ws + ((<usize>b * <usize>kn) << 4), 16, panel, bStep, kn, dst, ns, !first, 4, min(NR, n - j0), add);
+            }
+          }
+        }
+        continue;
+      }
+      if (aMode == A_IN_PLACE) {
         // Row block by row block, every panel in turn: a row block's kc lines of A are read from
         // memory once and serve every panel from L1, where panel by panel the whole unit's block
         // (up to 128 KB at m = 128) came back from L2 for each panel; 1.05-1.09x at 2 threads on
@@ -431,12 +480,12 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
 /**
  * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is `unitRows` rows (a
  * multiple of 4). ws is the scratch of the pool's threads, PACK_MC*KC floats each; thread tid packs
- * its blocks of A at ws + tid*PACK_MC*KC floats, unless inPlace (1: read A unpacked; m % 4 == 0).
+ * its blocks of A at ws + tid*PACK_MC*KC floats, or reads A as aMode says (A_IN_PLACE, A_GROUPS: m % 4 == 0).
  * bp is B packed by packB, or with bRaw (1) B [k, n] itself, read where it lies (n % 8 == 0, so
  * that no tile reads past a row; bpBatchStride is then B's own batch stride).
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, inPlace: i32, bRaw: i32, start: i32, end: i32, tid: i32): void {
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, aMode: i32, bRaw: i32, start: i32, end: i32, tid: i32): void {
   const wt = ws + (<usize>tid * PACK_MC * KC << 2);
   const per = splitCols ? p1 - p0 : (m + unitRows - 1) / unitRows;
   let u = start;
@@ -447,8 +496,8 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
-    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows, inPlace != 0, bRaw != 0);
-    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows, inPlace != 0, bRaw != 0);
+    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows, aMode, bRaw != 0);
+    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows, aMode, bRaw != 0);
     u = segEnd;
   }
 }

@@ -362,13 +362,16 @@ describe('matmul', () => {
   });
 
   test('A stored transposed, k-blocked: k past and not a multiple of the k block, ragged rows, batch strides', () => {
-    // m = 516 reads A in place in 112-step blocks (the block shortens as A's rows widen). A narrow B
-    // (n <= 32) with m >= 256 sweeps A instead (gemmTNNarrow): 516 x 20, and 258 x 5 (rows past a
-    // block of 4; 37 = two 16-step sweeps and one of 5), over 2 items each split in two ranges.
-    // Read in place with n % 8 == 0 and B not transposed (68 x 24 over 2 items, 72 x 16 with one B
-    // for 3 items, 516 x 40), the products read B where it lies too (tnReadsBInPlace), from bOffset.
+    // With 33-256 columns and m % 4 == 0, A is packed 16 columns at a time (tnAMode): 516 x 36 and
+    // 516 x 40, 72 x 40 over 2 items in 36-row units (groups of 16, 16 and 4 columns) and k = 1100
+    // (two 512-step blocks and one of 76), 36 x 64 in one unit split by panels between the threads.
+    // With 32 or fewer and m < 256 it is read in place (68 x 24, 72 x 16). A narrow B (n <= 32) with
+    // m >= 256 sweeps A instead (gemmTNNarrow): 516 x 20, and 258 x 5 (rows past a block of 4;
+    // 37 = two 16-step sweeps and one of 5), over 2 items each split in two ranges. Not packed a unit
+    // at a time, with n % 8 == 0 and B not transposed (68 x 24 over 2 items, 72 x 16 with one B for
+    // 3 items, 516 x 40, 72 x 40, 36 x 64), the products read B where it lies (tnReadsBInPlace), from bOffset.
     for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [3, 72, 16, 100], [1, 5, 300, 1030],
-      [1, 516, 36, 300], [1, 516, 40, 300], [1, 516, 20, 300], [2, 258, 5, 37], [3, 300, 32, 40]]) {
+      [1, 516, 36, 300], [1, 516, 40, 300], [2, 72, 40, 1100], [1, 36, 64, 600], [1, 516, 20, 300], [2, 258, 5, 37], [3, 300, 32, 40]]) {
       for (const transB of [false, true]) {
         for (const accumulate of [false, true]) {
           const args: MatmulArgs = {
@@ -386,17 +389,19 @@ describe('matmul', () => {
   });
 
   test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
-    // m = 70 packs A a block at a time; m = 72 (rows in whole blocks of 4) reads it in place, as do
-    // m = 384 and 1028 in shorter k blocks (160 and 64 steps: 600 is not a multiple of either), each
-    // row block through all its panels (the last of 384 x 37 holds 5 columns) before the next.
-    // Packed in units of more than 64 rows: m = 1024 (a multiple of 512) in 256-row units, 600 x 300
-    // (a wide B) in 152-row units, and 2102 in 212-row units, of which the pool hands a thread two at
-    // a time (ten units: so one call walks two packed blocks, the last with 2 rows past a block of 4).
-    // Swept (n <= 32, m >= 256: gemmTNNarrow): 896 x 16 (a LoRA dA), 1030 x 32 and 259 x 3 (rows past a
-    // block of 4, a panel mostly padding; 600 = 37 sweeps of 16 steps and one of 8). B is read where
-    // it lies (A in place, n % 8 == 0) for 72 x 24, 384 x 40 and 1028 x 40.
-    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [72, 24, 600], [384, 37, 600], [384, 40, 600], [1028, 40, 600], [1024, 40, 600],
-      [600, 300, 600], [2102, 40, 600], [896, 16, 600], [1030, 32, 600], [259, 3, 600]] as const) {
+    // m = 70 packs A a block at a time; m = 72 (rows in whole blocks of 4) reads it in place with up
+    // to 32 columns, each row block through all its panels before the next. With 33-256 columns A
+    // is packed 16 columns at a time (72 x 40: two 36-row units, groups of 16, 16 and 4 columns), as
+    // for m = 384, 1028 and 1024 and 512 (multiples of 512: a row of A is 2 or 4 KB), each group
+    // through all its panels (the last of 384 x 37 holds 5 columns) in a 512-step block and one of 88.
+    // Packed in units of more than 64 rows: 600 x 300 (a wide B) in 152-row units, and 2102 in
+    // 212-row units, of which the pool hands a thread two at a time (ten units: so one call walks two
+    // packed blocks, the last with 2 rows past a block of 4). Swept (n <= 32, m >= 256:
+    // gemmTNNarrow): 896 x 16 (a LoRA dA), 1030 x 32 and 259 x 3 (rows past a block of 4, a panel
+    // mostly padding; 600 = 37 sweeps of 16 steps and one of 8). B is read where it lies (A not packed
+    // a unit at a time, n % 8 == 0) for 72 x 24, 72 x 40, 384 x 40, 1028 x 40, 1024 x 40 and 512 x 128.
+    for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [72, 24, 600], [72, 40, 600], [384, 37, 600], [384, 40, 600], [1028, 40, 600],
+      [1024, 40, 600], [512, 128, 600], [600, 300, 600], [2102, 40, 600], [896, 16, 600], [1030, 32, 600], [259, 3, 600]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);
       for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;

@@ -78,14 +78,22 @@ const TN_PACK_ROWS = 256;
 const TN_BLOCK_FLOATS = TN_PACK_ROWS * TN_KC;
 /** A core's L2 as the TN kernel's blocking assumes it: 2 MB (Sapphire Rapids; 1-2 MB on other current x86 cores). */
 const TN_L2_BYTES = 2 << 20;
+/** How the TN kernel reads A: gemmTN's aMode (A_PACKED, A_IN_PLACE, A_GROUPS of kernels/matmul.ts). */
+const TN_A_PACKED = 0, TN_A_IN_PLACE = 1, TN_A_GROUPS = 2;
 /**
- * Whether the TN kernel reads A where it lies rather than packing it. A narrow B (n <= 256: 32
- * panels or fewer) reuses a packed block too few times to repay packing it, unless A's row stride is
- * a multiple of 2 KB (in place every load of a block would fall in 2 L1 sets) or a row block would
- * read past m.
+ * How the TN kernel reads A. With B up to 256 columns (32 panels or fewer) a packed block of up to
+ * 256 rows is reused too few times to repay packing it, so those products (m % 4 == 0, so that no
+ * row block reads past m) take A 16 columns at a time: each group's lines (one per k step) packed
+ * once into 4 row blocks that every panel then reads from L1. That ran 1.03-1.10x faster than
+ * reading A in place down 64-row units at 2 threads, and at 0.99-1.07 of NN at 1 thread, where in
+ * place was 0.91-0.99 (docs/benchmarks.md). As it reads each line of A once, a row stride that is
+ * a multiple of 2 KB (m = 512, 1536, 2048: in place every line of a block falls in 2 L1 sets) is
+ * no reason to pack whole blocks any more. With 32 columns or fewer a group's packing is a large
+ * share of its work, and m < 256 (the wider ones are tnNarrow's) reads A in place.
  */
-function tnReadsAInPlace(m: number, n: number): boolean {
-  return m % 4 === 0 && m % 512 !== 0 && n <= 256;
+function tnAMode(m: number, n: number): number {
+  if (m % 4 !== 0 || n > 256) return TN_A_PACKED;
+  return n <= 32 ? TN_A_IN_PLACE : TN_A_GROUPS;
 }
 /**
  * Whether a TN product sweeps A a few whole rows at a time (kernels/matmul.ts gemmTNNarrow) rather
@@ -98,7 +106,7 @@ function tnNarrow(m: number, n: number): boolean {
   return n <= 32 && m >= 256;
 }
 /**
- * Whether a TN product whose A is read in place reads B (dY [k, n], row-major) in place too, instead
+ * Whether a TN product whose A is not packed a unit at a time (tnAMode) reads B (dY [k, n], row-major) in place, instead
  * of packing it into panels first: when B is f32, not transposed, with whole panels (n % 8 == 0, so
  * no tile reads past a row). Packing B is a pass that writes as many bytes as B has, against only
  * 2m flops per element at m = 128, and NN pays it too: without it the 128- and 344-row products ran
@@ -107,12 +115,12 @@ function tnNarrow(m: number, n: number): boolean {
  * sums are the same, bit for bit.
  */
 function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean): boolean {
-  return tnReadsAInPlace(m, n) && !tnNarrow(m, n) && !transB && !bHalf && n % 8 === 0;
+  return tnAMode(m, n) !== TN_A_PACKED && !tnNarrow(m, n) && !transB && !bHalf && n % 8 === 0;
 }
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
- * packs or reads per k block. Read in place, that kernel takes a row block through every panel
- * before the next, so a unit's size sets how evenly the work is shared, not what stays in L1: about
+ * packs or reads per k block. Read in place or in groups of 16 columns, that kernel takes a row
+ * block or a group through every panel before the next, so a unit's size sets how evenly the work is shared, not what stays in L1: about
  * 64 rows (small enough that a thread the OS holds up leaves little undone: two units per thread of
  * 224 rows lost up to 10% on 896 x 128 on a busy machine), as many units for each thread, and of
  * equal size in whole row blocks. Plain 64-row units cut m = 344 into five and a 24-row one, 192
@@ -124,7 +132,7 @@ function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean):
  * (896 x 896: 1.8 MB) 64-row units keep the slice in L2.
  */
 function tnUnitRows(m: number, n: number, threads: number): number {
-  if (tnReadsAInPlace(m, n)) {
+  if (tnAMode(m, n) !== TN_A_PACKED) {
     const units = threads * Math.ceil(m / (64 * threads));
     return Math.ceil(m / units / 4) * 4;
   }
@@ -370,9 +378,9 @@ export class CpuBackend implements Backend {
     // needs no scratch, so all at once.
     const per = shared || bInPlace ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
     // A stored transposed (a Linear's weight gradient, k = tokens) runs k-blocked, each thread
-    // packing its rows of A a block at a time (kernels/matmul.ts gemmTN): read in place, down its
-    // columns, A and B would stream k-long from memory for every 4x8 tile, and when m is a multiple
-    // of 1024 every load of A would map to the same L1 set. With a narrow B (tnNarrow) each thread
+    // packing its rows of A a block or 16 columns at a time (kernels/matmul.ts gemmTN, tnAMode):
+    // read in place, down its columns, every k step of a tile is a new line of A, and when m is a
+    // multiple of 1024 every such line maps to the same L1 set. With a narrow B (tnNarrow) each thread
     // sweeps its rows of A instead and keeps their partial sums in the same per-thread scratch.
     const aBlockBytes = transA ? this.threads * TN_BLOCK_FLOATS * 4 : 0;
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
@@ -420,7 +428,7 @@ export class CpuBackend implements Backend {
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         if (transA) {
           const tnArgs = [a0, bArg, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, bArgStride, acc, splitCols, p0, p1, unitRows];
-          this.#pool.run('gemmTN', [...tnArgs, tnReadsAInPlace(m, n) ? 1 : 0, bInPlace ? 1 : 0], units, flops);
+          this.#pool.run('gemmTN', [...tnArgs, tnAMode(m, n), bInPlace ? 1 : 0], units, flops);
         } else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, shared ? 0 : packFloats, acc, splitCols, p0, p1], units, flops);
       }
     }
