@@ -412,7 +412,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
   const ns = <usize>n << 2;
   // Columns j0..j0+8 of B at k step kk: bp + kk*bStep + p*panelStride.
   const bStep: usize = bRaw ? ns : NR * 4;
-  const panelStride: usize = bRaw ? NR * 4 : <usize>k * NR << 2;
+  const panelStride: usize = bRaw ? <usize>NR * 4 : <usize>k * NR << 2;
   // In place, a block's kc steps of A lie 4m bytes apart (a new line each step, a new 4 KB page
   // every 1024/m steps), so one block spans kc*4m bytes, and every row block walks all of it.
   // With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those products ran at
