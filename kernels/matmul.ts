@@ -287,6 +287,10 @@ const KC = 512;
 const IN_PLACE_MIN_KC = 64;
 /** How gemmTN reads A: packed a unit's rows at a time (packABlock), in place, or packed 16 columns at a time (packAGroup). */
 const A_PACKED = 0, A_IN_PLACE = 1, A_GROUPS = 2;
+/** How gemmTN reads B: panels packed by packB beforehand, B [k, n] in place, or B [k, n] packed a k block at a time (packBSlice). */
+const B_PACKED = 0, B_IN_PLACE = 1, B_SLICES = 2;
+/** Floats of a thread's B slices (1 MB), after its PACK_MC*KC floats of A (CpuBackend's TN_SLICE_FLOATS). */
+const SLICE_FLOATS = 262144;
 /**
  * The most rows of A packed per k block (a unit's rows). Packing A costs about 6% of a 512 x 128
  * product whose A comes from L3; 256-row blocks read each k step's rows in 1 KB runs rather than
@@ -359,6 +363,37 @@ function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, block
   }
 }
 
+/**
+ * Packs k steps [k0, k0+kn) of panels [p0, p1) of B [k, n] (op(B) = B) into dst as packB lays out
+ * a panel (8 floats per step, columns >= n zero), panel p at dst + (p-p0)*kn*8 floats: the slice of
+ * B that one k block of gemmBlockTN reads, written to the thread's scratch, where it stays in L2.
+ */
+function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1: i32): void {
+  const zero = f32x4.splat(0);
+  const ns = <usize>n << 2;
+  for (let p = p0; p < p1; p++) {
+    const j0 = p * NR;
+    const cols = min(NR, n - j0);
+    let s = b + <usize>k0 * ns + (<usize>j0 << 2);
+    let d = dst + (<usize>(p - p0) * <usize>kn << 5);
+    if (cols == NR) {
+      for (let kk = 0; kk < kn; kk++) {
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+        s += ns;
+        d += 32;
+      }
+    } else {
+      for (let kk = 0; kk < kn; kk++) {
+        v128.store(d, loadN(s, cols, zero));
+        v128.store(d, cols > 4 ? loadN(s + 16, cols - 4, zero) : zero, 16);
+        s += ns;
+        d += 32;
+      }
+    }
+  }
+}
+
 // @ts-ignore: decorator
 @inline function loadRow(src: usize, cols: i32, half: i32): v128 {
   const zero = f32x4.splat(0);
@@ -408,22 +443,30 @@ function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, block
  * past m: A read where it lies, or packed 16 columns at a time.
  */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
-  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, aMode: i32, bRaw: bool): void {
+  r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, aMode: i32, bMode: i32, wb: usize): void {
   const ns = <usize>n << 2;
-  // Columns j0..j0+8 of B at k step kk: bp + kk*bStep + p*panelStride.
-  const bStep: usize = bRaw ? ns : NR * 4;
-  const panelStride: usize = bRaw ? <usize>NR * 4 : <usize>k * NR << 2;
+  // Columns j0..j0+8 of B at k step kk: bp + kk*bStep + p*panelStride (in B_SLICES, of the block's
+  // slice at wb: wb + (kk-k0)*32 + (p-p0)*kn*32).
+  const slices = bMode == B_SLICES;
+  const bStep: usize = bMode == B_IN_PLACE ? ns : NR * 4;
+  const panelStride: usize = bMode == B_IN_PLACE ? <usize>NR * 4 : <usize>k * NR << 2;
   // In place, a block's kc steps of A lie 4m bytes apart (a new line each step, a new 4 KB page
   // every 1024/m steps), so one block spans kc*4m bytes, and every row block walks all of it.
   // With 512 steps that is 768 KB at m = 384 and 10 MB at m = 4864, and those products ran at
   // 0.36-0.91 of NN at 1 thread; capped at 256 KB (kc = 65536/m, 64 pages: what a first-level TLB
   // holds; at least 64 steps) at 0.67-1.05 (docs/benchmarks.md). m <= 128 keeps 512. Packed in
   // groups, only the packing walks the block, once per group, and the tiles read 16-byte steps.
-  const kc = aMode == A_IN_PLACE ? min(KC, max(IN_PLACE_MIN_KC, (65536 / m) & ~15)) : KC;
+  // B's slices fill at most SLICE_FLOATS (at least 16 steps).
+  const kcA = aMode == A_IN_PLACE ? min(KC, max(IN_PLACE_MIN_KC, (65536 / m) & ~15)) : KC;
+  const kc = slices ? min(kcA, max(16, (SLICE_FLOATS / ((p1 - p0) * NR)) & ~15)) : kcA;
   for (let k0 = 0; k0 < k; k0 += kc) {
     const kn = min(kc, k - k0);
     const first = k0 == 0;
     const add = first ? accumulate : 0;
+    if (slices) packBSlice(bp, wb, n, k0, kn, p0, p1);
+    // Panel p of this block at bk + p*ps (wrapping back p0 panels in the slice, as CpuBackend does).
+    const bk: usize = slices ? wb - <usize>p0 * <usize>kn * 32 : bp + <usize>k0 * bStep;
+    const ps: usize = slices ? <usize>kn * 32 : panelStride;
     for (let rc = r0; rc < r1; rc += chunkRows) {
       const rcEnd = min(r1, rc + chunkRows);
       // Later blocks continue from the partial sums in out (stored, not added again).
@@ -437,7 +480,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
           packAGroup(a, ws, m, k0, kn, g, blocks);
           for (let p = p0; p < p1; p++) {
             const j0 = p * NR;
-            const panel = bp + <usize>p * panelStride + <usize>k0 * bStep;
+            const panel = bk + <usize>p * ps;
             for (let b = 0; b < blocks; b++) {
               const dst = out + ((<usize>(g + 4 * b) * <usize>n + <usize>j0) << 2);
               tileTN(ws + ((<usize>b * <usize>kn) << 4), 16, panel, bStep, kn, dst, ns, !first, 4, min(NR, n - j0), add);
@@ -456,7 +499,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
           const pa = a + ((<usize>k0 * <usize>m + <usize>i) << 2);
           for (let p = p0; p < p1; p++) {
             const j0 = p * NR;
-            const panel = bp + <usize>p * panelStride + <usize>k0 * bStep;
+            const panel = bk + <usize>p * ps;
             const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
             tileTN(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
           }
@@ -465,7 +508,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
       }
       packABlock(a, ws, m, k0, kn, rc, rcEnd);
       for (let p = p0; p < p1; p++) {
-        const panel = bp + <usize>p * panelStride + <usize>k0 * bStep;
+        const panel = bk + <usize>p * ps;
         const j0 = p * NR;
         const cols = min(NR, n - j0);
         for (let i = rc; i < rcEnd; i += 4) {
@@ -481,12 +524,15 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
  * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is `unitRows` rows (a
  * multiple of 4). ws is the scratch of the pool's threads, PACK_MC*KC floats each; thread tid packs
  * its blocks of A at ws + tid*PACK_MC*KC floats, or reads A as aMode says (A_IN_PLACE, A_GROUPS: m % 4 == 0).
- * bp is B packed by packB, or with bRaw (1) B [k, n] itself, read where it lies (n % 8 == 0, so
- * that no tile reads past a row; bpBatchStride is then B's own batch stride).
+ * bp is B packed by packB (bMode B_PACKED), or B [k, n] itself (bpBatchStride is then B's own batch
+ * stride), read where it lies (B_IN_PLACE: n % 8 == 0, so that no tile reads past a row) or packed
+ * a k block at a time (B_SLICES) into the thread's SLICE_FLOATS after its floats of A: with
+ * B_SLICES the threads' scratch is (PACK_MC*KC + SLICE_FLOATS) floats each.
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, aMode: i32, bRaw: i32, start: i32, end: i32, tid: i32): void {
-  const wt = ws + (<usize>tid * PACK_MC * KC << 2);
+  bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, aMode: i32, bMode: i32, start: i32, end: i32, tid: i32): void {
+  const wt = ws + (<usize>tid * (PACK_MC * KC + (bMode == B_SLICES ? SLICE_FLOATS : 0)) << 2);
+  const wb = wt + (PACK_MC * KC << 2);
   const per = splitCols ? p1 - p0 : (m + unitRows - 1) / unitRows;
   let u = start;
   while (u < end) {
@@ -496,8 +542,8 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
     const at = a + (<usize>t * <usize>aBatchStride << 2);
     const bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
-    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows, aMode, bRaw != 0);
-    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows, aMode, bRaw != 0);
+    if (splitCols) gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, 0, m, p0 + lo, p0 + hi, unitRows, aMode, bMode, wb);
+    else gemmBlockTN(at, bt, ot, wt, m, n, k, accumulate, lo * unitRows, min(m, hi * unitRows), p0, p1, unitRows, aMode, bMode, wb);
     u = segEnd;
   }
 }

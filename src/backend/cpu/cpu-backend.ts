@@ -76,6 +76,10 @@ const TN_KC = 512;
 const TN_PACK_ROWS = 256;
 /** Floats of one thread's block of A in the TN kernel. */
 const TN_BLOCK_FLOATS = TN_PACK_ROWS * TN_KC;
+/** Floats of one thread's slices of B in the TN kernel (SLICE_FLOATS of kernels/matmul.ts: 1 MB). */
+const TN_SLICE_FLOATS = 262144;
+/** How the TN kernel reads B: gemmTN's bMode (B_PACKED, B_IN_PLACE, B_SLICES of kernels/matmul.ts). */
+const TN_B_PACKED = 0, TN_B_IN_PLACE = 1, TN_B_SLICES = 2;
 /** A core's L2 as the TN kernel's blocking assumes it: 2 MB (Sapphire Rapids; 1-2 MB on other current x86 cores). */
 const TN_L2_BYTES = 2 << 20;
 /** How the TN kernel reads A: gemmTN's aMode (A_PACKED, A_IN_PLACE, A_GROUPS of kernels/matmul.ts). */
@@ -116,6 +120,22 @@ function tnNarrow(m: number, n: number): boolean {
  */
 function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean): boolean {
   return tnAMode(m, n) !== TN_A_PACKED && !tnNarrow(m, n) && !transB && !bHalf && n % 8 === 0;
+}
+/**
+ * Whether a TN product whose B is not read in place packs it a k block at a time, each thread the
+ * panels it multiplies, into its own scratch (kernels/matmul.ts packBSlice), rather than all of it
+ * beforehand (packB): when B is f32 and not transposed, and every thread runs one unit at most
+ * (the rows of an item, or a range of panels), so that no slice is packed twice by one thread. The
+ * whole packed B is a copy as large as B written to memory and read back, against 2m flops per
+ * element of B: for LoRA's dB (m = 16) most of the product's time. A thread's slices hold 64 steps
+ * or more of its panels (n up to 4096 when the threads split the rows).
+ */
+function tnPacksBSlices(m: number, n: number, transB: boolean, bHalf: boolean, batch: number, threads: number): boolean {
+  if (transB || bHalf || tnNarrow(m, n) || tnReadsBInPlace(m, n, transB, bHalf)) return false;
+  const rowUnits = Math.ceil(m / tnUnitRows(m, n, threads));
+  if (batch * rowUnits > threads) return false;
+  const splitCols = batch * rowUnits < threads;
+  return splitCols || Math.ceil(n / 8) * 8 * 64 <= TN_SLICE_FLOATS;
 }
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
@@ -374,22 +394,25 @@ export class CpuBackend implements Backend {
     // One packed B serves every item when B is broadcast (batch stride 0).
     const shared = bBatchStride === 0;
     const bInPlace = transA && tnReadsBInPlace(m, n, transB, bHalf);
+    const bSlices = transA && tnPacksBSlices(m, n, transB, bHalf, batch, this.threads);
+    // The kernels get B itself (bRaw) when they read it in place or pack its slices.
+    const bRaw = bInPlace || bSlices;
     // Items are taken as many at a time as their packed Bs fit in PACK_CHUNK_BYTES; a B read in place
-    // needs no scratch, so all at once.
-    const per = shared || bInPlace ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
+    // or packed by slices needs no packed copy, so all at once.
+    const per = shared || bRaw ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
     // A stored transposed (a Linear's weight gradient, k = tokens) runs k-blocked, each thread
     // packing its rows of A a block or 16 columns at a time (kernels/matmul.ts gemmTN, tnAMode):
     // read in place, down its columns, every k step of a tile is a new line of A, and when m is a
     // multiple of 1024 every such line maps to the same L1 set. With a narrow B (tnNarrow) each thread
     // sweeps its rows of A instead and keeps their partial sums in the same per-thread scratch.
-    const aBlockBytes = transA ? this.threads * TN_BLOCK_FLOATS * 4 : 0;
+    const aBlockBytes = transA ? this.threads * (TN_BLOCK_FLOATS + (bSlices ? TN_SLICE_FLOATS : 0)) * 4 : 0;
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
     // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
     // stays small; every output column is computed as before, bit for bit.
     const panelFloats = Math.max(k, 1) * 8;
-    const wide = !bInPlace && batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
+    const wide = !bRaw && batch === 1 && packFloats * 4 > PACK_CHUNK_BYTES;
     const chunkPanels = wide ? Math.max(1, Math.floor(PACK_CHUNK_BYTES / (panelFloats * 4))) : panels;
-    const packBytes = bInPlace ? 0 : Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
+    const packBytes = bRaw ? 0 : Math.ceil((wide ? chunkPanels * panelFloats * 4 : (shared ? 1 : per) * packFloats * 4) / 64) * 64;
     const scratch = this.#scratch(packBytes + aBlockBytes);
     const ws = scratch + packBytes;
     const rowBlocks = Math.ceil(m / 4);
@@ -401,10 +424,10 @@ export class CpuBackend implements Backend {
         // Panel p lives at base + p * panelFloats floats: base is moved back by p0 panels so that
         // panel p0 lands at the scratch (the kernels' 32-bit address arithmetic wraps it back).
         const base = (scratch - p0 * panelFloats * 4) >>> 0;
-        // With B read in place the kernels get B itself, and its own batch stride.
-        const bArg = bInPlace ? bp + t0 * bBatchStride * 4 : base;
-        const bArgStride = bInPlace ? bBatchStride : shared ? 0 : packFloats;
-        if (!bInPlace && (!shared || t0 === 0 || wide)) {
+        // With B read in place or by slices the kernels get B itself, and its own batch stride.
+        const bArg = bRaw ? bp + t0 * bBatchStride * 4 : base;
+        const bArgStride = bRaw ? bBatchStride : shared ? 0 : packFloats;
+        if (!bRaw && (!shared || t0 === 0 || wide)) {
           const units = (shared ? 1 : cnt) * (p1 - p0);
           const packArgs = [bp + t0 * bBatchStride * bSize, base, k, n, transB ? 1 : 0, bBatchStride, p0];
           if (bHalf) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(b) ? 1 : 0], units, units * panelFloats);
@@ -428,7 +451,7 @@ export class CpuBackend implements Backend {
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         if (transA) {
           const tnArgs = [a0, bArg, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, bArgStride, acc, splitCols, p0, p1, unitRows];
-          this.#pool.run('gemmTN', [...tnArgs, tnAMode(m, n), bInPlace ? 1 : 0], units, flops);
+          this.#pool.run('gemmTN', [...tnArgs, tnAMode(m, n), bSlices ? TN_B_SLICES : bInPlace ? TN_B_IN_PLACE : TN_B_PACKED], units, flops);
         } else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, shared ? 0 : packFloats, acc, splitCols, p0, p1], units, flops);
       }
     }
