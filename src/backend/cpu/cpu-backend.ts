@@ -88,12 +88,13 @@ const TN_A_PACKED = 0, TN_A_IN_PLACE = 1, TN_A_GROUPS = 2;
  * How the TN kernel reads A. With B up to 256 columns (32 panels or fewer) a packed block of up to
  * 256 rows is reused too few times to repay packing it, so those products (m % 4 == 0, so that no
  * row block reads past m) take A 16 columns at a time: each group's lines (one per k step) packed
- * once into 4 row blocks that every panel then reads from L1. That ran 1.03-1.10x faster than
- * reading A in place down 64-row units at 2 threads, and at 0.99-1.07 of NN at 1 thread, where in
- * place was 0.91-0.99 (docs/benchmarks.md). As it reads each line of A once, a row stride that is
- * a multiple of 2 KB (m = 512, 1536, 2048: in place every line of a block falls in 2 L1 sets) is
- * no reason to pack whole blocks any more. With 32 columns or fewer a group's packing is a large
- * share of its work, and m < 256 (the wider ones are tnNarrow's) reads A in place.
+ * once into 4 row blocks that every panel then reads from L1. That ran 1.04-1.12x faster than
+ * reading A in place down 64-row units (or packing whole blocks, at m = 512) at 2 threads, and at
+ * 0.98-1.09 of NN at 1 thread, where those were at 0.92-1.03 (docs/benchmarks.md). As it reads each
+ * line of A once, a row stride that is a multiple of 2 KB (m = 512, 1536, 2048: in place every line
+ * of a block falls in 2 L1 sets) is no reason to pack whole blocks any more. With 32 columns or
+ * fewer a group's packing is a large share of its work, and m < 256 (the wider ones are tnNarrow's)
+ * reads A in place.
  */
 function tnAMode(m: number, n: number): number {
   if (m % 4 !== 0 || n > 256) return TN_A_PACKED;
@@ -110,13 +111,13 @@ function tnNarrow(m: number, n: number): boolean {
   return n <= 32 && m >= 256;
 }
 /**
- * Whether a TN product whose A is not packed a unit at a time (tnAMode) reads B (dY [k, n], row-major) in place, instead
- * of packing it into panels first: when B is f32, not transposed, with whole panels (n % 8 == 0, so
- * no tile reads past a row). Packing B is a pass that writes as many bytes as B has, against only
- * 2m flops per element at m = 128, and NN pays it too: without it the 128- and 344-row products ran
- * 1.05-1.20x faster at 2 threads, the rest alike (docs/benchmarks.md). A packed A, or a narrow B
- * (a LoRA factor's 16 columns: little to pack), gained nothing, so they keep packed panels. The
- * sums are the same, bit for bit.
+ * Whether a TN product whose A is not packed a unit at a time (tnAMode) reads B (dY [k, n],
+ * row-major) in place, instead of packing it into panels first: when B is f32, not transposed, with
+ * whole panels (n % 8 == 0, so no tile reads past a row). Packing B is a pass that writes as many
+ * bytes as B has, against only 2m flops per element at m = 128, and NN pays it too: without it the
+ * 128- and 344-row products ran 1.05-1.20x faster at 2 threads, the rest alike
+ * (docs/benchmarks.md). A packed A, or a narrow B (a LoRA factor's 16 columns: little to pack),
+ * gained nothing, so they keep packed panels. The sums are the same, bit for bit.
  */
 function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean): boolean {
   return tnAMode(m, n) !== TN_A_PACKED && !tnNarrow(m, n) && !transB && !bHalf && n % 8 === 0;
@@ -124,32 +125,31 @@ function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean):
 /**
  * Whether a TN product whose B is not read in place packs it a k block at a time, each thread the
  * panels it multiplies, into its own scratch (kernels/matmul.ts packBSlice), rather than all of it
- * beforehand (packB): when B is f32 and not transposed, and every thread runs one unit at most
- * (the rows of an item, or a range of panels), so that no slice is packed twice by one thread. The
- * whole packed B is a copy as large as B written to memory and read back, against 2m flops per
- * element of B: for LoRA's dB (m = 16) most of the product's time. A thread's slices hold 64 steps
- * or more of its panels (n up to 4096 when the threads split the rows).
+ * beforehand (packB): when B is f32 and not transposed, and its row units (over all items) are no
+ * more than the threads, so that each thread runs one unit at most (the rows of an item; with
+ * fewer units than threads the threads split the panels) and no slice is packed twice. The whole
+ * packed B is a copy as large as B written to memory and read back, against 2m flops per element
+ * of B: for LoRA's dB (m = 16) most of the product's time. A thread's slices hold 64 steps or more
+ * of its panels (n up to 4096 when the threads split the rows).
  */
-function tnPacksBSlices(m: number, n: number, transB: boolean, bHalf: boolean, batch: number, threads: number): boolean {
-  if (transB || bHalf || tnNarrow(m, n) || tnReadsBInPlace(m, n, transB, bHalf)) return false;
-  const rowUnits = Math.ceil(m / tnUnitRows(m, n, threads));
-  if (batch * rowUnits > threads) return false;
-  const splitCols = batch * rowUnits < threads;
-  return splitCols || Math.ceil(n / 8) * 8 * 64 <= TN_SLICE_FLOATS;
+function tnPacksBSlices(m: number, n: number, transB: boolean, bHalf: boolean, rowUnits: number, threads: number): boolean {
+  if (transB || bHalf || tnNarrow(m, n) || tnReadsBInPlace(m, n, transB, bHalf) || rowUnits > threads) return false;
+  return rowUnits < threads || Math.ceil(n / 8) * 8 * 64 <= TN_SLICE_FLOATS;
 }
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
  * packs or reads per k block. Read in place or in groups of 16 columns, that kernel takes a row
- * block or a group through every panel before the next, so a unit's size sets how evenly the work is shared, not what stays in L1: about
- * 64 rows (small enough that a thread the OS holds up leaves little undone: two units per thread of
- * 224 rows lost up to 10% on 896 x 128 on a busy machine), as many units for each thread, and of
- * equal size in whole row blocks. Plain 64-row units cut m = 344 into five and a 24-row one, 192
- * rows for one thread and 152 for the other; as six of 60 or less it ran 1.04-1.06x faster at 2
- * threads (docs/benchmarks.md). Packed, each unit streams the packed B's k-block slice once, so
- * units are larger (up to TN_PACK_ROWS, never so large that a thread is left without one) when the
- * slice and a packed block that size fit in L2 together (the down projection's 512 x 128: a 256 KB
- * slice) or when the slice alone overflows it anyway (Qwen2.5's 896 x 4864: 10 MB); between the two
- * (896 x 896: 1.8 MB) 64-row units keep the slice in L2.
+ * block or a group through every panel before the next, so a unit's size sets how evenly the work
+ * is shared, not what stays in L1: about 64 rows (small enough that a thread the OS holds up leaves
+ * little undone: two units per thread of 224 rows lost up to 10% on 896 x 128 on a busy machine),
+ * as many units for each thread, and of equal size in whole row blocks. Plain 64-row units cut m =
+ * 344 into five and a 24-row one, 192 rows for one thread and 152 for the other; as six of 60 or
+ * less it ran 1.04-1.06x faster at 2 threads (docs/benchmarks.md). Packed, each unit streams the
+ * packed B's k-block slice once, so units are larger (up to TN_PACK_ROWS, never so large that a
+ * thread is left without one) when the slice and a packed block that size fit in L2 together (the
+ * down projection's 512 x 128: a 256 KB slice) or when the slice alone overflows it anyway
+ * (Qwen2.5's 896 x 4864: 10 MB); between the two (896 x 896: 1.8 MB) 64-row units keep the slice in
+ * L2.
  */
 function tnUnitRows(m: number, n: number, threads: number): number {
   if (tnAMode(m, n) !== TN_A_PACKED) {
@@ -394,7 +394,11 @@ export class CpuBackend implements Backend {
     // One packed B serves every item when B is broadcast (batch stride 0).
     const shared = bBatchStride === 0;
     const bInPlace = transA && tnReadsBInPlace(m, n, transB, bHalf);
-    const bSlices = transA && tnPacksBSlices(m, n, transB, bHalf, batch, this.threads);
+    // TN rows go in units of 64-256 rows (tnUnitRows): each unit streams the packed B once per k
+    // block, so units of 4 rows would stream it 16-64 times as often as one thread does.
+    const unitRows = transA ? tnUnitRows(m, n, this.threads) : 4;
+    const rowUnits = Math.ceil(m / unitRows);
+    const bSlices = transA && tnPacksBSlices(m, n, transB, bHalf, batch * rowUnits, this.threads);
     // The kernels get B itself (bRaw) when they read it in place or pack its slices.
     const bRaw = bInPlace || bSlices;
     // Items are taken as many at a time as their packed Bs fit in PACK_CHUNK_BYTES; a B read in place
@@ -443,10 +447,6 @@ export class CpuBackend implements Backend {
           this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / rangeRows), flops);
           continue;
         }
-        // TN rows go in units of 64-256 rows (tnUnitRows): each unit streams the packed B once per k
-        // block, so units of 4 rows would stream it 16-64 times as often as one thread does.
-        const unitRows = transA ? tnUnitRows(m, n, this.threads) : 4;
-        const rowUnits = Math.ceil(m / unitRows);
         const splitCols = (transA ? cnt * rowUnits < this.threads : this.#splitCols(cnt, rowBlocks, m, Math.min(n, p1 * 8) - p0 * 8, k)) ? 1 : 0;
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         if (transA) {
@@ -458,12 +458,13 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * Whether a pooled gemm splits by column panels rather than by row blocks. Each way re-reads something per chunk: a chunk of rows streams all of
-   * packed B once per mc-row slice (the kernel's L2 block of A, kernels/matmul.ts gemmBlock), so
-   * row chunks smaller than mc stream B more often than one thread would; a chunk of panels reads
-   * all of A once. So: by columns when there are too few row blocks to share, or when the extra B
-   * traffic of row chunks exceeds the extra A traffic of panel chunks (wide products such as
-   * 256x4864x896, where B is 17 MB and A 0.9 MB).
+   * Whether a pooled gemm splits by column panels rather than by row blocks. Each way re-reads
+   * something per chunk: a chunk of rows streams all of packed B once per mc-row slice (the
+   * kernel's L2 block of A, kernels/matmul.ts gemmBlock), so row chunks smaller than mc stream B
+   * more often than one thread would; a chunk of panels reads all of A once. So: by columns when
+   * there are too few row blocks to share, or when the extra B traffic of row chunks exceeds the
+   * extra A traffic of panel chunks (wide products such as 256x4864x896, where B is 17 MB and A
+   * 0.9 MB).
    */
   #splitCols(items: number, rowBlocks: number, m: number, n: number, k: number): boolean {
     if (items * rowBlocks < 2 * this.threads) return true;
