@@ -15,7 +15,6 @@ const NR = 8;
  */
 export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchStride: i32, unitOffset: i32, start: i32, end: i32, tid: i32): void {
   const panels = (n + NR - 1) / NR;
-  const zero = f32x4.splat(0);
   for (let uu = start; uu < end; uu++) {
     const u = uu + unitOffset;
     const t = u / panels, p = u % panels;
@@ -25,17 +24,7 @@ export function packB(b: usize, bp: usize, k: i32, n: i32, transB: i32, bBatchSt
     const cols = min(NR, n - j0);
     if (!transB) {
       // op(B) = B [k, n]: row kk of the panel is 8 consecutive floats of B's row kk.
-      for (let kk = 0; kk < k; kk++) {
-        const s = src + ((<usize>kk * <usize>n + <usize>j0) << 2);
-        const d = dst + (<usize>kk * NR << 2);
-        if (cols == NR) {
-          v128.store(d, v128.load(s));
-          v128.store(d, v128.load(s, 16), 16);
-        } else {
-          v128.store(d, cols > 0 ? loadN(s, cols, zero) : zero);
-          v128.store(d, cols > 4 ? loadN(s + 16, cols - 4, zero) : zero, 16);
-        }
-      }
+      packBSlice(src, dst, n, 0, k, p, p + 1);
     } else {
       // op(B) = B^T with B [n, k]: column j of the panel is B's contiguous row j.
       for (let c = 0; c < NR; c++) {
@@ -340,7 +329,8 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
  * Packs op(A)[g..g+4*blocks, k0..k0+kn) of A [k, m] (op(A) = A^T; blocks 1-4, every row < m) into
  * blocks of 4 rows as packABlock lays them out (block b: kn groups of 4 floats at ws + b*kn*4
  * floats). The 16 columns of a k step are one 64-byte line of A when g is a multiple of 16, so
- * each line is read once, whatever L1 set it maps to.
+ * each line is read once, whatever L1 set it maps to. (packABlock over the same 16 columns, block
+ * by block PACK_KK steps at a time, made the products 0.88-0.95x as fast: docs/benchmarks.md.)
  */
 function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, blocks: i32): void {
   const ms = <usize>m << 2;

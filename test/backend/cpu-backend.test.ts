@@ -369,7 +369,10 @@ describe('matmul', () => {
     // m >= 256 sweeps A instead (gemmTNNarrow): 516 x 20, and 258 x 5 (rows past a block of 4;
     // 37 = two 16-step sweeps and one of 5), over 2 items each split in two ranges. Not packed a unit
     // at a time, with n % 8 == 0 and B not transposed (68 x 24 over 2 items, 72 x 16 with one B for
-    // 3 items, 516 x 40, 72 x 40, 36 x 64), the products read B where it lies (tnReadsBInPlace), from bOffset.
+    // 3 items, 516 x 40, 72 x 40, 36 x 64), the products read B where it lies (tnBMode: B_IN_PLACE),
+    // from bOffset. With B not transposed and no more row units than threads, the others pack B a k
+    // block at a time (B_SLICES): 130 x 37 (two row units, a ragged last panel; 777 = 512 + 265
+    // steps) and 5 x 300 (one unit, its panels split between the threads).
     for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [3, 72, 16, 100], [1, 5, 300, 1030],
       [1, 516, 36, 300], [1, 516, 40, 300], [2, 72, 40, 1100], [1, 36, 64, 600], [1, 516, 20, 300], [2, 258, 5, 37], [3, 300, 32, 40]]) {
       for (const transB of [false, true]) {

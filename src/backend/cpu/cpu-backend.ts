@@ -111,30 +111,25 @@ function tnNarrow(m: number, n: number): boolean {
   return n <= 32 && m >= 256;
 }
 /**
- * Whether a TN product whose A is not packed a unit at a time (tnAMode) reads B (dY [k, n],
- * row-major) in place, instead of packing it into panels first: when B is f32, not transposed, with
- * whole panels (n % 8 == 0, so no tile reads past a row). Packing B is a pass that writes as many
- * bytes as B has, against only 2m flops per element at m = 128, and NN pays it too: without it the
- * 128- and 344-row products ran 1.05-1.20x faster at 2 threads, the rest alike
- * (docs/benchmarks.md). A packed A, or a narrow B (a LoRA factor's 16 columns: little to pack),
- * gained nothing, so they keep packed panels. The sums are the same, bit for bit.
+ * How the TN kernel reads B (dY [k, n]; f32 and not transposed, else packed beforehand by packB, as
+ * for a narrow B, whose panels are few). Read in place (B_IN_PLACE) when A is not packed a unit at a
+ * time (tnAMode) and n % 8 == 0, so that no tile reads past a row: packing B is a pass that writes as
+ * many bytes as B has, against only 2m flops per element at m = 128, and NN pays it too; without it
+ * the 128- and 344-row products ran 1.05-1.20x faster at 2 threads, the rest alike. Otherwise packed
+ * a k block at a time (B_SLICES), each thread the panels it multiplies into its own scratch
+ * (kernels/matmul.ts packBSlice), when the row units over all items (rowUnits) are no more than the
+ * threads, so that each thread runs one unit at most (the rows of an item; with fewer units than
+ * threads the threads split the panels) and no slice is packed twice: the whole packed B is a copy
+ * as large as B written to memory and read back, for LoRA's dB (m = 16) most of the product's time.
+ * A thread's slices hold 64 steps or more of its panels (n up to 4096 when the threads split the
+ * rows). Products with more units reuse one packed B across them. The sums are the same either way,
+ * bit for bit (docs/benchmarks.md).
  */
-function tnReadsBInPlace(m: number, n: number, transB: boolean, bHalf: boolean): boolean {
-  return tnAMode(m, n) !== TN_A_PACKED && !tnNarrow(m, n) && !transB && !bHalf && n % 8 === 0;
-}
-/**
- * Whether a TN product whose B is not read in place packs it a k block at a time, each thread the
- * panels it multiplies, into its own scratch (kernels/matmul.ts packBSlice), rather than all of it
- * beforehand (packB): when B is f32 and not transposed, and its row units (over all items) are no
- * more than the threads, so that each thread runs one unit at most (the rows of an item; with
- * fewer units than threads the threads split the panels) and no slice is packed twice. The whole
- * packed B is a copy as large as B written to memory and read back, against 2m flops per element
- * of B: for LoRA's dB (m = 16) most of the product's time. A thread's slices hold 64 steps or more
- * of its panels (n up to 4096 when the threads split the rows).
- */
-function tnPacksBSlices(m: number, n: number, transB: boolean, bHalf: boolean, rowUnits: number, threads: number): boolean {
-  if (transB || bHalf || tnNarrow(m, n) || tnReadsBInPlace(m, n, transB, bHalf) || rowUnits > threads) return false;
-  return rowUnits < threads || Math.ceil(n / 8) * 8 * 64 <= TN_SLICE_FLOATS;
+function tnBMode(m: number, n: number, transB: boolean, bHalf: boolean, rowUnits: number, threads: number): number {
+  if (transB || bHalf || tnNarrow(m, n)) return TN_B_PACKED;
+  if (tnAMode(m, n) !== TN_A_PACKED && n % 8 === 0) return TN_B_IN_PLACE;
+  if (rowUnits > threads) return TN_B_PACKED;
+  return rowUnits < threads || Math.ceil(n / 8) * 8 * 64 <= TN_SLICE_FLOATS ? TN_B_SLICES : TN_B_PACKED;
 }
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
@@ -393,14 +388,13 @@ export class CpuBackend implements Backend {
     const packFloats = panels * Math.max(k, 1) * 8;
     // One packed B serves every item when B is broadcast (batch stride 0).
     const shared = bBatchStride === 0;
-    const bInPlace = transA && tnReadsBInPlace(m, n, transB, bHalf);
     // TN rows go in units of 64-256 rows (tnUnitRows): each unit streams the packed B once per k
     // block, so units of 4 rows would stream it 16-64 times as often as one thread does.
     const unitRows = transA ? tnUnitRows(m, n, this.threads) : 4;
     const rowUnits = Math.ceil(m / unitRows);
-    const bSlices = transA && tnPacksBSlices(m, n, transB, bHalf, batch * rowUnits, this.threads);
+    const bMode = transA ? tnBMode(m, n, transB, bHalf, batch * rowUnits, this.threads) : TN_B_PACKED;
     // The kernels get B itself (bRaw) when they read it in place or pack its slices.
-    const bRaw = bInPlace || bSlices;
+    const bRaw = bMode !== TN_B_PACKED;
     // Items are taken as many at a time as their packed Bs fit in PACK_CHUNK_BYTES; a B read in place
     // or packed by slices needs no packed copy, so all at once.
     const per = shared || bRaw ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
@@ -409,7 +403,7 @@ export class CpuBackend implements Backend {
     // read in place, down its columns, every k step of a tile is a new line of A, and when m is a
     // multiple of 1024 every such line maps to the same L1 set. With a narrow B (tnNarrow) each thread
     // sweeps its rows of A instead and keeps their partial sums in the same per-thread scratch.
-    const aBlockBytes = transA ? this.threads * (TN_BLOCK_FLOATS + (bSlices ? TN_SLICE_FLOATS : 0)) * 4 : 0;
+    const aBlockBytes = transA ? this.threads * (TN_BLOCK_FLOATS + (bMode === TN_B_SLICES ? TN_SLICE_FLOATS : 0)) * 4 : 0;
     // One item whose packed B would pass PACK_CHUNK_BYTES (a vocabulary-sized lm_head: 545 MB for
     // Qwen2.5's 151936 x 896) is packed and multiplied a range of panels at a time, so the scratch
     // stays small; every output column is computed as before, bit for bit.
@@ -451,7 +445,7 @@ export class CpuBackend implements Backend {
         const units = cnt * (splitCols ? p1 - p0 : rowUnits);
         if (transA) {
           const tnArgs = [a0, bArg, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, bArgStride, acc, splitCols, p0, p1, unitRows];
-          this.#pool.run('gemmTN', [...tnArgs, tnAMode(m, n), bSlices ? TN_B_SLICES : bInPlace ? TN_B_IN_PLACE : TN_B_PACKED], units, flops);
+          this.#pool.run('gemmTN', [...tnArgs, tnAMode(m, n), bMode], units, flops);
         } else this.#pool.run('gemm', [a0, base, op + t0 * m * n * 4, m, n, k, aRs, aCs, aBatchStride, shared ? 0 : packFloats, acc, splitCols, p0, p1], units, flops);
       }
     }
