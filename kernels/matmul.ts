@@ -280,6 +280,8 @@ const A_PACKED = 0, A_IN_PLACE = 1, A_GROUPS = 2;
 const B_PACKED = 0, B_IN_PLACE = 1, B_SLICES = 2;
 /** Floats of a thread's B slices (1 MB), after its PACK_MC*KC floats of A (CpuBackend's TN_SLICE_FLOATS). */
 const SLICE_FLOATS = 262144;
+/** Panels of B in a thread's slices at 16 steps (gemmBlockTN takes wider ranges a part at a time). */
+const SLICE_PANELS = SLICE_FLOATS / (16 * NR);
 /**
  * The most rows of A packed per k block (a unit's rows). Packing A costs about 6% of a 512 x 128
  * product whose A comes from L3; 256-row blocks read each k step's rows in 1 KB runs rather than
@@ -434,6 +436,14 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
  */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
   r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, aMode: i32, bMode: i32, wb: usize): void {
+  // A thread's slices hold 16 steps at least, so SLICE_PANELS panels at most: a wider range (a
+  // vocabulary-wide B that one thread takes whole) goes a part at a time, each output as before.
+  if (bMode == B_SLICES && p1 - p0 > SLICE_PANELS) {
+    for (let q = p0; q < p1; q += SLICE_PANELS) {
+      gemmBlockTN(a, bp, out, ws, m, n, k, accumulate, r0, r1, q, min(p1, q + SLICE_PANELS), chunkRows, aMode, bMode, wb);
+    }
+    return;
+  }
   const ns = <usize>n << 2;
   // Columns j0..j0+8 of B at k step kk: bp + kk*bStep + p*panelStride (in B_SLICES, of the block's
   // slice at wb: wb + (kk-k0)*32 + (p-p0)*kn*32).
@@ -551,6 +561,70 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
 
 /** Rows of A per sweep: 16 and 32 ran alike; 4 and 8 reload the partial sums too often, 64 and 128 lost 15-45% (docs/benchmarks.md). */
 const NARROW_KS = 16;
+/** Columns of A per copied chunk, and the bytes between a chunk's rows in the copy (not a multiple of 4 KB). */
+const NARROW_CHUNK = 64;
+const NARROW_COPY_STRIDE: usize = (NARROW_CHUNK + 16) << 2;
+/** Floats of the two copies, at the end of the thread's scratch (CpuBackend's TN_NARROW_COPY_FLOATS). */
+const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
+
+/** Copies `cols` floats from src to dst (a whole chunk's row unrolled: the copied sweeps ran 1.05x faster than with the loop). */
+// @ts-ignore: decorator
+@inline function copyRowPart(src: usize, dst: usize, cols: i32): void {
+  if (cols == NARROW_CHUNK) {
+    // A whole chunk's row, unrolled: 16 loads and stores at fixed offsets.
+    v128.store(dst, v128.load(src)); v128.store(dst, v128.load(src, 16), 16);
+    v128.store(dst, v128.load(src, 32), 32); v128.store(dst, v128.load(src, 48), 48);
+    v128.store(dst, v128.load(src, 64), 64); v128.store(dst, v128.load(src, 80), 80);
+    v128.store(dst, v128.load(src, 96), 96); v128.store(dst, v128.load(src, 112), 112);
+    v128.store(dst, v128.load(src, 128), 128); v128.store(dst, v128.load(src, 144), 144);
+    v128.store(dst, v128.load(src, 160), 160); v128.store(dst, v128.load(src, 176), 176);
+    v128.store(dst, v128.load(src, 192), 192); v128.store(dst, v128.load(src, 208), 208);
+    v128.store(dst, v128.load(src, 224), 224); v128.store(dst, v128.load(src, 240), 240);
+    return;
+  }
+  let s = src, d = dst;
+  const vecs = cols >> 2;
+  for (let v = 0; v < vecs; v++) {
+    v128.store(d, v128.load(s));
+    s += 16;
+    d += 16;
+  }
+  for (let c = vecs << 2; c < cols; c++) {
+    store<f32>(d, load<f32>(s));
+    s += 4;
+    d += 4;
+  }
+}
+
+/**
+ * One block of 4 rows of out (`rows` of them real) through every panel over kn steps: A's 4 floats
+ * of each step at p, the steps rs bytes apart; B's panels at pb, ps bytes apart; partial sums at pc,
+ * one 128-byte block per panel.
+ */
+// @ts-ignore: decorator
+@inline function narrowTiles(p: usize, rs: usize, pb: usize, ps: usize, kn: i32, pc: usize, panels: i32, rows: i32): void {
+  let pbq = pb, pcq = pc;
+  for (let q = 0; q < panels; q++) {
+    if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0);
+    else {
+      // The range's last 1-3 rows (m not a multiple of 4): a row at a time, never reading past m.
+      for (let r = 0; r < rows; r++) {
+        const pr = pcq + (<usize>r << 5);
+        let c0 = v128.load(pr), c1 = v128.load(pr, 16);
+        let pa = p + (<usize>r << 2), pbk = pbq;
+        for (let kk = 0; kk < kn; kk++) {
+          const a0 = v128.load32_splat(pa);
+          c0 = madd(a0, v128.load(pbk), c0); c1 = madd(a0, v128.load(pbk, 16), c1);
+          pa += rs;
+          pbk += NR * 4;
+        }
+        v128.store(pr, c0); v128.store(pr, c1, 16);
+      }
+    }
+    pcq += NR * 16;
+    pbq += ps;
+  }
+}
 
 /**
  * The partial sums of rows [i0, i1) of one batch item into ct, k steps [0, k), from A [k, m]
@@ -567,31 +641,61 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
   for (let k0 = 0; k0 < k; k0 += NARROW_KS) {
     const kn = min(NARROW_KS, k - k0);
     const ak = a + <usize>k0 * ms;
+    const pb = bp + (<usize>k0 * NR << 2);
     let pc = ct;
     for (let i = i0; i < i1; i += 4) {
-      const p = ak + (<usize>i << 2);
-      const rows = min(4, i1 - i);
-      let pb = bp + (<usize>k0 * NR << 2);
-      for (let q = 0; q < panels; q++) {
-        if (rows == 4) tileTN(p, ms, pb, NR * 4, kn, pc, NR * 4, true, 4, NR, 0);
-        else {
-          // The range's last 1-3 rows (m not a multiple of 4): a row at a time, never reading past m.
-          for (let r = 0; r < rows; r++) {
-            const pr = pc + (<usize>r << 5);
-            let c0 = v128.load(pr), c1 = v128.load(pr, 16);
-            let pa = p + (<usize>r << 2), pbk = pb;
-            for (let kk = 0; kk < kn; kk++) {
-              const a0 = v128.load32_splat(pa);
-              c0 = madd(a0, v128.load(pbk), c0); c1 = madd(a0, v128.load(pbk, 16), c1);
-              pa += ms;
-              pbk += NR * 4;
-            }
-            v128.store(pr, c0); v128.store(pr, c1, 16);
-          }
+      narrowTiles(ak + (<usize>i << 2), ms, pb, ps, kn, pc, panels, min(4, i1 - i));
+      pc += <usize>panels * NR << 4;
+    }
+  }
+}
+
+/**
+ * narrowTNRange for a row stride that is a multiple of 4 KB (m = 1024, 2048: every row of a sweep
+ * falls in one L1 set, 16 lines where the set holds 12, so each tile's steps missed L1; 0.69-0.72 of
+ * NN). The sweep goes NARROW_CHUNK columns at a time, its tiles reading a copy of the chunk's rows
+ * (rows NARROW_COPY_STRIDE bytes apart, in different sets) at buf, while the next chunk's rows are
+ * copied to the other half of buf, one row after each block of 4 rows, so that A's loads from memory
+ * overlap the multiply-adds: copied all at once before the chunk's tiles, they waited on memory with
+ * nothing to overlap them (0.75 of NN at 1 thread, where this runs at 0.96). 8 rows read in place and
+ * 8 copied, 32 rows a sweep, or chunks of 32 or 128 columns ran no faster (docs/benchmarks.md). The
+ * sums are those of narrowTNRange, bit for bit.
+ */
+function narrowTNRangeCopied(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i32, i0: i32, i1: i32, buf: usize): void {
+  const zero = f32x4.splat(0);
+  const blocks = (i1 - i0 + 3) >> 2;
+  for (let v = 0; v < blocks * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
+  const ms = <usize>m << 2;
+  const ps = <usize>k * NR << 2;
+  const half: usize = <usize>(NARROW_COPY_FLOATS / 2) << 2;
+  let cur = buf, next = buf + half;
+  const firstCols = min(NARROW_CHUNK, i1 - i0);
+  for (let kk = 0; kk < min(NARROW_KS, k); kk++) copyRowPart(a + <usize>kk * ms + (<usize>i0 << 2), cur + <usize>kk * NARROW_COPY_STRIDE, firstCols);
+  for (let k0 = 0; k0 < k; k0 += NARROW_KS) {
+    const kn = min(NARROW_KS, k - k0);
+    const pb = bp + (<usize>k0 * NR << 2);
+    let pc = ct;
+    for (let c0 = i0; c0 < i1; c0 += NARROW_CHUNK) {
+      const cols = min(NARROW_CHUNK, i1 - c0);
+      // The chunk after this one: the next NARROW_CHUNK columns, or the next sweep's first.
+      let nk0 = k0, nc0 = c0 + NARROW_CHUNK;
+      if (nc0 >= i1) { nk0 = k0 + NARROW_KS; nc0 = i0; }
+      const nkn = nk0 < k ? min(NARROW_KS, k - nk0) : 0;
+      const ncols = min(NARROW_CHUNK, i1 - nc0);
+      const nsrc = a + <usize>nk0 * ms + (<usize>nc0 << 2);
+      let row = 0;
+      for (let i = c0; i < c0 + cols; i += 4) {
+        narrowTiles(cur + (<usize>(i - c0) << 2), NARROW_COPY_STRIDE, pb, ps, kn, pc, panels, min(4, i1 - i));
+        pc += <usize>panels * NR << 4;
+        if (row < nkn) {
+          copyRowPart(nsrc + <usize>row * ms, next + <usize>row * NARROW_COPY_STRIDE, ncols);
+          row++;
         }
-        pc += NR * 16;
-        pb += ps;
       }
+      for (; row < nkn; row++) copyRowPart(nsrc + <usize>row * ms, next + <usize>row * NARROW_COPY_STRIDE, ncols);
+      const t = cur;
+      cur = next;
+      next = t;
     }
   }
 }
@@ -601,11 +705,13 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
  * gemm). Units are (batch item, range of `rangeRows` rows of out, which are columns of A; a multiple
  * of 4): the thread builds a range's partial sums (8*panels*rangeRows floats at most) in its block
  * of the scratch, at ws + tid*PACK_MC*KC floats as in gemmTN, then writes them to out (adding them to
- * it if accumulate, after the whole sum, as gemm does).
+ * it if accumulate, after the whole sum, as gemm does). With copyRows (m % 1024 == 0) the sweeps read
+ * copies of A's rows (narrowTNRangeCopied) kept in the last NARROW_COPY_FLOATS of that block.
  */
 export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
-  bpBatchStride: i32, accumulate: i32, rangeRows: i32, start: i32, end: i32, tid: i32): void {
+  bpBatchStride: i32, accumulate: i32, rangeRows: i32, copyRows: i32, start: i32, end: i32, tid: i32): void {
   const ct = ws + (<usize>tid * PACK_MC * KC << 2);
+  const copy: usize = copyRows ? ct + (<usize>(PACK_MC * KC - NARROW_COPY_FLOATS) << 2) : 0;
   const per = (m + rangeRows - 1) / rangeRows;
   const panels = (n + NR - 1) / NR;
   const ns = <usize>n << 2;
@@ -615,7 +721,9 @@ export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32,
     const i0 = (u - t * per) * rangeRows;
     const i1 = min(m, i0 + rangeRows);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
-    narrowTNRange(a + (<usize>t * <usize>aBatchStride << 2), bp + (<usize>t * <usize>bpBatchStride << 2), ct, m, panels, k, i0, i1);
+    const at = a + (<usize>t * <usize>aBatchStride << 2), bt = bp + (<usize>t * <usize>bpBatchStride << 2);
+    if (copy) narrowTNRangeCopied(at, bt, ct, m, panels, k, i0, i1, copy);
+    else narrowTNRange(at, bt, ct, m, panels, k, i0, i1);
     for (let i = i0; i < i1; i++) {
       const r = i - i0;
       let src = ct + <usize>(r >> 2) * blockBytes + (<usize>(r & 3) << 5);

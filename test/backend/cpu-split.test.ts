@@ -185,8 +185,9 @@ describe('split into uneven chunks = one thread, bit for bit', () => {
   });
 
   test('matmul split by row blocks and by column panels (wide B), every layout', () => {
-    // 130x70x90: rows; 24x2000x300: few rows per chunk against a wide B, so by panels.
-    for (const [m, n, k] of [[130, 70, 90], [24, 2000, 300], [6, 3001, 40]]) {
+    // 130x70x90: rows; 24x2000x300: few rows per chunk against a wide B, so by panels. TN 6x17000:
+    // one thread packs B a 16-step slice of 2048 panels at a time (kernels/matmul.ts SLICE_PANELS).
+    for (const [m, n, k] of [[130, 70, 90], [24, 2000, 300], [6, 3001, 40], [6, 17000, 20]]) {
       for (const [transA, transB] of [[false, false], [false, true], [true, false]]) {
         same(`matmul ${m}x${n}x${k} tA=${transA} tB=${transB}`, {
           inputs: { a: rng.floats(m! * k!), b: rng.floats(k! * n!) }, outputs: { out: m! * n! }, compare: ['out'],

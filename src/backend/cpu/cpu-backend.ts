@@ -110,6 +110,17 @@ function tnAMode(m: number, n: number): number {
 function tnNarrow(m: number, n: number): boolean {
   return n <= 32 && m >= 256;
 }
+/** Floats at the end of a thread's TN scratch that gemmTNNarrow copies A's rows to (kernels/matmul.ts NARROW_COPY_FLOATS). */
+const TN_NARROW_COPY_FLOATS = 2 * 16 * 80;
+/**
+ * Whether gemmTNNarrow's sweeps read copies of A's rows (kernels/matmul.ts narrowTNRangeCopied):
+ * when A's rows are a multiple of 4 KB apart (Qwen2.5-3B's hidden size, 2048), all 16 rows of a
+ * sweep fall in one L1 set. There the copies ran 1.26-1.42x faster at 2 threads (0.64-0.69 of NN
+ * before, 0.84-0.95 after); elsewhere copying cost 4-9% at 1 thread (docs/benchmarks.md).
+ */
+function tnNarrowCopies(m: number): boolean {
+  return m % 1024 === 0;
+}
 /**
  * How the TN kernel reads B (dY [k, n]; f32 and not transposed, else packed beforehand by packB, as
  * for a narrow B, whose panels are few). Read in place (B_IN_PLACE) when A is not packed a unit at a
@@ -121,15 +132,17 @@ function tnNarrow(m: number, n: number): boolean {
  * threads, so that each thread runs one unit at most (the rows of an item; with fewer units than
  * threads the threads split the panels) and no slice is packed twice: the whole packed B is a copy
  * as large as B written to memory and read back, for LoRA's dB (m = 16) most of the product's time.
- * A thread's slices hold 64 steps or more of its panels (n up to 4096 when the threads split the
- * rows). Products with more units reuse one packed B across them. The sums are the same either way,
- * bit for bit (docs/benchmarks.md).
+ * With as many units as threads (more than one) each thread packs every panel, so the slices
+ * must hold 64 steps or more of them (n up to 4096): at 16 steps 128 x 16384 ran at 0.6 of packed
+ * at 2 threads. One unit on one thread packs B once either way, and slices down to 16 steps ran
+ * 1.05-1.36x faster than packed (16-256 rows, 4864-16384 columns). Products with more units reuse
+ * one packed B across them. The sums are the same either way, bit for bit (docs/benchmarks.md).
  */
 function tnBMode(m: number, n: number, transB: boolean, bHalf: boolean, rowUnits: number, threads: number): number {
   if (transB || bHalf || tnNarrow(m, n)) return TN_B_PACKED;
   if (tnAMode(m, n) !== TN_A_PACKED && n % 8 === 0) return TN_B_IN_PLACE;
   if (rowUnits > threads) return TN_B_PACKED;
-  return rowUnits < threads || Math.ceil(n / 8) * 8 * 64 <= TN_SLICE_FLOATS ? TN_B_SLICES : TN_B_PACKED;
+  return rowUnits === 1 || rowUnits < threads || Math.ceil(n / 8) * 8 * 64 <= TN_SLICE_FLOATS ? TN_B_SLICES : TN_B_PACKED;
 }
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
@@ -436,8 +449,8 @@ export class CpuBackend implements Backend {
           // One range of out rows (columns of A) per thread, unless its partial sums outgrow the
           // scratch: each thread then sweeps the longest runs of A's rows it can.
           const ranges = Math.max(1, Math.ceil(this.threads / cnt));
-          const rangeRows = Math.min(Math.floor(TN_BLOCK_FLOATS / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
-          const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, rangeRows];
+          const rangeRows = Math.min(Math.floor((TN_BLOCK_FLOATS - TN_NARROW_COPY_FLOATS) / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
+          const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, rangeRows, tnNarrowCopies(m) ? 1 : 0];
           this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / rangeRows), flops);
           continue;
         }
