@@ -627,15 +627,12 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 }
 
 /**
- * The partial sums of rows [i0, i1) of one batch item into ct, k steps [0, k), from A [k, m]
+ * The partial sums of rows [i0, i1) of one batch item added into ct (zeroed by the caller), k steps [0, k), from A [k, m]
  * (op(A) = A^T) and B packed by packB (panels of 8 columns, k steps of 8 floats). ct holds one
  * 128-byte block per (4 rows, panel): block (v, q) at ct + (v*panels + q)*32 floats holds rows
  * i0+4v..i0+4v+4, 8 floats each, of panel q's columns.
  */
 function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i32, i0: i32, i1: i32): void {
-  const zero = f32x4.splat(0);
-  const blocks = (i1 - i0 + 3) >> 2;
-  for (let v = 0; v < blocks * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
   const ms = <usize>m << 2;
   const ps = <usize>k * NR << 2;
   for (let k0 = 0; k0 < k; k0 += NARROW_KS) {
@@ -662,9 +659,6 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
  * sums are those of narrowTNRange, bit for bit.
  */
 function narrowTNRangeCopied(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i32, i0: i32, i1: i32, buf: usize): void {
-  const zero = f32x4.splat(0);
-  const blocks = (i1 - i0 + 3) >> 2;
-  for (let v = 0; v < blocks * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
   const ms = <usize>m << 2;
   const ps = <usize>k * NR << 2;
   const half: usize = <usize>(NARROW_COPY_FLOATS / 2) << 2;
@@ -722,6 +716,8 @@ export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32,
     const i1 = min(m, i0 + rangeRows);
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
     const at = a + (<usize>t * <usize>aBatchStride << 2), bt = bp + (<usize>t * <usize>bpBatchStride << 2);
+    const zero = f32x4.splat(0);
+    for (let v = 0; v < ((i1 - i0 + 3) >> 2) * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
     if (copy) narrowTNRangeCopied(at, bt, ct, m, panels, k, i0, i1, copy);
     else narrowTNRange(at, bt, ct, m, panels, k, i0, i1);
     for (let i = i0; i < i1; i++) {
