@@ -10,4 +10,4 @@ export { attention, attentionBlocks, attentionBackward, attentionBackwardRows } 
 export { logprobEntropy, logprobEntropyBackward } from './logprob';
 export { packBHalf, gemvNHalf, gemvTHalf, embeddingHalf } from './half';
 export { sample } from './sample';
-export { linearGroup, ropeKvWrite } from './decode';
+export { linearGroup, linearGroupRows, ropeKvWrite } from './decode';
