@@ -158,11 +158,11 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
  * vector per key in `sc` ([key][4 rows] p, then [key][4 rows] ds). Pass 2 forms dq = ds @ K with 8
  * output features per register pair. Pass 3 adds ds^T @ Q into dk and p^T @ dO into dv, each key's
  * 4 row weights splat once. D % 4 == 0. dq rows are overwritten; dk/dv (dkb, dvb: this unit's kv
- * head in its batch item, rows rowStride bytes apart) are accumulated into.
+ * head in its batch item, rows gradStride bytes apart; k and v rows are rowStride apart) are accumulated into.
  */
 function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize, k: usize, v: usize, dkb: usize, dvb: usize,
   bias: usize, hasBias: i32, ks: usize, hasKs: i32, sc: usize, i0: i32, nr: i32, b: i32, h: i32, Tq: i32, H: i32, D: i32, pastLen: i32,
-  rowStride: usize, scale: f32): void {
+  rowStride: usize, gradStride: usize, scale: f32): void {
   const zero = f32x4.splat(0);
   const qRow = <usize>H * <usize>D << 2;
   // Rows past nr alias row i0 and are masked out (their lse is +inf, so p = 0).
@@ -252,7 +252,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
     const pw = sc + (<usize>j << 4), dw = dsp + (<usize>j << 4);
     const x0 = v128.load32_splat(dw), x1 = v128.load32_splat(dw + 4), x2 = v128.load32_splat(dw + 8), x3 = v128.load32_splat(dw + 12);
     const y0 = v128.load32_splat(pw), y1 = v128.load32_splat(pw + 4), y2 = v128.load32_splat(pw + 8), y3 = v128.load32_splat(pw + 12);
-    const dkj = dkb + <usize>j * rowStride, dvj = dvb + <usize>j * rowStride;
+    const dkj = dkb + <usize>j * gradStride, dvj = dvb + <usize>j * gradStride;
     for (let d = 0; d < D; d += 4) {
       const o = <usize>d << 2;
       let a = v128.load(dkj + o);
@@ -269,13 +269,17 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
 
 /**
  * Blocked backward (D % 4 == 0). With split == 0, units [start, end) are (batch, kv head) pairs and
- * a unit owns the dk/dv rows of its kv head, accumulating into dk/dv directly. With split == 1
+ * a unit owns the dk/dv rows of its kv head: it sums them from zero in the thread's scratch, after
+ * its p/ds vectors (Tk rows of D floats for dk, then as many for dv, contiguous), and adds them into
+ * dk/dv when done. Accumulated in place, the rows of neighbouring kv heads share each token's row
+ * of dk/dv, and two threads adding into them at the same tokens ran slower than one (Qwen2.5-0.5B's
+ * 2 kv heads at 512 tokens: 45 ms against 33; docs/benchmarks.md). With split == 1
  * (too few pairs to keep every thread busy), units are (batch, kv head, query head of the group,
  * query block) and each thread accumulates into its own zeroed dk/dv copy at partials +
  * tid*partialStride (dk copy, then dv copy kvElems floats later), summed into dk/dv afterwards;
  * query blocks are dealt in the order 0, last, 1, last-1, ... so each contiguous chunk of units
  * gets a fair share of the causal triangle. dq is overwritten. scratch + tid*scratchStride
- * holds a thread's p/ds vectors (32*Tk bytes).
+ * holds a thread's p/ds vectors (32*Tk bytes) and, with split == 0, its unit's dk/dv sums (8*Tk*D bytes).
  */
 export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   dOut: usize, dq: usize, dk: usize, dv: usize, Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32,
@@ -287,6 +291,7 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
   const blocks = (Tq + 3) >> 2;
   const dkOut = split ? partials + <usize>tid * <usize>partialStride : dk;
   const dvOut = split ? dkOut + (<usize>kvElems << 2) : dv;
+  const own = sc + (<usize>Tk << 5);
   for (let u = start; u < end; u++) {
     let b: i32, kh: i32, g0: i32, g1: i32, bl0: i32, bl1: i32;
     if (split) {
@@ -301,11 +306,27 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
     }
     const kvOff = (<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2;
     const bb = bias + (<usize>b * <usize>Tk << 2);
+    // The unit's own sums (split == 0) or the thread's copy of dk/dv (split == 1).
+    const gradStride: usize = split ? rowStride : <usize>D << 2;
+    const sumK = split ? dkOut + kvOff : own, sumV = split ? dvOut + kvOff : own + <usize>Tk * gradStride;
+    if (!split) {
+      const zero = f32x4.splat(0);
+      for (let o: usize = 0; o < <usize>Tk * gradStride * 2; o += 16) v128.store(own + o, zero);
+    }
     for (let g = g0; g < g1; g++) {
       for (let bl = bl0; bl < bl1; bl++) {
         const i0 = bl << 2;
-        backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, dkOut + kvOff, dvOut + kvOff, bb, hasBias, ks, hasKs, sc, i0,
-          min(4, Tq - i0), b, kh * group + g, Tq, H, D, pastLen, rowStride, scale);
+        backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, sumK, sumV, bb, hasBias, ks, hasKs, sc, i0,
+          min(4, Tq - i0), b, kh * group + g, Tq, H, D, pastLen, rowStride, gradStride, scale);
+      }
+    }
+    if (!split) {
+      for (let j = 0; j < Tk; j++) {
+        const src = <usize>j * gradStride, dst = kvOff + <usize>j * rowStride;
+        for (let d: usize = 0; d < gradStride; d += 16) {
+          v128.store(dk + dst + d, f32x4.add(v128.load(dk + dst + d), v128.load(sumK + src + d)));
+          v128.store(dv + dst + d, f32x4.add(v128.load(dv + dst + d), v128.load(sumV + src + d)));
+        }
       }
     }
   }

@@ -593,10 +593,11 @@ export class CpuBackend implements Backend {
       return;
     }
     const pairs = B * Hkv;
-    const stride = Math.ceil((Tk * 32) / 64) * 64;
     // Too few (batch, kv head) pairs to share evenly: split over query blocks instead, each thread
     // accumulating dk/dv into a private zeroed copy that is added into dk/dv afterwards.
     const split = this.threads > 1 && work >= PARALLEL_MIN_WORK && (pairs < this.threads || (pairs < 4 * this.threads && pairs % this.threads !== 0));
+    // A thread's p/ds vectors (32 bytes a key) and, unsplit, its pair's dk/dv sums (2 x Tk rows of D floats).
+    const stride = Math.ceil((Tk * 32 + (split ? 0 : 8 * Tk * D)) / 64) * 64;
     const partialFloats = 2 * kve;
     const scratch = this.#scratch(stride * this.threads + (split ? partialFloats * 4 * this.threads : 0));
     const partials = scratch + stride * this.threads;
