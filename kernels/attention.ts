@@ -114,8 +114,8 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
  * The row kernel above for D % 4 == 0 (decoding: Tq < 4): units [start, end) are query rows
  * ((b*H + h)*Tq + i), as there. The scores go 4 keys at a time, each q vector loaded once for the 4
  * key rows (one horizontal sum per 4 keys), and out = p @ V 32 features at a time in 8 registers.
- * Per key the row kernel spent ~120 cycles at head size 32 (loads of a variable count, a horizontal
- * sum per key, branches in the p @ V loop); docs/benchmarks.md has the figures.
+ * The row kernel spent ~34 ns per key at head size 32 (loads of a variable count, a horizontal sum
+ * per key, branches in the p @ V loop); docs/benchmarks.md has the figures.
  */
 export function attentionDecode(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32, scale: f32,
@@ -371,7 +371,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
  * its p/ds vectors (Tk rows of D floats for dk, then as many for dv, contiguous), and adds them into
  * dk/dv when done. Accumulated in place, the rows of neighbouring kv heads share each token's row
  * of dk/dv, and two threads adding into them at the same tokens ran slower than one (Qwen2.5-0.5B's
- * 2 kv heads at 512 tokens: 45 ms against 33; docs/benchmarks.md). With split == 1
+ * 2 kv heads at 512 tokens: 39.8 ms against 33.1; docs/benchmarks.md). With split == 1
  * (too few pairs to keep every thread busy), units are (batch, kv head, query head of the group,
  * query block) and each thread accumulates into its own zeroed dk/dv copy at partials +
  * tid*partialStride (dk copy, then dv copy kvElems floats later), summed into dk/dv afterwards;
