@@ -3,7 +3,7 @@
 // in a per-thread scratch area of Tk floats. With keyStart (hasKs), query i of batch item b sees keys
 // load<i32>(keyStart + 4*(b*Tq + i)) .. pastLen + i, and the loops start at the first key any row of
 // the unit sees, so packed sequences cost the sum of their squared lengths.
-import { expf, expNeg, hsum, loadN, madd, storeN } from './simd';
+import { expf, expNeg, hmax, hsum, loadN, madd, storeN } from './simd';
 
 /** dot(a[0..D), b[0..D)). */
 // @ts-ignore: decorator
@@ -111,6 +111,104 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
 }
 
 /**
+ * The row kernel above for D % 4 == 0 (decoding: Tq < 4): units [start, end) are query rows
+ * ((b*H + h)*Tq + i), as there. The scores go 4 keys at a time, each q vector loaded once for the 4
+ * key rows (one horizontal sum per 4 keys), and out = p @ V 32 features at a time in 8 registers.
+ * The row kernel spent ~34 ns per key at head size 32 (loads of a variable count, a horizontal sum
+ * per key, branches in the p @ V loop); docs/benchmarks.md has the figures.
+ */
+export function attentionDecode(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
+  Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32, scale: f32,
+  scratch: usize, scratchStride: i32, start: i32, end: i32, tid: i32): void {
+  const group = H / Hkv;
+  const s = scratch + <usize>tid * <usize>scratchStride;
+  const rowStride = <usize>Hkv * <usize>D << 2;
+  const zero = f32x4.splat(0), ninf = f32x4.splat(-Infinity), vs = f32x4.splat(scale);
+  const Tk = pastLen + Tq;
+  for (let u = start; u < end; u++) {
+    const i = u % Tq, bh = u / Tq;
+    const h = bh % H, b = bh / H, kh = h / group;
+    const qp = q + (((<usize>b * <usize>Tq + <usize>i) * <usize>H + <usize>h) * <usize>D << 2);
+    const kb = k + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
+    const vb = v + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
+    const bb = bias + (<usize>b * <usize>Tk << 2);
+    const n = pastLen + i + 1;
+    const j0 = hasKs ? load<i32>(ks + ((<usize>b * <usize>Tq + <usize>i) << 2)) : 0;
+    let mx = ninf;
+    let j = j0;
+    for (; j + 4 <= n; j += 4) {
+      const k0 = kb + <usize>j * rowStride, k1 = k0 + rowStride, k2 = k1 + rowStride, k3 = k2 + rowStride;
+      let s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+      for (let d = 0; d < D; d += 4) {
+        const o = <usize>d << 2;
+        const qv = v128.load(qp + o);
+        s0 = madd(qv, v128.load(k0 + o), s0);
+        s1 = madd(qv, v128.load(k1 + o), s1);
+        s2 = madd(qv, v128.load(k2 + o), s2);
+        s3 = madd(qv, v128.load(k3 + o), s3);
+      }
+      let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
+      if (hasBias) sv = f32x4.add(sv, v128.load(bb + (<usize>j << 2)));
+      v128.store(s + (<usize>j << 2), sv);
+      mx = f32x4.max(mx, sv);
+    }
+    for (; j < n; j++) {
+      const kj = kb + <usize>j * rowStride;
+      let acc = zero;
+      for (let d = 0; d < D; d += 4) {
+        const o = <usize>d << 2;
+        acc = madd(v128.load(qp + o), v128.load(kj + o), acc);
+      }
+      let sv = f32x4.mul(hsum4(acc, acc, acc, acc), vs);
+      if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
+      store<f32>(s + (<usize>j << 2), f32x4.extract_lane(sv, 0));
+      mx = f32x4.max(mx, sv);
+    }
+    const vm = f32x4.splat(hmax(mx));
+    let acc = zero;
+    for (let jj = j0; jj < n; jj += 4) {
+      // Missing lanes load as -inf, whose exp is 0.
+      const c = min(4, n - jj), o = <usize>jj << 2;
+      const e = expNeg(f32x4.sub(loadN(s + o, c, ninf), vm));
+      acc = f32x4.add(acc, e);
+      storeN(s + o, e, c);
+    }
+    const sum = hsum(acc);
+    store<f32>(lse + (<usize>u << 2), f32x4.extract_lane(vm, 0) + Mathf.log(sum));
+    const inv = f32x4.splat(<f32>1.0 / sum);
+    const op = out + (qp - q);
+    let d = 0;
+    for (; d + 32 <= D; d += 32) {
+      const o = <usize>d << 2;
+      let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+      let vp = vb + o + <usize>j0 * rowStride;
+      for (let jj = j0; jj < n; jj++) {
+        const p = v128.load32_splat(s + (<usize>jj << 2));
+        a0 = madd(p, v128.load(vp), a0); a1 = madd(p, v128.load(vp, 16), a1);
+        a2 = madd(p, v128.load(vp, 32), a2); a3 = madd(p, v128.load(vp, 48), a3);
+        a4 = madd(p, v128.load(vp, 64), a4); a5 = madd(p, v128.load(vp, 80), a5);
+        a6 = madd(p, v128.load(vp, 96), a6); a7 = madd(p, v128.load(vp, 112), a7);
+        vp += rowStride;
+      }
+      v128.store(op + o, f32x4.mul(a0, inv)); v128.store(op + o, f32x4.mul(a1, inv), 16);
+      v128.store(op + o, f32x4.mul(a2, inv), 32); v128.store(op + o, f32x4.mul(a3, inv), 48);
+      v128.store(op + o, f32x4.mul(a4, inv), 64); v128.store(op + o, f32x4.mul(a5, inv), 80);
+      v128.store(op + o, f32x4.mul(a6, inv), 96); v128.store(op + o, f32x4.mul(a7, inv), 112);
+    }
+    for (; d < D; d += 4) {
+      const o = <usize>d << 2;
+      let a0 = zero;
+      let vp = vb + o + <usize>j0 * rowStride;
+      for (let jj = j0; jj < n; jj++) {
+        a0 = madd(v128.load32_splat(s + (<usize>jj << 2)), v128.load(vp), a0);
+        vp += rowStride;
+      }
+      v128.store(op + o, f32x4.mul(a0, inv));
+    }
+  }
+}
+
+/**
  * Dot products of 4 rows (a0..a3) with 2 rows (x, y), D floats each, D % 4 == 0: stores
  * [a_r . x] for r = 0..3 at out and [a_r . y] 16 bytes later. Each a vector loaded serves 2
  * multiply-adds, where one key at a time is bound by the loads (5 per 4 multiply-adds).
@@ -158,11 +256,11 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
  * vector per key in `sc` ([key][4 rows] p, then [key][4 rows] ds). Pass 2 forms dq = ds @ K with 8
  * output features per register pair. Pass 3 adds ds^T @ Q into dk and p^T @ dO into dv, each key's
  * 4 row weights splat once. D % 4 == 0. dq rows are overwritten; dk/dv (dkb, dvb: this unit's kv
- * head in its batch item, rows rowStride bytes apart) are accumulated into.
+ * head in its batch item, rows gradStride bytes apart; k and v rows are rowStride apart) are accumulated into.
  */
 function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize, k: usize, v: usize, dkb: usize, dvb: usize,
   bias: usize, hasBias: i32, ks: usize, hasKs: i32, sc: usize, i0: i32, nr: i32, b: i32, h: i32, Tq: i32, H: i32, D: i32, pastLen: i32,
-  rowStride: usize, scale: f32): void {
+  rowStride: usize, gradStride: usize, scale: f32): void {
   const zero = f32x4.splat(0);
   const qRow = <usize>H * <usize>D << 2;
   // Rows past nr alias row i0 and are masked out (their lse is +inf, so p = 0).
@@ -252,7 +350,7 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
     const pw = sc + (<usize>j << 4), dw = dsp + (<usize>j << 4);
     const x0 = v128.load32_splat(dw), x1 = v128.load32_splat(dw + 4), x2 = v128.load32_splat(dw + 8), x3 = v128.load32_splat(dw + 12);
     const y0 = v128.load32_splat(pw), y1 = v128.load32_splat(pw + 4), y2 = v128.load32_splat(pw + 8), y3 = v128.load32_splat(pw + 12);
-    const dkj = dkb + <usize>j * rowStride, dvj = dvb + <usize>j * rowStride;
+    const dkj = dkb + <usize>j * gradStride, dvj = dvb + <usize>j * gradStride;
     for (let d = 0; d < D; d += 4) {
       const o = <usize>d << 2;
       let a = v128.load(dkj + o);
@@ -269,13 +367,17 @@ function backwardBlock(q: usize, out: usize, dOut: usize, dq: usize, lse: usize,
 
 /**
  * Blocked backward (D % 4 == 0). With split == 0, units [start, end) are (batch, kv head) pairs and
- * a unit owns the dk/dv rows of its kv head, accumulating into dk/dv directly. With split == 1
+ * a unit owns the dk/dv rows of its kv head: it sums them from zero in the thread's scratch, after
+ * its p/ds vectors (Tk rows of D floats for dk, then as many for dv, contiguous), and adds them into
+ * dk/dv when done. Accumulated in place, the rows of neighbouring kv heads share each token's row
+ * of dk/dv, and two threads adding into them at the same tokens ran slower than one (Qwen2.5-0.5B's
+ * 2 kv heads at 512 tokens: 39.8 ms against 33.1; docs/benchmarks.md). With split == 1
  * (too few pairs to keep every thread busy), units are (batch, kv head, query head of the group,
  * query block) and each thread accumulates into its own zeroed dk/dv copy at partials +
  * tid*partialStride (dk copy, then dv copy kvElems floats later), summed into dk/dv afterwards;
  * query blocks are dealt in the order 0, last, 1, last-1, ... so each contiguous chunk of units
  * gets a fair share of the causal triangle. dq is overwritten. scratch + tid*scratchStride
- * holds a thread's p/ds vectors (32*Tk bytes).
+ * holds a thread's p/ds vectors (32*Tk bytes) and, with split == 0, its unit's dk/dv sums (8*Tk*D bytes).
  */
 export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   dOut: usize, dq: usize, dk: usize, dv: usize, Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32,
@@ -287,6 +389,7 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
   const blocks = (Tq + 3) >> 2;
   const dkOut = split ? partials + <usize>tid * <usize>partialStride : dk;
   const dvOut = split ? dkOut + (<usize>kvElems << 2) : dv;
+  const own = sc + (<usize>Tk << 5);
   for (let u = start; u < end; u++) {
     let b: i32, kh: i32, g0: i32, g1: i32, bl0: i32, bl1: i32;
     if (split) {
@@ -301,11 +404,27 @@ export function attentionBackward(q: usize, k: usize, v: usize, bias: usize, has
     }
     const kvOff = (<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2;
     const bb = bias + (<usize>b * <usize>Tk << 2);
+    // The unit's own sums (split == 0) or the thread's copy of dk/dv (split == 1).
+    const gradStride: usize = split ? rowStride : <usize>D << 2;
+    const sumK = split ? dkOut + kvOff : own, sumV = split ? dvOut + kvOff : own + <usize>Tk * gradStride;
+    if (!split) {
+      const zero = f32x4.splat(0);
+      for (let o: usize = 0; o < <usize>Tk * gradStride * 2; o += 16) v128.store(own + o, zero);
+    }
     for (let g = g0; g < g1; g++) {
       for (let bl = bl0; bl < bl1; bl++) {
         const i0 = bl << 2;
-        backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, dkOut + kvOff, dvOut + kvOff, bb, hasBias, ks, hasKs, sc, i0,
-          min(4, Tq - i0), b, kh * group + g, Tq, H, D, pastLen, rowStride, scale);
+        backwardBlock(q, out, dOut, dq, lse, k + kvOff, v + kvOff, sumK, sumV, bb, hasBias, ks, hasKs, sc, i0,
+          min(4, Tq - i0), b, kh * group + g, Tq, H, D, pastLen, rowStride, gradStride, scale);
+      }
+    }
+    if (!split) {
+      for (let j = 0; j < Tk; j++) {
+        const src = <usize>j * gradStride, dst = kvOff + <usize>j * rowStride;
+        for (let d: usize = 0; d < gradStride; d += 16) {
+          v128.store(dk + dst + d, f32x4.add(v128.load(dk + dst + d), v128.load(sumK + src + d)));
+          v128.store(dv + dst + d, f32x4.add(v128.load(dv + dst + d), v128.load(sumV + src + d)));
+        }
       }
     }
   }

@@ -130,6 +130,58 @@ function panelRows(a: usize, panel: usize, dst: usize, ds: usize, m: i32, k: i32
   if (hi > 0) swigluRows(out, n, j0 + 4, hi, up + 16, NR << 2, m, bias, biasUp);
 }
 
+/** Most rows of a linearGroupRows chunk; a thread's scratch holds the chunk's up rows (8 floats each). */
+const ROWS_CHUNK = 512;
+
+/**
+ * linearGroup past the decode sizes (m > 256 rows: a prefill, the log-probs of a batch), with the
+ * weights packed beforehand by packB or packBHalf (bp_w; panel p at bp_w + p*k*8 floats; bp1 = 0
+ * when absent) and units of 4 rows. A thread takes its rows a chunk at a time (at most 64 KB of x, as
+ * gemmBlock, and ROWS_CHUNK rows), multiplies the chunk by each panel with gemm's 4x8 micro-kernel
+ * and finishes that panel's columns of the chunk while they are in L1: bias and residual added, or
+ * with swiglu the up panel's rows computed into the thread's scratch (ROWS_CHUNK*32 bytes at tmp +
+ * tid*ROWS_CHUNK*32) and silu(gate) * up written over the gate's. The separate kernels wrote each
+ * product out, then read it back for every epilogue (docs/benchmarks.md); the sums are theirs bit for bit.
+ */
+export function linearGroupRows(a: usize, m: i32, k: i32, residual: usize, swiglu: i32, tmp: usize,
+  bp0: usize, n0: i32, bias0: usize, out0: usize,
+  bp1: usize, n1: i32, bias1: usize, out1: usize,
+  bp2: usize, n2: i32, bias2: usize, out2: usize,
+  start: i32, end: i32, tid: i32): void {
+  const up = tmp + <usize>tid * (ROWS_CHUNK * NR * 4);
+  const r1 = min(m, end << 2);
+  const mc = min(ROWS_CHUNK, max(4, (65536 / max(k, 1)) & ~3));
+  for (let rc = start << 2; rc < r1; rc += mc) {
+    const rows = min(r1 - rc, mc);
+    const x = a + (<usize>rc * <usize>k << 2);
+    const row = <usize>rc << 2;
+    groupRows(x, k, rows, bp0, n0, bias0, out0 + row * <usize>n0, residual ? residual + row * <usize>n0 : 0, swiglu ? bp1 : 0, bias1, up);
+    if (swiglu) continue;
+    if (n1) groupRows(x, k, rows, bp1, n1, bias1, out1 + row * <usize>n1, 0, 0, 0, up);
+    if (n2) groupRows(x, k, rows, bp2, n2, bias2, out2 + row * <usize>n2, 0, 0, 0, up);
+  }
+}
+
+/** One weight's columns of `rows` rows of x (out and residual at the chunk's first row), panel by panel, with the epilogue. */
+function groupRows(x: usize, k: i32, rows: i32, bp: usize, n: i32, bias: usize, out: usize, residual: usize,
+  bpUp: usize, biasUp: usize, up: usize): void {
+  const rs = <usize>k << 2, ps = <usize>k * NR << 2, ns = <usize>n << 2;
+  const panels = (n + NR - 1) / NR;
+  for (let p = 0; p < panels; p++) {
+    const j0 = p * NR;
+    const cols = min(NR, n - j0), lo = min(4, cols), hi = cols - 4;
+    panelRowRange(x, rs, 4, bp + <usize>p * ps, k, 0, rows, out + (<usize>j0 << 2), ns, cols, 0);
+    if (bpUp) {
+      panelRowRange(x, rs, 4, bpUp + <usize>p * ps, k, 0, rows, up, NR << 2, cols, 0);
+      swigluRows(out, n, j0, lo, up, NR << 2, rows, bias, biasUp);
+      if (hi > 0) swigluRows(out, n, j0 + 4, hi, up + 16, NR << 2, rows, bias, biasUp);
+    } else if (bias || residual) {
+      addBiasResidual(out, bias, residual, rows, n, j0, lo);
+      if (hi > 0) addBiasResidual(out, bias, residual, rows, n, j0 + 4, hi);
+    }
+  }
+}
+
 /**
  * Rows [start, end) of B*T: row r = (b, t) at `positions[r]`; q [rows, H, D] is rotated into qOut,
  * k [rows, Hkv, D] rotated into kCache and v copied into vCache, both [B, maxLen, Hkv, D] at

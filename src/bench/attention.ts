@@ -15,6 +15,8 @@ export interface AttentionShape {
   H: number;
   Hkv: number;
   D: number;
+  /** Sequences packed into each row (keyStart: block-diagonal causal attention); absent: one causal sequence of T. */
+  lengths?: number[];
 }
 
 export interface AttentionRow extends AttentionShape {
@@ -27,20 +29,41 @@ export const ATTENTION_SHAPES: AttentionShape[] = [
   { name: 'tiny-llama train', B: 8, T: 48, H: 4, Hkv: 4, D: 32 },
   { name: 'qwen2.5-0.5b 512', B: 1, T: 512, H: 14, Hkv: 2, D: 64 },
   { name: 'one kv head 512', B: 1, T: 512, H: 8, Hkv: 1, D: 64 },
+  // The bundled countdown base as update_actor runs it: 64 rows of 48-108 tokens packed into one.
+  packedShape('countdown-base packed', 4, 32, Array.from({ length: 64 }, (_, i) => 48 + ((i * 37) % 61))),
 ];
+
+function packedShape(name: string, H: number, D: number, lengths: number[]): AttentionShape {
+  return { name, B: 1, T: lengths.reduce((a, b) => a + b, 0), H, Hkv: H, D, lengths };
+}
+
+/** keyStart of sequences packed one after another: each query's first key is its sequence's first token. */
+function packedKeyStart(lengths: number[]): Int32Array {
+  const out = new Int32Array(lengths.reduce((a, b) => a + b, 0));
+  let at = 0;
+  for (const len of lengths) {
+    out.fill(at, at, at + len);
+    at += len;
+  }
+  return out;
+}
 
 function setup(be: Backend, s: AttentionShape): { fwd: () => void; bwd: () => void; bufs: DeviceBuffer[] } {
   const qe = s.B * s.T * s.H * s.D, kve = s.B * s.T * s.Hkv * s.D;
   const q = allocRandom(be, qe), k = allocRandom(be, kve), v = allocRandom(be, kve), dOut = allocRandom(be, qe);
   const out = be.alloc(qe * 4), lse = be.alloc(s.B * s.H * s.T * 4);
   const dq = be.alloc(qe * 4), dk = be.alloc(kve * 4), dv = be.alloc(kve * 4);
-  const args: AttentionArgs = { B: s.B, Tq: s.T, H: s.H, Hkv: s.Hkv, D: s.D, pastLen: 0, kvBatchStride: s.T * s.Hkv * s.D, scale: 1 / Math.sqrt(s.D) };
+  const keyStart = s.lengths ? be.alloc(s.T * 4) : null;
+  if (keyStart) be.write(keyStart, packedKeyStart(s.lengths!));
+  const args: AttentionArgs = {
+    B: s.B, Tq: s.T, H: s.H, Hkv: s.Hkv, D: s.D, pastLen: 0, kvBatchStride: s.T * s.Hkv * s.D, scale: 1 / Math.sqrt(s.D), keyStart,
+  };
   be.attention(q, k, v, null, out, lse, args);
   return {
     fwd: () => be.attention(q, k, v, null, out, lse, args),
     // dk, dv accumulate across calls; their values do not matter here.
     bwd: () => be.attentionBackward(q, k, v, null, out, lse, dOut, dq, dk, dv, args),
-    bufs: [q, k, v, dOut, out, lse, dq, dk, dv],
+    bufs: [q, k, v, dOut, out, lse, dq, dk, dv, ...(keyStart ? [keyStart] : [])],
   };
 }
 
@@ -49,7 +72,7 @@ export async function benchAttention(pair: BackendPair, shapes: AttentionShape[]
   const backends: [string, Backend, number][] = pair.one ? [['1t', pair.one, 1], ['pool', pair.pool, pair.threads]] : [['pool', pair.pool, 1]];
   const rows: AttentionRow[] = [];
   for (const s of shapes) {
-    const pairs = s.B * s.H * (s.T * (s.T + 1)) / 2;
+    const pairs = s.B * s.H * (s.lengths ?? [s.T]).reduce((sum, len) => sum + (len * (len + 1)) / 2, 0);
     const made = backends.map(([, be]) => setup(be, s));
     for (const dir of ['fwd', 'bwd'] as const) {
       const contenders: Contender[] = made.map((m) => ({ run: m[dir], sync: pair.sync }));

@@ -97,8 +97,14 @@ const GROUPS: GroupCase[] = [
   { m: 64, k: 96, n: [40, 8, 8], bias: [true, true, true], residual: false, epilogue: 'none' },
   { m: 64, k: 64, n: [36, 36], bias: [false, false], residual: false, epilogue: 'swiglu' },
   { m: 63, k: 150, n: [32], bias: [false], residual: true, epilogue: 'none' },
-  // Past the CPU's fused sizes: the composed path.
+  // Past the CPU's decode sizes: the weights packed once, rows a chunk at a time (chunks of 504 rows
+  // at k = 130: one and a remainder per thread at 2 threads, three at 1).
   { m: 300, k: 12, n: [9, 9], bias: [false, true], residual: false, epilogue: 'swiglu' },
+  { m: 1100, k: 130, n: [21, 21], bias: [true, true], residual: false, epilogue: 'swiglu' },
+  { m: 1037, k: 130, n: [19, 3, 8], bias: [true, false, true], residual: false, epilogue: 'none' },
+  { m: 261, k: 40, n: [12, 12, 12], bias: [false, false, false], residual: false, epilogue: 'none' },
+  { m: 1030, k: 130, n: [13], bias: [true], residual: true, epilogue: 'none' },
+  { m: 299, k: 7, n: [32], bias: [false], residual: true, epilogue: 'none' },
 ];
 
 const label = (c: GroupCase): string => `m=${c.m} k=${c.k} n=[${c.n.join(',')}] ${c.epilogue}${c.residual ? ' +residual' : ''}`;
@@ -125,7 +131,7 @@ describe('linearGroup', () => {
     });
   }
 
-  test('the CPU runs up to 256 rows as one fused call, more as the plain kernels', () => {
+  test('the CPU runs a group as its own kernels at any number of rows, never the plain kernels', () => {
     const be = pooled as unknown as Record<string, (...a: unknown[]) => unknown>;
     const plain: string[] = [];
     for (const name of ['matmul', 'binary', 'unary']) be[name] = (...a: unknown[]) => {
@@ -133,11 +139,11 @@ describe('linearGroup', () => {
       return (CpuBackend.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!.apply(pooled, a);
     };
     try {
-      for (const m of [1, 5, 64, 256, 257]) {
+      for (const m of [1, 5, 64, 256, 257, 2000]) {
         plain.length = 0;
         const c: GroupCase = { m, k: 8, n: [8, 8], bias: [true, false], residual: false, epilogue: 'swiglu' };
         runGroup(pooled, c, groupData(c), false, true);
-        assert.deepEqual(plain.length > 0, m > 256, `m = ${m}: plain kernels called: ${plain.join(', ') || 'none'}`);
+        assert.deepEqual(plain, [], `m = ${m}: plain kernels called`);
       }
     } finally {
       for (const name of ['matmul', 'binary', 'unary']) delete be[name];

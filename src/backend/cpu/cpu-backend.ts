@@ -71,6 +71,8 @@ const GEMV_MAX_M = 4;
  * Each panel of a weight is packed by the unit that multiplies it and every row streams past it.
  */
 const FUSED_MAX_M = 256;
+/** Scratch of one thread in linearGroupRows: a chunk's up rows (ROWS_CHUNK of kernels/decode.ts, 8 floats each). */
+const GROUP_ROWS_UP_BYTES = 512 * 8 * 4;
 /** The TN kernel's k block and most rows of A it packs per block: KC and PACK_MC of kernels/matmul.ts gemmTN. */
 const TN_KC = 512;
 const TN_PACK_ROWS = 256;
@@ -562,14 +564,15 @@ export class CpuBackend implements Backend {
     const ks = this.#keyStart(args, op);
     const o = this.#arg(out, B * Tq * H * D, op, 'out');
     const l = this.#arg(lse, B * H * Tq, op, 'lse');
-    // Blocks of 4 query rows share each key row load; decoding (Tq < 4) and odd head sizes go row by row.
+    // Blocks of 4 query rows share each key row load; decoding (Tq < 4) and odd head sizes go row by
+    // row (attentionDecode where D % 4 == 0, 4 keys at a time).
     const blocked = Tq >= 4 && D % 4 === 0;
     const stride = Math.ceil((Tk * (blocked ? 16 : 4)) / 64) * 64;
     const scratch = this.#scratch(stride * this.threads);
     const common = [...ptrs, bias, keyBias ? 1 : 0, ks.ptr, ks.ptr ? 1 : 0, o, l, Tq, H, Hkv, D, pastLen, kvBatchStride, scale, scratch, stride];
     const work = H * ks.keys * D;
     if (blocked) this.#pool.run('attentionBlocks', common, B * H * Math.ceil(Tq / 4), work);
-    else this.#pool.run(op, common, B * H * Tq, work);
+    else this.#pool.run(D % 4 === 0 ? 'attentionDecode' : op, common, B * H * Tq, work);
   }
 
   attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,
@@ -591,10 +594,11 @@ export class CpuBackend implements Backend {
       return;
     }
     const pairs = B * Hkv;
-    const stride = Math.ceil((Tk * 32) / 64) * 64;
     // Too few (batch, kv head) pairs to share evenly: split over query blocks instead, each thread
     // accumulating dk/dv into a private zeroed copy that is added into dk/dv afterwards.
     const split = this.threads > 1 && work >= PARALLEL_MIN_WORK && (pairs < this.threads || (pairs < 4 * this.threads && pairs % this.threads !== 0));
+    // A thread's p/ds vectors (32 bytes a key) and, unsplit, its pair's dk/dv sums (2 x Tk rows of D floats).
+    const stride = Math.ceil((Tk * 32 + (split ? 0 : 8 * Tk * D)) / 64) * 64;
     const partialFloats = 2 * kve;
     const scratch = this.#scratch(stride * this.threads + (split ? partialFloats * 4 * this.threads : 0));
     const partials = scratch + stride * this.threads;
@@ -651,10 +655,10 @@ export class CpuBackend implements Backend {
     outs: DeviceBuffer[], args: LinearGroupArgs): void {
     checkLinearGroup(weights, biases, residual, outs, args);
     const { m, k, n, wDtype, epilogue } = args;
-    // Many rows (a prefill, log-probs) run the separate calls: packing each weight once for all rows
-    // there beats a fused pass that streams every row past each panel.
+    // Many rows (a prefill, log-probs): each weight packed once for all rows, then the rows a chunk
+    // at a time past every panel, rather than every row past each panel as the decode kernel does.
     if (m > FUSED_MAX_M) {
-      linearGroupComposed(this, x, weights, biases, residual, outs, args);
+      if (!this.#linearGroupRows(x, weights, biases, residual, outs, args)) linearGroupComposed(this, x, weights, biases, residual, outs, args);
       return;
     }
     const op = 'linearGroup';
@@ -684,6 +688,47 @@ export class CpuBackend implements Backend {
     if (m === 0) return;
     const work = m * Math.max(k, 1) * n.reduce((a, b) => a + b, 0);
     this.#pool.run(op, [xp, m, k, res, swiglu ? 1 : 0, tmp, stride, ...slots], units, work);
+  }
+
+  /**
+   * linearGroup of more than FUSED_MAX_M rows (kernels/decode.ts linearGroupRows): the weights packed
+   * into the scratch, then units of 4 rows with the epilogue on each chunk of rows. False (nothing
+   * done) when the packed weights would pass PACK_CHUNK_BYTES: the separate calls then pack and
+   * multiply a range of panels at a time.
+   */
+  #linearGroupRows(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
+    outs: DeviceBuffer[], args: LinearGroupArgs): boolean {
+    const { m, k, n, wDtype, epilogue } = args;
+    const op = 'linearGroup';
+    const panelFloats = Math.max(k, 1) * 8;
+    const packBytes = n.map((w) => Math.ceil((Math.ceil(w / 8) * panelFloats * 4) / 64) * 64);
+    const packed = packBytes.reduce((a, b) => a + b, 0);
+    if (packed > PACK_CHUNK_BYTES) return false;
+    const swiglu = epilogue === 'swiglu';
+    const xp = this.#arg(x, m * k, op, 'x');
+    const res = residual ? this.#arg(residual, m * n[0]!, op, 'residual') : 0;
+    const scratch = this.#scratch(packed + GROUP_ROWS_UP_BYTES * this.threads);
+    const slots: number[] = [];
+    let at = scratch;
+    for (let w = 0; w < 3; w++) {
+      if (w >= weights.length) {
+        slots.push(0, 0, 0, 0);
+        continue;
+      }
+      const half = wDtype[w] === 'f16';
+      const wp = this.#arg(weights[w]!, n[w]! * k, op, `weight ${w}`, half ? 2 : 4);
+      const panels = Math.ceil(n[w]! / 8);
+      const packArgs = [wp, at, k, n[w]!, 1, 0, 0];
+      if (half) this.#pool.run('packBHalf', [...packArgs, this.#finiteHalves(weights[w]!) ? 1 : 0], panels, panels * panelFloats);
+      else this.#pool.run('packB', packArgs, panels, panels * panelFloats);
+      const out = swiglu && w === 1 ? 0 : this.#arg(outs[w]!, m * n[w]!, op, `output ${w}`);
+      const bias = biases[w];
+      slots.push(at, n[w]!, bias ? this.#arg(bias, n[w]!, op, `bias ${w}`) : 0, out);
+      at += packBytes[w]!;
+    }
+    const work = m * Math.max(k, 1) * n.reduce((a, b) => a + b, 0);
+    this.#pool.run('linearGroupRows', [xp, m, k, res, swiglu ? 1 : 0, scratch + packed, ...slots], Math.ceil(m / 4), work);
+    return true;
   }
 
   ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
