@@ -66,6 +66,50 @@ export function unary(op: i32, x: usize, out: usize, a: f32, b: f32, start: i32,
   }
 }
 
+/**
+ * out[i] = silu(gate[i]) * up[i] for i in [start, end): unary SILU's value times up, as the unary
+ * and binary kernels would compute it in two passes.
+ */
+export function swiglu(gate: usize, up: usize, out: usize, start: i32, end: i32, tid: i32): void {
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const off = <usize>i << 2;
+    const g = v128.load(gate + off);
+    v128.store(out + off, f32x4.mul(f32x4.mul(g, sigmoidv(g)), v128.load(up + off)));
+  }
+  if (i < end) {
+    const off = <usize>i << 2, c = end - i, zero = f32x4.splat(0);
+    const g = loadN(gate + off, c, zero);
+    storeN(out + off, f32x4.mul(f32x4.mul(g, sigmoidv(g)), loadN(up + off, c, zero)), c);
+  }
+}
+
+/**
+ * The backward of swiglu for i in [start, end): dGate = dOut * up * siluGrad(gate), dUp = dOut *
+ * silu(gate), with SILU and SILU_GRAD's formulas over one sigmoid, in the order of the separate
+ * kernels (mul(dOut, up), then times siluGrad; dOut times silu).
+ */
+export function swigluBackward(gate: usize, up: usize, dOut: usize, dGate: usize, dUp: usize, start: i32, end: i32, tid: i32): void {
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const off = <usize>i << 2;
+    swigluBackwardV(v128.load(gate + off), v128.load(up + off), v128.load(dOut + off), dGate + off, dUp + off, 4);
+  }
+  if (i < end) {
+    const off = <usize>i << 2, c = end - i, zero = f32x4.splat(0);
+    swigluBackwardV(loadN(gate + off, c, zero), loadN(up + off, c, zero), loadN(dOut + off, c, zero), dGate + off, dUp + off, c);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function swigluBackwardV(g: v128, u: v128, d: v128, dGate: usize, dUp: usize, c: i32): void {
+  const one = f32x4.splat(1.0);
+  const s = sigmoidv(g);
+  const grad = f32x4.mul(s, madd(g, f32x4.sub(one, s), one));
+  storeN(dGate, f32x4.mul(f32x4.mul(d, u), grad), c);
+  storeN(dUp, f32x4.mul(d, f32x4.mul(g, s)), c);
+}
+
 // Strided-map op codes: 0..8 are the binary ops (BinaryOp order), then where and the two copies.
 const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAXIMUM = 4, MINIMUM = 5, EQ = 6, GT = 7, GE = 8,
   WHERE = 16, COPY = 32, COPY_ADD = 33;

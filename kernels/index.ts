@@ -2,7 +2,7 @@
 // and relaxed SIMD). Every export takes byte pointers into the one shared memory and element
 // counts; nothing here allocates. Pooled kernels end with (start, end, tid): the unit range the
 // calling thread owns and its index (for per-thread scratch).
-export { fill, unary, stridedMap, adamw } from './elementwise';
+export { fill, unary, stridedMap, adamw, swiglu, swigluBackward } from './elementwise';
 export { reduceRows, reduceCols, softmax, softmaxBackward, logSoftmax, logSoftmaxBackward } from './reduce';
 export { packB, gemm, gemvN, gemvT, gemmTN, gemmTNNarrow } from './matmul';
 export { rmsnorm, rmsnormBackwardRows, rmsnormBackwardDw, rope, embedding, embeddingBackward } from './norm';

@@ -233,6 +233,16 @@ export interface Backend {
   // --- element-wise ----------------------------------------------------------------------------
   /** out[i] = op(x[i]) for i < n; `a`, `b` are the op's scalar parameters (see UnaryOp). */
   unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, n: number, a: number, b: number): void;
+  /**
+   * SwiGLU's activation: out[i] = silu(gate[i]) * up[i] for i < n, with silu(v) = v * sigmoid(v)
+   * as unary 'silu' computes it, times up: the unary and binary ops' result in one pass.
+   */
+  swiglu(gate: DeviceBuffer, up: DeviceBuffer, out: DeviceBuffer, n: number): void;
+  /**
+   * Its backward for i < n: dGate[i] = dOut[i] * up[i] * siluGrad(gate[i]) (unary 'siluGrad') and
+   * dUp[i] = dOut[i] * silu(gate[i]), reading the three inputs once.
+   */
+  swigluBackward(gate: DeviceBuffer, up: DeviceBuffer, dOut: DeviceBuffer, dGate: DeviceBuffer, dUp: DeviceBuffer, n: number): void;
   /** Broadcasting binary op: out (dense, `shape`) = op(a, b), a and b read through their views. */
   binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void;
   /**

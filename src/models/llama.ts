@@ -10,7 +10,7 @@ import type { Backend } from '../backend/backend.js';
 import { Embedding, Linear, Module, ModuleList, normalInit, RMSNorm, uninitialized, type Init } from '../nn/index.js';
 import { Prng } from '../util/prng.js';
 import {
-  add, attention, getBackend, isGradEnabled, linear, linearGroup, mul, recordsGrad, reshape, rope, silu, tidy, type Tensor,
+  add, attention, getBackend, isGradEnabled, linear, linearGroup, recordsGrad, reshape, rope, swiglu, tidy, type Tensor,
 } from '../tensor/index.js';
 import { attentionBiases, type ModelConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
@@ -127,7 +127,7 @@ class Mlp extends Module {
     const gateUp = [this.gate_proj, this.up_proj];
     const act = fusable(x, gateUp)
       ? linearGroup(x, gateUp, { epilogue: 'swiglu' })[0]!
-      : mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x));
+      : swiglu(this.gate_proj.forward(x), this.up_proj.forward(x));
     if (!residual) return this.down_proj.forward(act);
     if (fusable(act, [this.down_proj])) return linearGroup(act, [this.down_proj], { residual })[0]!;
     return add(residual, this.down_proj.forward(act));

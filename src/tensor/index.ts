@@ -13,7 +13,7 @@ export {
 export { sum, mean, max, sumToShape } from './ops/reduce.js';
 export { matmul, linear } from './ops/matmul.js';
 export {
-  softmax, logSoftmax, embedding, rmsnorm, rope, attention, logprobEntropy,
+  softmax, logSoftmax, embedding, rmsnorm, rope, attention, logprobEntropy, swiglu,
   type AttentionOptions, type LogprobEntropy,
 } from './ops/fused.js';
 export { sampleTokens, validateSampleArgs, type SampledTokens } from './ops/sample.js';

@@ -74,7 +74,8 @@ function linearWidths(c: ModelConfig): Record<string, number> {
 /**
  * Floats kept per token per layer by a training forward (every op's output lives until the
  * micro-batch's backward is done): the norms, q/k/v (twice with Qwen2's biases) and their rotated
- * copies, attention, the MLP's gate, up, silu and product, residuals; with LoRA, per adapted layer
+ * copies, attention, the MLP's gate, up and SwiGLU product (silu(gate) is not kept: the fused
+ * swiglu recomputes it in its backward), residuals; with LoRA, per adapted layer
  * the rank-r intermediate twice (before and after the scale), the update and the sum.
  */
 function activationFloatsPerToken(c: ModelConfig, loraRank: number, targets: string | string[]): number {
@@ -82,7 +83,7 @@ function activationFloatsPerToken(c: ModelConfig, loraRank: number, targets: str
   const qkv = H * D + 2 * Hkv * D;
   const bias = c.model_type === 'qwen2' || c.attention_bias ? 2 : 1;
   const attn = qkv * bias + (H * D + Hkv * D) + H * D;
-  const mlp = 4 * i;
+  const mlp = 3 * i;
   let lora = 0;
   if (loraRank > 0) {
     const widths = linearWidths(c);

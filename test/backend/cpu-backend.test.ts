@@ -3,11 +3,11 @@
 // enough that the work is split across the worker pool.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AttentionArgs, BinaryOp, MatmulArgs, UnaryOp } from '../../src/backend/backend.js';
+import type { AttentionArgs, Backend, BinaryOp, DeviceBuffer, MatmulArgs, UnaryOp } from '../../src/backend/backend.js';
 import { CpuBackend } from '../../src/backend/cpu/index.js';
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
-import { assertSame, packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
+import { assertSame, packedKeyStart, runCase, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
 
 let cpu: CpuBackend;
 const ref = new ReferenceBackend();
@@ -57,6 +57,35 @@ describe('element-wise', () => {
       }
     });
   }
+
+  test('swiglu and its backward: the reference within rounding, the separate kernels bit for bit', () => {
+    for (const n of [1, 3, 4, 9, 1001, 100_003]) {
+      const c = {
+        inputs: { g: rng.floats(n, 4), u: rng.floats(n, 2), d: rng.floats(n, 1) }, outputs: { out: n, dg: n, du: n, s: n, t: n, sg: n },
+        compare: ['out', 'dg', 'du'],
+        call: (be: Backend, b: Record<string, DeviceBuffer>) => {
+          be.swiglu(b.g!, b.u!, b.out!, n);
+          be.swigluBackward(b.g!, b.u!, b.d!, b.dg!, b.du!, n);
+        },
+      };
+      assertSame(cpu, ref, `swiglu n=${n}`, c);
+      // What the tensor layer ran before: silu, mul; mul(dOut, up) times siluGrad, dOut times silu.
+      const dense = (buf: DeviceBuffer) => ({ buf, offset: 0, strides: [1] });
+      const got = runCase(cpu, c);
+      const plain = runCase(cpu, {
+        ...c,
+        call: (be, b) => {
+          be.unary('silu', b.g!, b.s!, n, 0, 0);
+          be.binary('mul', dense(b.s!), dense(b.u!), b.out!, [n]);
+          be.binary('mul', dense(b.d!), dense(b.u!), b.t!, [n]);
+          be.unary('siluGrad', b.g!, b.sg!, n, 0, 0);
+          be.binary('mul', dense(b.t!), dense(b.sg!), b.dg!, [n]);
+          be.binary('mul', dense(b.d!), dense(b.s!), b.du!, [n]);
+        },
+      });
+      for (const name of ['out', 'dg', 'du']) assert.deepEqual(got[name], plain[name], `swiglu n=${n}: ${name}`);
+    }
+  });
 
   const binaryOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'gt', 'ge'];
   // [shape, aStrides, bStrides, aLen, bLen, aOffset, bOffset]

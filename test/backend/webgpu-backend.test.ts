@@ -128,6 +128,18 @@ describe('webgpu backend', { skip }, () => {
       }
     });
 
+    test('swiglu and its backward', async () => {
+      for (const n of [1, 9, 1001]) {
+        await assertSameAsync(gpu, ref, `swiglu n=${n}`, {
+          inputs: { g: rng.floats(n, 4), u: rng.floats(n, 2), d: rng.floats(n, 1) }, outputs: { out: n, dg: n, du: n }, compare: ['out', 'dg', 'du'],
+          call: (be, b) => {
+            be.swiglu(b.g!, b.u!, b.out!, n);
+            be.swigluBackward(b.g!, b.u!, b.d!, b.dg!, b.du!, n);
+          },
+        }, 1e-5);
+      }
+    });
+
     const binaryOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'gt', 'ge'];
     const layouts: [number[], number[], number[], number, number, number, number][] = [
       [[7, 13], [13, 1], [13, 1], 91, 91, 0, 0],

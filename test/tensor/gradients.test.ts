@@ -1,5 +1,6 @@
 // Every op's gradient against central finite differences in float64 (see helpers/gradcheck.ts).
 import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 
@@ -38,6 +39,12 @@ describe('element-wise gradients', () => {
     gradCheck([{ shape }], (x) => T.clamp(x!, -0.5, 0.7));
     gradCheck([{ shape }], (x) => T.add(T.mul(x!, 3), 2));
     gradCheck([{ shape }], (x) => T.maximum(x!, 0.1));
+  });
+
+  test('swiglu, on dense tensors and on views', () => {
+    gradCheck([{ shape: [3, 7] }, { shape: [3, 7] }], (g, u) => T.swiglu(g!, u!));
+    gradCheck([{ shape: [7, 3] }, { shape: [3, 7] }], (g, u) => T.swiglu(T.transpose(g!), u!));
+    assert.throws(() => T.swiglu(T.zeros([2, 3]), T.zeros([3, 2])), /swiglu: gate and up must have the same shape, got \[2, 3\] and \[3, 2\]/);
   });
 
   test('unary ops on strided views', () => {

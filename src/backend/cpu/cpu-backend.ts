@@ -333,6 +333,18 @@ export class CpuBackend implements Backend {
     this.#pool.run('unary', [code, xp, outPtr, a, b], n, op === 'log' ? n * 4 : n);
   }
 
+  swiglu(gate: DeviceBuffer, up: DeviceBuffer, out: DeviceBuffer, n: number): void {
+    const op = 'swiglu';
+    this.#pool.run(op, [this.#arg(gate, n, op, 'gate'), this.#arg(up, n, op, 'up'), this.#arg(out, n, op, 'out')], n, n);
+  }
+
+  swigluBackward(gate: DeviceBuffer, up: DeviceBuffer, dOut: DeviceBuffer, dGate: DeviceBuffer, dUp: DeviceBuffer, n: number): void {
+    const op = 'swigluBackward';
+    const ptrs = [this.#arg(gate, n, op, 'gate'), this.#arg(up, n, op, 'up'), this.#arg(dOut, n, op, 'dOut'),
+      this.#arg(dGate, n, op, 'dGate'), this.#arg(dUp, n, op, 'dUp')];
+    this.#pool.run(op, ptrs, n, 2 * n);
+  }
+
   binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {
     const code = BINARY_CODES[op];
     if (code === undefined) throw new Error(`binary: unknown op ${String(op)}`);

@@ -35,6 +35,9 @@ const unaryFns: { [K in UnaryOp]: (x: number, a: number, b: number) => number } 
   inRange: (x, a, b) => (x >= a && x <= b ? 1 : 0),
 };
 
+/** What storing a value into `a` does to it: f32 rounding, or nothing for float64 storage. */
+const storeRounding = (a: ArrayLike<number>): ((x: number) => number) => (a instanceof Float32Array ? Math.fround : (x) => x);
+
 const binaryFns: { [K in BinaryOp]: (a: number, b: number) => number } = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
@@ -135,6 +138,25 @@ export class ReferenceBackend implements Backend {
     const os = host(out, op).f32;
     const fn = unaryFns[op];
     for (let i = 0; i < n; i++) os[i] = fn(xs[i]!, a, b);
+  }
+
+  swiglu(gate: DeviceBuffer, up: DeviceBuffer, out: DeviceBuffer, n: number): void {
+    const g = host(gate, 'swiglu').f32, u = host(up, 'swiglu').f32, o = host(out, 'swiglu').f32;
+    // Each step rounded as the unary and binary kernels store it (to f32, or not in float64 mode):
+    // their result, bit for bit.
+    const r = storeRounding(o);
+    for (let i = 0; i < n; i++) o[i] = r(unaryFns.silu(g[i]!, 0, 0)) * u[i]!;
+  }
+
+  swigluBackward(gate: DeviceBuffer, up: DeviceBuffer, dOut: DeviceBuffer, dGate: DeviceBuffer, dUp: DeviceBuffer, n: number): void {
+    const op = 'swigluBackward';
+    const g = host(gate, op).f32, u = host(up, op).f32, d = host(dOut, op).f32;
+    const dg = host(dGate, op).f32, du = host(dUp, op).f32;
+    const r = storeRounding(dg);
+    for (let i = 0; i < n; i++) {
+      dg[i] = r(d[i]! * u[i]!) * r(unaryFns.siluGrad(g[i]!, 0, 0));
+      du[i] = d[i]! * r(unaryFns.silu(g[i]!, 0, 0));
+    }
   }
 
   binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {

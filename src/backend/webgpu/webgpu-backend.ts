@@ -24,7 +24,7 @@ import {
 } from './wgsl/attention.js';
 import { Params } from './wgsl/common.js';
 import {
-  adamwWgsl, binaryWgsl, copyStridedWgsl, ELEMENT_GROUP, fillWgsl, MAX_RANK, unaryWgsl, whereWgsl,
+  adamwWgsl, binaryWgsl, copyStridedWgsl, ELEMENT_GROUP, fillWgsl, MAX_RANK, swigluBackwardWgsl, swigluWgsl, unaryWgsl, whereWgsl,
 } from './wgsl/elementwise.js';
 import { embeddingBackwardWgsl, embeddingWgsl, ropeWgsl } from './wgsl/gather.js';
 import { MATMUL_TILE, matmulWgsl } from './wgsl/matmul.js';
@@ -191,6 +191,17 @@ export class WebGpuBackend implements Backend {
   unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, n: number, a: number, b: number): void {
     this.#run(op, `unary:${op}`, () => unaryWgsl(op), new Params().u32(n).f32(a, b),
       [this.#in(x, op, n), this.#out(out, op, n)], groupsFor(n));
+  }
+
+  swiglu(gate: DeviceBuffer, up: DeviceBuffer, out: DeviceBuffer, n: number): void {
+    const op = 'swiglu';
+    this.#run(op, op, swigluWgsl, new Params().u32(n), [this.#in(gate, op, n), this.#in(up, op, n), this.#out(out, op, n)], groupsFor(n));
+  }
+
+  swigluBackward(gate: DeviceBuffer, up: DeviceBuffer, dOut: DeviceBuffer, dGate: DeviceBuffer, dUp: DeviceBuffer, n: number): void {
+    const op = 'swigluBackward';
+    this.#run(op, op, swigluBackwardWgsl, new Params().u32(n),
+      [this.#in(gate, op, n), this.#in(up, op, n), this.#in(dOut, op, n), this.#out(dGate, op, n), this.#out(dUp, op, n)], groupsFor(n));
   }
 
   binary(op: BinaryOp, a: StridedView, b: StridedView, out: DeviceBuffer, shape: number[]): void {

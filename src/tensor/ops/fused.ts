@@ -1,9 +1,10 @@
 /**
  * Fused routines with hand-written backward kernels: softmax, log-softmax, embedding, RMSNorm,
- * rotary embedding, causal attention with grouped KV heads, and log-prob + entropy from logits.
+ * rotary embedding, causal attention with grouped KV heads, log-prob + entropy from logits, and
+ * SwiGLU's activation.
  */
 import { copyInto, record } from '../autograd.js';
-import { formatShape } from '../shape.js';
+import { formatShape, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { zeros } from './creation.js';
 import { denseAtZero } from './elementwise.js';
@@ -247,4 +248,30 @@ export function logprobEntropy(logits: Tensor, ids: Tensor, temperature = 1): Lo
       return [gj];
     });
   return { logp: column(logp, 0), entropy: column(entropy, 1) };
+}
+
+/**
+ * SwiGLU's activation silu(gate) * up (gate and up of one shape), the values of
+ * mul(silu(gate), up) bit for bit on the CPU. One kernel each way: the forward keeps no silu(gate)
+ * for the backward, which reads gate, up and the gradient once for both gradients, where silu,
+ * mul and their backwards ran six passes (docs/benchmarks.md).
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  requireDtype(gate, 'f32', 'swiglu', 'gate');
+  requireDtype(up, 'f32', 'swiglu', 'up');
+  if (gate.backend !== up.backend) throw new Error(`swiglu: gate and up live on different backends (${gate.backend.name}, ${up.backend.name})`);
+  if (!sameShape(gate.shape, up.shape)) {
+    throw new Error(`swiglu: gate and up must have the same shape, got ${formatShape(gate.shape)} and ${formatShape(up.shape)}`);
+  }
+  const be = gate.backend;
+  const out = Tensor.empty(gate.shape, 'f32', be);
+  if (out.size > 0) withDense([gate, up], (g, u) => be.swiglu(g!.buffer, u!.buffer, out.buffer, out.size));
+  return record(out, 'swiglu', [gate, up], (grad) => {
+    const dGate = Tensor.empty(gate.shape, 'f32', be);
+    const dUp = Tensor.empty(gate.shape, 'f32', be);
+    if (out.size > 0) {
+      withDense([gate, up, grad], (g, u, d) => be.swigluBackward(g!.buffer, u!.buffer, d!.buffer, dGate.buffer, dUp.buffer, out.size));
+    }
+    return [dGate, dUp];
+  });
 }

@@ -44,6 +44,17 @@ export const unaryWgsl = (op: UnaryOp): string => header + storage([['X', 'f32',
   `\nfn f(x: f32, a: f32, b: f32) -> f32 { return ${unaryExpr[op]}; }` +
   elementMain('  Y[idx] = f(X[idx], pf(1u), pf(2u));');
 
+const siluFns = `\nfn silu(x: f32) -> f32 { return ${unaryExpr.silu}; }\nfn siluGrad(x: f32) -> f32 { return ${unaryExpr.siluGrad}; }`;
+
+/** params: n. Y = silu(G) * U, silu as unary 'silu' computes it. */
+export const swigluWgsl = (): string => header + storage([['G', 'f32', 'read'], ['U', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
+  siluFns + elementMain('  Y[idx] = silu(G[idx]) * U[idx];');
+
+/** params: n. DG = D * U * siluGrad(G), DU = D * silu(G) (the backward of swiglu). */
+export const swigluBackwardWgsl = (): string => header +
+  storage([['G', 'f32', 'read'], ['U', 'f32', 'read'], ['D', 'f32', 'read'], ['DG', 'f32', 'read_write'], ['DU', 'f32', 'read_write']]) +
+  siluFns + elementMain('  let g = G[idx];\n  let d = D[idx];\n  DG[idx] = d * U[idx] * siluGrad(g);\n  DU[idx] = d * silu(g);');
+
 const binaryExpr: { [K in BinaryOp]: string } = {
   add: 'a + b',
   sub: 'a - b',
