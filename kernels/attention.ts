@@ -50,8 +50,13 @@ import { expf, expNeg, hmax, hsum, loadN, madd, storeN } from './simd';
 }
 
 /**
- * Forward over query rows [start, end), numbered ((b*H + h)*Tq + i). keyBias is read only when
- * hasBias. scratch + tid*scratchStride holds this thread's Tk scores (bytes).
+ * Forward over query rows [start, end), numbered ((b*H + h)*Tq + i): decoding (Tq < 4) and head sizes
+ * that are not a multiple of 4 (attentionBlocks takes the rest). keyBias is read only when hasBias.
+ * scratch + tid*scratchStride holds this thread's Tk scores (bytes). With D % 4 == 0 the scores go 4
+ * keys at a time, each q vector loaded once for the 4 key rows (one horizontal sum per 4 keys), and
+ * out = p @ V 32 features at a time in 8 registers: key by key with a horizontal sum each, loads of a
+ * variable count and branches in the p @ V loop, decoding spent ~34 ns per key at head size 32
+ * (docs/benchmarks.md).
  */
 export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
   Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32, scale: f32,
@@ -59,7 +64,8 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
   const group = H / Hkv, Tk = pastLen + Tq;
   const s = scratch + <usize>tid * <usize>scratchStride;
   const rowStride = <usize>Hkv * <usize>D << 2;
-  const zero = f32x4.splat(0);
+  const zero = f32x4.splat(0), ninf = f32x4.splat(-Infinity), vs = f32x4.splat(scale);
+  const whole = D % 4 == 0;
   for (let u = start; u < end; u++) {
     const i = u % Tq, bh = u / Tq;
     const h = bh % H, b = bh / H, kh = h / group;
@@ -69,102 +75,34 @@ export function attention(q: usize, k: usize, v: usize, bias: usize, hasBias: i3
     const bb = bias + (<usize>b * <usize>Tk << 2);
     const n = pastLen + i + 1;
     const j0 = hasKs ? load<i32>(ks + ((<usize>b * <usize>Tq + <usize>i) << 2)) : 0;
-    let mx: f32 = -Infinity;
-    for (let j = j0; j < n; j++) {
+    let mv = ninf;
+    let j = j0;
+    if (whole) {
+      for (; j + 4 <= n; j += 4) {
+        const k0 = kb + <usize>j * rowStride, k1 = k0 + rowStride, k2 = k1 + rowStride, k3 = k2 + rowStride;
+        let s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+        for (let d = 0; d < D; d += 4) {
+          const o = <usize>d << 2;
+          const qv = v128.load(qp + o);
+          s0 = madd(qv, v128.load(k0 + o), s0);
+          s1 = madd(qv, v128.load(k1 + o), s1);
+          s2 = madd(qv, v128.load(k2 + o), s2);
+          s3 = madd(qv, v128.load(k3 + o), s3);
+        }
+        let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
+        if (hasBias) sv = f32x4.add(sv, v128.load(bb + (<usize>j << 2)));
+        v128.store(s + (<usize>j << 2), sv);
+        mv = f32x4.max(mv, sv);
+      }
+    }
+    let mx: f32 = hmax(mv);
+    for (; j < n; j++) {
       let sc = dot(qp, kb + <usize>j * rowStride, D) * scale;
       if (hasBias) sc += load<f32>(bb + (<usize>j << 2));
       store<f32>(s + (<usize>j << 2), sc);
       mx = max(mx, sc);
     }
-    const vm = f32x4.splat(mx), ninf = f32x4.splat(-Infinity);
-    let acc = zero;
-    for (let j = j0; j < n; j += 4) {
-      // Missing lanes load as -inf, whose exp is 0.
-      const c = min(4, n - j), o = <usize>j << 2;
-      const e = expNeg(f32x4.sub(loadN(s + o, c, ninf), vm));
-      acc = f32x4.add(acc, e);
-      storeN(s + o, e, c);
-    }
-    const sum = hsum(acc);
-    store<f32>(lse + (<usize>u << 2), mx + Mathf.log(sum));
-    // out = sum_j p_j v_j, 16 output features at a time so the accumulators stay in registers.
-    const inv = f32x4.splat(<f32>1.0 / sum);
-    const op = out + (qp - q);
-    for (let d = 0; d < D; d += 16) {
-      const nd = min(16, D - d), o = <usize>d << 2;
-      let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-      let vp = vb + o + <usize>j0 * rowStride;
-      for (let j = j0; j < n; j++) {
-        const p = v128.load32_splat(s + (<usize>j << 2));
-        a0 = madd(p, loadN(vp, nd, zero), a0);
-        if (nd > 4) a1 = madd(p, loadN(vp + 16, nd - 4, zero), a1);
-        if (nd > 8) a2 = madd(p, loadN(vp + 32, nd - 8, zero), a2);
-        if (nd > 12) a3 = madd(p, loadN(vp + 48, nd - 12, zero), a3);
-        vp += rowStride;
-      }
-      storeN(op + o, f32x4.mul(a0, inv), nd);
-      if (nd > 4) storeN(op + o + 16, f32x4.mul(a1, inv), nd - 4);
-      if (nd > 8) storeN(op + o + 32, f32x4.mul(a2, inv), nd - 8);
-      if (nd > 12) storeN(op + o + 48, f32x4.mul(a3, inv), nd - 12);
-    }
-  }
-}
-
-/**
- * The row kernel above for D % 4 == 0 (decoding: Tq < 4): units [start, end) are query rows
- * ((b*H + h)*Tq + i), as there. The scores go 4 keys at a time, each q vector loaded once for the 4
- * key rows (one horizontal sum per 4 keys), and out = p @ V 32 features at a time in 8 registers.
- * The row kernel spent ~34 ns per key at head size 32 (loads of a variable count, a horizontal sum
- * per key, branches in the p @ V loop); docs/benchmarks.md has the figures.
- */
-export function attentionDecode(q: usize, k: usize, v: usize, bias: usize, hasBias: i32, ks: usize, hasKs: i32, out: usize, lse: usize,
-  Tq: i32, H: i32, Hkv: i32, D: i32, pastLen: i32, kvBatchStride: i32, scale: f32,
-  scratch: usize, scratchStride: i32, start: i32, end: i32, tid: i32): void {
-  const group = H / Hkv;
-  const s = scratch + <usize>tid * <usize>scratchStride;
-  const rowStride = <usize>Hkv * <usize>D << 2;
-  const zero = f32x4.splat(0), ninf = f32x4.splat(-Infinity), vs = f32x4.splat(scale);
-  const Tk = pastLen + Tq;
-  for (let u = start; u < end; u++) {
-    const i = u % Tq, bh = u / Tq;
-    const h = bh % H, b = bh / H, kh = h / group;
-    const qp = q + (((<usize>b * <usize>Tq + <usize>i) * <usize>H + <usize>h) * <usize>D << 2);
-    const kb = k + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
-    const vb = v + ((<usize>b * <usize>kvBatchStride + <usize>kh * <usize>D) << 2);
-    const bb = bias + (<usize>b * <usize>Tk << 2);
-    const n = pastLen + i + 1;
-    const j0 = hasKs ? load<i32>(ks + ((<usize>b * <usize>Tq + <usize>i) << 2)) : 0;
-    let mx = ninf;
-    let j = j0;
-    for (; j + 4 <= n; j += 4) {
-      const k0 = kb + <usize>j * rowStride, k1 = k0 + rowStride, k2 = k1 + rowStride, k3 = k2 + rowStride;
-      let s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-      for (let d = 0; d < D; d += 4) {
-        const o = <usize>d << 2;
-        const qv = v128.load(qp + o);
-        s0 = madd(qv, v128.load(k0 + o), s0);
-        s1 = madd(qv, v128.load(k1 + o), s1);
-        s2 = madd(qv, v128.load(k2 + o), s2);
-        s3 = madd(qv, v128.load(k3 + o), s3);
-      }
-      let sv = f32x4.mul(hsum4(s0, s1, s2, s3), vs);
-      if (hasBias) sv = f32x4.add(sv, v128.load(bb + (<usize>j << 2)));
-      v128.store(s + (<usize>j << 2), sv);
-      mx = f32x4.max(mx, sv);
-    }
-    for (; j < n; j++) {
-      const kj = kb + <usize>j * rowStride;
-      let acc = zero;
-      for (let d = 0; d < D; d += 4) {
-        const o = <usize>d << 2;
-        acc = madd(v128.load(qp + o), v128.load(kj + o), acc);
-      }
-      let sv = f32x4.mul(hsum4(acc, acc, acc, acc), vs);
-      if (hasBias) sv = f32x4.add(sv, f32x4.splat(load<f32>(bb + (<usize>j << 2))));
-      store<f32>(s + (<usize>j << 2), f32x4.extract_lane(sv, 0));
-      mx = f32x4.max(mx, sv);
-    }
-    const vm = f32x4.splat(hmax(mx));
+    const vm = f32x4.splat(mx);
     let acc = zero;
     for (let jj = j0; jj < n; jj += 4) {
       // Missing lanes load as -inf, whose exp is 0.
@@ -174,37 +112,68 @@ export function attentionDecode(q: usize, k: usize, v: usize, bias: usize, hasBi
       storeN(s + o, e, c);
     }
     const sum = hsum(acc);
-    store<f32>(lse + (<usize>u << 2), f32x4.extract_lane(vm, 0) + Mathf.log(sum));
+    store<f32>(lse + (<usize>u << 2), mx + Mathf.log(sum));
     const inv = f32x4.splat(<f32>1.0 / sum);
     const op = out + (qp - q);
-    let d = 0;
-    for (; d + 32 <= D; d += 32) {
-      const o = <usize>d << 2;
-      let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
-      let vp = vb + o + <usize>j0 * rowStride;
-      for (let jj = j0; jj < n; jj++) {
-        const p = v128.load32_splat(s + (<usize>jj << 2));
-        a0 = madd(p, v128.load(vp), a0); a1 = madd(p, v128.load(vp, 16), a1);
-        a2 = madd(p, v128.load(vp, 32), a2); a3 = madd(p, v128.load(vp, 48), a3);
-        a4 = madd(p, v128.load(vp, 64), a4); a5 = madd(p, v128.load(vp, 80), a5);
-        a6 = madd(p, v128.load(vp, 96), a6); a7 = madd(p, v128.load(vp, 112), a7);
-        vp += rowStride;
-      }
-      v128.store(op + o, f32x4.mul(a0, inv)); v128.store(op + o, f32x4.mul(a1, inv), 16);
-      v128.store(op + o, f32x4.mul(a2, inv), 32); v128.store(op + o, f32x4.mul(a3, inv), 48);
-      v128.store(op + o, f32x4.mul(a4, inv), 64); v128.store(op + o, f32x4.mul(a5, inv), 80);
-      v128.store(op + o, f32x4.mul(a6, inv), 96); v128.store(op + o, f32x4.mul(a7, inv), 112);
+    if (whole) wholeRowsPV(s, vb, op, j0, n, D, rowStride, inv);
+    else partRowsPV(s, vb, op, j0, n, D, rowStride, inv);
+  }
+}
+
+/** out[0..D) = inv * sum_j p_j v_j (D % 4 == 0): 32 features at a time in 8 registers, then 4 at a time. */
+// @ts-ignore: decorator
+@inline function wholeRowsPV(s: usize, vb: usize, op: usize, j0: i32, n: i32, D: i32, rowStride: usize, inv: v128): void {
+  const zero = f32x4.splat(0);
+  let d = 0;
+  for (; d + 32 <= D; d += 32) {
+    const o = <usize>d << 2;
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+    let vp = vb + o + <usize>j0 * rowStride;
+    for (let j = j0; j < n; j++) {
+      const p = v128.load32_splat(s + (<usize>j << 2));
+      a0 = madd(p, v128.load(vp), a0); a1 = madd(p, v128.load(vp, 16), a1);
+      a2 = madd(p, v128.load(vp, 32), a2); a3 = madd(p, v128.load(vp, 48), a3);
+      a4 = madd(p, v128.load(vp, 64), a4); a5 = madd(p, v128.load(vp, 80), a5);
+      a6 = madd(p, v128.load(vp, 96), a6); a7 = madd(p, v128.load(vp, 112), a7);
+      vp += rowStride;
     }
-    for (; d < D; d += 4) {
-      const o = <usize>d << 2;
-      let a0 = zero;
-      let vp = vb + o + <usize>j0 * rowStride;
-      for (let jj = j0; jj < n; jj++) {
-        a0 = madd(v128.load32_splat(s + (<usize>jj << 2)), v128.load(vp), a0);
-        vp += rowStride;
-      }
-      v128.store(op + o, f32x4.mul(a0, inv));
+    v128.store(op + o, f32x4.mul(a0, inv)); v128.store(op + o, f32x4.mul(a1, inv), 16);
+    v128.store(op + o, f32x4.mul(a2, inv), 32); v128.store(op + o, f32x4.mul(a3, inv), 48);
+    v128.store(op + o, f32x4.mul(a4, inv), 64); v128.store(op + o, f32x4.mul(a5, inv), 80);
+    v128.store(op + o, f32x4.mul(a6, inv), 96); v128.store(op + o, f32x4.mul(a7, inv), 112);
+  }
+  for (; d < D; d += 4) {
+    const o = <usize>d << 2;
+    let a0 = zero;
+    let vp = vb + o + <usize>j0 * rowStride;
+    for (let j = j0; j < n; j++) {
+      a0 = madd(v128.load32_splat(s + (<usize>j << 2)), v128.load(vp), a0);
+      vp += rowStride;
     }
+    v128.store(op + o, f32x4.mul(a0, inv));
+  }
+}
+
+/** out[0..D) = inv * sum_j p_j v_j for any D: 16 output features at a time so the accumulators stay in registers. */
+// @ts-ignore: decorator
+@inline function partRowsPV(s: usize, vb: usize, op: usize, j0: i32, n: i32, D: i32, rowStride: usize, inv: v128): void {
+  const zero = f32x4.splat(0);
+  for (let d = 0; d < D; d += 16) {
+    const nd = min(16, D - d), o = <usize>d << 2;
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    let vp = vb + o + <usize>j0 * rowStride;
+    for (let j = j0; j < n; j++) {
+      const p = v128.load32_splat(s + (<usize>j << 2));
+      a0 = madd(p, loadN(vp, nd, zero), a0);
+      if (nd > 4) a1 = madd(p, loadN(vp + 16, nd - 4, zero), a1);
+      if (nd > 8) a2 = madd(p, loadN(vp + 32, nd - 8, zero), a2);
+      if (nd > 12) a3 = madd(p, loadN(vp + 48, nd - 12, zero), a3);
+      vp += rowStride;
+    }
+    storeN(op + o, f32x4.mul(a0, inv), nd);
+    if (nd > 4) storeN(op + o + 16, f32x4.mul(a1, inv), nd - 4);
+    if (nd > 8) storeN(op + o + 32, f32x4.mul(a2, inv), nd - 8);
+    if (nd > 12) storeN(op + o + 48, f32x4.mul(a3, inv), nd - 12);
   }
 }
 

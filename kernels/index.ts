@@ -6,7 +6,7 @@ export { fill, unary, stridedMap, adamw, swiglu, swigluBackward } from './elemen
 export { reduceRows, reduceCols, softmax, softmaxBackward, logSoftmax, logSoftmaxBackward } from './reduce';
 export { packB, gemm, gemvN, gemvT, gemmTN, gemmTNNarrow } from './matmul';
 export { rmsnorm, rmsnormBackwardRows, rmsnormBackwardDw, rope, embedding, embeddingBackward } from './norm';
-export { attention, attentionBlocks, attentionBackward, attentionBackwardRows, attentionDecode } from './attention';
+export { attention, attentionBlocks, attentionBackward, attentionBackwardRows } from './attention';
 export { logprobEntropy, logprobEntropyBackward } from './logprob';
 export { packBHalf, gemvNHalf, gemvTHalf, embeddingHalf } from './half';
 export { sample } from './sample';

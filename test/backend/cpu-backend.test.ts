@@ -476,7 +476,7 @@ describe('attention', () => {
     { B: 1, Tq: 37, H: 3, Hkv: 1, D: 32, pastLen: 2, Tmax: 41, kvBatchStride: 0, scale: 0, bias: true },
     // Three pairs on two threads: split too; D = 36 leaves a 4-wide tail after the 8-wide dq pass.
     { B: 3, Tq: 18, H: 2, Hkv: 1, D: 36, pastLen: 0, Tmax: 18, kvBatchStride: 0, scale: 0, bias: false },
-    // Decoding (Tq < 4, D % 4 == 0: attentionDecode): keys 4 at a time and a tail of 1-3, p @ V in
+    // Decoding (Tq < 4, D % 4 == 0: the row kernel 4 keys at a time): keys 4 at a time and a tail of 1-3, p @ V in
     // 32-feature passes and a tail of 4-feature ones (D = 8: none of 32; 36: one and a tail; 64: two).
     { B: 2, Tq: 1, H: 4, Hkv: 2, D: 8, pastLen: 6, Tmax: 9, kvBatchStride: 0, scale: 0, bias: true },
     { B: 3, Tq: 3, H: 2, Hkv: 2, D: 36, pastLen: 9, Tmax: 12, kvBatchStride: 0, scale: 0, bias: false },

@@ -577,14 +577,14 @@ export class CpuBackend implements Backend {
     const o = this.#arg(out, B * Tq * H * D, op, 'out');
     const l = this.#arg(lse, B * H * Tq, op, 'lse');
     // Blocks of 4 query rows share each key row load; decoding (Tq < 4) and odd head sizes go row by
-    // row (attentionDecode where D % 4 == 0, 4 keys at a time).
+    // row (4 keys at a time where D % 4 == 0).
     const blocked = Tq >= 4 && D % 4 === 0;
     const stride = Math.ceil((Tk * (blocked ? 16 : 4)) / 64) * 64;
     const scratch = this.#scratch(stride * this.threads);
     const common = [...ptrs, bias, keyBias ? 1 : 0, ks.ptr, ks.ptr ? 1 : 0, o, l, Tq, H, Hkv, D, pastLen, kvBatchStride, scale, scratch, stride];
     const work = H * ks.keys * D;
     if (blocked) this.#pool.run('attentionBlocks', common, B * H * Math.ceil(Tq / 4), work);
-    else this.#pool.run(D % 4 === 0 ? 'attentionDecode' : op, common, B * H * Tq, work);
+    else this.#pool.run(op, common, B * H * Tq, work);
   }
 
   attentionBackward(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyBias: DeviceBuffer | null, out: DeviceBuffer,

@@ -15,7 +15,7 @@ export const KERNEL_NAMES = [
   'packB', 'gemm', 'gemvN', 'gemvT',
   'rmsnorm', 'rmsnormBackwardRows', 'rmsnormBackwardDw', 'rope', 'embedding', 'embeddingBackward',
   'attention', 'attentionBlocks', 'attentionBackward', 'attentionBackwardRows', 'logprobEntropy', 'logprobEntropyBackward',
-  'packBHalf', 'gemvNHalf', 'gemvTHalf', 'embeddingHalf', 'gemmTN', 'sample', 'linearGroup', 'ropeKvWrite', 'gemmTNNarrow', 'linearGroupRows', 'attentionDecode', 'swiglu', 'swigluBackward',
+  'packBHalf', 'gemvNHalf', 'gemvTHalf', 'embeddingHalf', 'gemmTN', 'sample', 'linearGroup', 'ropeKvWrite', 'gemmTNNarrow', 'linearGroupRows', 'swiglu', 'swigluBackward',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 /** A kernel takes numbers only: byte pointers, element counts, f32 scalars, 0/1 flags. */
