@@ -71,16 +71,15 @@ export function unary(op: i32, x: usize, out: usize, a: f32, b: f32, start: i32,
  * and binary kernels would compute it in two passes.
  */
 export function swiglu(gate: usize, up: usize, out: usize, start: i32, end: i32, tid: i32): void {
+  const zero = f32x4.splat(0);
   let i = start;
   for (; i + 4 <= end; i += 4) {
     const off = <usize>i << 2;
-    const g = v128.load(gate + off);
-    v128.store(out + off, f32x4.mul(f32x4.mul(g, sigmoidv(g)), v128.load(up + off)));
+    v128.store(out + off, f32x4.mul(unaryV(SILU, v128.load(gate + off), zero, zero), v128.load(up + off)));
   }
   if (i < end) {
-    const off = <usize>i << 2, c = end - i, zero = f32x4.splat(0);
-    const g = loadN(gate + off, c, zero);
-    storeN(out + off, f32x4.mul(f32x4.mul(g, sigmoidv(g)), loadN(up + off, c, zero)), c);
+    const off = <usize>i << 2, c = end - i;
+    storeN(out + off, f32x4.mul(unaryV(SILU, loadN(gate + off, c, zero), zero, zero), loadN(up + off, c, zero)), c);
   }
 }
 
