@@ -1,10 +1,10 @@
 // Fused attention, forward and backward, of several builds or thread counts side by side in one
 // process: each contender is a build's dist folder, optionally with @N threads (default --threads),
-// each on its own CPU backend; interleaved rounds with a pause between contenders (so that no
-// pool's spinning workers overlap another's calls), on the shapes of src/bench/attention.ts plus
-// decoding (one query row per sequence against a KV cache). Prints ms per call (best round) and,
-// for each contender after the first, its speed-up over the first: the median over rounds of the
-// ratio within a round (a machine whose speed drifts moves both sides of a round together).
+// each on its own CPU backend; interleaved rounds (src/bench/timing.js), on the shapes of
+// src/bench/attention.ts plus decoding (one query row per sequence against a KV cache). Prints ms
+// per call (best round) and, for each contender after the first, its speed-up over the first: the
+// median over rounds of the ratio within a round, with its 95% confidence interval (a machine whose
+// speed drifts moves both sides of a round together).
 // Usage: npm run build && node scripts/bench-attention-compare.mjs OLD/dist dist [dist@1 ...] [--threads 2] [--rounds 9]
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,8 +23,8 @@ if (argv.length === 0) {
   console.error('usage: node scripts/bench-attention-compare.mjs DIST[@THREADS] [DIST[@THREADS] ...] [--threads N] [--rounds N]');
   process.exit(2);
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const { ATTENTION_SHAPES } = await import(pathToFileURL(path.resolve('dist/src/bench/attention.js')).href);
+const { ATTENTION_SHAPES, packedKeyStart } = await import(pathToFileURL(path.resolve('dist/src/bench/attention.js')).href);
+const { pairedSpeedupText, raceRounds } = await import(pathToFileURL(path.resolve('dist/src/bench/timing.js')).href);
 // Decoding: 64 sequences with 40-103 cached positions each, one query row each (the countdown base's heads).
 const DECODE = { name: 'countdown-base decode x64', B: 64, T: 1, H: 4, Hkv: 4, D: 32, past: 104 };
 
@@ -53,16 +53,7 @@ function calls(be, s) {
   const qe = s.B * s.T * s.H * s.D, kve = s.B * Tk * s.Hkv * s.D;
   const q = buffer(be, qe), k = buffer(be, kve), v = buffer(be, kve), dOut = buffer(be, qe);
   const out = be.alloc(qe * 4), lse = be.alloc(s.B * s.H * s.T * 4), dq = be.alloc(qe * 4), dk = be.alloc(kve * 4), dv = be.alloc(kve * 4);
-  let keyStart = null;
-  if (s.lengths) {
-    const starts = new Int32Array(s.T);
-    let at = 0;
-    for (const len of s.lengths) {
-      starts.fill(at, at, at + len);
-      at += len;
-    }
-    keyStart = buffer(be, s.T, starts);
-  }
+  const keyStart = s.lengths ? buffer(be, s.T, packedKeyStart(s.lengths)) : null;
   // Decoding: each sequence's own cached length, through the key bias (0, or -1e9 on the slots past it).
   const bias = past ? buffer(be, s.B * Tk, Float32Array.from({ length: s.B * Tk }, (_, i) => (i % Tk < 40 + ((i / Tk) | 0) % 64 ? 0 : -1e9))) : null;
   const args = { B: s.B, Tq: s.T, H: s.H, Hkv: s.Hkv, D: s.D, pastLen: past, kvBatchStride: Tk * s.Hkv * s.D, scale: 1 / Math.sqrt(s.D), keyStart };
@@ -73,39 +64,21 @@ function calls(be, s) {
   return list.map(([dir, run]) => ({ dir, run, sync }));
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-console.log(`ms per call (best of ${rounds} rounds); x: speed-up over the first contender (median over rounds of the ratio within a round)`);
+console.log(`ms per call (best of ${rounds} rounds); x: speed-up over the first contender (median over rounds of the ratio within a round, 95% interval)`);
 console.log(['shape', 'dir', ...contenders.map((c) => c.label)].join('\t'));
 for (const shape of [...ATTENTION_SHAPES, DECODE]) {
   const made = contenders.map((c) => calls(c.be, shape));
   for (let d = 0; d < made[0].length; d++) {
-    const times = contenders.map(() => []);
-    for (let r = -1; r < rounds; r++) {
-      const order = contenders.map((_, i) => i);
-      if (r % 2) order.reverse();
-      for (const i of order) {
-        const call = made[i][d];
-        await sleep(30);
-        let reps = 0;
-        const t0 = performance.now();
-        let t = t0;
-        do {
-          call.run();
-          await call.sync();
-          reps++;
-          t = performance.now();
-        } while (t - t0 < 100);
-        if (r >= 0) times[i].push((t - t0) / reps);
-      }
+    const calls = made.map((m) => m[d]);
+    // A few calls first: each pool learns from its first calls whether splitting this kernel pays (SplitPolicy).
+    for (const c of calls) {
+      for (let i = 0; i < 4; i++) c.run();
+      await c.sync();
     }
+    const times = await raceRounds(calls, { rounds, minMs: 100 });
     const cols = times.map((ts, i) => {
-      const best = Math.min(...ts).toFixed(3);
-      return i === 0 ? best : `${best} (x${median(times[0].map((t0, r) => t0 / ts[r])).toFixed(2)})`;
+      const best = (Math.min(...ts) * 1000).toFixed(3);
+      return i === 0 ? best : `${best} (x${pairedSpeedupText(times, i, 0)})`;
     });
     console.log([shape.name, made[0][d].dir, ...cols].join('\t'));
   }

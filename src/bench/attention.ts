@@ -38,7 +38,7 @@ function packedShape(name: string, H: number, D: number, lengths: number[]): Att
 }
 
 /** keyStart of sequences packed one after another: each query's first key is its sequence's first token. */
-function packedKeyStart(lengths: number[]): Int32Array {
+export function packedKeyStart(lengths: number[]): Int32Array {
   const out = new Int32Array(lengths.reduce((a, b) => a + b, 0));
   let at = 0;
   for (const len of lengths) {
