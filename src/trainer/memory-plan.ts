@@ -18,8 +18,10 @@ export interface BackendLimits {
   name: string;
   /** Most bytes the backend holds at once (the CPU's 4 GiB wasm memory); undefined when unknown. */
   capacityBytes?: number;
-  /** Largest single buffer (WebGPU maxBufferSize); undefined when unlimited or unknown. */
+  /** Largest single buffer (WebGPU: the smaller of maxBufferSize and maxStorageBufferBindingSize); undefined when unlimited or unknown. */
   maxBufferBytes?: number;
+  /** The adapter limit maxBufferBytes comes from (default maxBufferSize). */
+  maxBufferLimit?: string;
   /** What frozen weights are stored in. */
   weightDtype: 'f32' | 'f16';
 }
@@ -231,13 +233,14 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   rows.push({ item: `update activations (micro-batch of ${micro.label})`, bytes: train });
   const peakBytes = resident + Math.max(kv + genLogits, logProb, train);
   const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
-  const largestBufferBytes = Math.max(embedBytes, micro.headRows * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
+  // The logits of the largest micro-batch (update or log-prob pass) are one tensor.
+  const largestBufferBytes = Math.max(embedBytes, Math.max(micro.headRows, lp.headRows) * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
 
   let problem: string | null = null;
   if (limits.capacityBytes !== undefined && peakBytes > limits.capacityBytes) {
     problem = `needs ${gib(peakBytes)} GiB at its peak, more than the ${limits.name} backend's ${gib(limits.capacityBytes)} GiB`;
   } else if (limits.maxBufferBytes !== undefined && largestBufferBytes > limits.maxBufferBytes) {
-    problem = `needs a ${gib(largestBufferBytes)} GiB buffer, more than the ${limits.name} adapter's maxBufferSize of ${gib(limits.maxBufferBytes)} GiB`;
+    problem = `needs a ${gib(largestBufferBytes)} GiB buffer, more than the ${limits.name} adapter's ${limits.maxBufferLimit ?? 'maxBufferSize'} of ${gib(limits.maxBufferBytes)} GiB`;
   }
   return { rows, peakBytes, largestBufferBytes, problem };
 }

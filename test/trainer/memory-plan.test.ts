@@ -99,3 +99,13 @@ test('with a full critic the refusal suggests LoRA on the critic too', () => {
   assert.equal(m[1], (both.peakBytes / 2 ** 30).toFixed(2));
   assert.ok(both.peakBytes < plan.peakBytes / 3);
 });
+
+test('on WebGPU the limit is the smaller of maxBufferSize and maxStorageBufferBindingSize, and log-prob logits count', () => {
+  const gpu: BackendLimits = { name: 'webgpu', maxBufferBytes: 256 * 2 ** 20, maxBufferLimit: 'maxStorageBufferBindingSize', weightDtype: 'f32' };
+  assert.match(memoryPlan(qwen05, null, runConfig([]), gpu).problem ?? '', /more than the webgpu adapter's maxStorageBufferBindingSize of 0\.25 GiB/);
+  // 64 rows of a log-prob micro-batch: their logits outgrow the embedding table.
+  const config = runConfig(['actor_rollout_ref.rollout.log_prob_micro_batch_size=64', 'actor_rollout_ref.ref.log_prob_micro_batch_size=64',
+    'actor_rollout_ref.actor.ppo_micro_batch_size=1']);
+  const plan = memoryPlan(qwen05, null, config, { ...gpu, maxBufferBytes: undefined });
+  assert.ok(plan.largestBufferBytes > 151936 * 896 * 4, `${plan.largestBufferBytes}`);
+});
