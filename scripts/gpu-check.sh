@@ -13,15 +13,8 @@ OUT_DIR=${GPU_CHECK_OUT:-.}
 args=()
 for a in "$@"; do
   if [ "$a" = "--unpack" ]; then
-    mkdir -p /tmp/gpu-node node_modules/webgpu/dist/linux-x64 /tmp/vk
-    xz -dc .gpu/node.xz > /tmp/gpu-node/node && chmod +x /tmp/gpu-node/node
-    NODE=/tmp/gpu-node/node
-    cp -r .gpu/node_modules/* node_modules/
-    xz -dc .gpu/dawn.node.xz > node_modules/webgpu/dist/linux-x64/dawn.node
-    for f in .gpu/*.deb; do dpkg -x "$f" /tmp/vk; done
-    export LD_LIBRARY_PATH="/tmp/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    nvidia=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    [ -f "$nvidia" ] && export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$nvidia}"
+    # shellcheck source=gpu-unpack.sh
+    . scripts/gpu-unpack.sh
   else
     args+=("$a")
   fi
