@@ -143,8 +143,12 @@ export class WebGpuBackend implements Backend {
     this.#pool.resetPeak();
   }
 
-  /** Returns pooled (freed) buffers to the device. */
+  /**
+   * Returns pooled (freed) buffers to the device. Recorded kernels may still bind them, so the
+   * batch is submitted first (a buffer destroyed after its submit lives until that work is done).
+   */
   trimPool(): void {
+    this.#queue.flush();
     this.#pool.trim();
   }
 
