@@ -53,3 +53,18 @@ test('normal draws come in Box-Muller pairs and getState/setState resume the str
   resumed.setState(state);
   assert.deepEqual([resumed.normal(), resumed.normal(), resumed.uniform(), resumed.int(0, 9)], next);
 });
+
+test('fillNormal gives the values of normal() called once per element, bit for bit, and leaves the same state', () => {
+  for (const pending of [false, true]) {
+    for (const n of [0, 1, 2, 5, 1000, 1001]) {
+      const a = new Prng(42);
+      const b = new Prng(42);
+      if (pending) { a.normal(); b.normal(); } // a spare value waits in both
+      const filled = a.fillNormal(new Float32Array(n), 0.02, 0.5);
+      const oneByOne = Float32Array.from({ length: n }, () => 0.5 + 0.02 * b.normal());
+      assert.deepEqual(filled, oneByOne, `n ${n}, spare pending ${pending}`);
+      assert.deepEqual(a.getState(), b.getState(), `state after n ${n}, spare pending ${pending}`);
+      assert.deepEqual([a.normal(), a.uniform()], [b.normal(), b.uniform()]);
+    }
+  }
+});
