@@ -5,7 +5,8 @@
 # $GPU_CHECK_OUT/gpu-bench.json.
 # Usage: npm run build && scripts/gpu-check.sh [--small] [--backend vulkan|opengles]
 # On a lent machine without Node.js: scripts/gpu-carry.sh here, then carry .gpu and dist and run
-# `scripts/gpu-check.sh --unpack` there (unpacks node, dawn.node and the Vulkan loader from .gpu/).
+# `scripts/gpu-check.sh --unpack` there (scripts/gpu-unpack.sh: node, dawn.node and the loaders from
+# .gpu/), or scripts/gpu-lease.sh, which runs this check and the Qwen runs in one call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODE=${NODE:-node}

@@ -1,10 +1,10 @@
 /// <reference types="@webgpu/types" />
 /**
  * Device buffers and their reuse. Every allocation is rounded up to a size bucket (256 bytes, then
- * four buckets per power of two, so at most 25% is wasted; near the adapter's limit, the exact size); a freed buffer goes back to its bucket's
- * free list and the next allocation of that bucket takes it instead of asking the device. Reuse is
- * safe without waiting: every command runs in queue order, so work queued after a free sees the
- * buffer only after the work queued before it.
+ * four buckets per power of two, so at most 25% is wasted; near the adapter's limit, the exact
+ * size); a freed buffer goes back to its bucket's free list and the next allocation of that bucket
+ * takes it instead of asking the device. Reuse is safe without waiting: every command runs in queue
+ * order, so work queued after a free sees the buffer only after the work queued before it.
  */
 import type { DeviceBuffer } from '../backend.js';
 
