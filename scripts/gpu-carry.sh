@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Packs what scripts/gpu-check.sh and scripts/gpu-lease.sh need on a lent GPU machine without
 # Node.js into .gpu/ (kept out of git by .git/info/exclude; name it in the device tool's `carry`
-# along with dist): the node binary and dawn.node compressed with xz, the runtime node_modules the tests import, the Vulkan
-# and GL loaders' Debian packages, Qwen's tokenizer files for init-model (the tiny-llama fixture
-# travels in assets/). Run `npm run build` first; on the lent machine, scripts/gpu-lease.sh.
+# along with dist): the node binary and dawn.node compressed with xz, the runtime node_modules the
+# tests import, the Vulkan and GL loaders' Debian packages, Qwen's tokenizer files for init-model
+# (the tiny-llama fixture travels in assets/). Run `npm run build` first; on the lent machine,
+# scripts/gpu-lease.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
