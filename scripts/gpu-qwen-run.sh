@@ -90,9 +90,8 @@ train() {
   [ "$rc" = 0 ] || echo "gpu-qwen-run: train exited with status $rc"
 }
 data=(data.train_files="$WORK/countdown/train.parquet" data.val_files="$WORK/countdown/test.parquet")
-# The examples' token budget (use_dynamic_bsz, 16,384 tokens) would make a micro-batch's logits over
-# Qwen's 151,936-token vocabulary 10 GB, past what a WebGPU adapter binds as one buffer; 1,024 keeps
-# them at 0.6 GB (the log-prob passes' budgets follow the actor's).
+# A token budget of 1,024 (the examples set 2,048, in a WebGPU buffer's 2 GiB: their comment says
+# why) keeps a micro-batch's logits at 0.6 GB; the log-prob passes' budgets follow the actor's.
 common=(algorithm.adv_estimator=grpo actor_rollout_ref.actor.ppo_max_token_len_per_gpu=1024 trainer.total_training_steps=2 trainer.save_freq=-1 trainer.test_freq=-1
   trainer.val_before_train=false trainer.logger='[console,jsonl]' trainer.device="$device")
 
