@@ -29,6 +29,18 @@ export class Prng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
+  /**
+   * Moves the stream on by `n` uniforms in one step (mulberry32's state is a counter), so a worker
+   * can draw the part of a stream that starts n values in: fillNormal uses one uniform per value.
+   * Refused while a Box-Muller spare is pending, since it belongs to the values skipped.
+   */
+  skipUniforms(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Prng.skipUniforms: n must be a non-negative integer, got ${n}`);
+    if (this.#spare !== null) throw new Error('Prng.skipUniforms: a normal value is pending; skip only at an even count of normals');
+    // The product is taken mod 2^32, as the state's additions are (Math.imul reads n mod 2^32).
+    this.#s = (this.#s + Math.imul(n % 2 ** 32, 0x6d2b79f5)) >>> 0;
+  }
+
   /** Uniform in [0, 1) with 32 bits of randomness. */
   uniform(): number {
     return this.nextUint32() / 4294967296;

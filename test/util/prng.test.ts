@@ -68,3 +68,21 @@ test('fillNormal gives the values of normal() called once per element, bit for b
     }
   }
 });
+
+test('skipUniforms(n) lands where n uniforms would: a stream drawn in parts equals the stream drawn whole', () => {
+  const whole = new Prng(7).fillNormal(new Float32Array(5000), 1);
+  for (const start of [0, 2, 1000, 4098]) {
+    const part = new Prng(7);
+    part.skipUniforms(start);
+    assert.deepEqual(part.fillNormal(new Float32Array(5000 - start), 1), whole.subarray(start), `from ${start}`);
+  }
+  const u = new Prng(3);
+  const uniforms = Array.from({ length: 10 }, () => u.nextUint32());
+  const skipped = new Prng(3);
+  skipped.skipUniforms(7);
+  assert.equal(skipped.nextUint32(), uniforms[7]);
+  const pending = new Prng(1);
+  pending.normal();
+  assert.throws(() => pending.skipUniforms(2), /a normal value is pending/);
+  assert.throws(() => new Prng(1).skipUniforms(-1), /non-negative integer/);
+});
