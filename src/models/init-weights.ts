@@ -101,29 +101,34 @@ class DrawPool {
   readonly #workers: Worker[];
   /** Values each worker has been given and the writer has not yet taken back. */
   readonly #queued: number[];
+  /** Jobs in flight at most, and their shared buffers: part i of a shard uses slot i % window, free again once written. */
+  readonly window: number;
+  readonly #slots: { out: SharedArrayBuffer; flag: Int32Array<SharedArrayBuffer> }[];
 
-  constructor(readonly size: number) {
+  constructor(readonly size: number, bytesPerValue: number) {
     this.#workers = Array.from({ length: size }, () => new Worker(new URL('./init-weights-worker.js', import.meta.url)));
     for (const w of this.#workers) w.unref();
     this.#queued = new Array<number>(size).fill(0);
+    this.window = 4 * size;
+    this.#slots = Array.from({ length: this.window }, () => ({
+      out: new SharedArrayBuffer(JOB_VALUES * bytesPerValue), flag: new Int32Array(new SharedArrayBuffer(4)),
+    }));
   }
 
-  /** Starts drawing values start..start+count of `p`; the returned function waits for their bytes. */
-  start(p: ParamPlan, dtype: 'BF16' | 'F32', seed: number, start: number, count: number): () => Uint8Array {
-    const job: DrawJob = {
-      seed: streamSeed(seed, p.name), std: (p.init as { std: number }).std, start, count, dtype,
-      out: new SharedArrayBuffer(count * dtypeSize(dtype)), flag: new SharedArrayBuffer(4),
-    };
+  /** Starts drawing values start..start+count of `p` into `slot`; the returned function waits for their bytes. */
+  start(p: ParamPlan, dtype: 'BF16' | 'F32', seed: number, start: number, count: number, slot: number): () => Uint8Array {
+    const { out, flag } = this.#slots[slot]!;
+    Atomics.store(flag, 0, 0);
+    const job: DrawJob = { seed: streamSeed(seed, p.name), std: (p.init as { std: number }).std, start, count, dtype, out, flag: flag.buffer };
     // The least loaded worker: parts differ in size, and the writer takes them back in file order.
     const w = this.#queued.indexOf(Math.min(...this.#queued));
     this.#queued[w]! += count;
     this.#workers[w]!.postMessage(job);
     return () => {
-      const flag = new Int32Array(job.flag);
       while (Atomics.load(flag, 0) === 0) Atomics.wait(flag, 0, 0, 1000);
       this.#queued[w]! -= count;
       if (Atomics.load(flag, 0) !== 1) throw new Error(`init-model: drawing ${p.name} failed in a worker (its error is above)`);
-      return new Uint8Array(job.out);
+      return new Uint8Array(out, 0, count * dtypeSize(dtype));
     };
   }
 
@@ -144,7 +149,7 @@ function writeShard(file: string, shard: readonly ParamPlan[], dtype: FloatDtype
     }
     if (dtype !== 'BF16' && dtype !== 'F32') throw new Error(`init-model: dtype ${dtype} is not supported (BF16, F32)`);
     // The shard as parts in file order: drawn ones (a tensor's values in JOB_VALUES parts) and
-    // ones written here (zeros, ones); up to four jobs per worker in flight.
+    // ones written here (zeros, ones); up to `window` (four per worker) in flight.
     const parts = entries.flatMap((p) => {
       if (p.init.kind !== 'normal') return [{ p, start: -1, count: 0 }];
       const n = numel(p.shape);
@@ -153,9 +158,9 @@ function writeShard(file: string, shard: readonly ParamPlan[], dtype: FloatDtype
     const pending = new Map<number, () => Uint8Array>();
     let ahead = 0;
     parts.forEach(({ p, start }, i) => {
-      for (; ahead < parts.length && pending.size < 4 * pool.size; ahead++) {
+      for (; ahead < parts.length && ahead < i + pool.window; ahead++) {
         const a = parts[ahead]!;
-        if (a.start >= 0) pending.set(ahead, pool.start(a.p, dtype, seed, a.start, a.count));
+        if (a.start >= 0) pending.set(ahead, pool.start(a.p, dtype, seed, a.start, a.count, ahead % pool.window));
       }
       if (start < 0) {
         writeTensor(fd, p, dtype, seed);
@@ -187,7 +192,7 @@ export interface InitWeightsOptions {
 export function writeRandomWeights(dir: string, config: ModelConfig, options: InitWeightsOptions): string[] {
   const threads = options.threads ?? Math.min(availableParallelism(), 16);
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`init-model: threads must be a positive integer, got ${threads}`);
-  const pool = threads > 1 ? new DrawPool(threads) : null;
+  const pool = threads > 1 ? new DrawPool(threads, dtypeSize(options.dtype)) : null;
   try {
     return writeShards(dir, config, options, pool);
   } finally {
