@@ -26,10 +26,17 @@ if (!be) {
 const result = { adapter: be.adapter, matmul: [], matmulF16: [], rows: [], layer: null };
 console.error(`adapter: ${JSON.stringify({ ...be.adapter, limits: undefined })}`);
 
-/** Best wall time in seconds of `fn` over `reps` runs, each waited for on the device. */
+/**
+ * Best wall time in seconds of `fn` over `reps` runs, each waited for on the device. The warm-up
+ * compiles pipelines, fills the buffer pool and runs for at least half a second, so a GPU that sat
+ * idle (its clocks low) is up to speed before the timed runs.
+ */
 async function bestTime(fn, reps) {
-  fn();
-  await be.sync(); // warm-up: compiles pipelines, fills the buffer pool
+  const warm = performance.now();
+  do {
+    fn();
+    await be.sync();
+  } while (performance.now() - warm < 500);
   let best = Infinity;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();

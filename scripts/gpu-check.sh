@@ -5,7 +5,8 @@
 # $GPU_CHECK_OUT/gpu-bench.json.
 # Usage: npm run build && scripts/gpu-check.sh [--small] [--backend vulkan|opengles]
 # On a lent machine without Node.js: scripts/gpu-carry.sh here, then carry .gpu and dist and run
-# `scripts/gpu-check.sh --unpack` there (unpacks node, dawn.node and the Vulkan loader from .gpu/).
+# `scripts/gpu-check.sh --unpack` there (scripts/gpu-unpack.sh: node, dawn.node and the loaders from
+# .gpu/), or scripts/gpu-lease.sh, which runs this check and the Qwen runs in one call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODE=${NODE:-node}
@@ -13,15 +14,8 @@ OUT_DIR=${GPU_CHECK_OUT:-.}
 args=()
 for a in "$@"; do
   if [ "$a" = "--unpack" ]; then
-    mkdir -p /tmp/gpu-node node_modules/webgpu/dist/linux-x64 /tmp/vk
-    xz -dc .gpu/node.xz > /tmp/gpu-node/node && chmod +x /tmp/gpu-node/node
-    NODE=/tmp/gpu-node/node
-    cp -r .gpu/node_modules/* node_modules/
-    xz -dc .gpu/dawn.node.xz > node_modules/webgpu/dist/linux-x64/dawn.node
-    for f in .gpu/*.deb; do dpkg -x "$f" /tmp/vk; done
-    export LD_LIBRARY_PATH="/tmp/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    nvidia=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    [ -f "$nvidia" ] && export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$nvidia}"
+    # shellcheck source=gpu-unpack.sh
+    . scripts/gpu-unpack.sh
   else
     args+=("$a")
   fi

@@ -218,6 +218,12 @@ export interface Backend {
   readSync?(buf: DeviceBuffer, dtype: DType, offset: number, length: number): Float32Array | Int32Array;
   memoryStats(): MemoryStats;
   resetPeak(): void;
+  /**
+   * Returns the memory of freed buffers kept for reuse to the system, where the backend keeps
+   * such a pool (WebGPU). The trainer calls it between a step's phases, whose buffer sizes differ:
+   * without it the device holds every phase's buffers at once.
+   */
+  trimPool?(): void;
   /** Releases every resource (worker threads, device). The backend is unusable afterwards. */
   destroy(): void;
 

@@ -60,10 +60,7 @@ export function linearGroupComposed(be: Backend, x: DeviceBuffer, weights: Devic
     const cols = n[0]!;
     const dense = { offset: 0, strides: [cols, 1] };
     if (epilogue === 'swiglu') {
-      const act = be.alloc(m * cols * 4);
-      be.unary('silu', ys[0]!, act, m * cols, 0, 0);
-      be.binary('mul', { buf: act, ...dense }, { buf: ys[1]!, ...dense }, outs[0]!, [m, cols]);
-      be.free(act);
+      be.swiglu(ys[0]!, ys[1]!, outs[0]!, m * cols);
     } else {
       be.binary('add', { buf: residual!, ...dense }, { buf: ys[0]!, ...dense }, outs[0]!, [m, cols]);
     }

@@ -7,10 +7,15 @@ import { formatMemoryPlan, memoryPlan, refusal, type BackendLimits } from './mem
 
 export function backendLimits(backend: Backend): BackendLimits {
   const limits = (backend as { adapter?: { limits?: Record<string, number> } }).adapter?.limits;
+  // Every WebGPU buffer is bound whole as storage: the smaller of the two limits bounds a tensor.
+  const buffer = limits?.maxBufferSize;
+  const binding = limits?.maxStorageBufferBindingSize;
+  const bindingSmaller = buffer !== undefined && binding !== undefined && binding < buffer;
   return {
     name: backend.name,
     capacityBytes: backend.capacityBytes,
-    maxBufferBytes: limits?.maxBufferSize,
+    maxBufferBytes: bindingSmaller ? binding : buffer,
+    maxBufferLimit: bindingSmaller ? 'maxStorageBufferBindingSize' : 'maxBufferSize',
     weightDtype: backend.weightDtype ?? 'f32',
   };
 }

@@ -18,8 +18,10 @@ export interface BackendLimits {
   name: string;
   /** Most bytes the backend holds at once (the CPU's 4 GiB wasm memory); undefined when unknown. */
   capacityBytes?: number;
-  /** Largest single buffer (WebGPU maxBufferSize); undefined when unlimited or unknown. */
+  /** Largest single buffer (WebGPU: the smaller of maxBufferSize and maxStorageBufferBindingSize); undefined when unlimited or unknown. */
   maxBufferBytes?: number;
+  /** The adapter limit maxBufferBytes comes from (default maxBufferSize). */
+  maxBufferLimit?: string;
   /** What frozen weights are stored in. */
   weightDtype: 'f32' | 'f16';
 }
@@ -231,13 +233,14 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   rows.push({ item: `update activations (micro-batch of ${micro.label})`, bytes: train });
   const peakBytes = resident + Math.max(kv + genLogits, logProb, train);
   const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
-  const largestBufferBytes = Math.max(embedBytes, micro.headRows * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
+  // The logits of the largest micro-batch (update or log-prob pass) are one tensor.
+  const largestBufferBytes = Math.max(embedBytes, Math.max(micro.headRows, lp.headRows) * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
 
   let problem: string | null = null;
   if (limits.capacityBytes !== undefined && peakBytes > limits.capacityBytes) {
     problem = `needs ${gib(peakBytes)} GiB at its peak, more than the ${limits.name} backend's ${gib(limits.capacityBytes)} GiB`;
   } else if (limits.maxBufferBytes !== undefined && largestBufferBytes > limits.maxBufferBytes) {
-    problem = `needs a ${gib(largestBufferBytes)} GiB buffer, more than the ${limits.name} adapter's maxBufferSize of ${gib(limits.maxBufferBytes)} GiB`;
+    problem = `needs a ${gib(largestBufferBytes)} GiB buffer, more than the ${limits.name} adapter's ${limits.maxBufferLimit ?? 'maxBufferSize'} of ${gib(limits.maxBufferBytes)} GiB`;
   }
   return { rows, peakBytes, largestBufferBytes, problem };
 }
@@ -268,17 +271,42 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
   const criticToo = usesCritic(config) && config.critic.model.lora_rank === 0;
   const lora = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref, model: { ...c.actor_rollout_ref.model, lora_rank: 16 } },
     ...(criticToo ? { critic: { ...c.critic, model: { ...c.critic.model, lora_rank: 16 } } } : {}) });
-  const small = (c: TinyZeroConfig): TinyZeroConfig => ({ ...c, actor_rollout_ref: { ...c.actor_rollout_ref,
-    actor: { ...c.actor_rollout_ref.actor, ppo_micro_batch_size: 1 },
-    rollout: { ...c.actor_rollout_ref.rollout, log_prob_micro_batch_size: 1 },
-    ref: { ...c.actor_rollout_ref.ref, log_prob_micro_batch_size: 1 } } });
+  // A smaller micro-batch: one row where micro-batches are counted in rows; where they are cut by
+  // a token budget (use_dynamic_bsz), the largest budget, halving from the run's down to one
+  // sequence (the least the config checks allow), with which the plan fits.
+  const seqLen = config.data.max_prompt_length + config.data.max_response_length;
+  const dynamic = { actor: arr.actor.use_dynamic_bsz, rollout: arr.rollout.log_prob_use_dynamic_bsz, ref: arr.ref.log_prob_use_dynamic_bsz };
+  const small = (c: TinyZeroConfig, budget: number): TinyZeroConfig => {
+    const a = c.actor_rollout_ref;
+    return { ...c, actor_rollout_ref: { ...a,
+      actor: dynamic.actor ? { ...a.actor, ppo_max_token_len_per_gpu: budget } : { ...a.actor, ppo_micro_batch_size: 1 },
+      rollout: dynamic.rollout ? { ...a.rollout, log_prob_max_token_len_per_gpu: budget } : { ...a.rollout, log_prob_micro_batch_size: 1 },
+      ref: dynamic.ref ? { ...a.ref, log_prob_max_token_len_per_gpu: budget } : { ...a.ref, log_prob_micro_batch_size: 1 } } };
+  };
+  const smallKeys = (budget: number): string => [...new Set([
+    dynamic.actor ? `actor_rollout_ref.actor.ppo_max_token_len_per_gpu=${budget}` : 'ppo_micro_batch_size=1',
+    dynamic.rollout ? `actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=${budget}` : 'log_prob_micro_batch_size=1',
+    ...(!usesReferencePolicy(config) ? [] : [dynamic.ref ? `actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=${budget}` : 'log_prob_micro_batch_size=1']),
+  ])].join(' ');
   const loraKeys = `actor_rollout_ref.model.lora_rank=16${criticToo ? ' critic.model.lora_rank=16' : ''}${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
-  const smallKeys = 'ppo_micro_batch_size=1 and log_prob_micro_batch_size=1';
-  const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1 || (arr.ref.log_prob_micro_batch_size ?? 0) > 1;
+  const budgets: number[] = [];
+  const largestBudget = Math.max(dynamic.actor ? arr.actor.ppo_max_token_len_per_gpu : 0,
+    dynamic.rollout ? arr.rollout.log_prob_max_token_len_per_gpu : 0, dynamic.ref ? arr.ref.log_prob_max_token_len_per_gpu : 0);
+  for (let b = Math.floor(largestBudget / 2); b > seqLen; b = Math.floor(b / 2)) budgets.push(b);
+  if (largestBudget > seqLen) budgets.push(seqLen);
+  if (budgets.length === 0) budgets.push(seqLen);
+  /** The largest budget with which `base` shrunk fits (else the smallest), as a candidate. */
+  const shrink = (label: string, base: TinyZeroConfig, prefix: string, half: boolean) => {
+    const lims = half ? { ...limits, weightDtype: 'f16' as const } : limits;
+    const budget = budgets.find((b) => memoryPlan(model, critic, small(base, b), lims).problem === null) ?? budgets[budgets.length - 1]!;
+    return { label, keys: `${prefix}${smallKeys(budget)}`, config: small(base, budget), half };
+  };
+  const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1
+    || (arr.ref.log_prob_micro_batch_size ?? 0) > 1 || largestBudget > seqLen;
   const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];
   if (arr.model.lora_rank === 0) candidates.push({ label: 'LoRA', keys: loraKeys, config: lora(config), half: halfBase });
-  if (canShrink) candidates.push({ label: 'a smaller micro-batch', keys: smallKeys, config: small(config), half: false });
-  if (arr.model.lora_rank === 0 && canShrink) candidates.push({ label: 'LoRA with a smaller micro-batch', keys: `${loraKeys} ${smallKeys.replace(' and ', ' ')}`, config: small(lora(config)), half: halfBase });
+  if (canShrink) candidates.push(shrink('a smaller micro-batch', config, '', false));
+  if (arr.model.lora_rank === 0 && canShrink) candidates.push(shrink('LoRA with a smaller micro-batch', lora(config), `${loraKeys} `, halfBase));
   const tried = candidates.map((c) => ({ ...c, plan: memoryPlan(model, critic, c.config, c.half ? { ...limits, weightDtype: 'f16' } : limits) }));
   const fitting = tried.filter((t) => t.plan.problem === null);
   const shown = fitting.length > 0 ? fitting : tried;

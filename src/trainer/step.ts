@@ -106,7 +106,9 @@ export async function trainStep(ctx: FitContext, step: number, genBatchesBefore:
   validation: ValidationResult | null;
 }> {
   const { run, config } = ctx;
-  const timer = new Timer(ctx.progress);
+  // The pooled device buffers of one phase (the rollout's KV cache, the log-prob passes' logits, the
+  // update's activations) go back to the device before the next phase allocates its own.
+  const timer = new Timer(ctx.progress, () => run.backend.trimPool?.());
   const metrics: Record<string, number> = {};
   const stepStart = performance.now();
   // Remote rollouts generate with this step's weights: the servers load them first (timed with 'gen', as veRL's weight sync is).

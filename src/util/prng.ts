@@ -29,6 +29,18 @@ export class Prng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
+  /**
+   * Moves the stream on by `n` uniforms in one step (mulberry32's state is a counter), so a worker
+   * can draw the part of a stream that starts n values in: fillNormal uses one uniform per value.
+   * Refused while a Box-Muller spare is pending, since it belongs to the values skipped.
+   */
+  skipUniforms(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Prng.skipUniforms: n must be a non-negative integer, got ${n}`);
+    if (this.#spare !== null) throw new Error('Prng.skipUniforms: a normal value is pending; skip only at an even count of normals');
+    // The product is taken mod 2^32, as the state's additions are (Math.imul reads n mod 2^32).
+    this.#s = (this.#s + Math.imul(n % 2 ** 32, 0x6d2b79f5)) >>> 0;
+  }
+
   /** Uniform in [0, 1) with 32 bits of randomness. */
   uniform(): number {
     return this.nextUint32() / 4294967296;
@@ -68,9 +80,33 @@ export class Prng {
     return r * Math.cos(theta);
   }
 
-  /** Fills `out` with normal(mean, std) values and returns it. */
+  /**
+   * Fills `out` with normal(mean, std) values and returns it: the values of `normal()` called
+   * out.length times, bit for bit, but each Box-Muller pair drawn in one pass with the generator's
+   * state in a local (init-model draws billions of them).
+   */
   fillNormal(out: Float32Array, std: number, mean = 0): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
+    const n = out.length;
+    let i = 0;
+    if (n > 0 && this.#spare !== null) {
+      out[i++] = mean + std * this.#spare;
+      this.#spare = null;
+    }
+    let s = this.#s;
+    const next = (): number => {
+      let t = (s = (s + 0x6d2b79f5) >>> 0);
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    for (; i + 1 < n; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(1 - next()));
+      const theta = 2 * Math.PI * next();
+      out[i] = mean + std * (r * Math.cos(theta));
+      out[i + 1] = mean + std * (r * Math.sin(theta));
+    }
+    this.#s = s;
+    if (i < n) out[i] = mean + std * this.normal();
     return out;
   }
 

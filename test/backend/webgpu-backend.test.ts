@@ -90,6 +90,21 @@ describe('webgpu backend', { skip }, () => {
       assert.throws(() => gpu.free(b), /free: buffer used after it was freed/);
     });
 
+    test('trimPool gives the pooled buffers back, also ones that kernels recorded but not yet submitted still read', async () => {
+      const x = gpu.alloc(64 * 4);
+      const y = gpu.alloc(64 * 4);
+      const values = Float32Array.from({ length: 64 }, (_, i) => i - 20);
+      gpu.write(x, values);
+      gpu.unary('neg', x, y, 64, 0, 0); // recorded, not submitted
+      gpu.free(x); // pooled while the recorded kernel still binds it
+      const reserved = gpu.memoryStats().bytesReserved;
+      gpu.trimPool!();
+      assert.ok(gpu.memoryStats().bytesReserved < reserved, 'the pooled buffer went back');
+      assert.equal(gpu.memoryStats().bytesReserved, gpu.memoryStats().bytesInUse);
+      assert.deepEqual(await gpu.read(y, 'f32', 0, 64), values.map((v) => -v));
+      gpu.free(y);
+    });
+
     test('a view that leaves its buffer is rejected', () => {
       const s = gpu.alloc(40);
       const d = gpu.alloc(40);

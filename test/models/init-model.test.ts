@@ -154,3 +154,23 @@ test('init-model names bad options and configs', () => {
   assert.match(cli(['init-model', '--config', bad, '--out', out]).stderr, /bad\.json: num_attention_heads 5 is not a multiple of num_key_value_heads 2/);
   assert.equal(existsSync(out), false, 'nothing written on bad input');
 });
+
+test('draw workers write the bytes the single thread writes: tensors split into parts, shards, BF16 and F32', () => {
+  // An untied 4,608 x 1,024 vocabulary: each table is 4.7M values, more than one worker part (4M).
+  const file = join(root, 'parts-config.json');
+  writeFileSync(file, JSON.stringify({ ...tinyConfig, vocab_size: 4608, hidden_size: 1024, intermediate_size: 64, num_attention_heads: 8 }));
+  for (const dtype of ['bf16', 'f32'] as const) {
+    const { config } = resolveInitConfig(file, dtype);
+    const written = [1, 3].map((threads) => {
+      const dir = join(root, `parts-${dtype}-${threads}`);
+      mkdirSync(dir);
+      const files = writeRandomWeights(dir, config, { dtype: dtype === 'bf16' ? 'BF16' : 'F32', seed: 9, maxShardBytes: 12e6, threads });
+      return files.map((f) => readFileSync(f));
+    });
+    assert.ok(written[0]!.length > 2, `${dtype}: sharded (${written[0]!.length} files)`);
+    assert.equal(written[1]!.length, written[0]!.length);
+    written[0]!.forEach((bytes, i) => assert.ok(bytes.equals(written[1]![i]!), `${dtype}: file ${i} differs between 1 and 3 threads`));
+  }
+  assert.throws(() => writeRandomWeights(join(root, 'parts-bad'), resolveInitConfig(file, 'f32').config, { dtype: 'F32', seed: 0, maxShardBytes: 5e9, threads: 0 }),
+    /threads must be a positive integer, got 0/);
+});

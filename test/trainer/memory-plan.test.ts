@@ -99,3 +99,33 @@ test('with a full critic the refusal suggests LoRA on the critic too', () => {
   assert.equal(m[1], (both.peakBytes / 2 ** 30).toFixed(2));
   assert.ok(both.peakBytes < plan.peakBytes / 3);
 });
+
+test('on WebGPU the limit is the smaller of maxBufferSize and maxStorageBufferBindingSize, and log-prob logits count', () => {
+  const gpu: BackendLimits = { name: 'webgpu', maxBufferBytes: 256 * 2 ** 20, maxBufferLimit: 'maxStorageBufferBindingSize', weightDtype: 'f32' };
+  assert.match(memoryPlan(qwen05, null, runConfig([]), gpu).problem ?? '', /more than the webgpu adapter's maxStorageBufferBindingSize of 0\.25 GiB/);
+  // 64 rows of a log-prob micro-batch: their logits outgrow the embedding table.
+  const config = runConfig(['actor_rollout_ref.rollout.log_prob_micro_batch_size=64', 'actor_rollout_ref.ref.log_prob_micro_batch_size=64',
+    'actor_rollout_ref.actor.ppo_micro_batch_size=1']);
+  const plan = memoryPlan(qwen05, null, config, { ...gpu, maxBufferBytes: undefined });
+  assert.ok(plan.largestBufferBytes > 151936 * 896 * 4, `${plan.largestBufferBytes}`);
+});
+
+test('with use_dynamic_bsz the refusal shrinks the token budgets (halving, never under one sequence), not the row counts it ignores', () => {
+  const gpu: BackendLimits = { name: 'webgpu', maxBufferBytes: 2 ** 31 - 4, maxBufferLimit: 'maxStorageBufferBindingSize', weightDtype: 'f32' };
+  const config = runConfig(['actor_rollout_ref.actor.use_dynamic_bsz=true', 'actor_rollout_ref.actor.ppo_max_token_len_per_gpu=16384',
+    'actor_rollout_ref.model.use_remove_padding=true', 'data.train_batch_size=64', 'data.max_response_length=1024']);
+  const plan = memoryPlan(qwen05, null, config, gpu);
+  assert.match(plan.problem ?? '', /buffer, more than the webgpu adapter's maxStorageBufferBindingSize of 2\.00 GiB/);
+  const line = refusal(qwen05, null, config, gpu, plan);
+  // 151,936 logits x 4 bytes a token: 2,048 tokens (1.16 GiB) fit in 2 GiB, 4,096 do not.
+  assert.match(line, /a smaller micro-batch \(actor_rollout_ref\.actor\.ppo_max_token_len_per_gpu=2048 actor_rollout_ref\.rollout\.log_prob_max_token_len_per_gpu=2048 actor_rollout_ref\.ref\.log_prob_max_token_len_per_gpu=2048: [\d.]+ GiB\)/);
+  assert.doesNotMatch(line, /ppo_micro_batch_size=1/);
+  const fixed = withTokenBudget(config, 2048);
+  assert.equal(memoryPlan(qwen05, null, fixed, gpu).problem, null, 'the suggested budget fits');
+});
+
+function withTokenBudget(config: ReturnType<typeof runConfig>, budget: number) {
+  const a = config.actor_rollout_ref;
+  return { ...config, actor_rollout_ref: { ...a, actor: { ...a.actor, ppo_max_token_len_per_gpu: budget },
+    rollout: { ...a.rollout, log_prob_max_token_len_per_gpu: budget }, ref: { ...a.ref, log_prob_max_token_len_per_gpu: budget } } };
+}

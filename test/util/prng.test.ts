@@ -53,3 +53,36 @@ test('normal draws come in Box-Muller pairs and getState/setState resume the str
   resumed.setState(state);
   assert.deepEqual([resumed.normal(), resumed.normal(), resumed.uniform(), resumed.int(0, 9)], next);
 });
+
+test('fillNormal gives the values of normal() called once per element, bit for bit, and leaves the same state', () => {
+  for (const pending of [false, true]) {
+    for (const n of [0, 1, 2, 5, 1000, 1001]) {
+      const a = new Prng(42);
+      const b = new Prng(42);
+      if (pending) { a.normal(); b.normal(); } // a spare value waits in both
+      const filled = a.fillNormal(new Float32Array(n), 0.02, 0.5);
+      const oneByOne = Float32Array.from({ length: n }, () => 0.5 + 0.02 * b.normal());
+      assert.deepEqual(filled, oneByOne, `n ${n}, spare pending ${pending}`);
+      assert.deepEqual(a.getState(), b.getState(), `state after n ${n}, spare pending ${pending}`);
+      assert.deepEqual([a.normal(), a.uniform()], [b.normal(), b.uniform()]);
+    }
+  }
+});
+
+test('skipUniforms(n) lands where n uniforms would: a stream drawn in parts equals the stream drawn whole', () => {
+  const whole = new Prng(7).fillNormal(new Float32Array(5000), 1);
+  for (const start of [0, 2, 1000, 4098]) {
+    const part = new Prng(7);
+    part.skipUniforms(start);
+    assert.deepEqual(part.fillNormal(new Float32Array(5000 - start), 1), whole.subarray(start), `from ${start}`);
+  }
+  const u = new Prng(3);
+  const uniforms = Array.from({ length: 10 }, () => u.nextUint32());
+  const skipped = new Prng(3);
+  skipped.skipUniforms(7);
+  assert.equal(skipped.nextUint32(), uniforms[7]);
+  const pending = new Prng(1);
+  pending.normal();
+  assert.throws(() => pending.skipUniforms(2), /a normal value is pending/);
+  assert.throws(() => new Prng(1).skipUniforms(-1), /non-negative integer/);
+});

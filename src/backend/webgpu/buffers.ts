@@ -1,10 +1,10 @@
 /// <reference types="@webgpu/types" />
 /**
  * Device buffers and their reuse. Every allocation is rounded up to a size bucket (256 bytes, then
- * four buckets per power of two, so at most 25% is wasted); a freed buffer goes back to its bucket's
- * free list and the next allocation of that bucket takes it instead of asking the device. Reuse is
- * safe without waiting: every command runs in queue order, so work queued after a free sees the
- * buffer only after the work queued before it.
+ * four buckets per power of two, so at most 25% is wasted; near the adapter's limit, the exact
+ * size); a freed buffer goes back to its bucket's free list and the next allocation of that bucket
+ * takes it instead of asking the device. Reuse is safe without waiting: every command runs in queue
+ * order, so work queued after a free sees the buffer only after the work queued before it.
  */
 import type { DeviceBuffer } from '../backend.js';
 
@@ -21,6 +21,11 @@ export function bucketSize(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** A buffer size of at least `bytes` that WebGPU takes as a storage binding (a multiple of 4; 256 here, as the buckets). */
+export function exactSize(bytes: number): number {
+  return Math.max(256, Math.ceil(bytes / 256) * 256);
+}
+
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
   #live = new Set<GpuBuffer>();
@@ -28,13 +33,23 @@ export class BufferPool {
   #peak = 0;
   #pooled = 0;
 
-  constructor(readonly device: GPUDevice, readonly maxBufferSize: number) {}
+  /** The largest buffer the pool makes: every buffer is bound whole as storage, so the smaller of the two limits. */
+  readonly maxBytes: number;
+  readonly #limitName: string;
+
+  constructor(readonly device: GPUDevice, maxBufferSize: number, maxStorageBufferBindingSize = maxBufferSize) {
+    this.maxBytes = Math.min(maxBufferSize, maxStorageBufferBindingSize);
+    this.#limitName = maxStorageBufferBindingSize < maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+  }
 
   alloc(byteLength: number, op: string): GpuBuffer {
     if (!Number.isInteger(byteLength) || byteLength < 0) throw new Error(`${op}: invalid byte length ${byteLength}`);
-    const size = bucketSize(byteLength);
-    if (size > this.maxBufferSize) {
-      throw new Error(`${op}: ${byteLength} bytes exceed the adapter's maxBufferSize of ${this.maxBufferSize}`);
+    let size = bucketSize(byteLength);
+    // Near the limit the bucket's rounding must not refuse a buffer that fits: take the exact size
+    // (its own free list, like any other size).
+    if (size > this.maxBytes) size = exactSize(byteLength);
+    if (size > this.maxBytes) {
+      throw new Error(`${op}: ${byteLength} bytes exceed the adapter's ${this.#limitName} of ${this.maxBytes}`);
     }
     let gpu = this.#free.get(size)?.pop();
     if (gpu) {

@@ -1,8 +1,11 @@
 /// <reference types="@webgpu/types" />
 /**
  * Records kernels in call order and submits them in batches. The tensor layer calls kernels
- * synchronously; here each call becomes a compute pass in the current command encoder, with its
- * parameters in a 256-byte slot of a uniform chunk. The batch is submitted when a host write or a
+ * synchronously; here each call becomes a dispatch in the batch's compute pass (WebGPU orders the
+ * dispatches of a pass and makes each one's writes visible to the next), with its parameters in a
+ * 256-byte slot of a uniform chunk. The pass is ended only where a buffer copy must be recorded
+ * between kernels, since a pass per kernel costs the host time that decoding, hundreds of small
+ * kernels per token, cannot spare. The batch is submitted when a host write or a
  * read needs queue order (queue.writeBuffer would otherwise overtake encoded kernels), or every
  * `batchLimit` kernels so the device starts working early. `read` resolves after every earlier
  * kernel because its copy is submitted after them on the one queue.
@@ -27,10 +30,13 @@ interface Chunk {
 
 export class KernelQueue {
   #pipelines = new Map<string, GPUComputePipeline>();
+  /** Each pipeline's bind group layout (getBindGroupLayout makes a new wrapper per call). */
+  #layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   #chunks: Chunk[] = [];
   /** Slots used in the current batch (across chunks). */
   #slots = 0;
   #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
   #errors: string[] = [];
 
@@ -51,9 +57,30 @@ export class KernelQueue {
     return p;
   }
 
+  /** The batch's command encoder, for commands outside compute passes (copies): ends the open pass. */
   get encoder(): GPUCommandEncoder {
+    this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
     return this.#encoder;
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    this.#pass ??= (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+
+  #layout(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+    let layout = this.#layouts.get(pipeline);
+    if (!layout) {
+      layout = pipeline.getBindGroupLayout(0);
+      this.#layouts.set(pipeline, layout);
+    }
+    return layout;
   }
 
   /**
@@ -79,12 +106,11 @@ export class KernelQueue {
       }
       entries.push({ binding: i + 1, resource: { buffer } });
     });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.encoder.beginComputePass();
+    const bindGroup = this.device.createBindGroup({ layout: this.#layout(pipeline), entries });
+    const pass = this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    pass.end();
     for (const r of releases) r();
     if (++this.#pending >= this.batchLimit) this.flush();
   }
@@ -92,6 +118,7 @@ export class KernelQueue {
   /** Submits everything recorded so far. */
   flush(): void {
     if (!this.#encoder) return;
+    this.#endPass();
     const used = this.#slots;
     for (let c = 0; c * CHUNK_SLOTS < used; c++) {
       const n = Math.min(CHUNK_SLOTS, used - c * CHUNK_SLOTS);
@@ -148,6 +175,7 @@ export class KernelQueue {
     for (const c of this.#chunks) c.gpu.destroy();
     this.#chunks = [];
     this.#pipelines.clear();
+    this.#pass = null;
     this.#encoder = null;
   }
 }

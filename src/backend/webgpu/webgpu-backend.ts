@@ -72,7 +72,7 @@ export class WebGpuBackend implements Backend {
       ? `f16 weights were asked for, but the WebGPU adapter (${describeAdapter(adapter)}) lacks shader-f16: frozen weights stay f32`
       : null;
     this.subgroups = (options.subgroups ?? true) && adapter.subgroups;
-    this.#pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.#pool = new BufferPool(device, device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     this.#queue = new KernelQueue(device);
     this.#dummy = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
   }
@@ -143,8 +143,12 @@ export class WebGpuBackend implements Backend {
     this.#pool.resetPeak();
   }
 
-  /** Returns pooled (freed) buffers to the device. */
+  /**
+   * Returns pooled (freed) buffers to the device. Recorded kernels may still bind them, so the
+   * batch is submitted first (a buffer destroyed after its submit lives until that work is done).
+   */
   trimPool(): void {
+    this.#queue.flush();
     this.#pool.trim();
   }
 

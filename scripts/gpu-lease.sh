@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Everything a lent GPU machine without Node.js runs, in one call, within about 9 minutes:
+# unpacks .gpu/ (scripts/gpu-unpack.sh), writes the random Qwen2.5 models and the data on the CPUs
+# while the GPU runs scripts/gpu-check.sh, then scripts/gpu-qwen-run.sh on those models. Each part
+# has its own time limit, so one that overruns still leaves the others' results. Logs and JSON go to
+# $OUT (the device tool's folder; default ./gpu-out).
+# Here, first: npm run build && scripts/gpu-carry.sh; then the device call carries .gpu and dist and
+# runs `scripts/gpu-lease.sh`. Limits in seconds: INIT_LIMIT (200), CHECK_LIMIT (150), TRAIN_LIMIT
+# (130 per training run). A rehearsal without a GPU (it unpacks into node_modules/ and /tmp like the
+# real one; run it in a copy of the repository without node_modules):
+#   LEASE_CHECK_ARGS=--small LEASE_QWEN_ARGS='--layers 1 --small' OUT=/tmp/lease-out scripts/gpu-lease.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+export GPU_CHECK_OUT=$OUT WORK=/tmp/tz-gpu-qwen
+. scripts/gpu-unpack.sh
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1 | tee "$OUT/nvidia-smi.txt"
+# No adapter, no point in the rest: say what the loader saw and stop (the lease's time is short).
+if ! VK_LOADER_DEBUG=error,warn "$NODE" --input-type=module -e "
+  const { createNodeWebGpuBackend } = await import('./dist/src/backend/webgpu/node.js');
+  const be = await createNodeWebGpuBackend();
+  if (!be) process.exit(1);
+  console.log('adapter:', JSON.stringify({ ...be.adapter, limits: undefined }));
+  be.destroy();" 2>&1 | tee "$OUT/adapter.log"; then
+  echo "gpu-lease: no WebGPU adapter; the driver's files:"
+  ls -la /usr/local/nvidia/lib64 2>&1 | grep -iE 'vulkan|glx|egl|dispatch' | head -20
+  for l in /usr/local/nvidia/lib64/libGLX_nvidia.so.0 /usr/local/nvidia/lib64/libEGL_nvidia.so.0; do ldd "$l" 2>&1 | grep -E 'not found|=>' | head -20; done
+  ls -la /dev/nvidia* 2>&1 | head; cat "${VK_DRIVER_FILES:-/dev/null}"
+  exit 3
+fi
+t0=$(date +%s)
+timeout "${INIT_LIMIT:-200}" scripts/gpu-qwen-run.sh --init-only ${LEASE_QWEN_ARGS:-} > "$OUT/init.log" 2>&1 &
+init_pid=$!
+timeout "${CHECK_LIMIT:-150}" scripts/gpu-check.sh ${LEASE_CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu-check.log"
+echo "== gpu-check done at $(( $(date +%s) - t0 )) s; waiting for init-model"
+wait "$init_pid"; echo "init exited $? at $(( $(date +%s) - t0 )) s"; tail -n 5 "$OUT/init.log"
+TRAIN_TIMEOUT=${TRAIN_LIMIT:-130} scripts/gpu-qwen-run.sh --no-init ${LEASE_QWEN_ARGS:-} 2>&1 | tee "$OUT/gpu-qwen.log"
+echo "== lease done at $(( $(date +%s) - t0 )) s"
