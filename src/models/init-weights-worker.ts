@@ -1,7 +1,7 @@
 /**
  * A draw worker of init-model (init-weights.ts): fills a job's shared buffer with a part of one
- * tensor's bytes (init-draw.ts) and raises its flag (1 done, 2 failed); the main thread writes the tensors
- * in file order.
+ * tensor's bytes (init-draw.ts) and raises its flag (1 done, 2 failed); the main thread writes the
+ * tensors in file order.
  */
 import { parentPort } from 'node:worker_threads';
 import { drawNormal, type DrawJob } from './init-draw.js';

@@ -1,7 +1,8 @@
 /**
  * Random weights for a Llama/Qwen2 config, streamed to safetensors shard by shard as transformers'
  * `save_pretrained` lays them out, without ever holding a model in memory: each tensor is drawn and
- * converted in chunks of a million values and written straight to the shard's temp file.
+ * converted in chunks of a million values and written straight to the shard's temp file, by worker
+ * threads a few 4M-value parts ahead of the writer where there is more than one core (DrawPool).
  *
  * Initialisation is HF's `_init_weights`: Linear and Embedding weights normal(0, initializer_range),
  * biases zero, RMSNorm weights one. Each tensor draws from its own stream, seeded by the run's seed
@@ -17,7 +18,7 @@ import { buildHeader, numel } from './safetensors-header.js';
 import { defaultMetadata } from './safetensors-write.js';
 import { indexFileName, singleFileName } from './safetensors-sharded.js';
 import { pythonJson } from './init-config.js';
-import { drawNormal, JOB_VALUES, streamSeed, type DrawJob } from './init-draw.js';
+import { DRAW_CHUNK, drawNormal, JOB_VALUES, streamSeed, type DrawJob } from './init-draw.js';
 
 export type ParamInit = { readonly kind: 'normal'; readonly std: number } | { readonly kind: 'zeros' } | { readonly kind: 'ones' };
 
@@ -83,7 +84,7 @@ function writeTensor(fd: number, p: ParamPlan, dtype: FloatDtype, seed: number):
     return;
   }
   const value = p.init.kind === 'ones' ? 1 : 0;
-  const chunk = new Float32Array(Math.min(1 << 20, n)).fill(value);
+  const chunk = new Float32Array(Math.min(DRAW_CHUNK, n)).fill(value);
   for (let done = 0; done < n; done += chunk.length) {
     const part = chunk.subarray(0, Math.min(chunk.length, n - done));
     const out = dtype === 'F32' ? part : f32ArrayToBf16(part);
