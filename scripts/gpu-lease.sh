@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Everything a lent GPU machine without Node.js runs, in one call, within about 9 minutes:
 # unpacks .gpu/ (scripts/gpu-unpack.sh), writes the random Qwen2.5 models and the data on the CPUs
-# while the GPU runs scripts/gpu-check.sh, then scripts/gpu-qwen-run.sh on those models. Each part
-# has its own time limit, so one that overruns still leaves the others' results. Logs and JSON go to
-# $OUT (the device tool's folder; default ./gpu-out).
+# while the GPU runs scripts/gpu-check.sh, then scripts/gpu-qwen-run.sh on those models, then
+# scripts/gpu-decode-probe.mjs on the 0.5B model (8 files come back, the most a call returns). Each
+# part has its own time limit, so one that overruns still leaves the others' results. Logs and JSON
+# go to $OUT (the device tool's folder; default ./gpu-out).
 # Here, first: npm run build && scripts/gpu-carry.sh; then the device call carries .gpu and dist and
 # runs `scripts/gpu-lease.sh`. Limits in seconds: INIT_LIMIT (200), CHECK_LIMIT (150), TRAIN_LIMIT
-# (130 per training run). A rehearsal without a GPU (it unpacks into node_modules/ and /tmp like the
-# real one; run it in a copy of the repository without node_modules):
+# (130 per training run), PROBE_LIMIT (60). A rehearsal without a GPU (it unpacks into
+# node_modules/ and /tmp like the real one; run it in a copy of the repository without
+# node_modules):
 #   LEASE_CHECK_ARGS=--small LEASE_QWEN_ARGS='--layers 1 --small' OUT=/tmp/lease-out scripts/gpu-lease.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +38,7 @@ timeout "${CHECK_LIMIT:-150}" scripts/gpu-check.sh ${LEASE_CHECK_ARGS:-} 2>&1 | 
 echo "== gpu-check done at $(( $(date +%s) - t0 )) s; waiting for init-model"
 wait "$init_pid"; echo "init exited $? at $(( $(date +%s) - t0 )) s"; tail -n 5 "$OUT/init.log"
 TRAIN_TIMEOUT=${TRAIN_LIMIT:-130} scripts/gpu-qwen-run.sh --no-init ${LEASE_QWEN_ARGS:-} 2>&1 | tee "$OUT/gpu-qwen.log"
+# Where a decoding step's time goes (host issuing against device work), on the 0.5B model.
+timeout "${PROBE_LIMIT:-60}" "$NODE" scripts/gpu-decode-probe.mjs --model "$WORK/Qwen2.5-0.5B" --batch 64 --prompt-len 40 \
+  --new-tokens 48 --out "$OUT/decode-probe.json" 2>&1 | grep -E 'IssueMs|WaitMs|tokensPerSecond|Error' || true
 echo "== lease done at $(( $(date +%s) - t0 )) s"
