@@ -35,10 +35,14 @@ export function drawNormal(seed: number, std: number, start: number, count: numb
   const values = new Float32Array(Math.min(DRAW_CHUNK, count));
   const size = dtype === 'F32' ? 4 : 2;
   for (let done = 0; done < count; done += DRAW_CHUNK) {
-    const chunk = rng.fillNormal(values.subarray(0, Math.min(DRAW_CHUNK, count - done)), std);
-    const out = dtype === 'F32' ? chunk : f32ArrayToBf16(chunk);
-    sink(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), done * size);
+    sink(valueBytes(rng.fillNormal(values.subarray(0, Math.min(DRAW_CHUNK, count - done)), std), dtype), done * size);
   }
+}
+
+/** `values` as the file's bytes: themselves in F32, converted to BF16 otherwise. */
+export function valueBytes(values: Float32Array, dtype: 'BF16' | 'F32'): Uint8Array {
+  const out = dtype === 'F32' ? values : f32ArrayToBf16(values);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** What a draw worker is asked for: values start..start+count of a tensor's stream as bytes into `out`, then flag[0] = 1 (and a notify). */

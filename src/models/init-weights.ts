@@ -12,13 +12,13 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { attentionBiases, type ModelConfig } from './config.js';
-import { dtypeSize, f32ArrayToBf16, type FloatDtype } from './dtype.js';
+import { dtypeSize, type FloatDtype } from './dtype.js';
 import { writeFileAtomic, writeFully } from '../util/atomic-file.js';
 import { buildHeader, numel } from './safetensors-header.js';
 import { defaultMetadata } from './safetensors-write.js';
 import { indexFileName, singleFileName } from './safetensors-sharded.js';
 import { pythonJson } from './init-config.js';
-import { DRAW_CHUNK, drawNormal, JOB_VALUES, streamSeed, type DrawJob } from './init-draw.js';
+import { DRAW_CHUNK, drawNormal, JOB_VALUES, streamSeed, valueBytes, type DrawJob } from './init-draw.js';
 
 export type ParamInit = { readonly kind: 'normal'; readonly std: number } | { readonly kind: 'zeros' } | { readonly kind: 'ones' };
 
@@ -86,9 +86,7 @@ function writeTensor(fd: number, p: ParamPlan, dtype: FloatDtype, seed: number):
   const value = p.init.kind === 'ones' ? 1 : 0;
   const chunk = new Float32Array(Math.min(DRAW_CHUNK, n)).fill(value);
   for (let done = 0; done < n; done += chunk.length) {
-    const part = chunk.subarray(0, Math.min(chunk.length, n - done));
-    const out = dtype === 'F32' ? part : f32ArrayToBf16(part);
-    writeFully(fd, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    writeFully(fd, valueBytes(chunk.subarray(0, Math.min(chunk.length, n - done)), dtype));
   }
 }
 

@@ -1,5 +1,6 @@
 /** The memory plan at trainer start-up: printed as a table, and a run that cannot fit refused in one line. */
 import type { Backend } from '../backend/backend.js';
+import { storageBufferLimit } from '../backend/webgpu/buffers.js';
 import type { TinyZeroConfig } from '../config/types.js';
 import { usesCritic } from '../config/derived.js';
 import { loadModelConfig } from '../models/config.js';
@@ -7,15 +8,12 @@ import { formatMemoryPlan, memoryPlan, refusal, type BackendLimits } from './mem
 
 export function backendLimits(backend: Backend): BackendLimits {
   const limits = (backend as { adapter?: { limits?: Record<string, number> } }).adapter?.limits;
-  // Every WebGPU buffer is bound whole as storage: the smaller of the two limits bounds a tensor.
-  const buffer = limits?.maxBufferSize;
-  const binding = limits?.maxStorageBufferBindingSize;
-  const bindingSmaller = buffer !== undefined && binding !== undefined && binding < buffer;
+  const storage = limits?.maxBufferSize === undefined ? undefined : storageBufferLimit(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   return {
     name: backend.name,
     capacityBytes: backend.capacityBytes,
-    maxBufferBytes: bindingSmaller ? binding : buffer,
-    maxBufferLimit: bindingSmaller ? 'maxStorageBufferBindingSize' : 'maxBufferSize',
+    maxBufferBytes: storage?.bytes,
+    maxBufferLimit: storage?.name,
     weightDtype: backend.weightDtype ?? 'f32',
   };
 }

@@ -293,8 +293,7 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
   const largestBudget = Math.max(dynamic.actor ? arr.actor.ppo_max_token_len_per_gpu : 0,
     dynamic.rollout ? arr.rollout.log_prob_max_token_len_per_gpu : 0, dynamic.ref ? arr.ref.log_prob_max_token_len_per_gpu : 0);
   for (let b = Math.floor(largestBudget / 2); b > seqLen; b = Math.floor(b / 2)) budgets.push(b);
-  if (largestBudget > seqLen) budgets.push(seqLen);
-  if (budgets.length === 0) budgets.push(seqLen);
+  budgets.push(seqLen);
   /** The largest budget with which `base` shrunk fits (else the smallest), as a candidate. */
   const shrink = (label: string, base: TinyZeroConfig, prefix: string, half: boolean) => {
     const lims = half ? { ...limits, weightDtype: 'f16' as const } : limits;

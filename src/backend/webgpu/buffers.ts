@@ -26,6 +26,16 @@ export function exactSize(bytes: number): number {
   return Math.max(256, Math.ceil(bytes / 256) * 256);
 }
 
+/**
+ * The largest buffer WebGPU lets this project use, and the limit's name: every buffer is bound
+ * whole as storage, so the smaller of maxBufferSize and maxStorageBufferBindingSize.
+ */
+export function storageBufferLimit(maxBufferSize: number, maxStorageBufferBindingSize = maxBufferSize): { bytes: number; name: string } {
+  return maxStorageBufferBindingSize < maxBufferSize
+    ? { bytes: maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' }
+    : { bytes: maxBufferSize, name: 'maxBufferSize' };
+}
+
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
   #live = new Set<GpuBuffer>();
@@ -33,13 +43,12 @@ export class BufferPool {
   #peak = 0;
   #pooled = 0;
 
-  /** The largest buffer the pool makes: every buffer is bound whole as storage, so the smaller of the two limits. */
+  /** The largest buffer the pool makes (storageBufferLimit). */
   readonly maxBytes: number;
   readonly #limitName: string;
 
   constructor(readonly device: GPUDevice, maxBufferSize: number, maxStorageBufferBindingSize = maxBufferSize) {
-    this.maxBytes = Math.min(maxBufferSize, maxStorageBufferBindingSize);
-    this.#limitName = maxStorageBufferBindingSize < maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+    ({ bytes: this.maxBytes, name: this.#limitName } = storageBufferLimit(maxBufferSize, maxStorageBufferBindingSize));
   }
 
   alloc(byteLength: number, op: string): GpuBuffer {
