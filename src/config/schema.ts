@@ -73,6 +73,7 @@ export const schema: Section<TinyZeroConfig> = {
       override_config: openMap('merged over config.json'),
       enable_gradient_checkpointing: field(bool, false, 'ignored on CPU'),
       use_remove_padding: field(bool, false, 'pack each micro-batch\'s valid tokens into one sequence for the actor, ref and old log-probs (docs/verl-compat.md#update-loops)'),
+      use_fused_kernels: field(bool, false, 'output layer + log-probs a chunk of tokens at a time: no micro-batch-wide logits, the update recomputes them (docs/verl-compat.md#fused-kernels)', { added: true }),
       trust_remote_code: field(bool, false, 'ignored', { added: true }),
       lora_rank: field(int({ min: 0 }), 0, 'LoRA rank: adapters on the frozen base; 0 = off (full fine-tuning)'),
       lora_alpha: field(float(), 16, 'LoRA scale numerator: updates are scaled by lora_alpha / lora_rank'),

@@ -10,7 +10,8 @@ import type { Backend } from '../backend/backend.js';
 import { Embedding, Linear, Module, ModuleList, normalInit, RMSNorm, uninitialized, type Init } from '../nn/index.js';
 import { Prng } from '../util/prng.js';
 import {
-  add, attention, getBackend, isGradEnabled, linear, linearGroup, recordsGrad, reshape, rope, swiglu, tidy, type Tensor,
+  add, attention, getBackend, isGradEnabled, linear, linearGroup, linearLogprobEntropy, logprobEntropy, recordsGrad, reshape, rope, swiglu,
+  tidy, type LogprobEntropy, type Tensor,
 } from '../tensor/index.js';
 import { attentionBiases, type ModelConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
@@ -216,6 +217,20 @@ export class CausalLM extends Module {
   /** ids [B, T] -> logits [B, T, vocab] */
   forward(ids: Tensor, options: ForwardOptions): Tensor {
     return this.logits(this.model.forward(ids, options));
+  }
+
+  /**
+   * log p(ids) and entropy at `temperature` from hidden [..., hidden]. With chunkRows > 0
+   * (`use_fused_kernels`) the output layer runs chunkRows rows at a time and the whole logits never
+   * exist (linearLogprobEntropy), unless the output layer carries a LoRA adapter, which the chunks
+   * do not apply: then, as with chunkRows 0, the logits are formed whole.
+   */
+  logprobEntropy(hidden: Tensor, ids: Tensor, temperature: number, chunkRows = 0): LogprobEntropy {
+    const head = this.lm_head;
+    if (chunkRows > 0 && (!head || (!head.adapter && !head.bias))) {
+      return linearLogprobEntropy(hidden, head ? head.weight : this.model.embed_tokens.weight, ids, temperature, chunkRows);
+    }
+    return logprobEntropy(this.logits(hidden), ids, temperature);
   }
 }
 

@@ -16,5 +16,6 @@ export {
   softmax, logSoftmax, embedding, rmsnorm, rope, attention, logprobEntropy, swiglu,
   type AttentionOptions, type LogprobEntropy,
 } from './ops/fused.js';
+export { linearLogprobEntropy } from './ops/linear-logprob.js';
 export { sampleTokens, validateSampleArgs, type SampledTokens } from './ops/sample.js';
 export { linearGroup, ropeKvWrite, recordsGrad, type LinearGroupLayer, type LinearGroupOptions } from './ops/decode.js';

@@ -13,6 +13,7 @@ import type { TinyZeroConfig } from '../config/types.js';
 import { usesCritic, usesReferencePolicy } from '../config/derived.js';
 import type { ModelConfig } from '../models/config.js';
 import { countParameters } from '../models/load.js';
+import { fusedChunkRows } from './forward.js';
 
 export interface BackendLimits {
   name: string;
@@ -217,16 +218,21 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   const genLogits = genRows * model.vocab_size * 4 * 2;
   const allRows = config.data.train_batch_size * n;
   const layerFloats = activationFloatsPerToken(model, 0, 'all-linear');
+  // use_fused_kernels: the output layer's logits (and their gradient) exist a chunk of rows at a time.
+  const headInChunks = (mb: MicroBatchSize): MicroBatchSize => {
+    const chunk = fusedChunkRows(model.vocab_size);
+    return arr.model.use_fused_kernels && mb.headRows > chunk ? { ...mb, headRows: chunk, label: `${mb.label}, logits ${chunk} rows at a time` } : mb;
+  };
   // The log-prob passes (old and reference): the larger of the two.
   const lpPasses = [arr.rollout, ...(usesReferencePolicy(config) ? [arr.ref] : [])].map((c) =>
     microBatchSize(allRows, c.log_prob_use_dynamic_bsz ? null : Math.min(allRows, c.log_prob_micro_batch_size ?? allRows),
       c.log_prob_max_token_len_per_gpu, arr.model.use_remove_padding, P, R));
-  const lp = lpPasses.reduce((a, b) => (logProbBytes(model, layerFloats, b) > logProbBytes(model, layerFloats, a) ? b : a));
+  const lp = headInChunks(lpPasses.reduce((a, b) => (logProbBytes(model, layerFloats, b) > logProbBytes(model, layerFloats, a) ? b : a)));
   const logProb = logProbBytes(model, layerFloats, lp);
   const miniRows = arr.actor.ppo_mini_batch_size * n;
-  const micro = microBatchSize(miniRows, arr.actor.use_dynamic_bsz ? null
+  const micro = headInChunks(microBatchSize(miniRows, arr.actor.use_dynamic_bsz ? null
     : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n,
-  arr.actor.ppo_max_token_len_per_gpu, arr.model.use_remove_padding, P, R);
+  arr.actor.ppo_max_token_len_per_gpu, arr.model.use_remove_padding, P, R));
   const train = updateActivationBytes(model, micro, rank, arr.model.target_modules);
   rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
   rows.push({ item: `log-prob forward (${lp.label})`, bytes: logProb });
@@ -303,6 +309,10 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
   const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1
     || (arr.ref.log_prob_micro_batch_size ?? 0) > 1 || largestBudget > seqLen;
   const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];
+  if (!arr.model.use_fused_kernels) {
+    candidates.push({ label: 'the output layer in chunks', keys: 'actor_rollout_ref.model.use_fused_kernels=true', half: false,
+      config: { ...config, actor_rollout_ref: { ...arr, model: { ...arr.model, use_fused_kernels: true } } } });
+  }
   if (arr.model.lora_rank === 0) candidates.push({ label: 'LoRA', keys: loraKeys, config: lora(config), half: halfBase });
   if (canShrink) candidates.push(shrink('a smaller micro-batch', config, '', false));
   if (arr.model.lora_rank === 0 && canShrink) candidates.push(shrink('LoRA with a smaller micro-batch', lora(config), `${loraKeys} `, halfBase));

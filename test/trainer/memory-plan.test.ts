@@ -124,6 +124,23 @@ test('with use_dynamic_bsz the refusal shrinks the token budgets (halving, never
   assert.equal(memoryPlan(qwen05, null, fixed, gpu).problem, null, 'the suggested budget fits');
 });
 
+test('use_fused_kernels: the logits of 441 rows at a time, so veRL\'s 16,384-token budget fits a 2 GiB binding limit; the refusal offers it first', () => {
+  const gpu: BackendLimits = { name: 'webgpu', maxBufferBytes: 2 ** 31 - 4, maxBufferLimit: 'maxStorageBufferBindingSize', weightDtype: 'f32' };
+  const overrides = ['actor_rollout_ref.actor.use_dynamic_bsz=true', 'actor_rollout_ref.actor.ppo_max_token_len_per_gpu=16384',
+    'actor_rollout_ref.model.use_remove_padding=true', 'data.train_batch_size=64', 'data.max_response_length=1024'];
+  const whole = memoryPlan(qwen05, null, runConfig(overrides), gpu);
+  const line = refusal(qwen05, null, runConfig(overrides), gpu, whole);
+  assert.match(line, /what would fit: the output layer in chunks \(actor_rollout_ref\.model\.use_fused_kernels=true: [\d.]+ GiB\)/);
+  const fused = memoryPlan(qwen05, null, runConfig([...overrides, 'actor_rollout_ref.model.use_fused_kernels=true']), gpu);
+  assert.equal(fused.problem, null);
+  // 256 MiB of f32 logits: floor(2^28 / (151936 x 4)) = 441 rows; the largest buffer is now the embedding table.
+  assert.equal(fused.largestBufferBytes, 151936 * 896 * 4);
+  const update = (p: typeof fused) => byItem(p.rows, 'update activations');
+  assert.match(fused.rows.find((r) => r.item.startsWith('update activations'))!.item, /logits 441 rows at a time/);
+  // The update no longer holds 16,384 rows of logits and their gradient: 2 x (16384 - 441) rows fewer.
+  assert.equal(update(whole) - update(fused), (16384 - 441) * 151936 * 4 * 2);
+});
+
 function withTokenBudget(config: ReturnType<typeof runConfig>, budget: number) {
   const a = config.actor_rollout_ref;
   return { ...config, actor_rollout_ref: { ...a, actor: { ...a.actor, ppo_max_token_len_per_gpu: budget },
