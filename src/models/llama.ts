@@ -10,7 +10,7 @@ import type { Backend } from '../backend/backend.js';
 import { Embedding, Linear, Module, ModuleList, normalInit, RMSNorm, uninitialized, type Init } from '../nn/index.js';
 import { Prng } from '../util/prng.js';
 import {
-  add, attention, getBackend, isGradEnabled, linear, linearGroup, linearLogprobEntropy, logprobEntropy, recordsGrad, reshape, rope, swiglu,
+  add, attention, checkpoint, getBackend, isGradEnabled, linear, linearGroup, linearLogprobEntropy, logprobEntropy, recordsGrad, reshape, rope, swiglu,
   tidy, type LogprobEntropy, type Tensor,
 } from '../tensor/index.js';
 import { attentionBiases, type ModelConfig } from './config.js';
@@ -161,6 +161,11 @@ export class DecoderModel extends Module {
   readonly layers: ModuleList<DecoderLayer>;
   readonly norm: RMSNorm;
   readonly rot: RopeTables;
+  /**
+   * `enable_gradient_checkpointing`: while gradients are recorded each layer keeps its output only
+   * and runs its forward again in the backward (tensor/checkpoint.ts).
+   */
+  gradientCheckpointing = false;
 
   constructor(readonly config: ModelConfig, options: BuildOptions = {}) {
     super();
@@ -181,7 +186,10 @@ export class DecoderModel extends Module {
       // Without gradients nothing reads a layer's intermediates after it: free them layer by layer
       // (otherwise a forward holds every layer's until its caller's scope ends: 1.3 GiB for a
       // 256-token prefill of Qwen2.5-0.5B). Same ops, same results.
-      h = isGradEnabled() ? layer.forward(h, i, this.rot, options) : tidy(() => layer.forward(h, i, this.rot, options));
+      if (!isGradEnabled()) h = tidy(() => layer.forward(h, i, this.rot, options));
+      // A forward that writes a KV cache is never rerun (the second run would append again).
+      else if (this.gradientCheckpointing && !options.cache) h = checkpoint(([x]) => layer.forward(x!, i, this.rot, options), [h]);
+      else h = layer.forward(h, i, this.rot, options);
     });
     if (options.cache) options.cache.length += ids.shape[1]!;
     return this.norm.forward(h);

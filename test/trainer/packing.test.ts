@@ -68,10 +68,12 @@ const read = async (t: T.Tensor): Promise<Float32Array> => (await t.data()) as F
 interface Pass { logp: Float32Array; entropy: Float32Array; values: Float32Array; actorGrads: Map<string, Float32Array>; criticGrads: Map<string, Float32Array> }
 
 /** Forward and backward of actor and critic on `rows`, padded or packed; outputs as response grids. */
-async function pass(backend: Backend, removePadding: boolean, rows: readonly number[] = allRows, logitsChunkRows = 0): Promise<Pass> {
+async function pass(backend: Backend, removePadding: boolean, rows: readonly number[] = allRows, logitsChunkRows = 0, checkpointing = false): Promise<Pass> {
   T.setBackend(backend);
   const actor = new CausalLM(modelConfig, { seed: 3 });
   const critic = new ValueModel(modelConfig, { seed: 4 });
+  actor.model.gradientCheckpointing = checkpointing;
+  critic.model.gradientCheckpointing = checkpointing;
   const wLogp = gridWeights(11), wEntropy = gridWeights(12), wValues = gridWeights(13);
   const pick = (w: Float32Array): Float32Array => Float32Array.from(rows.flatMap((r) => Array.from(w.subarray(r * R, (r + 1) * R))));
   try {
@@ -156,6 +158,13 @@ describe('packed = padded (log-probs, entropies, values and every parameter grad
         const chunked = await pass(make(), removePadding, allRows, 3);
         const whole = await pass(make(), removePadding, allRows);
         assertPassesClose(chunked, whole, batch.responseMask, `${name} chunked vs whole, removePadding ${removePadding}`, 2e-5);
+      }
+    });
+    test(`${name}: layers checkpointed (enable_gradient_checkpointing) = kept, packed and padded`, { skip }, async () => {
+      for (const removePadding of [true, false]) {
+        const checkpointed = await pass(make(), removePadding, allRows, 0, true);
+        const kept = await pass(make(), removePadding, allRows);
+        assertPassesClose(checkpointed, kept, batch.responseMask, `${name} checkpointed vs kept, removePadding ${removePadding}`, 2e-5);
       }
     });
     test(`${name}: micro-batches of one row (a 1-token prompt with a 1-token response; an empty response)`, { skip }, async () => {

@@ -58,8 +58,12 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
     return { logits, ids: idc, lp, ent, lse };
   });
 
-  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
-    const r1 = Math.min(rows, r0 + chunkRows);
+  // Chunks of equal size (within a row), as few as chunkRows allows: 512 rows in two of 256, not 441 and 71.
+  const parts = Math.max(1, Math.ceil(rows / chunkRows));
+  const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * rows) / parts));
+
+  for (let i = 0; i < parts; i++) {
+    const r0 = bounds[i]!, r1 = bounds[i + 1]!;
     const c = chunk(r0, r1);
     noGrad(() => {
       for (const [src, dst] of [[c.lp, logp], [c.ent, entropy]] as const) {
@@ -77,8 +81,8 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
   record(joint, op, [h2, weight], (g) => {
     const dH = h2.requiresGrad ? Tensor.empty([rows, D], 'f32', be) : null;
     const dW = weight.requiresGrad ? zeros([V, D], 'f32', be) : null;
-    for (let r0 = 0; r0 < rows; r0 += chunkRows) {
-      const r1 = Math.min(rows, r0 + chunkRows);
+    for (let i = 0; i < parts; i++) {
+      const r0 = bounds[i]!, r1 = bounds[i + 1]!;
       const n = r1 - r0;
       const c = chunk(r0, r1);
       const gc = slice(g, 0, r0, r1);
