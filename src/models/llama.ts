@@ -229,13 +229,15 @@ export class CausalLM extends Module {
 
   /**
    * log p(ids) and entropy at `temperature` from hidden [..., hidden]. With chunkRows > 0
-   * (`use_fused_kernels`) the output layer runs chunkRows rows at a time and the whole logits never
-   * exist (linearLogprobEntropy), unless the output layer carries a LoRA adapter, which the chunks
-   * do not apply: then, as with chunkRows 0, the logits are formed whole.
+   * (`use_fused_kernels`) and more rows than that, the output layer runs at most chunkRows rows at a
+   * time and the whole logits never exist (linearLogprobEntropy). Otherwise the logits are formed
+   * whole: with rows in one chunk the bytes are the same and the backward need not recompute them
+   * (at 256 tokens of Qwen2.5-0.5B the chunked path took 1.29x as long, docs/lora.md); and an output
+   * layer carrying a LoRA adapter, which the chunks do not apply, always runs whole.
    */
   logprobEntropy(hidden: Tensor, ids: Tensor, temperature: number, chunkRows = 0): LogprobEntropy {
     const head = this.lm_head;
-    if (chunkRows > 0 && (!head || (!head.adapter && !head.bias))) {
+    if (chunkRows > 0 && ids.size > chunkRows && (!head || (!head.adapter && !head.bias))) {
       return linearLogprobEntropy(hidden, head ? head.weight : this.model.embed_tokens.weight, ids, temperature, chunkRows);
     }
     return logprobEntropy(this.logits(hidden), ids, temperature);
