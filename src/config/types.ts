@@ -101,6 +101,8 @@ export interface ActorModelConfig {
   enable_gradient_checkpointing: boolean;
   /** pack each micro-batch's valid tokens into one sequence (variable-length attention) */
   use_remove_padding: boolean;
+  /** the output layer and log-probs a chunk of tokens at a time (no micro-batch-wide logits) */
+  use_fused_kernels: boolean;
   /** ignored: no remote code is ever run */
   trust_remote_code: boolean;
   /** LoRA rank; 0 = off (full fine-tuning) */

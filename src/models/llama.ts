@@ -10,7 +10,8 @@ import type { Backend } from '../backend/backend.js';
 import { Embedding, Linear, Module, ModuleList, normalInit, RMSNorm, uninitialized, type Init } from '../nn/index.js';
 import { Prng } from '../util/prng.js';
 import {
-  add, attention, getBackend, isGradEnabled, linear, linearGroup, recordsGrad, reshape, rope, swiglu, tidy, type Tensor,
+  add, attention, checkpoint, getBackend, isGradEnabled, linear, linearGroup, linearLogprobEntropy, logprobEntropy, recordsGrad, reshape, rope, swiglu,
+  tidy, type LogprobEntropy, type Tensor,
 } from '../tensor/index.js';
 import { attentionBiases, type ModelConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
@@ -160,6 +161,11 @@ export class DecoderModel extends Module {
   readonly layers: ModuleList<DecoderLayer>;
   readonly norm: RMSNorm;
   readonly rot: RopeTables;
+  /**
+   * `enable_gradient_checkpointing`: while gradients are recorded each layer keeps its output only
+   * and runs its forward again in the backward (tensor/checkpoint.ts).
+   */
+  gradientCheckpointing = false;
 
   constructor(readonly config: ModelConfig, options: BuildOptions = {}) {
     super();
@@ -180,7 +186,10 @@ export class DecoderModel extends Module {
       // Without gradients nothing reads a layer's intermediates after it: free them layer by layer
       // (otherwise a forward holds every layer's until its caller's scope ends: 1.3 GiB for a
       // 256-token prefill of Qwen2.5-0.5B). Same ops, same results.
-      h = isGradEnabled() ? layer.forward(h, i, this.rot, options) : tidy(() => layer.forward(h, i, this.rot, options));
+      if (!isGradEnabled()) h = tidy(() => layer.forward(h, i, this.rot, options));
+      // A forward that writes a KV cache is never rerun (the second run would append again).
+      else if (this.gradientCheckpointing && !options.cache) h = checkpoint(([x]) => layer.forward(x!, i, this.rot, options), [h]);
+      else h = layer.forward(h, i, this.rot, options);
     });
     if (options.cache) options.cache.length += ids.shape[1]!;
     return this.norm.forward(h);
@@ -216,6 +225,22 @@ export class CausalLM extends Module {
   /** ids [B, T] -> logits [B, T, vocab] */
   forward(ids: Tensor, options: ForwardOptions): Tensor {
     return this.logits(this.model.forward(ids, options));
+  }
+
+  /**
+   * log p(ids) and entropy at `temperature` from hidden [..., hidden]. With chunkRows > 0
+   * (`use_fused_kernels`) and more rows than that, the output layer runs at most chunkRows rows at a
+   * time and the whole logits never exist (linearLogprobEntropy). Otherwise the logits are formed
+   * whole: with rows in one chunk the bytes are the same and the backward need not recompute them
+   * (at 256 tokens of Qwen2.5-0.5B the chunked path took 1.29x as long, docs/lora.md); and an output
+   * layer carrying a LoRA adapter, which the chunks do not apply, always runs whole.
+   */
+  logprobEntropy(hidden: Tensor, ids: Tensor, temperature: number, chunkRows = 0): LogprobEntropy {
+    const head = this.lm_head;
+    if (chunkRows > 0 && ids.size > chunkRows && (!head || (!head.adapter && !head.bias))) {
+      return linearLogprobEntropy(hidden, head ? head.weight : this.model.embed_tokens.weight, ids, temperature, chunkRows);
+    }
+    return logprobEntropy(this.logits(hidden), ids, temperature);
   }
 }
 

@@ -2,7 +2,8 @@
 export { Tensor, Storage } from './tensor.js';
 export type { GradNode } from './autograd.js';
 export { copyInto } from './autograd.js';
-export { getBackend, setBackend, hasBackend, isGradEnabled, keep, noGrad, tidy, tidyAsync, isTensor } from './runtime.js';
+export { getBackend, setBackend, hasBackend, isGradEnabled, enableGrad, keep, noGrad, tidy, tidyAsync, isTensor } from './runtime.js';
+export { checkpoint } from './checkpoint.js';
 export { numel, contiguousStrides, broadcastShapes, formatShape, type Shape } from './shape.js';
 export { tensor, full, zeros, ones, scalar, zerosLike, type HostData } from './ops/creation.js';
 export { contiguous, reshape, permute, transpose, slice, expand, concat } from './ops/movement.js';
@@ -16,5 +17,6 @@ export {
   softmax, logSoftmax, embedding, rmsnorm, rope, attention, logprobEntropy, swiglu,
   type AttentionOptions, type LogprobEntropy,
 } from './ops/fused.js';
+export { linearLogprobEntropy } from './ops/linear-logprob.js';
 export { sampleTokens, validateSampleArgs, type SampledTokens } from './ops/sample.js';
 export { linearGroup, ropeKvWrite, recordsGrad, type LinearGroupLayer, type LinearGroupOptions } from './ops/decode.js';

@@ -37,6 +37,17 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with gradient recording on (a checkpointed block's recomputation, inside a backward). */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
 /** Called by every new tensor so the innermost scope can dispose it. */
 export function trackTensor(t: Tensor): void {
   scopes[scopes.length - 1]?.add(t);

@@ -9,7 +9,7 @@ import type { AdamW } from '../nn/index.js';
 import { computeActorLoss, type ActorLossConfig } from '../rl/index.js';
 import { add, mul, noGrad, sum, tensor, tidyAsync } from '../tensor/index.js';
 import { takeRows, type RolloutBatch, type StepBatch } from './batch.js';
-import { actorForward } from './forward.js';
+import { actorForward, fusedChunkRows } from './forward.js';
 import { NonFiniteError } from './metrics-accumulator.js';
 import { runPpoUpdate, splitMicro, type BatchingOptions, type MicroBatching } from './ppo-update.js';
 
@@ -22,9 +22,10 @@ export async function computeLogProbs(model: CausalLM, batch: RolloutBatch, micr
   const logp = new Float32Array(batch.rows * R);
   const entropy = new Float32Array(batch.rows * R);
   const all = Array.from({ length: batch.rows }, (_, i) => i);
+  const chunkRows = micro.fusedKernels ? fusedChunkRows(model.config.vocab_size) : 0;
   for (const rows of splitMicro(batch, all, micro)) {
     await tidyAsync(async () => {
-      const out = noGrad(() => actorForward(model, batch, rows, temperature, micro.removePadding));
+      const out = noGrad(() => actorForward(model, batch, rows, temperature, micro.removePadding, chunkRows));
       const lp = out.layout.toGrid((await out.logp.data()) as Float32Array);
       const ent = out.layout.toGrid((await out.entropy.data()) as Float32Array);
       rows.forEach((r, i) => {
@@ -50,10 +51,11 @@ export async function updatePolicy(model: CausalLM, optimizer: AdamW, batch: Ste
   const R = batch.responseLength;
   const { oldLogProb, advantages } = batch;
   if (options.loss.useKlLoss && !batch.refLogProb) throw new Error('updatePolicy: use_kl_loss needs reference log-probs');
+  const chunkRows = options.fusedKernels ? fusedChunkRows(model.config.vocab_size) : 0;
   return runPpoUpdate({
     role: 'actor', model, optimizer, batch, options, additive,
     micro: (micro, agg) => tidyAsync(async () => {
-      const { logp, entropy, layout } = actorForward(model, batch, micro, options.temperature, options.removePadding);
+      const { logp, entropy, layout } = actorForward(model, batch, micro, options.temperature, options.removePadding, chunkRows);
       const result = computeActorLoss({
         oldLogProb: takeRows(oldLogProb, R, micro),
         logProb: layout.toGrid((await logp.data()) as Float32Array),

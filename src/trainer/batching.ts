@@ -21,6 +21,7 @@ export function updateBatching(config: TinyZeroConfig, role: 'actor' | 'critic')
     maxTokenLen: c.ppo_max_token_len_per_gpu,
     budgetKey: `${role === 'actor' ? 'actor_rollout_ref.actor' : 'critic'}.ppo_max_token_len_per_gpu`,
     removePadding: model.use_remove_padding,
+    ...(role === 'actor' ? { fusedKernels: config.actor_rollout_ref.model.use_fused_kernels } : {}),
     epochs: c.ppo_epochs,
     shuffle: c.shuffle,
     gradClip: c.grad_clip,
@@ -37,6 +38,7 @@ export function logProbBatching(config: TinyZeroConfig, role: 'rollout' | 'ref',
     maxTokenLen: c.log_prob_max_token_len_per_gpu,
     budgetKey: `actor_rollout_ref.${role}.log_prob_max_token_len_per_gpu`,
     removePadding: arr.model.use_remove_padding,
+    fusedKernels: arr.model.use_fused_kernels,
   };
 }
 

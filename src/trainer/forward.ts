@@ -8,7 +8,7 @@
  */
 import { MASKED_KEY_BIAS } from '../generation/index.js';
 import type { CausalLM, DecoderModel, ValueModel } from '../models/llama.js';
-import { embedding, logprobEntropy, reshape, slice, tensor, type Tensor } from '../tensor/index.js';
+import { embedding, reshape, slice, tensor, type Tensor } from '../tensor/index.js';
 import { takeRows, type RolloutBatch } from './batch.js';
 import { gridLayout, packedLayout, packRows, type PackedRows, type ResponseLayout } from './packing.js';
 
@@ -36,6 +36,17 @@ function packedResponseHidden(backbone: DecoderModel, packed: PackedRows): Tenso
   return embedding(reshape(hidden, [N, hidden.shape[2]!]), tensor(packed.predictors, [packed.predictors.length], 'i32'));
 }
 
+/**
+ * Bytes of one chunk's logits with `use_fused_kernels` (the update holds a chunk's logits and their
+ * gradient at once): 256 MiB, 441 rows of Qwen2.5's 151,936-token vocabulary.
+ */
+export const FUSED_LOGITS_CHUNK_BYTES = 256 * 2 ** 20;
+
+/** Rows per chunk of the output layer with `use_fused_kernels` (at least one). */
+export function fusedChunkRows(vocab: number): number {
+  return Math.max(1, Math.floor(FUSED_LOGITS_CHUNK_BYTES / (vocab * 4)));
+}
+
 export interface ActorOutputs {
   /** log p(response token) and entropy: [rows, R] (padded) or [M] (packed), see `layout`. */
   logp: Tensor;
@@ -44,23 +55,25 @@ export interface ActorOutputs {
 }
 
 /**
- * log p(response token) and entropy at `temperature`. Temperature 0 means greedy rollouts (vLLM's
+ * log p(response token) and entropy at `temperature`; with logitsChunkRows > 0 the output layer
+ * runs that many rows at a time (CausalLM.logprobEntropy). Temperature 0 means greedy rollouts (vLLM's
  * reading, which veRL passes through); their log-probs are taken at temperature 1, as the sampler
  * reports a greedy token's, since dividing the logits by 0 has no meaning.
  */
-export function actorForward(model: CausalLM, batch: RolloutBatch, rows: readonly number[], temperature: number, removePadding = false): ActorOutputs {
+export function actorForward(model: CausalLM, batch: RolloutBatch, rows: readonly number[], temperature: number, removePadding = false,
+  logitsChunkRows = 0): ActorOutputs {
   const T = temperature > 0 ? temperature : 1;
   if (removePadding) {
     const packed = packRows(batch, rows);
     const M = packed.targets.length;
     const layout = packedLayout(packed, rows.length, batch.responseLength);
     if (M === 0) return { logp: tensor(new Float32Array(0), [0]), entropy: tensor(new Float32Array(0), [0]), layout };
-    const out = logprobEntropy(model.logits(packedResponseHidden(model.model, packed)), tensor(packed.targets, [M], 'i32'), T);
+    const out = model.logprobEntropy(packedResponseHidden(model.model, packed), tensor(packed.targets, [M], 'i32'), T, logitsChunkRows);
     return { ...out, layout };
   }
-  const logits = model.logits(responseHidden(model.model, batch, rows));
+  const hidden = responseHidden(model.model, batch, rows);
   const ids = tensor(takeRows(batch.responses, batch.responseLength, rows), [rows.length, batch.responseLength], 'i32');
-  return { ...logprobEntropy(logits, ids, T), layout: gridLayout };
+  return { ...model.logprobEntropy(hidden, ids, T, logitsChunkRows), layout: gridLayout };
 }
 
 /** V(state before each response token): [rows, R] (padded) or [M] (packed), see `layout`. */

@@ -13,6 +13,7 @@ import type { TinyZeroConfig } from '../config/types.js';
 import { usesCritic, usesReferencePolicy } from '../config/derived.js';
 import type { ModelConfig } from '../models/config.js';
 import { countParameters } from '../models/load.js';
+import { fusedChunkRows } from './forward.js';
 
 export interface BackendLimits {
   name: string;
@@ -161,8 +162,12 @@ function weightGradientFloats(c: ModelConfig, loraRank: number, targets: string 
  * before it is accumulated). Each transient is counted as if all were alive together, so the figure
  * errs high (test/trainer/memory-plan-packed.test.ts measures by how much).
  */
-export function updateActivationBytes(model: ModelConfig, mb: MicroBatchSize, loraRank: number, targets: string | string[]): number {
-  const perToken = activationFloatsPerToken(model, loraRank, targets) * model.num_hidden_layers + model.hidden_size * 2 + backwardFloatsPerToken(model);
+export function updateActivationBytes(model: ModelConfig, mb: MicroBatchSize, loraRank: number, targets: string | string[], checkpointing = false): number {
+  const layer = activationFloatsPerToken(model, loraRank, targets);
+  // With enable_gradient_checkpointing the graph keeps each layer's output, and in the backward one
+  // layer's recomputed intermediates at a time, and its input's gradient (a copy, as a leaf's .grad).
+  const layers = checkpointing ? model.hidden_size * (model.num_hidden_layers + 1) + layer : layer * model.num_hidden_layers;
+  const perToken = layers + model.hidden_size * 2 + backwardFloatsPerToken(model);
   return mb.tokens * perToken * 4 + mb.headRows * model.vocab_size * 4 * 2 + weightGradientFloats(model, loraRank, targets) * 4;
 }
 
@@ -217,20 +222,25 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   const genLogits = genRows * model.vocab_size * 4 * 2;
   const allRows = config.data.train_batch_size * n;
   const layerFloats = activationFloatsPerToken(model, 0, 'all-linear');
+  // use_fused_kernels: the output layer's logits (and their gradient) exist a chunk of rows at a time.
+  const headInChunks = (mb: MicroBatchSize): MicroBatchSize => {
+    const chunk = fusedChunkRows(model.vocab_size);
+    return arr.model.use_fused_kernels && mb.headRows > chunk ? { ...mb, headRows: chunk, label: `${mb.label}, logits ${chunk} rows at a time` } : mb;
+  };
   // The log-prob passes (old and reference): the larger of the two.
   const lpPasses = [arr.rollout, ...(usesReferencePolicy(config) ? [arr.ref] : [])].map((c) =>
     microBatchSize(allRows, c.log_prob_use_dynamic_bsz ? null : Math.min(allRows, c.log_prob_micro_batch_size ?? allRows),
       c.log_prob_max_token_len_per_gpu, arr.model.use_remove_padding, P, R));
-  const lp = lpPasses.reduce((a, b) => (logProbBytes(model, layerFloats, b) > logProbBytes(model, layerFloats, a) ? b : a));
+  const lp = headInChunks(lpPasses.reduce((a, b) => (logProbBytes(model, layerFloats, b) > logProbBytes(model, layerFloats, a) ? b : a)));
   const logProb = logProbBytes(model, layerFloats, lp);
   const miniRows = arr.actor.ppo_mini_batch_size * n;
-  const micro = microBatchSize(miniRows, arr.actor.use_dynamic_bsz ? null
+  const micro = headInChunks(microBatchSize(miniRows, arr.actor.use_dynamic_bsz ? null
     : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n,
-  arr.actor.ppo_max_token_len_per_gpu, arr.model.use_remove_padding, P, R);
-  const train = updateActivationBytes(model, micro, rank, arr.model.target_modules);
+  arr.actor.ppo_max_token_len_per_gpu, arr.model.use_remove_padding, P, R));
+  const train = updateActivationBytes(model, micro, rank, arr.model.target_modules, arr.model.enable_gradient_checkpointing);
   rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
   rows.push({ item: `log-prob forward (${lp.label})`, bytes: logProb });
-  rows.push({ item: `update activations (micro-batch of ${micro.label})`, bytes: train });
+  rows.push({ item: `update activations (micro-batch of ${micro.label}${arr.model.enable_gradient_checkpointing ? ', checkpointed' : ''})`, bytes: train });
   const peakBytes = resident + Math.max(kv + genLogits, logProb, train);
   const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
   // The logits of the largest micro-batch (update or log-prob pass) are one tensor.
@@ -303,11 +313,29 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
   const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1
     || (arr.ref.log_prob_micro_batch_size ?? 0) > 1 || largestBudget > seqLen;
   const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];
+  // The memory options first: they change no result, only time.
+  const withModel = (patch: Partial<TinyZeroConfig['actor_rollout_ref']['model']>): TinyZeroConfig =>
+    ({ ...config, actor_rollout_ref: { ...arr, model: { ...arr.model, ...patch } } });
+  if (!arr.model.use_fused_kernels) {
+    candidates.push({ label: 'the output layer in chunks', keys: 'actor_rollout_ref.model.use_fused_kernels=true', half: false,
+      config: withModel({ use_fused_kernels: true }) });
+  }
+  if (!arr.model.enable_gradient_checkpointing) {
+    candidates.push({ label: 'checkpointed layers', keys: 'actor_rollout_ref.model.enable_gradient_checkpointing=true', half: false,
+      config: withModel({ enable_gradient_checkpointing: true }) });
+  }
+  if (!arr.model.use_fused_kernels && !arr.model.enable_gradient_checkpointing) {
+    candidates.push({ label: 'both', keys: 'actor_rollout_ref.model.use_fused_kernels=true actor_rollout_ref.model.enable_gradient_checkpointing=true',
+      half: false, config: withModel({ use_fused_kernels: true, enable_gradient_checkpointing: true }) });
+  }
   if (arr.model.lora_rank === 0) candidates.push({ label: 'LoRA', keys: loraKeys, config: lora(config), half: halfBase });
   if (canShrink) candidates.push(shrink('a smaller micro-batch', config, '', false));
   if (arr.model.lora_rank === 0 && canShrink) candidates.push(shrink('LoRA with a smaller micro-batch', lora(config), `${loraKeys} `, halfBase));
   const tried = candidates.map((c) => ({ ...c, plan: memoryPlan(model, critic, c.config, c.half ? { ...limits, weightDtype: 'f16' } : limits) }));
-  const fitting = tried.filter((t) => t.plan.problem === null);
+  const alone = new Set(['the output layer in chunks', 'checkpointed layers']);
+  const oneOptionFits = tried.some((t) => alone.has(t.label) && t.plan.problem === null);
+  // Both options together only where neither alone fits.
+  const fitting = tried.filter((t) => t.plan.problem === null && !(t.label === 'both' && oneOptionFits));
   const shown = fitting.length > 0 ? fitting : tried;
   const hints = shown.map((t) => `${t.label} (${t.keys}: ${gib(t.plan.peakBytes)} GiB${t.plan.problem ? ', still too much' : ''})`);
   if (limits.name !== 'webgpu') hints.push('trainer.device=webgpu');

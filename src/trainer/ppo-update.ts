@@ -22,6 +22,8 @@ export interface MicroBatching {
   budgetKey?: string;
   /** `use_remove_padding`: each micro-batch's valid tokens packed into one sequence (packing.ts). */
   removePadding: boolean;
+  /** `use_fused_kernels`: the actor's output layer and log-probs run a chunk of rows at a time (forward.ts fusedChunkRows). */
+  fusedKernels?: boolean;
 }
 
 export interface BatchingOptions extends MicroBatching {

@@ -143,6 +143,9 @@ export async function setupRun(config: TinyZeroConfig, options: SetupOptions = {
   const ref = !usesReferencePolicy(config) ? null : loraActor ? adaptersOff(loraActor.model, loraActor.lora) : loadCausalLM(modelPath, { backend, maxPositions, frozen: true });
   const critic = !usesCritic(config) ? null : criticLora ? loraCritic(config.critic.model.path, criticLora) : trainable(
     loadValueModel(resumeFrom ? join(resumeFrom, 'critic') : config.critic.model.path, { backend, forTraining: true, seed: trainer.seed, maxPositions }), config.critic.optim, totalSteps);
+  // enable_gradient_checkpointing: the updates keep each layer's output only and recompute the rest.
+  actorModel.model.gradientCheckpointing = arr.model.enable_gradient_checkpointing;
+  if (critic) critic.model.model.gradientCheckpointing = config.critic.model.enable_gradient_checkpointing;
   const eosTokenIds = [tokenizer.eosTokenId];
   return {
     backend, tokenizer, eosTokenIds, padTokenId: tokenizer.padTokenId, train, val, genBatchSize, stepsPerEpoch, totalSteps,

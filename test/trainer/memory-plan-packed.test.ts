@@ -40,9 +40,10 @@ function makeBatch(): RolloutBatch {
 }
 
 /** Peak bytes above the weights and gradients of one forward and backward (the second pass: the gradients exist by then). */
-async function measuredPeak(removePadding: boolean, config: ModelConfig = model, loraRank = 0): Promise<number> {
+async function measuredPeak(removePadding: boolean, config: ModelConfig = model, loraRank = 0, checkpointing = false): Promise<number> {
   T.setBackend(cpu);
   const actor = new CausalLM(config, { seed: 1 });
+  actor.model.gradientCheckpointing = checkpointing;
   if (loraRank > 0) new LoraModel(actor, { rank: loraRank, alpha: 2 * loraRank, targetModules: 'all-linear' }, 3);
   const batch = makeBatch();
   const rows = Array.from({ length: batch.rows }, (_, i) => i);
@@ -103,6 +104,25 @@ test('update activations: the plan errs high, by at most 35%, whether the layers
       assert.ok(planned >= got, detail);
       assert.ok(planned <= 1.35 * got, detail);
     }
+  }
+});
+
+test('enable_gradient_checkpointing: the plan errs high by at most 35% again, and both plan and peak fall', async () => {
+  const batch = makeBatch();
+  const rows = Array.from({ length: batch.rows }, (_, i) => i);
+  const packed = packRows(batch, rows);
+  const mb = { tokens: packed.tokens, headRows: packed.targets.length, label: '' };
+  // Four layers, so that the kept layer outputs and the one recomputed layer both show.
+  const deep = parseModelConfig({ model_type: 'qwen2', vocab_size: VOCAB, hidden_size: 128, intermediate_size: 384, num_hidden_layers: 4,
+    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 128, tie_word_embeddings: false });
+  for (const rank of [0, 16]) {
+    const planned = updateActivationBytes(deep, mb, rank, 'all-linear', true);
+    const got = await measuredPeak(true, deep, rank, true);
+    const plain = await measuredPeak(true, deep, rank, false);
+    const detail = `LoRA r ${rank}: planned ${planned}, allocated ${got} (${(planned / got).toFixed(3)}), without checkpointing ${plain}`;
+    assert.ok(planned >= got && planned <= 1.35 * got, detail);
+    assert.ok(got < 0.6 * plain, detail);
+    assert.ok(planned < updateActivationBytes(deep, mb, rank, 'all-linear', false), detail);
   }
 });
 

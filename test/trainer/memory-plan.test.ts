@@ -124,6 +124,40 @@ test('with use_dynamic_bsz the refusal shrinks the token budgets (halving, never
   assert.equal(memoryPlan(qwen05, null, fixed, gpu).problem, null, 'the suggested budget fits');
 });
 
+test('use_fused_kernels: the logits of 441 rows at a time, so veRL\'s 16,384-token budget fits a 2 GiB binding limit; the refusal offers it first', () => {
+  const gpu: BackendLimits = { name: 'webgpu', maxBufferBytes: 2 ** 31 - 4, maxBufferLimit: 'maxStorageBufferBindingSize', weightDtype: 'f32' };
+  const overrides = ['actor_rollout_ref.actor.use_dynamic_bsz=true', 'actor_rollout_ref.actor.ppo_max_token_len_per_gpu=16384',
+    'actor_rollout_ref.model.use_remove_padding=true', 'data.train_batch_size=64', 'data.max_response_length=1024'];
+  const whole = memoryPlan(qwen05, null, runConfig(overrides), gpu);
+  const line = refusal(qwen05, null, runConfig(overrides), gpu, whole);
+  assert.match(line, /what would fit: the output layer in chunks \(actor_rollout_ref\.model\.use_fused_kernels=true: [\d.]+ GiB\)/);
+  const fused = memoryPlan(qwen05, null, runConfig([...overrides, 'actor_rollout_ref.model.use_fused_kernels=true']), gpu);
+  assert.equal(fused.problem, null);
+  // 256 MiB of f32 logits: floor(2^28 / (151936 x 4)) = 441 rows; the largest buffer is now the embedding table.
+  assert.equal(fused.largestBufferBytes, 151936 * 896 * 4);
+  const update = (p: typeof fused) => byItem(p.rows, 'update activations');
+  assert.match(fused.rows.find((r) => r.item.startsWith('update activations'))!.item, /logits 441 rows at a time/);
+  // The update no longer holds 16,384 rows of logits and their gradient: 2 x (16384 - 441) rows fewer.
+  assert.equal(update(whole) - update(fused), (16384 - 441) * 151936 * 4 * 2);
+});
+
+test('enable_gradient_checkpointing: the update holds the layers\' outputs and one layer; on the CPU a 1,024-token LoRA micro-batch is refused without it and offered it', () => {
+  const lora = ['actor_rollout_ref.model.lora_rank=16', 'actor_rollout_ref.model.use_remove_padding=true', 'actor_rollout_ref.actor.use_dynamic_bsz=true',
+    'actor_rollout_ref.rollout.log_prob_use_dynamic_bsz=true', 'actor_rollout_ref.ref.log_prob_use_dynamic_bsz=true', 'data.max_response_length=256',
+    ...['actor.ppo_max_token_len_per_gpu', 'rollout.log_prob_max_token_len_per_gpu', 'ref.log_prob_max_token_len_per_gpu'].map((k) => `actor_rollout_ref.${k}=1024`)];
+  const plain = memoryPlan(qwen05, null, runConfig(lora), cpu);
+  assert.match(plain.problem ?? '', /more than the cpu backend's 4\.00 GiB/);
+  const line = refusal(qwen05, null, runConfig(lora), cpu, plain);
+  assert.match(line, /what would fit: checkpointed layers \(actor_rollout_ref\.model\.enable_gradient_checkpointing=true: [\d.]+ GiB\)/);
+  // Chunked logits alone do not fit, so they are not offered; nor both, since one option alone fits.
+  assert.doesNotMatch(line, /use_fused_kernels/);
+  const checkpointed = memoryPlan(qwen05, null, runConfig([...lora, 'actor_rollout_ref.model.enable_gradient_checkpointing=true']), cpu);
+  assert.equal(checkpointed.problem, null);
+  assert.match(checkpointed.rows.find((r) => r.item.startsWith('update activations'))!.item, /, checkpointed\)$/);
+  const both = memoryPlan(qwen05, null, runConfig([...lora, 'actor_rollout_ref.model.enable_gradient_checkpointing=true', 'actor_rollout_ref.model.use_fused_kernels=true']), cpu);
+  assert.ok(both.peakBytes < checkpointed.peakBytes && checkpointed.peakBytes < plain.peakBytes / 2, `${both.peakBytes} < ${checkpointed.peakBytes} < ${plain.peakBytes} / 2`);
+});
+
 function withTokenBudget(config: ReturnType<typeof runConfig>, budget: number) {
   const a = config.actor_rollout_ref;
   return { ...config, actor_rollout_ref: { ...a, actor: { ...a.actor, ppo_max_token_len_per_gpu: budget },

@@ -1,14 +1,17 @@
 // use_remove_padding and token-balanced micro-batches at the trainer level: two training steps with
 // packed micro-batches give the padded run's metrics within float32 rounding, for PPO with GAE and a
 // critic (actor update, old log-probs, values, critic update), with use_dynamic_bsz on top, and for
-// GRPO with LoRA adapters on an f16 base plus a reference policy.
+// GRPO with LoRA adapters on an f16 base plus a reference policy. The memory options
+// (enable_gradient_checkpointing on actor and critic, use_fused_kernels) leave those metrics as they
+// are too.
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/index.js';
 import { readMetricsJsonl } from '../../src/tracking/index.js';
-import { train } from '../../src/trainer/index.js';
+import { disposeRun, setupRun, train } from '../../src/trainer/index.js';
 import { assertStepMetricsClose } from '../helpers/step-metrics.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -24,6 +27,8 @@ async function run(example: string, dir: string, overrides: string[]): Promise<R
   return readMetricsJsonl(join(dir, 'metrics.jsonl')).map((r) => r.metrics);
 }
 
+const memoryOptions = ['actor_rollout_ref.model.enable_gradient_checkpointing=true', 'critic.model.enable_gradient_checkpointing=true',
+  'actor_rollout_ref.model.use_fused_kernels=true'];
 const packed = (on: boolean): string[] => [`actor_rollout_ref.model.use_remove_padding=${on}`, `critic.model.use_remove_padding=${on}`];
 
 test('PPO with GAE and a critic: packed = padded, and packed with token-balanced micro-batches too', { timeout: 300_000 }, async () => {
@@ -44,6 +49,8 @@ test('PPO with GAE and a critic: packed = padded, and packed with token-balanced
       'actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=60', 'critic.ppo_max_token_len_per_gpu=60', 'critic.forward_max_token_len_per_gpu=60']);
     assertStepMetricsClose(dynamic, padded, ['actor/pg_loss', 'actor/grad_norm', 'critic/vf_loss', 'critic/grad_norm', 'critic/values/mean',
       'critic/advantages/mean', 'response_length/mean'], 'packed, token-balanced vs padded', 1e-4);
+    const lean = await run('digit-completion.yaml', join(tmp, 'lean'), [...common, ...packed(true), ...memoryOptions]);
+    assertStepMetricsClose(lean, withPacking, keys, 'checkpointed and fused vs packed', 1e-4);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -59,9 +66,26 @@ test('GRPO with LoRA on an f16 base and a reference policy: packed = padded', { 
       'actor_rollout_ref.model.lora_rank=4', 'actor_rollout_ref.model.lora_alpha=8', 'trainer.frozen_weight_dtype=f16'];
     const padded = await run('digit-completion-grpo.yaml', join(tmp, 'padded'), [...common, 'actor_rollout_ref.model.use_remove_padding=false']);
     const withPacking = await run('digit-completion-grpo.yaml', join(tmp, 'packed'), [...common, 'actor_rollout_ref.model.use_remove_padding=true']);
-    assertStepMetricsClose(withPacking, padded, ['actor/pg_loss', 'actor/kl_loss', 'actor/grad_norm', 'actor/ppo_kl', 'actor/entropy_loss',
-      'critic/advantages/mean', 'critic/score/mean', 'response_length/mean'], 'LoRA packed vs padded', 1e-4);
+    const keys = ['actor/pg_loss', 'actor/kl_loss', 'actor/grad_norm', 'actor/ppo_kl', 'actor/entropy_loss',
+      'critic/advantages/mean', 'critic/score/mean', 'response_length/mean'];
+    assertStepMetricsClose(withPacking, padded, keys, 'LoRA packed vs padded', 1e-4);
+    const lean = await run('digit-completion-grpo.yaml', join(tmp, 'lean'), [...common, 'actor_rollout_ref.model.use_remove_padding=true', ...memoryOptions]);
+    assertStepMetricsClose(lean, withPacking, keys, 'LoRA checkpointed and fused vs packed', 1e-4);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('enable_gradient_checkpointing reaches the actor\'s and the critic\'s backbones, and the memory plan counts it', async () => {
+  process.chdir(root);
+  const config = resolveConfig({ file: join(root, 'examples', 'digit-completion.yaml'), overrides: ['trainer.device=cpu', 'trainer.threads=1', ...memoryOptions] });
+  const lines: string[] = [];
+  const run = await setupRun(config, { log: (line) => lines.push(line) });
+  try {
+    assert.equal(run.actor.model.model.gradientCheckpointing, true);
+    assert.equal(run.critic?.model.model.gradientCheckpointing, true);
+    assert.match(lines.join('\n'), /update activations \(micro-batch of [^)]*, checkpointed\)/);
+  } finally {
+    disposeRun(run);
   }
 });

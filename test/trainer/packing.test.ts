@@ -68,15 +68,17 @@ const read = async (t: T.Tensor): Promise<Float32Array> => (await t.data()) as F
 interface Pass { logp: Float32Array; entropy: Float32Array; values: Float32Array; actorGrads: Map<string, Float32Array>; criticGrads: Map<string, Float32Array> }
 
 /** Forward and backward of actor and critic on `rows`, padded or packed; outputs as response grids. */
-async function pass(backend: Backend, removePadding: boolean, rows: readonly number[] = allRows): Promise<Pass> {
+async function pass(backend: Backend, removePadding: boolean, rows: readonly number[] = allRows, logitsChunkRows = 0, checkpointing = false): Promise<Pass> {
   T.setBackend(backend);
   const actor = new CausalLM(modelConfig, { seed: 3 });
   const critic = new ValueModel(modelConfig, { seed: 4 });
+  actor.model.gradientCheckpointing = checkpointing;
+  critic.model.gradientCheckpointing = checkpointing;
   const wLogp = gridWeights(11), wEntropy = gridWeights(12), wValues = gridWeights(13);
   const pick = (w: Float32Array): Float32Array => Float32Array.from(rows.flatMap((r) => Array.from(w.subarray(r * R, (r + 1) * R))));
   try {
     return await T.tidyAsync(async () => {
-      const a = actorForward(actor, batch, rows, 0.7, removePadding);
+      const a = actorForward(actor, batch, rows, 0.7, removePadding, logitsChunkRows);
       const logp = a.layout.toGrid(await read(a.logp));
       const entropy = a.layout.toGrid(await read(a.entropy));
       // Packed, a micro-batch without a valid response token has no outputs (and no gradient).
@@ -151,6 +153,20 @@ describe('packed = padded (log-probs, entropies, values and every parameter grad
       if (name === 'reference') reference = packed;
       else assertPassesClose(packed, reference ?? await pass(new ReferenceBackend(), true), batch.responseMask, `${name} packed vs reference packed`, 2e-5);
     });
+    test(`${name}: the output layer 3 rows at a time (use_fused_kernels) = whole, packed and padded`, { skip }, async () => {
+      for (const removePadding of [true, false]) {
+        const chunked = await pass(make(), removePadding, allRows, 3);
+        const whole = await pass(make(), removePadding, allRows);
+        assertPassesClose(chunked, whole, batch.responseMask, `${name} chunked vs whole, removePadding ${removePadding}`, 2e-5);
+      }
+    });
+    test(`${name}: layers checkpointed (enable_gradient_checkpointing) = kept, packed and padded`, { skip }, async () => {
+      for (const removePadding of [true, false]) {
+        const checkpointed = await pass(make(), removePadding, allRows, 0, true);
+        const kept = await pass(make(), removePadding, allRows);
+        assertPassesClose(checkpointed, kept, batch.responseMask, `${name} checkpointed vs kept, removePadding ${removePadding}`, 2e-5);
+      }
+    });
     test(`${name}: micro-batches of one row (a 1-token prompt with a 1-token response; an empty response)`, { skip }, async () => {
       for (const row of [1, 2]) {
         const packed = await pass(make(), true, [row]);
@@ -176,6 +192,7 @@ describe('computeLogProbs and computeValues', () => {
         for (const micro of [
           { microBatchRows: 1, useDynamicBsz: false, maxTokenLen: 0, removePadding: true },
           { microBatchRows: 1, useDynamicBsz: true, maxTokenLen: 9, removePadding: true },
+          { microBatchRows: 2, useDynamicBsz: false, maxTokenLen: 0, removePadding: true, fusedKernels: true },
         ]) {
           const got = await computeLogProbs(actor, batch, micro, 1);
           const label = `${name} ${JSON.stringify(micro)}`;

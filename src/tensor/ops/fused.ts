@@ -237,9 +237,17 @@ export function logprobEntropy(logits: Tensor, ids: Tensor, temperature = 1): Lo
     }
     return [dLogits];
   });
+  return jointColumns(joint, logp, entropy, rows);
+}
+
+/**
+ * logp and entropy as the two columns of `joint` [rows, 2] in the graph, so that their gradients
+ * meet at joint's node and one backward computes the logits' (or the hidden states') gradient.
+ */
+export function jointColumns(joint: Tensor, logp: Tensor, entropy: Tensor, rows: number): LogprobEntropy {
   const column = (out: Tensor, col: number): Tensor =>
     record(out, col === 0 ? 'logprob' : 'entropy', [joint], (g) => {
-      const gj = zeros([rows, 2], 'f32', logits.backend);
+      const gj = zeros([rows, 2], 'f32', joint.backend);
       const region = slice(gj, 1, col, col + 1);
       const g2 = reshape(g, [rows, 1]);
       copyInto(g2, region, false);
