@@ -144,7 +144,7 @@ function backwardFloatsPerToken(c: ModelConfig): number {
  * held until the embedding's backward, and the embedding's scatter into a zeroed table) meet with
  * their sum, so three tables are counted.
  */
-function weightGradientFloats(c: ModelConfig, loraRank: number, targets: string | string[]): number {
+function weightGradientFloats(c: ModelConfig, loraRank: number, targets: string | string[], head: 'lm' | 'value' = 'lm'): number {
   if (loraRank > 0) {
     const widths = linearWidths(c);
     const names = targets === 'all-linear' ? Object.keys(widths) : Array.isArray(targets) ? targets : [targets];
@@ -152,7 +152,8 @@ function weightGradientFloats(c: ModelConfig, loraRank: number, targets: string 
     return loraRank * Math.max(0, ...names.filter((n) => widths[n] !== undefined).map((n) => Math.max(widths[n]!, inWidths[n] ?? c.hidden_size)));
   }
   const table = c.vocab_size * c.hidden_size;
-  return Math.max(c.tie_word_embeddings ? 3 * table : table, c.hidden_size * c.intermediate_size);
+  // A value model's embedding is its only table (its scatter-added gradient; the value head is one column).
+  return Math.max(head === 'lm' && c.tie_word_embeddings ? 3 * table : table, c.hidden_size * c.intermediate_size);
 }
 
 /**
@@ -162,13 +163,16 @@ function weightGradientFloats(c: ModelConfig, loraRank: number, targets: string 
  * before it is accumulated). Each transient is counted as if all were alive together, so the figure
  * errs high (test/trainer/memory-plan-packed.test.ts measures by how much).
  */
-export function updateActivationBytes(model: ModelConfig, mb: MicroBatchSize, loraRank: number, targets: string | string[], checkpointing = false): number {
+export function updateActivationBytes(model: ModelConfig, mb: MicroBatchSize, loraRank: number, targets: string | string[], checkpointing = false,
+  head: 'lm' | 'value' = 'lm'): number {
   const layer = activationFloatsPerToken(model, loraRank, targets);
   // With enable_gradient_checkpointing the graph keeps each layer's output, and in the backward one
   // layer's recomputed intermediates at a time, and its input's gradient (a copy, as a leaf's .grad).
   const layers = checkpointing ? model.hidden_size * (model.num_hidden_layers + 1) + layer : layer * model.num_hidden_layers;
   const perToken = layers + model.hidden_size * 2 + backwardFloatsPerToken(model);
-  return mb.tokens * perToken * 4 + mb.headRows * model.vocab_size * 4 * 2 + weightGradientFloats(model, loraRank, targets) * 4;
+  // The head's outputs and their gradient: vocabulary-wide logits, or one value a row.
+  const headWidth = head === 'lm' ? model.vocab_size : 1;
+  return mb.tokens * perToken * 4 + mb.headRows * headWidth * 4 * 2 + weightGradientFloats(model, loraRank, targets, head) * 4;
 }
 
 export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits): MemoryPlan {
@@ -241,7 +245,18 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
   rows.push({ item: `log-prob forward (${lp.label})`, bytes: logProb });
   rows.push({ item: `update activations (micro-batch of ${micro.label}${arr.model.enable_gradient_checkpointing ? ', checkpointed' : ''})`, bytes: train });
-  const peakBytes = resident + Math.max(kv + genLogits, logProb, train);
+  // The critic's update, a phase of its own: its micro-batches are set by its own keys (veRL's
+  // critic budget is 32,768 tokens, twice the actor's) and its head is one value a token.
+  let criticTrain = 0;
+  if (critic && usesCritic(config)) {
+    const c = config.critic;
+    const mini = c.ppo_mini_batch_size * n;
+    const cm = microBatchSize(mini, c.use_dynamic_bsz ? null : Math.min(c.ppo_micro_batch_size ?? c.ppo_mini_batch_size, c.ppo_mini_batch_size) * n,
+      c.ppo_max_token_len_per_gpu, c.model.use_remove_padding, P, R);
+    criticTrain = updateActivationBytes(critic, cm, c.model.lora_rank, c.model.target_modules, c.model.enable_gradient_checkpointing, 'value');
+    rows.push({ item: `critic update activations (micro-batch of ${cm.label}${c.model.enable_gradient_checkpointing ? ', checkpointed' : ''})`, bytes: criticTrain });
+  }
+  const peakBytes = resident + Math.max(kv + genLogits, logProb, train, criticTrain);
   const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
   // The logits of the largest micro-batch (update or log-prob pass) are one tensor.
   const largestBufferBytes = Math.max(embedBytes, Math.max(micro.headRows, lp.headRows) * model.vocab_size * 4, kv / model.num_hidden_layers / 2);
@@ -285,23 +300,28 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
   // a token budget (use_dynamic_bsz), the largest budget, halving from the run's down to one
   // sequence (the least the config checks allow), with which the plan fits.
   const seqLen = config.data.max_prompt_length + config.data.max_response_length;
-  const dynamic = { actor: arr.actor.use_dynamic_bsz, rollout: arr.rollout.log_prob_use_dynamic_bsz, ref: arr.ref.log_prob_use_dynamic_bsz };
+  const withCritic = critic !== null && usesCritic(config);
+  const dynamic = { actor: arr.actor.use_dynamic_bsz, rollout: arr.rollout.log_prob_use_dynamic_bsz, ref: arr.ref.log_prob_use_dynamic_bsz,
+    critic: config.critic.use_dynamic_bsz };
   const small = (c: TinyZeroConfig, budget: number): TinyZeroConfig => {
     const a = c.actor_rollout_ref;
     return { ...c, actor_rollout_ref: { ...a,
       actor: dynamic.actor ? { ...a.actor, ppo_max_token_len_per_gpu: budget } : { ...a.actor, ppo_micro_batch_size: 1 },
       rollout: dynamic.rollout ? { ...a.rollout, log_prob_max_token_len_per_gpu: budget } : { ...a.rollout, log_prob_micro_batch_size: 1 },
-      ref: dynamic.ref ? { ...a.ref, log_prob_max_token_len_per_gpu: budget } : { ...a.ref, log_prob_micro_batch_size: 1 } } };
+      ref: dynamic.ref ? { ...a.ref, log_prob_max_token_len_per_gpu: budget } : { ...a.ref, log_prob_micro_batch_size: 1 } },
+    ...(withCritic ? { critic: dynamic.critic ? { ...c.critic, ppo_max_token_len_per_gpu: budget } : { ...c.critic, ppo_micro_batch_size: 1 } } : {}) };
   };
   const smallKeys = (budget: number): string => [...new Set([
     dynamic.actor ? `actor_rollout_ref.actor.ppo_max_token_len_per_gpu=${budget}` : 'ppo_micro_batch_size=1',
     dynamic.rollout ? `actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=${budget}` : 'log_prob_micro_batch_size=1',
     ...(!usesReferencePolicy(config) ? [] : [dynamic.ref ? `actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=${budget}` : 'log_prob_micro_batch_size=1']),
+    ...(!withCritic ? [] : [dynamic.critic ? `critic.ppo_max_token_len_per_gpu=${budget}` : 'critic.ppo_micro_batch_size=1']),
   ])].join(' ');
   const loraKeys = `actor_rollout_ref.model.lora_rank=16${criticToo ? ' critic.model.lora_rank=16' : ''}${halfBase ? ' trainer.frozen_weight_dtype=f16' : ''}`;
   const budgets: number[] = [];
   const largestBudget = Math.max(dynamic.actor ? arr.actor.ppo_max_token_len_per_gpu : 0,
-    dynamic.rollout ? arr.rollout.log_prob_max_token_len_per_gpu : 0, dynamic.ref ? arr.ref.log_prob_max_token_len_per_gpu : 0);
+    dynamic.rollout ? arr.rollout.log_prob_max_token_len_per_gpu : 0, dynamic.ref ? arr.ref.log_prob_max_token_len_per_gpu : 0,
+    withCritic && dynamic.critic ? config.critic.ppo_max_token_len_per_gpu : 0);
   for (let b = Math.floor(largestBudget / 2); b > seqLen; b = Math.floor(b / 2)) budgets.push(b);
   budgets.push(seqLen);
   /** The largest budget with which `base` shrunk fits (else the smallest), as a candidate. */
@@ -311,21 +331,24 @@ export function refusal(model: ModelConfig, critic: ModelConfig | null, config: 
     return { label, keys: `${prefix}${smallKeys(budget)}`, config: small(base, budget), half };
   };
   const canShrink = (arr.actor.ppo_micro_batch_size ?? 0) > 1 || (arr.rollout.log_prob_micro_batch_size ?? 0) > 1
-    || (arr.ref.log_prob_micro_batch_size ?? 0) > 1 || largestBudget > seqLen;
+    || (arr.ref.log_prob_micro_batch_size ?? 0) > 1 || (withCritic && (config.critic.ppo_micro_batch_size ?? 0) > 1) || largestBudget > seqLen;
   const candidates: { label: string; keys: string; config: TinyZeroConfig; half: boolean }[] = [];
   // The memory options first: they change no result, only time.
   const withModel = (patch: Partial<TinyZeroConfig['actor_rollout_ref']['model']>): TinyZeroConfig =>
-    ({ ...config, actor_rollout_ref: { ...arr, model: { ...arr.model, ...patch } } });
+    ({ ...config, actor_rollout_ref: { ...arr, model: { ...arr.model, ...patch } },
+      // Checkpointing is the critic's key too (its head has no logits to chunk).
+      ...(withCritic && patch.enable_gradient_checkpointing ? { critic: { ...config.critic, model: { ...config.critic.model, enable_gradient_checkpointing: true } } } : {}) });
+  const checkpointKeys = `actor_rollout_ref.model.enable_gradient_checkpointing=true${withCritic ? ' critic.model.enable_gradient_checkpointing=true' : ''}`;
   if (!arr.model.use_fused_kernels) {
     candidates.push({ label: 'the output layer in chunks', keys: 'actor_rollout_ref.model.use_fused_kernels=true', half: false,
       config: withModel({ use_fused_kernels: true }) });
   }
-  if (!arr.model.enable_gradient_checkpointing) {
-    candidates.push({ label: 'checkpointed layers', keys: 'actor_rollout_ref.model.enable_gradient_checkpointing=true', half: false,
-      config: withModel({ enable_gradient_checkpointing: true }) });
+  const checkpointed = arr.model.enable_gradient_checkpointing && (!withCritic || config.critic.model.enable_gradient_checkpointing);
+  if (!checkpointed) {
+    candidates.push({ label: 'checkpointed layers', keys: checkpointKeys, half: false, config: withModel({ enable_gradient_checkpointing: true }) });
   }
-  if (!arr.model.use_fused_kernels && !arr.model.enable_gradient_checkpointing) {
-    candidates.push({ label: 'both', keys: 'actor_rollout_ref.model.use_fused_kernels=true actor_rollout_ref.model.enable_gradient_checkpointing=true',
+  if (!arr.model.use_fused_kernels && !checkpointed) {
+    candidates.push({ label: 'both', keys: `actor_rollout_ref.model.use_fused_kernels=true ${checkpointKeys}`,
       half: false, config: withModel({ use_fused_kernels: true, enable_gradient_checkpointing: true }) });
   }
   if (arr.model.lora_rank === 0) candidates.push({ label: 'LoRA', keys: loraKeys, config: lora(config), half: halfBase });

@@ -158,6 +158,25 @@ test('enable_gradient_checkpointing: the update holds the layers\' outputs and o
   assert.ok(both.peakBytes < checkpointed.peakBytes && checkpointed.peakBytes < plain.peakBytes / 2, `${both.peakBytes} < ${checkpointed.peakBytes} < ${plain.peakBytes} / 2`);
 });
 
+test('the critic\'s update is a phase of its own: at veRL\'s 32,768-token critic budget it sets the peak, and the refusal shrinks and checkpoints the critic too', () => {
+  const gpu: BackendLimits = { name: 'webgpu', capacityBytes: 24 * 2 ** 30, maxBufferBytes: 2 ** 31 - 4, maxBufferLimit: 'maxStorageBufferBindingSize', weightDtype: 'f32' };
+  const ppo = ['algorithm.adv_estimator=gae', 'actor_rollout_ref.model.use_remove_padding=true', 'critic.model.use_remove_padding=true',
+    'actor_rollout_ref.actor.use_dynamic_bsz=true', 'critic.use_dynamic_bsz=true', 'data.train_batch_size=64', 'data.max_response_length=1024',
+    'actor_rollout_ref.actor.ppo_mini_batch_size=64', 'actor_rollout_ref.model.lora_rank=16', 'critic.model.lora_rank=16',
+    ...['actor.ppo_max_token_len_per_gpu', 'rollout.log_prob_max_token_len_per_gpu', 'ref.log_prob_max_token_len_per_gpu'].map((k) => `actor_rollout_ref.${k}=2048`)];
+  const config = runConfig(ppo);
+  assert.equal(config.critic.ppo_max_token_len_per_gpu, 32768);
+  const plan = memoryPlan(qwen05, qwen05, config, gpu);
+  const criticUpdate = byItem(plan.rows, 'critic update activations (micro-batch of <= 32768 packed tokens)');
+  assert.ok(criticUpdate > byItem(plan.rows, 'update activations'), 'the critic\'s 32,768 tokens outweigh the actor\'s 2,048');
+  assert.match(plan.problem ?? '', /more than the webgpu backend's 24\.00 GiB/);
+  const line = refusal(qwen05, qwen05, config, gpu, plan);
+  assert.match(line, /checkpointed layers \(actor_rollout_ref\.model\.enable_gradient_checkpointing=true critic\.model\.enable_gradient_checkpointing=true: [\d.]+ GiB\)/);
+  assert.match(line, /critic\.ppo_max_token_len_per_gpu=\d+/);
+  const checkpointed = memoryPlan(qwen05, qwen05, runConfig([...ppo, 'critic.model.enable_gradient_checkpointing=true']), gpu);
+  assert.ok(byItem(checkpointed.rows, 'critic update activations') < criticUpdate / 5);
+});
+
 function withTokenBudget(config: ReturnType<typeof runConfig>, budget: number) {
   const a = config.actor_rollout_ref;
   return { ...config, actor_rollout_ref: { ...a, actor: { ...a.actor, ppo_max_token_len_per_gpu: budget },
