@@ -33,7 +33,7 @@ const byItem = (rows: { item: string; bytes: number }[], prefix: string): number
   return r.bytes;
 };
 
-test('LoRA r=16 on an f16 base: weights by dtype exactly, adapters of every projection, one base for actor and reference; fits 4 GiB', () => {
+test('LoRA r=16 on an f16 base: weights by dtype exactly, adapters of every projection, one base for actor and reference; fits the 3.5 GiB usable of 4', () => {
   assert.equal(matrices + vectors, 494_032_768, "Qwen2.5-0.5B's parameter count");
   const plan = memoryPlan(qwen05, null, runConfig(['actor_rollout_ref.model.lora_rank=16']), cpu);
   assert.equal(byItem(plan.rows, 'actor base'), matrices * 2 + vectors * 4);
@@ -43,10 +43,10 @@ test('LoRA r=16 on an f16 base: weights by dtype exactly, adapters of every proj
   assert.equal(byItem(plan.rows, 'actor AdamW moments'), adapters * 8);
   assert.equal(byItem(plan.rows, 'reference'), 0);
   assert.equal(plan.problem, null);
-  assert.ok(plan.peakBytes > matrices * 2 && plan.peakBytes < 2 ** 32);
+  assert.ok(plan.peakBytes > matrices * 2 && plan.peakBytes < 3.5 * 2 ** 30);
   const table = formatMemoryPlan(plan, cpu);
   assert.match(table, /^memory plan \(cpu, GiB\):\n/);
-  assert.match(table, /peak \(resident \+ largest phase\) +\d+\.\d+ of 4\.00$/);
+  assert.match(table, /peak \(resident \+ largest phase\) +\d+\.\d+ of 3\.50 usable \(4\.00\)$/);
 });
 
 test('full fine-tuning of the same model is refused on the CPU, in one line that says what would fit', () => {
@@ -55,10 +55,10 @@ test('full fine-tuning of the same model is refused on the CPU, in one line that
   const plan = memoryPlan(qwen05, null, config, f32);
   assert.equal(byItem(plan.rows, 'actor weights'), (matrices + vectors) * 4);
   assert.equal(byItem(plan.rows, 'actor AdamW moments'), (matrices + vectors) * 8);
-  assert.match(plan.problem ?? '', /needs \d+\.\d+ GiB at its peak, more than the cpu backend's 4\.00 GiB/);
+  assert.match(plan.problem ?? '', /needs \d+\.\d+ GiB at its peak, more than the 3\.50 GiB the plan allows of the cpu backend's 4\.00 GiB \(an eighth is kept for its allocator's rounding to size classes\)/);
   const line = refusal(qwen05, null, config, f32, plan);
   assert.equal(line.split('\n').length, 1);
-  assert.match(line, /^memory plan: this run needs 14\.\d+ GiB at its peak, more than the cpu backend's 4\.00 GiB; what would fit: LoRA with a smaller micro-batch \(actor_rollout_ref\.model\.lora_rank=16 trainer\.frozen_weight_dtype=f16 ppo_micro_batch_size=1 log_prob_micro_batch_size=1: \d+\.\d+ GiB\), trainer\.device=webgpu$/);
+  assert.match(line, /^memory plan: this run needs 14\.\d+ GiB at its peak, more than the 3\.50 GiB the plan allows of the cpu backend's 4\.00 GiB \([^)]*\); what would fit: LoRA with a smaller micro-batch \(actor_rollout_ref\.model\.lora_rank=16 trainer\.frozen_weight_dtype=f16 ppo_micro_batch_size=1 log_prob_micro_batch_size=1: \d+\.\d+ GiB\), trainer\.device=webgpu$/);
 });
 
 test('on WebGPU the largest buffer is checked against maxBufferSize', () => {
@@ -91,7 +91,7 @@ test('with a full critic the refusal suggests LoRA on the critic too', () => {
   assert.ok(plan.problem);
   const line = refusal(qwen05, qwen05, config, f32, plan);
   assert.equal(line.split('\n').length, 1);
-  const m = /what would fit: LoRA \(actor_rollout_ref\.model\.lora_rank=16 critic\.model\.lora_rank=16 trainer\.frozen_weight_dtype=f16: (\d+\.\d+) GiB/.exec(line);
+  const m = /LoRA \(actor_rollout_ref\.model\.lora_rank=16 critic\.model\.lora_rank=16 trainer\.frozen_weight_dtype=f16: (\d+\.\d+) GiB/.exec(line);
   assert.ok(m, line);
   // Its figure is the plan with both LoRAs on an f16 base (two bases: the critic's backbone is its own).
   const both = memoryPlan(qwen05, qwen05, runConfig(['algorithm.adv_estimator=gae', 'critic.ppo_micro_batch_size=1',
@@ -146,7 +146,7 @@ test('enable_gradient_checkpointing: the update holds the layers\' outputs and o
     'actor_rollout_ref.rollout.log_prob_use_dynamic_bsz=true', 'actor_rollout_ref.ref.log_prob_use_dynamic_bsz=true', 'data.max_response_length=256',
     ...['actor.ppo_max_token_len_per_gpu', 'rollout.log_prob_max_token_len_per_gpu', 'ref.log_prob_max_token_len_per_gpu'].map((k) => `actor_rollout_ref.${k}=1024`)];
   const plain = memoryPlan(qwen05, null, runConfig(lora), cpu);
-  assert.match(plain.problem ?? '', /more than the cpu backend's 4\.00 GiB/);
+  assert.match(plain.problem ?? '', /more than the 3\.50 GiB the plan allows of the cpu backend's 4\.00 GiB/);
   const line = refusal(qwen05, null, runConfig(lora), cpu, plain);
   assert.match(line, /what would fit: checkpointed layers \(actor_rollout_ref\.model\.enable_gradient_checkpointing=true: [\d.]+ GiB\)/);
   // Chunked logits alone do not fit, so they are not offered; nor both, since one option alone fits.
