@@ -278,6 +278,7 @@ function sftSection(): Section<SftConfig> {
     max_ckpt_to_keep: field(posOrNull, 2, 'null = keep all', added),
     model: {
       path: field(str, '~/models/base', 'HF folder; config.json + tokenizer without weights = train from scratch', added),
+      enable_gradient_checkpointing: field(bool, false, 'keep each layer\'s output only and recompute the rest in the backward (docs/verl-compat.md#gradient-checkpointing)', added),
     },
   };
 }

@@ -368,6 +368,8 @@ export interface SftConfig {
   model: {
     /** HF folder: its weights, or random init (seeded by trainer.seed) when it has only config.json + tokenizer */
     path: string;
+    /** each layer's output kept, the rest recomputed in the backward */
+    enable_gradient_checkpointing: boolean;
   };
 }
 

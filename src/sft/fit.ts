@@ -108,6 +108,7 @@ async function sftInFolder(config: TinyZeroConfig, folder: RunFolder, log: (line
   const model = hasWeights(modelDir)
     ? loadCausalLM(modelDir, { backend, forTraining: true, maxPositions: c.max_length })
     : new CausalLM(loadModelConfig(c.model.path), { backend, seed: trainer.seed, maxPositions: c.max_length });
+  model.model.gradientCheckpointing = c.model.enable_gradient_checkpointing;
   const optimizer = new AdamW(model, { lr: c.optim.lr, betas: c.optim.betas, weightDecay: c.optim.weight_decay });
   const warmupSteps = warmupStepsFromRatio(c.optim.lr_warmup_steps_ratio, totalSteps);
   const scheduler = new LrScheduler(optimizer, c.optim.lr, c.optim.warmup_style === 'cosine'
@@ -128,7 +129,8 @@ async function sftInFolder(config: TinyZeroConfig, folder: RunFolder, log: (line
   });
   tracker.event('run_start', { config, totalSteps, project: trainer.project_name, experiment: trainer.experiment_name, runDir, ...folder.startFields() });
   log(`sft: ${train.length} examples, ${val.length} eval examples, ${totalSteps} steps (${perEpoch} per epoch); ` +
-    `${model.numParameters().toLocaleString()} parameters${hasWeights(modelDir) ? '' : ' (from scratch)'}; backend ${backend.name}; run folder ${runDir}`);
+    `${model.numParameters().toLocaleString()} parameters${hasWeights(modelDir) ? '' : ' (from scratch)'}${c.model.enable_gradient_checkpointing ? ', layers checkpointed' : ''}; ` +
+    `backend ${backend.name}; run folder ${runDir}`);
   const save = (step: number): Promise<string> => saveSftCheckpoint(runDir, step, { model, optimizer, scheduler, tokenizerDir: c.model.path }, c.max_ckpt_to_keep);
   const losses: number[] = [];
   let finalValLoss: number | null = null;

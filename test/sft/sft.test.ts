@@ -80,6 +80,21 @@ test('SFT from scratch: the loss falls on a toy corpus and the checkpoint is an 
   }
 });
 
+test('sft.model.enable_gradient_checkpointing: the same losses as without', { timeout: 180_000 }, async () => {
+  const tmp = setup();
+  try {
+    const kept = await sft(sftConfig(tmp, ['sft.total_training_steps=4', 'sft.save_freq=-1', `trainer.default_local_dir=${join(tmp, 'kept')}`]), { progress: false, log: () => {} });
+    const lines: string[] = [];
+    const checkpointed = await sft(sftConfig(tmp, ['sft.total_training_steps=4', 'sft.save_freq=-1', 'sft.model.enable_gradient_checkpointing=true',
+      `trainer.default_local_dir=${join(tmp, 'checkpointed')}`]), { progress: false, log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => /parameters \(from scratch\), layers checkpointed; backend cpu/.test(l)), lines.join('\n'));
+    assert.equal(checkpointed.losses.length, 4);
+    checkpointed.losses.forEach((l, i) => assert.ok(Math.abs(l - kept.losses[i]!) <= 1e-5 * Math.abs(kept.losses[i]!), `step ${i + 1}: ${l} vs ${kept.losses[i]}`));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('resuming from a checkpoint continues exactly as the uninterrupted run', { timeout: 180_000 }, async () => {
   const tmp = setup();
   try {
