@@ -26,10 +26,10 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Runs fn with gradient recording off (inference, optimizer updates, metrics). */
-export function noGrad<T>(fn: () => T): T {
+/** Runs fn with gradient recording set to `enabled`, restoring the previous setting after. */
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const prev = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = enabled;
   try {
     return fn();
   } finally {
@@ -37,15 +37,14 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with gradient recording off (inference, optimizer updates, metrics). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
 /** Runs fn with gradient recording on (a checkpointed block's recomputation, inside a backward). */
 export function enableGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = true;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
+  return withGradMode(true, fn);
 }
 
 /** Called by every new tensor so the innermost scope can dispose it. */
