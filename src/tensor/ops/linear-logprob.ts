@@ -45,17 +45,23 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
   const idsFlat = denseAtZero(reshape(ids, [rows]));
   const logp = Tensor.empty(ids.shape, 'f32', be);
   const entropy = Tensor.empty(ids.shape, 'f32', be);
+  // Each row's log-sum-exp, which the backward needs beside the entropy (the forward's own outputs).
+  const lse = Tensor.empty([rows], 'f32', be);
 
-  /** Chunk [r0, r1)'s logits, and its log-probs, entropies and log-sum-exps. */
-  const chunk = (r0: number, r1: number): { logits: Tensor; ids: Tensor; lp: Tensor; ent: Tensor; lse: Tensor } => noGrad(() => {
-    const n = r1 - r0;
+  /** Chunk [r0, r1)'s logits, and a dense copy of its rows of `t` ([rows] or ids' shape). */
+  const chunkLogits = (r0: number, r1: number): Tensor => noGrad(() => {
     const h = slice(h2, 0, r0, r1);
     const logits = linear(h, weight);
     h.dispose();
-    const idc = denseAtZero(slice(idsFlat, 0, r0, r1));
-    const lp = Tensor.empty([n], 'f32', be), ent = Tensor.empty([n], 'f32', be), lse = Tensor.empty([n], 'f32', be);
-    be.logprobEntropy(logits.buffer, idc.buffer, lp.buffer, ent.buffer, lse.buffer, n, V, invT);
-    return { logits, ids: idc, lp, ent, lse };
+    return logits;
+  });
+  const rowsOf = (t: Tensor, r0: number, r1: number): Tensor => noGrad(() => {
+    const flat = reshape(t, [rows]);
+    const part = slice(flat, 0, r0, r1);
+    const dense = denseAtZero(part);
+    if (part !== dense) part.dispose();
+    if (flat !== t) flat.dispose();
+    return dense;
   });
 
   // Chunks of equal size (within a row), as few as chunkRows allows: 512 rows in two of 256, not 441 and 71.
@@ -64,9 +70,13 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
 
   for (let i = 0; i < parts; i++) {
     const r0 = bounds[i]!, r1 = bounds[i + 1]!;
-    const c = chunk(r0, r1);
+    const n = r1 - r0;
+    const logits = chunkLogits(r0, r1);
+    const idc = rowsOf(idsFlat, r0, r1);
+    const lp = Tensor.empty([n], 'f32', be), ent = Tensor.empty([n], 'f32', be), lsec = Tensor.empty([n], 'f32', be);
+    be.logprobEntropy(logits.buffer, idc.buffer, lp.buffer, ent.buffer, lsec.buffer, n, V, invT);
     noGrad(() => {
-      for (const [src, dst] of [[c.lp, logp], [c.ent, entropy]] as const) {
+      for (const [src, dst] of [[lp, logp], [ent, entropy], [lsec, lse]] as const) {
         const flat = reshape(dst, [rows]);
         const region = slice(flat, 0, r0, r1);
         copyInto(src, region, false);
@@ -74,7 +84,7 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
         flat.dispose();
       }
     });
-    for (const t of [c.logits, c.ids, c.lp, c.ent, c.lse]) t.dispose();
+    for (const t of [logits, idc, lp, ent, lsec]) t.dispose();
   }
 
   const joint = Tensor.empty([rows, 2], 'f32', be);
@@ -84,12 +94,14 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
     for (let i = 0; i < parts; i++) {
       const r0 = bounds[i]!, r1 = bounds[i + 1]!;
       const n = r1 - r0;
-      const c = chunk(r0, r1);
+      // Only the logits are recomputed: the log-sum-exps and entropies are the forward's.
+      const logits = chunkLogits(r0, r1);
+      const [idc, lsec, entc] = [rowsOf(idsFlat, r0, r1), rowsOf(lse, r0, r1), rowsOf(entropy, r0, r1)];
       const gc = slice(g, 0, r0, r1);
       const gl = denseAtZero(slice(gc, 1, 0, 1)), ge = denseAtZero(slice(gc, 1, 1, 2));
       const dLogits = Tensor.empty([n, V], 'f32', be);
-      be.logprobEntropyBackward(c.logits.buffer, c.ids.buffer, c.lse.buffer, c.ent.buffer, gl.buffer, ge.buffer, dLogits.buffer, n, V, invT);
-      for (const t of [c.logits, c.ids, c.lp, c.ent, c.lse, gc, gl, ge]) t.dispose();
+      be.logprobEntropyBackward(logits.buffer, idc.buffer, lsec.buffer, entc.buffer, gl.buffer, ge.buffer, dLogits.buffer, n, V, invT);
+      for (const t of [logits, idc, lsec, entc, gc, gl, ge]) t.dispose();
       if (dH) {
         const dh = matmul(dLogits, weight);
         const region = slice(dH, 0, r0, r1);
@@ -109,7 +121,10 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
     }
     return [dH, dW];
   });
-  // The backward reads the ids again; without one, nothing does.
-  if (!joint.requiresGrad) idsFlat.dispose();
+  // The backward reads the ids and log-sum-exps again; without one, nothing does.
+  if (!joint.requiresGrad) {
+    idsFlat.dispose();
+    lse.dispose();
+  }
   return jointColumns(joint, logp, entropy, rows);
 }
