@@ -175,6 +175,9 @@ export function updateActivationBytes(model: ModelConfig, mb: MicroBatchSize, lo
   return mb.tokens * perToken * 4 + mb.headRows * headWidth * 4 * 2 + weightGradientFloats(model, loraRank, targets, head) * 4;
 }
 
+/** The keys that size an update's micro-batches, the actor's and the critic's alike. */
+type UpdateBatchKeys = Pick<TinyZeroConfig['critic'], 'ppo_mini_batch_size' | 'ppo_micro_batch_size' | 'use_dynamic_bsz' | 'ppo_max_token_len_per_gpu'>;
+
 export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, config: TinyZeroConfig, limits: BackendLimits): MemoryPlan {
   const arr = config.actor_rollout_ref;
   const n = arr.rollout.n;
@@ -237,10 +240,11 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
       c.log_prob_max_token_len_per_gpu, arr.model.use_remove_padding, P, R));
   const lp = headInChunks(lpPasses.reduce((a, b) => (logProbBytes(model, layerFloats, b) > logProbBytes(model, layerFloats, a) ? b : a)));
   const logProb = logProbBytes(model, layerFloats, lp);
-  const miniRows = arr.actor.ppo_mini_batch_size * n;
-  const micro = headInChunks(microBatchSize(miniRows, arr.actor.use_dynamic_bsz ? null
-    : Math.min(arr.actor.ppo_micro_batch_size ?? arr.actor.ppo_mini_batch_size, arr.actor.ppo_mini_batch_size) * n,
-  arr.actor.ppo_max_token_len_per_gpu, arr.model.use_remove_padding, P, R));
+  /** An update's largest micro-batch from its keys (the actor's or the critic's: both count prompts, x n rows). */
+  const updateMicro = (c: UpdateBatchKeys, removePadding: boolean): MicroBatchSize => microBatchSize(c.ppo_mini_batch_size * n,
+    c.use_dynamic_bsz ? null : Math.min(c.ppo_micro_batch_size ?? c.ppo_mini_batch_size, c.ppo_mini_batch_size) * n,
+    c.ppo_max_token_len_per_gpu, removePadding, P, R);
+  const micro = headInChunks(updateMicro(arr.actor, arr.model.use_remove_padding));
   const train = updateActivationBytes(model, micro, rank, arr.model.target_modules, arr.model.enable_gradient_checkpointing);
   rows.push({ item: `rollout KV cache (${genRows} rows x ${S} tokens) + logits`, bytes: kv + genLogits });
   rows.push({ item: `log-prob forward (${lp.label})`, bytes: logProb });
@@ -250,9 +254,7 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   let criticTrain = 0;
   if (critic && usesCritic(config)) {
     const c = config.critic;
-    const mini = c.ppo_mini_batch_size * n;
-    const cm = microBatchSize(mini, c.use_dynamic_bsz ? null : Math.min(c.ppo_micro_batch_size ?? c.ppo_mini_batch_size, c.ppo_mini_batch_size) * n,
-      c.ppo_max_token_len_per_gpu, c.model.use_remove_padding, P, R);
+    const cm = updateMicro(c, c.model.use_remove_padding);
     criticTrain = updateActivationBytes(critic, cm, c.model.lora_rank, c.model.target_modules, c.model.enable_gradient_checkpointing, 'value');
     rows.push({ item: `critic update activations (micro-batch of ${cm.label}${c.model.enable_gradient_checkpointing ? ', checkpointed' : ''})`, bytes: criticTrain });
   }
