@@ -124,8 +124,8 @@ export function microBatchSize(passRows: number, fixedRows: number | null, budge
 }
 
 /** Bytes of a log-prob forward: without gradients each layer's intermediates are freed after it (models/llama.ts), so one layer counts. */
-function logProbBytes(model: ModelConfig, layerFloats: number, mb: MicroBatchSize): number {
-  return mb.tokens * (layerFloats + model.hidden_size * 2 * model.num_hidden_layers) * 4 + mb.headRows * model.vocab_size * 4 * 2;
+function logProbBytes(model: ModelConfig, layerFloats: number, mb: MicroBatchSize, headWidth = model.vocab_size): number {
+  return mb.tokens * (layerFloats + model.hidden_size * 2 * model.num_hidden_layers) * 4 + mb.headRows * headWidth * 4 * 2;
 }
 
 /**
@@ -251,14 +251,20 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   rows.push({ item: `update activations (micro-batch of ${micro.label}${arr.model.enable_gradient_checkpointing ? ', checkpointed' : ''})`, bytes: train });
   // The critic's update, a phase of its own: its micro-batches are set by its own keys (veRL's
   // critic budget is 32,768 tokens, twice the actor's) and its head is one value a token.
-  let criticTrain = 0;
+  let criticTrain = 0, criticValues = 0;
   if (critic && usesCritic(config)) {
     const c = config.critic;
     const cm = updateMicro(c, c.model.use_remove_padding);
     criticTrain = updateActivationBytes(critic, cm, c.model.lora_rank, c.model.target_modules, c.model.enable_gradient_checkpointing, 'value');
+    // Its values forward (no gradients) is sized by forward_micro_batch_size, counted in rows as the
+    // trainer runs it (batching.ts valuesBatching), or forward_max_token_len_per_gpu.
+    const vm = microBatchSize(allRows, c.use_dynamic_bsz ? null : Math.min(allRows, c.forward_micro_batch_size ?? allRows),
+      c.forward_max_token_len_per_gpu, c.model.use_remove_padding, P, R);
+    criticValues = logProbBytes(critic, activationFloatsPerToken(critic, 0, 'all-linear'), vm, 1);
+    rows.push({ item: `critic values forward (${vm.label})`, bytes: criticValues });
     rows.push({ item: `critic update activations (micro-batch of ${cm.label}${c.model.enable_gradient_checkpointing ? ', checkpointed' : ''})`, bytes: criticTrain });
   }
-  const peakBytes = resident + Math.max(kv + genLogits, logProb, train, criticTrain);
+  const peakBytes = resident + Math.max(kv + genLogits, logProb, train, criticValues, criticTrain);
   const embedBytes = model.vocab_size * model.hidden_size * (rank > 0 ? half : 4);
   // The logits of the largest micro-batch (update or log-prob pass) are one tensor.
   const largestBufferBytes = Math.max(embedBytes, Math.max(micro.headRows, lp.headRows) * model.vocab_size * 4, kv / model.num_hidden_layers / 2);

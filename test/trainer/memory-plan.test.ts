@@ -175,6 +175,11 @@ test('the critic\'s update is a phase of its own: at veRL\'s 32,768-token critic
   assert.match(line, /critic\.ppo_max_token_len_per_gpu=\d+/);
   const checkpointed = memoryPlan(qwen05, qwen05, runConfig([...ppo, 'critic.model.enable_gradient_checkpointing=true']), gpu);
   assert.ok(byItem(checkpointed.rows, 'critic update activations') < criticUpdate / 5);
+  // The values forward (no gradients) is a phase too, by critic.forward_max_token_len_per_gpu (the
+  // critic's update budget unless set): one layer's intermediates a token, no logits.
+  const values = byItem(plan.rows, 'critic values forward (<= 32768 packed tokens)');
+  const smaller = memoryPlan(qwen05, qwen05, runConfig([...ppo, 'critic.forward_max_token_len_per_gpu=4096']), gpu);
+  assert.equal(byItem(smaller.rows, 'critic values forward (<= 4096 packed tokens)') * 8, values);
 });
 
 function withTokenBudget(config: ReturnType<typeof runConfig>, budget: number) {
