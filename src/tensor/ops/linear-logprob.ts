@@ -48,19 +48,20 @@ export function linearLogprobEntropy(hidden: Tensor, weight: Tensor, ids: Tensor
   // Each row's log-sum-exp, which the backward needs beside the entropy (the forward's own outputs).
   const lse = Tensor.empty([rows], 'f32', be);
 
-  /** Chunk [r0, r1)'s logits, and a dense copy of its rows of `t` ([rows] or ids' shape). */
+  /** The logits of rows [r0, r1). */
   const chunkLogits = (r0: number, r1: number): Tensor => noGrad(() => {
     const h = slice(h2, 0, r0, r1);
     const logits = linear(h, weight);
     h.dispose();
     return logits;
   });
+  /** Rows [r0, r1) of `t` (one value a row: [rows] or ids' shape), dense from element 0 as the kernels read them. */
   const rowsOf = (t: Tensor, r0: number, r1: number): Tensor => noGrad(() => {
     const flat = reshape(t, [rows]);
     const part = slice(flat, 0, r0, r1);
     const dense = denseAtZero(part);
     if (part !== dense) part.dispose();
-    if (flat !== t) flat.dispose();
+    flat.dispose();
     return dense;
   });
 
