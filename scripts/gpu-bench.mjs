@@ -2,6 +2,7 @@
 // (hidden 896, 14 heads, 2 KV heads, head dim 64, intermediate 4864; random weights) forward and
 // forward+backward in GFLOP/s; where the adapter has them, matmul with f16 weights (shader-f16) and
 // the row kernels with subgroup reductions against the workgroup-memory path (subgroups).
+// The layer's passes are also profiled kernel by kernel where the device has timestamp-query.
 // Prints one JSON object (also written to --out FILE).
 // Usage: npm run build && node scripts/gpu-bench.mjs [--small] [--backend vulkan|opengles] [--out FILE]
 //   --small: sizes a software rasteriser finishes in seconds (to test the script, not to measure).
@@ -18,7 +19,8 @@ const opt = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const small = argv.includes('--small');
-const be = await createNodeWebGpuBackend({ backend: opt('backend') });
+// Timestamps at full resolution for the kernel profiles (Dawn may round them to 100 µs otherwise).
+const be = await createNodeWebGpuBackend({ backend: opt('backend'), flags: ['disable-dawn-features=timestamp_quantization'] });
 if (!be) {
   console.error('gpu-bench: no WebGPU adapter');
   process.exit(2);
@@ -133,11 +135,27 @@ const perToken = 2 * (2 * cfg.hidden_size * cfg.hidden_size + 2 * cfg.hidden_siz
   + 2 * 2 * cfg.num_attention_heads * hd * (L / 2);
 const fwdFlops = perToken * B * L;
 const reps = small ? 2 : 5;
-const fwd = await bestTime(() => T.tidy(() => T.noGrad(() => { model.forward(ids, { positions }); })), reps);
-const fwdBwd = await bestTime(() => T.tidy(() => {
+const forwardOnly = () => T.tidy(() => T.noGrad(() => { model.forward(ids, { positions }); }));
+const forwardBackward = () => T.tidy(() => {
   const h = model.forward(ids, { positions });
   T.sum(T.mul(h, probe)).backward();
-}), reps);
+});
+const fwd = await bestTime(forwardOnly, reps);
+const fwdBwd = await bestTime(forwardBackward, reps);
+// The forward again, after the backward: is the first one slow only for being first?
+const fwdAgain = await bestTime(forwardOnly, reps);
+// Where each pass's device time goes, kernel by kernel (one profiled run each; a pass per kernel).
+const profiles = {};
+if (be.device.features.has('timestamp-query')) {
+  for (const [name, fn] of [['forward', forwardOnly], ['forwardBackward', forwardBackward]]) {
+    be.profileKernels = true;
+    fn();
+    const times = await be.takeKernelProfile();
+    be.profileKernels = false;
+    const total = times.reduce((a, t) => a + t.ms, 0);
+    profiles[name] = { deviceMs: +total.toFixed(3), kernels: times.map((t) => ({ kernel: t.kernel, count: t.count, ms: +t.ms.toFixed(3) })) };
+  }
+}
 model.zeroGrad();
 result.layer = {
   shape: { ...cfg, head_dim: hd },
@@ -147,10 +165,17 @@ result.layer = {
   // Backward counted as twice the forward's FLOPs (the usual 3x for forward + backward).
   forwardBackwardMs: +(fwdBwd * 1e3).toFixed(2),
   forwardBackwardGflops: +((3 * fwdFlops) / fwdBwd / 1e9).toFixed(1),
+  forwardAgainMs: +(fwdAgain * 1e3).toFixed(2),
+  profiles,
   memory: be.memoryStats(),
 };
 console.error(`layer ${B}x${L}: forward ${(fwd * 1e3).toFixed(1)} ms (${result.layer.forwardGflops} GFLOP/s), ` +
-  `forward+backward ${(fwdBwd * 1e3).toFixed(1)} ms (${result.layer.forwardBackwardGflops} GFLOP/s)`);
+  `forward+backward ${(fwdBwd * 1e3).toFixed(1)} ms (${result.layer.forwardBackwardGflops} GFLOP/s), ` +
+  `forward again ${(fwdAgain * 1e3).toFixed(1)} ms`);
+for (const [name, p] of Object.entries(profiles)) {
+  console.error(`${name} profiled: ${p.deviceMs} ms on the device; ` +
+    p.kernels.slice(0, 6).map((k) => `${k.kernel} ${k.ms} ms (${k.count})`).join(', '));
+}
 const json = JSON.stringify(result, null, 2);
 console.log(json);
 if (opt('out')) writeFileSync(opt('out'), json);

@@ -4,6 +4,10 @@
 // empty sync and of a one-element read. A model folder, random prompts, every row to the full length.
 // Usage: npm run build && node scripts/gpu-decode-probe.mjs --model DIR [--batch 64] [--prompt-len 40]
 //          [--new-tokens 32] [--weight-dtype f32|f16] [--backend vulkan|opengles] [--dist DIR] [--out FILE]
+//          [--profile-tokens 8]
+// --profile-tokens N: afterwards, N more tokens with each kernel timed on the device (timestamp
+// queries, a pass per kernel: slower than unprofiled, so only the split between kernels counts),
+// reported per decoding step by pipeline; 0, or a build or device without profiling, skips it.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,7 +31,9 @@ if (!modelDir) {
 const batch = Number(opt('batch', '64'));
 const promptLen = Number(opt('prompt-len', '40'));
 const newTokens = Number(opt('new-tokens', '32'));
-const be = await createNodeWebGpuBackend({ backend: opt('backend'), weightDtype: opt('weight-dtype', 'f32') });
+// Timestamps at full resolution (Dawn may round them to 100 µs otherwise).
+const be = await createNodeWebGpuBackend({ backend: opt('backend'), weightDtype: opt('weight-dtype', 'f32'),
+  flags: ['disable-dawn-features=timestamp_quantization'] });
 if (!be) {
   console.error('gpu-decode-probe: no WebGPU adapter');
   process.exit(2);
@@ -108,6 +114,30 @@ const result = {
   },
   tokensPerSecond: +((batch * newTokens) / (totalMs / 1000)).toFixed(1),
 };
+
+const profileTokens = Number(opt('profile-tokens', '8'));
+if (profileTokens > 1 && 'profileKernels' in be && be.device.features.has('timestamp-query')) {
+  be.profileKernels = true;
+  let decodeSteps = 0;
+  const p0 = performance.now();
+  await generate(lm, prompts, {
+    maxNewTokens: profileTokens, temperature: 1, ignoreEos: true, seed: 2,
+    onStep: () => {
+      // Off and on again after the prefill: only decoding steps are summed.
+      if (decodeSteps++ === 0) { be.profileKernels = false; be.profileKernels = true; }
+    },
+  });
+  const steps = decodeSteps - 1;
+  const times = await be.takeKernelProfile();
+  const deviceMs = times.reduce((a, t) => a + t.ms, 0);
+  result.profile = {
+    decodeSteps: steps, wallMsPerStep: +((performance.now() - p0) / Math.max(1, decodeSteps)).toFixed(2),
+    deviceMsPerStep: +(deviceMs / steps).toFixed(3),
+    kernels: times.map((t) => ({ kernel: t.kernel, perStep: +(t.count / steps).toFixed(2), msPerStep: +(t.ms / steps).toFixed(3),
+      share: +(t.ms / deviceMs).toFixed(3) })),
+  };
+  be.profileKernels = false;
+}
 const text = JSON.stringify(result, null, 2);
 console.log(text);
 if (opt('out')) writeFileSync(opt('out'), text + '\n');

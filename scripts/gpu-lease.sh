@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything a lent GPU machine without Node.js runs, in one call, within about 9 minutes:
 # unpacks .gpu/ (scripts/gpu-unpack.sh), writes the random Qwen2.5 models and the data on the CPUs
-# while the GPU runs scripts/gpu-check.sh, then scripts/gpu-qwen-run.sh on those models, then
-# scripts/gpu-decode-probe.mjs on the 0.5B model (8 files come back, the most a call returns). Each
+# while the GPU runs scripts/gpu-check.sh, then scripts/gpu-decode-probe.mjs on the 0.5B model, then
+# scripts/gpu-qwen-run.sh on those models (8 files come back, the most a call returns). Each
 # part has its own time limit, so one that overruns still leaves the others' results. Logs and JSON
 # go to $OUT (the device tool's folder; default ./gpu-out).
 # Here, first: npm run build && scripts/gpu-carry.sh; then the device call carries .gpu and dist and
@@ -37,8 +37,25 @@ init_pid=$!
 timeout "${CHECK_LIMIT:-150}" scripts/gpu-check.sh ${LEASE_CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu-check.log"
 echo "== gpu-check done at $(( $(date +%s) - t0 )) s; waiting for init-model"
 wait "$init_pid"; echo "init exited $? at $(( $(date +%s) - t0 )) s"; tail -n 5 "$OUT/init.log"
+# Where a decoding step's time goes (host issuing against device work, and kernel by kernel), on
+# the 0.5B model. PROBE_BEFORE_DIST=DIR (another build's dist, carried) makes it a before/after pair,
+# twice in alternation, all runs in one decode-probe.json.
+probe() {
+  timeout "${PROBE_LIMIT:-60}" "$NODE" scripts/gpu-decode-probe.mjs --model "$WORK/Qwen2.5-0.5B" --batch 64 --prompt-len 40 \
+    --new-tokens 48 "$@" 2>&1 | grep -E 'IssueMs|WaitMs|tokensPerSecond|deviceMsPerStep|Error' || true
+}
+mkdir -p /tmp/probes
+if [ -n "${PROBE_BEFORE_DIST:-}" ]; then
+  for i in 1 2; do
+    echo "== decoding probe $i, before ($PROBE_BEFORE_DIST)"; probe --dist "$PROBE_BEFORE_DIST" --out "/tmp/probes/before-$i.json"
+    echo "== decoding probe $i, after"; probe --out "/tmp/probes/after-$i.json"
+  done
+else
+  probe --out /tmp/probes/after-1.json
+fi
+"$NODE" -e "
+  const fs = require('node:fs');
+  const runs = fs.readdirSync('/tmp/probes').sort().map((f) => ({ file: f, ...JSON.parse(fs.readFileSync('/tmp/probes/' + f, 'utf8')) }));
+  fs.writeFileSync('$OUT/decode-probe.json', JSON.stringify({ runs }, null, 2) + '\n');" || true
 TRAIN_TIMEOUT=${TRAIN_LIMIT:-130} scripts/gpu-qwen-run.sh --no-init ${LEASE_QWEN_ARGS:-} 2>&1 | tee "$OUT/gpu-qwen.log"
-# Where a decoding step's time goes (host issuing against device work), on the 0.5B model.
-timeout "${PROBE_LIMIT:-60}" "$NODE" scripts/gpu-decode-probe.mjs --model "$WORK/Qwen2.5-0.5B" --batch 64 --prompt-len 40 \
-  --new-tokens 48 --out "$OUT/decode-probe.json" 2>&1 | grep -E 'IssueMs|WaitMs|tokensPerSecond|Error' || true
 echo "== lease done at $(( $(date +%s) - t0 )) s"

@@ -8,6 +8,7 @@ import type { AttentionArgs, BinaryOp, MatmulArgs, UnaryOp } from '../../src/bac
 import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
 import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
+import { splitKPlan } from '../../src/backend/webgpu/wgsl/matmul.js';
 import { assertSameAsync, openWebGpu, rmsnormCase, softmaxFamilyCase } from './webgpu-harness.js';
 import { packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
 
@@ -325,6 +326,25 @@ describe('webgpu backend', { skip }, () => {
               inputs: { a: rng.floats(m! * k!), b: rng.floats(k! * n!) }, outputs: { out: m! * n! }, compare: ['out'],
               call: (be, b) => be.matmul(b.a!, b.b!, b.out!, mm({ m: m!, n: n!, k: k!, transA, transB })),
             }, 1e-4);
+          }
+        }
+      }
+    });
+
+    test('split along K where the tiles are few: every transpose, offsets, accumulate', async () => {
+      const limit = gpu.device.limits.maxStorageBufferBindingSize;
+      for (const [m, n, k] of [[3, 130, 257], [64, 70, 1000], [1, 5, 4864]] as const) {
+        const plan = splitKPlan(m, n, k, limit);
+        assert.ok(plan && plan.slices >= 2, `[${m},${n},${k}] should be split along K`);
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const accumulate of [false, true]) {
+              const args: MatmulArgs = { ...mm({ m, n, k, transA, transB }), aOffset: 2, bOffset: 5, accumulate };
+              await assertSameAsync(gpu, ref, `split ${m}x${n}x${k} (${plan!.slices} slices) tA=${transA} tB=${transB} acc=${accumulate}`, {
+                inputs: { a: rng.floats(2 + m * k), b: rng.floats(5 + k * n), out: rng.floats(m * n) }, compare: ['out'],
+                call: (be, b) => be.matmul(b.a!, b.b!, b.out!, args),
+              }, 1e-4);
+            }
           }
         }
       }

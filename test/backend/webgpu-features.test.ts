@@ -36,6 +36,7 @@ const name = maybeGpu ? `${maybeGpu.adapter.description || maybeGpu.adapter.vend
 const hint = lavapipe ? '' : '; scripts/lavapipe.sh unpacks Mesa\'s lavapipe, whose Vulkan adapter has it';
 const skipF16 = skip || (!gpu.halfStorage && `the adapter ${name} lacks shader-f16${hint}`);
 const skipSub = skip || (!gpu.subgroups && `the adapter ${name} lacks subgroups${hint}`);
+const skipTimestamps = skip || (!gpu.device.features.has('timestamp-query') && `the adapter ${name} lacks timestamp-query${hint}`);
 
 /** max |a - b| / max |b| over plain arrays. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -71,10 +72,10 @@ describe('optional WebGPU features', { skip }, () => {
       gpu.free(b);
     });
 
-    test('matmul with f16 B: every transpose, batches, offsets; f32 accumulation', async (t) => {
+    test('matmul with f16 B: every transpose, batches, offsets, split along K; f32 accumulation', async (t) => {
       let worstRounded = 0;
       let worstExact = 0;
-      for (const [m, n, k, batch, bStride, bOff] of [[1, 1, 1, 1, 1, 0], [5, 7, 31, 1, 217, 3], [17, 33, 130, 2, 0, 0], [64, 70, 96, 3, 6720, 1]] as const) {
+      for (const [m, n, k, batch, bStride, bOff] of [[1, 1, 1, 1, 1, 0], [5, 7, 31, 1, 217, 3], [17, 33, 130, 2, 0, 0], [64, 70, 96, 3, 6720, 1], [16, 40, 520, 1, 20800, 2]] as const) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {
             const bLen = bOff + (bStride === 0 ? 1 : batch) * k * n;
@@ -196,6 +197,48 @@ describe('optional WebGPU features', { skip }, () => {
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('kernel profiling', { skip: skipTimestamps }, () => {
+    test('each kernel timed by pipeline across batches; results as unprofiled', async () => {
+      const [m, n, k] = [4, 60, 1024];
+      const A = rng.floats(m * k);
+      const B = rng.floats(k * n);
+      const args: MatmulArgs = { batch: 1, m, n, k, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+      const run = async (): Promise<Float32Array> => {
+        const [a, b, out, filled] = [gpu.alloc(m * k * 4), gpu.alloc(k * n * 4), gpu.alloc(m * n * 4), gpu.alloc(400)];
+        gpu.write(a, A);
+        gpu.write(b, B);
+        // More kernels than one submitted batch holds (64), so several batches' timestamps are read.
+        for (let i = 0; i < 70; i++) gpu.fill(filled, 100, i, 'f32');
+        for (let i = 0; i < 3; i++) gpu.matmul(a, b, out, args);
+        gpu.softmax(out, out, m, n);
+        const got = (await gpu.read(out, 'f32', 0, m * n)) as Float32Array;
+        for (const x of [a, b, out, filled]) gpu.free(x);
+        return got;
+      };
+      const plain = await run();
+      gpu.profileKernels = true;
+      try {
+        assert.equal(gpu.profileKernels, true);
+        const profiled = await run();
+        assert.deepEqual([...profiled], [...plain], 'profiling changes no result');
+        const times = await gpu.takeKernelProfile();
+        const count = (prefix: string): number => times.filter((t) => t.kernel.startsWith(prefix)).reduce((a, t) => a + t.count, 0);
+        assert.equal(count('fill'), 70);
+        assert.equal(count('matmul:false:false:false:splitK'), 3, 'the product is split along K');
+        assert.equal(count('splitKSum'), 3);
+        assert.equal(count('softmax'), 1);
+        assert.ok(times.every((t) => t.ms >= 0 && Number.isFinite(t.ms)));
+        assert.ok(times.reduce((a, t) => a + t.ms, 0) > 0, 'some device time is measured');
+        assert.ok(times.every((t, i) => i === 0 || times[i - 1]!.ms >= t.ms), 'slowest first');
+        assert.deepEqual(await gpu.takeKernelProfile(), [], 'each call reports what ran since the last');
+      } finally {
+        gpu.profileKernels = false;
+      }
+      assert.deepEqual(await gpu.takeKernelProfile(), [], 'nothing once profiling is off');
+      assert.deepEqual([...(await run())], [...plain]);
     });
   });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createBackend } from '../../src/backend/index.js';
 import { dawnFlags } from '../../src/backend/webgpu/node.js';
 import { embeddingWgsl } from '../../src/backend/webgpu/wgsl/gather.js';
-import { matmulWgsl } from '../../src/backend/webgpu/wgsl/matmul.js';
+import { MATMUL_TILE, matmulWgsl, SPLIT_K_MIN_SLICE, SPLIT_K_TARGET_GROUPS, splitKPlan } from '../../src/backend/webgpu/wgsl/matmul.js';
 import {
   logprobEntropyWgsl, reduceRowWgsl, rmsnormDxWgsl, rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
 } from '../../src/backend/webgpu/wgsl/rows.js';
@@ -81,4 +81,31 @@ test('f16 weights: the CPU backend stores frozen matrices as f16; the reference 
   const quiet: string[] = [];
   (await createBackend('reference', { warn: (m) => quiet.push(m) })).destroy();
   assert.deepEqual(quiet, [], 'no warning unless f16 was asked for');
+});
+
+test('split along K: decoding\'s projections are split, products with enough tiles or short K are not', () => {
+  const GiB = 2 ** 31;
+  // Qwen2.5-0.5B decoding at batch 64: q/o (896 wide), k/v (128), gate/up (4864), down (K 4864).
+  for (const [m, n, k] of [[64, 896, 896], [64, 128, 896], [64, 4864, 896], [64, 896, 4864], [16, 896, 4096]]) {
+    const plan = splitKPlan(m!, n!, k!, GiB);
+    assert.ok(plan, `[${m},${n},${k}] should be split`);
+    const tiles = Math.ceil(m! / MATMUL_TILE) * Math.ceil(n! / MATMUL_TILE);
+    assert.equal(plan.sliceK % 16, 0, 'slices are whole K steps');
+    assert.ok(plan.sliceK >= SPLIT_K_MIN_SLICE || plan.slices * plan.sliceK >= k!, 'no slice shorter than the minimum');
+    assert.ok((plan.slices - 1) * plan.sliceK < k! && plan.slices * plan.sliceK >= k!, 'the slices cover K, none empty');
+    assert.ok(tiles * plan.slices <= SPLIT_K_TARGET_GROUPS * 1.2, `${tiles * plan.slices} workgroups`);
+  }
+  assert.equal(splitKPlan(64, 151936, 896, GiB), null, 'the output layer has tiles enough');
+  assert.equal(splitKPlan(4096, 896, 896, GiB), null, 'a training step\'s forward has tiles enough');
+  assert.equal(splitKPlan(5, 7, 200, GiB), null, 'K under two slices');
+  assert.equal(splitKPlan(64, 64, 4096, 64 * 64 * 4), null, 'partials must fit one binding');
+  assert.equal(splitKPlan(64, 64, 4096, 3 * 64 * 64 * 4)?.slices, 3, 'as many slices as the binding holds');
+  assert.equal(splitKPlan(0, 7, 4096, GiB), null);
+});
+
+test('matmul\'s split variant reads its K slice from the grid\'s z and has no batch', () => {
+  const split = matmulWgsl(false, true, false, true);
+  assert.match(split, /let batch = 0u; let slice = wid\.z; let kBegin = slice \* pu\(8u\)/);
+  assert.match(split, /let accumulate = false;/);
+  assert.match(matmulWgsl(false, true), /let batch = wid\.z; let slice = batch; let kBegin = 0u; let kEnd = k;/);
 });

@@ -9,6 +9,11 @@
  * read needs queue order (queue.writeBuffer would otherwise overtake encoded kernels), or every
  * `batchLimit` kernels so the device starts working early. `read` resolves after every earlier
  * kernel because its copy is submitted after them on the one queue.
+ *
+ * Profiling (`profile`, where the device has `timestamp-query`): each dispatch gets a pass of its
+ * own whose start and end write timestamps, resolved and read back with each batch, and summed by
+ * pipeline. A pass per kernel adds the host and device cost that the shared pass avoids, so the
+ * sums say which kernels take the device's time, not how long a step takes unprofiled.
  */
 import { PARAM_WORDS } from './wgsl/common.js';
 
@@ -21,6 +26,13 @@ export interface Binding {
   buffer: GPUBuffer;
   /** Bound read_write in the shader. */
   write: boolean;
+}
+
+/** A kernel's device time while profiling: its pipeline, dispatches and summed milliseconds. */
+export interface KernelTime {
+  kernel: string;
+  count: number;
+  ms: number;
 }
 
 interface Chunk {
@@ -39,12 +51,55 @@ export class KernelQueue {
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
   #errors: string[] = [];
+  #profile: {
+    querySet: GPUQuerySet;
+    resolve: GPUBuffer;
+    /** The batch's profiled dispatches, by pipeline label, in order. */
+    labels: string[];
+    totals: Map<string, { count: number; ns: number }>;
+    reads: Promise<void>[];
+  } | null = null;
 
   constructor(readonly device: GPUDevice, readonly batchLimit = 64) {
     // Validation errors surface asynchronously; keep them and throw them at the next read.
     device.addEventListener('uncapturederror', (e) => {
       this.#errors.push((e as GPUUncapturedErrorEvent).error.message);
     });
+  }
+
+  /** Turns per-kernel timing on or off (see the file comment); throws where the device lacks `timestamp-query`. */
+  set profile(on: boolean) {
+    if (on === (this.#profile !== null)) return;
+    this.flush();
+    if (!on) {
+      this.#profile!.querySet.destroy();
+      this.#profile!.resolve.destroy();
+      this.#profile = null;
+      return;
+    }
+    if (!this.device.features.has('timestamp-query')) throw new Error('kernel profiling needs the timestamp-query feature, which this WebGPU device lacks');
+    const count = 2 * this.batchLimit;
+    this.#profile = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count }),
+      resolve: this.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+      labels: [], totals: new Map(), reads: [],
+    };
+  }
+
+  get profile(): boolean {
+    return this.#profile !== null;
+  }
+
+  /** The device time of each pipeline since the last call, slowest first (empty when not profiling). */
+  async takeProfile(): Promise<KernelTime[]> {
+    const p = this.#profile;
+    if (!p) return [];
+    this.flush();
+    await Promise.all(p.reads);
+    p.reads = [];
+    const out = [...p.totals].map(([kernel, t]) => ({ kernel, count: t.count, ms: t.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
+    p.totals = new Map();
+    return out;
   }
 
   pipeline(key: string, code: () => string): GPUComputePipeline {
@@ -67,6 +122,43 @@ export class KernelQueue {
   #computePass(): GPUComputePassEncoder {
     this.#pass ??= (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass();
     return this.#pass;
+  }
+
+  /** A pass of its own for one profiled dispatch, writing timestamps at its start and end. */
+  #timedPass(label: string): GPUComputePassEncoder {
+    const p = this.#profile!;
+    this.#endPass();
+    const i = p.labels.push(label) - 1;
+    this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass({
+      timestampWrites: { querySet: p.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
+    return this.#pass;
+  }
+
+  /**
+   * Resolves the batch's timestamps into a buffer the host reads once the batch has run; returns
+   * what starts that read, to be called after the submit (a buffer being mapped cannot be submitted).
+   */
+  #resolveProfile(encoder: GPUCommandEncoder): (() => void) | null {
+    const p = this.#profile;
+    if (!p || p.labels.length === 0) return null;
+    const bytes = p.labels.length * 16;
+    encoder.resolveQuerySet(p.querySet, 0, 2 * p.labels.length, p.resolve, 0);
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.copyBufferToBuffer(p.resolve, 0, staging, 0, bytes);
+    const labels = p.labels;
+    p.labels = [];
+    return () => p.reads.push(staging.mapAsync(GPUMapMode.READ).then(() => {
+      const t = new BigUint64Array(staging.getMappedRange(0, bytes));
+      labels.forEach((label, i) => {
+        const total = p.totals.get(label) ?? { count: 0, ns: 0 };
+        // Timestamps may not be monotonic across passes on every device: a negative span counts as 0.
+        total.ns += t[2 * i + 1]! > t[2 * i]! ? Number(t[2 * i + 1]! - t[2 * i]!) : 0;
+        total.count++;
+        p.totals.set(label, total);
+      });
+      staging.unmap();
+    }).finally(() => staging.destroy()));
   }
 
   #endPass(): void {
@@ -107,10 +199,11 @@ export class KernelQueue {
       entries.push({ binding: i + 1, resource: { buffer } });
     });
     const bindGroup = this.device.createBindGroup({ layout: this.#layout(pipeline), entries });
-    const pass = this.#computePass();
+    const pass = this.#profile ? this.#timedPass(pipeline.label) : this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (this.#profile) this.#endPass();
     for (const r of releases) r();
     if (++this.#pending >= this.batchLimit) this.flush();
   }
@@ -125,7 +218,9 @@ export class KernelQueue {
       const chunk = this.#chunks[c]!;
       this.device.queue.writeBuffer(chunk.gpu, 0, chunk.host.buffer, 0, n * SLOT_BYTES);
     }
+    const readProfile = this.#resolveProfile(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
+    readProfile?.();
     this.#encoder = null;
     this.#pending = 0;
     this.#slots = 0;
@@ -172,6 +267,11 @@ export class KernelQueue {
   }
 
   destroy(): void {
+    if (this.#profile) {
+      this.#profile.querySet.destroy();
+      this.#profile.resolve.destroy();
+      this.#profile = null;
+    }
     for (const c of this.#chunks) c.gpu.destroy();
     this.#chunks = [];
     this.#pipelines.clear();

@@ -18,7 +18,7 @@ import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
 import { f16ArrayToF32 } from '../../util/float16.js';
 import { openDevice, type AdapterReport, type GpuOpenOptions } from './device.js';
-import { KernelQueue, type Binding } from './queue.js';
+import { KernelQueue, type Binding, type KernelTime } from './queue.js';
 import {
   ATTENTION_BLOCK, attentionDkDvWgsl, attentionDqWgsl, attentionForwardWgsl, attentionStatsWgsl,
 } from './wgsl/attention.js';
@@ -27,7 +27,7 @@ import {
   adamwWgsl, binaryWgsl, copyStridedWgsl, ELEMENT_GROUP, fillWgsl, MAX_RANK, swigluBackwardWgsl, swigluWgsl, unaryWgsl, whereWgsl,
 } from './wgsl/elementwise.js';
 import { embeddingBackwardWgsl, embeddingWgsl, ropeWgsl } from './wgsl/gather.js';
-import { MATMUL_TILE, matmulWgsl } from './wgsl/matmul.js';
+import { MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl } from './wgsl/matmul.js';
 import {
   logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwWgsl, rmsnormDxWgsl,
   rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
@@ -81,6 +81,24 @@ export class WebGpuBackend implements Backend {
   static async create(gpu: GPU, options: GpuOpenOptions & WebGpuBackendOptions = {}): Promise<WebGpuBackend | null> {
     const opened = await openDevice(gpu, options);
     return opened ? new WebGpuBackend(opened.device, opened.report, options) : null;
+  }
+
+  /**
+   * Times each kernel on the device (timestamp queries, a pass per dispatch; see queue.ts), for
+   * finding where a step's device time goes. Throws where the device lacks `timestamp-query`.
+   */
+  set profileKernels(on: boolean) {
+    this.#alive('profileKernels');
+    this.#queue.profile = on;
+  }
+
+  get profileKernels(): boolean {
+    return this.#queue.profile;
+  }
+
+  /** Each pipeline's dispatches and device milliseconds since the last call, slowest first. */
+  takeKernelProfile(): Promise<KernelTime[]> {
+    return this.#queue.takeProfile();
   }
 
   // --- memory -------------------------------------------------------------------------------
@@ -243,11 +261,26 @@ export class WebGpuBackend implements Backend {
     const aOff = args.aOffset ?? 0;
     const bOff = args.bOffset ?? 0;
     if (batch > 65535) throw new Error(`matmul: batch ${batch} exceeds 65535`);
+    const tiles: [number, number] = [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE)];
+    if (tiles[1] > 65535) throw new Error(`matmul: m = ${m} needs more than 65535 row tiles`);
+    const inputs = [this.#in(a, 'matmul', 0), this.#in(b, 'matmul', 0)];
+    const split = batch === 1 ? splitKPlan(m, n, k, this.device.limits.maxStorageBufferBindingSize) : null;
+    if (split) {
+      const partials = this.#pool.alloc(split.slices * m * n * 4, 'matmul');
+      try {
+        this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}:splitK`, () => matmulWgsl(transA, transB, bHalf, true),
+          new Params().u32(m, n, k, 0, 0, aOff, bOff, 0, split.sliceK), [...inputs, this.#out(partials, 'matmul', 0)],
+          [...tiles, split.slices]);
+        this.#run('matmul', 'splitKSum', splitKSumWgsl, new Params().u32(m * n, split.slices, accumulate ? 1 : 0),
+          [this.#in(partials, 'matmul', 0), this.#out(out, 'matmul', m * n)], groupsFor(m * n));
+      } finally {
+        this.#pool.free(partials);
+      }
+      return;
+    }
     const params = new Params().u32(m, n, k, aBatchStride, bBatchStride, aOff, bOff, accumulate ? 1 : 0);
-    const grid: [number, number, number] = [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), batch];
-    if (grid[1] > 65535) throw new Error(`matmul: m = ${m} needs more than 65535 row tiles`);
     this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}`, () => matmulWgsl(transA, transB, bHalf), params,
-      [this.#in(a, 'matmul', 0), this.#in(b, 'matmul', 0), this.#out(out, 'matmul', batch * m * n)], grid);
+      [...inputs, this.#out(out, 'matmul', batch * m * n)], [...tiles, batch]);
   }
 
   // --- fused routines ----------------------------------------------------------------------------
