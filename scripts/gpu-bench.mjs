@@ -1,7 +1,8 @@
 // WebGPU benchmarks: adapter report, matmul GFLOP/s, and one Qwen2.5-0.5B-sized decoder layer
 // (hidden 896, 14 heads, 2 KV heads, head dim 64, intermediate 4864; random weights) forward and
 // forward+backward in GFLOP/s; where the adapter has them, matmul with f16 weights (shader-f16) and
-// the row kernels with subgroup reductions against the workgroup-memory path (subgroups).
+// the row kernels with subgroup reductions against the workgroup-memory path (subgroups); products
+// with few tiles (decoding's projections, a LoRA weight gradient) whole and split along K.
 // The layer's passes are also profiled kernel by kernel where the device has timestamp-query.
 // Prints one JSON object (also written to --out FILE).
 // Usage: npm run build && node scripts/gpu-bench.mjs [--small] [--backend vulkan|opengles] [--out FILE]
@@ -25,7 +26,7 @@ if (!be) {
   console.error('gpu-bench: no WebGPU adapter');
   process.exit(2);
 }
-const result = { adapter: be.adapter, matmul: [], matmulF16: [], rows: [], layer: null };
+const result = { adapter: be.adapter, matmul: [], matmulF16: [], skinny: [], rows: [], layer: null };
 console.error(`adapter: ${JSON.stringify({ ...be.adapter, limits: undefined })}`);
 
 /**
@@ -56,6 +57,37 @@ const shapes = small
     { m: 4096, n: 4096, k: 4096, transB: false },
     { m: 4096, n: 4864, k: 896, transB: true }, // an MLP up-projection of 8x512 tokens (weights stored [out, in])
   ];
+// Products with few tiles, whole and split along K (the backend's splitKPlan), side by side:
+// Qwen2.5-0.5B's projections in decoding (64 rows, weights [out, in]) and a LoRA weight gradient
+// (dA = dY^T X over 4096 tokens).
+const skinny = small
+  ? [{ m: 8, n: 64, k: 1024, transA: false, transB: true }]
+  : [
+    { m: 64, n: 896, k: 896, transA: false, transB: true },
+    { m: 64, n: 128, k: 896, transA: false, transB: true },
+    { m: 64, n: 4864, k: 896, transA: false, transB: true },
+    { m: 64, n: 896, k: 4864, transA: false, transB: true },
+    { m: 16, n: 896, k: 4096, transA: true, transB: false },
+  ];
+for (const { m, n, k, transA, transB } of skinny) {
+  const [a, b, out] = [be.alloc(m * k * 4), be.alloc(k * n * 4), be.alloc(m * n * 4)];
+  be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
+  be.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
+  const args = { batch: 1, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+  const iters = small ? 2 : 50;
+  const row = { m, n, k, transA, transB };
+  for (const split of [false, true]) {
+    be.splitK = split;
+    const s = await bestTime(() => { for (let i = 0; i < iters; i++) be.matmul(a, b, out, args); }, 3);
+    row[split ? 'splitMs' : 'wholeMs'] = +((s / iters) * 1e3).toFixed(4);
+  }
+  be.splitK = true;
+  row.speedup = +(row.wholeMs / row.splitMs).toFixed(2);
+  result.skinny.push(row);
+  console.error(`skinny ${m}x${n}x${k} tA=${transA} tB=${transB}: whole ${row.wholeMs} ms, split ${row.splitMs} ms (${row.speedup}x)`);
+  for (const x of [a, b, out]) be.free(x);
+}
+
 // f16 B (frozen weights) where the adapter has shader-f16: the same shapes, half the B traffic.
 for (const half of be.halfStorage ? [false, true] : [false]) {
   for (const { m, n, k, transB } of shapes) {

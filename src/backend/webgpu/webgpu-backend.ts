@@ -58,6 +58,8 @@ export class WebGpuBackend implements Backend {
   readonly weightDtypeNote: string | null;
   /** The row reductions use subgroup operations. */
   readonly subgroups: boolean;
+  /** Products with few tiles are split along K (splitKPlan); false runs them whole, for A/B timings. */
+  splitK = true;
   readonly #pool: BufferPool;
   readonly #queue: KernelQueue;
   /** Bound where a kernel's optional input (attention's keyBias) is absent. */
@@ -264,7 +266,7 @@ export class WebGpuBackend implements Backend {
     const tiles: [number, number] = [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE)];
     if (tiles[1] > 65535) throw new Error(`matmul: m = ${m} needs more than 65535 row tiles`);
     const inputs = [this.#in(a, 'matmul', 0), this.#in(b, 'matmul', 0)];
-    const split = batch === 1 ? splitKPlan(m, n, k, this.device.limits.maxStorageBufferBindingSize) : null;
+    const split = batch === 1 && this.splitK ? splitKPlan(m, n, k, this.device.limits.maxStorageBufferBindingSize) : null;
     if (split) {
       const partials = this.#pool.alloc(split.slices * m * n * 4, 'matmul');
       try {
