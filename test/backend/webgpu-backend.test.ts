@@ -9,6 +9,7 @@ import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
 import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
 import { splitKPlan } from '../../src/backend/webgpu/wgsl/matmul.js';
+import { rmsnormDwBlocks } from '../../src/backend/webgpu/wgsl/rows.js';
 import { assertSameAsync, openWebGpu, rmsnormCase, softmaxFamilyCase } from './webgpu-harness.js';
 import { packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
 
@@ -267,9 +268,11 @@ describe('webgpu backend', { skip }, () => {
       }
     });
 
-    test('rmsnorm and its backward (dw accumulates)', async () => {
-      for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [13, 257]]) {
-        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}]`, rmsnormCase(rng, rows!, dim!));
+    test('rmsnorm and its backward (dw accumulates, summed in row blocks where rows are many)', async () => {
+      for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [13, 257], [200, 30], [1000, 300]]) {
+        const { blocks } = rmsnormDwBlocks(rows!, dim!);
+        assert.equal(blocks > 1, rows! >= 128, `[${rows},${dim}]: ${blocks} row blocks`);
+        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}] (${blocks} row blocks)`, rmsnormCase(rng, rows!, dim!));
       }
     });
 

@@ -29,7 +29,7 @@ import {
 import { embeddingBackwardWgsl, embeddingWgsl, ropeWgsl } from './wgsl/gather.js';
 import { MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl } from './wgsl/matmul.js';
 import {
-  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwWgsl, rmsnormDxWgsl,
+  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwBlocks, rmsnormDwWgsl, rmsnormDxWgsl,
   rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
 } from './wgsl/rows.js';
 import { sampleWgsl } from './wgsl/sample.js';
@@ -332,8 +332,20 @@ export class WebGpuBackend implements Backend {
     const op = 'rmsnormBackward';
     const params = new Params().u32(rows, dim);
     // dw first: dx may share a buffer with dy (an in-place backward), and dw reads dy.
-    this.#run(op, 'rmsnormDw', rmsnormDwWgsl, params,
-      [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim)], groupsFor(dim));
+    const { blocks, rowsPerBlock } = rmsnormDwBlocks(rows, dim);
+    const partials = blocks > 1 ? this.#pool.alloc(blocks * dim * 4, op) : null;
+    try {
+      this.#run(op, 'rmsnormDw', rmsnormDwWgsl, new Params().u32(rows, dim, rowsPerBlock, partials ? 0 : 1),
+        [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim),
+          partials ? this.#out(partials, op, blocks * dim) : { buffer: this.#dummy, write: true }],
+        [Math.ceil(dim / 256), blocks, 1]);
+      if (partials) {
+        this.#run(op, 'splitKSum', splitKSumWgsl, new Params().u32(dim, blocks, 1),
+          [this.#in(partials, op, blocks * dim), this.#out(dw, op, dim)], groupsFor(dim));
+      }
+    } finally {
+      if (partials) this.#pool.free(partials);
+    }
     this.#run(op, `rmsnormDx:${this.subgroups}`, () => rmsnormDxWgsl(this.subgroups), params,
       [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(w, op, dim), this.#in(rstd, op, rows),
         this.#out(dx, op, rows * dim)], rows);
