@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { Backend, DeviceBuffer } from '../../src/backend/backend.js';
 
-export type HostData = Float32Array | Int32Array;
+export type HostData = Float32Array | Int32Array | Uint16Array;
 
 export interface Case {
   /** Buffers to create and fill, by name (outputs that are accumulated into belong here too). */

@@ -9,7 +9,10 @@ import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
 import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
 import { splitKPlan } from '../../src/backend/webgpu/wgsl/matmul.js';
-import { assertSameAsync, openWebGpu, rmsnormCase, softmaxFamilyCase } from './webgpu-harness.js';
+import { rmsnormDwBlocks } from '../../src/backend/webgpu/wgsl/rows.js';
+import {
+  assertSameAsync, linearGroupCase, openWebGpu, rmsnormCase, runCaseAsync, softmaxFamilyCase, WEBGPU_LINEAR_GROUPS,
+} from './webgpu-harness.js';
 import { packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
 
 const { gpu: maybeGpu, skip } = await openWebGpu();
@@ -267,9 +270,11 @@ describe('webgpu backend', { skip }, () => {
       }
     });
 
-    test('rmsnorm and its backward (dw accumulates)', async () => {
-      for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [13, 257]]) {
-        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}]`, rmsnormCase(rng, rows!, dim!));
+    test('rmsnorm and its backward (dw accumulates, summed in row blocks where rows are many)', async () => {
+      for (const [rows, dim] of [[1, 2], [3, 7], [4, 64], [13, 257], [200, 30], [1000, 300]]) {
+        const { blocks } = rmsnormDwBlocks(rows!, dim!);
+        assert.equal(blocks > 1, rows! >= 128, `[${rows},${dim}]: ${blocks} row blocks`);
+        await assertSameAsync(gpu, ref, `rmsnorm [${rows},${dim}] (${blocks} row blocks)`, rmsnormCase(rng, rows!, dim!));
       }
     });
 
@@ -368,6 +373,34 @@ describe('webgpu backend', { skip }, () => {
         inputs: { a: rng.floats(batch * m * k), b: rng.floats(batch * k * n) }, outputs: { out: batch * m * n }, compare: ['out'],
         call: (be, b) => be.matmul(b.a!, b.b!, b.out!, mm({ batch, m, n, k, transA: true })),
       }, 1e-4);
+    });
+  });
+
+  describe('linearGroup', () => {
+    for (const shape of WEBGPU_LINEAR_GROUPS) {
+      const { m, k, n } = shape;
+      const total = n.reduce((a, b) => a + b, 0);
+      const slices = splitKPlan(m, total, k, gpu.device.limits.maxStorageBufferBindingSize)?.slices ?? 1;
+      test(`m=${m} k=${k} n=[${n.join(',')}] ${shape.epilogue}${shape.residual ? ' +residual' : ''}${shape.inPlace ? ' in place' : ''} ` +
+        `(${slices} slices of K): as the reference's plain kernels`, async () => {
+        await assertSameAsync(gpu, ref, 'linearGroup', linearGroupCase(rng, shape), 2e-5);
+      });
+    }
+
+    test('a group is two kernels, never the plain ones', async () => {
+      const be = gpu as unknown as Record<string, (...a: unknown[]) => unknown>;
+      const plain: string[] = [];
+      const names = ['matmul', 'binary', 'swiglu'];
+      for (const name of names) be[name] = (...a: unknown[]) => {
+        plain.push(name);
+        return (Object.getPrototypeOf(gpu) as Record<string, (...a: unknown[]) => unknown>)[name]!.apply(gpu, a);
+      };
+      try {
+        for (const shape of WEBGPU_LINEAR_GROUPS) await runCaseAsync(gpu, linearGroupCase(rng, shape));
+        assert.deepEqual(plain, []);
+      } finally {
+        for (const name of names) delete be[name];
+      }
     });
   });
 

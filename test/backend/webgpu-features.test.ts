@@ -22,7 +22,9 @@ import { train } from '../../src/trainer/index.js';
 import { repoRoot, tinyLlamaDir } from '../helpers/assets.js';
 import { Rng } from '../helpers/rng.js';
 import { relError, runCase } from './cpu-harness.js';
-import { assertSameAsync, openWebGpu, rmsnormCase, softmaxFamilyCase, useLavapipe } from './webgpu-harness.js';
+import {
+  assertSameAsync, linearGroupCase, openWebGpu, rmsnormCase, runCaseAsync, softmaxFamilyCase, useLavapipe, WEBGPU_LINEAR_GROUPS,
+} from './webgpu-harness.js';
 import { modelLogits } from '../helpers/model-logits.js';
 
 const lavapipe = useLavapipe();
@@ -180,6 +182,38 @@ describe('optional WebGPU features', { skip }, () => {
         cpu.destroy();
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('linearGroup with f16 weights', { skip: skipF16 }, () => {
+    test('every group shape: as the reference with the weights rounded to f16; mixed dtypes as the plain kernels', async (t) => {
+      let worst = 0;
+      for (const [i, shape] of WEBGPU_LINEAR_GROUPS.entries()) {
+        // Two generators from one seed: the same values, as f16 bits for the device and rounded f32 for the reference.
+        const half = linearGroupCase(new Rng(500 + i), shape, (w) => f32ArrayToF16(w), 'f16');
+        const rounded = linearGroupCase(new Rng(500 + i), shape, (w) => f16ArrayToF32(f32ArrayToF16(w)));
+        const got = await runCaseAsync(gpu, half);
+        const want = runCase(ref, rounded);
+        for (const name of half.compare) {
+          const err = relError(got[name]!, want[name]!.subarray(0, got[name]!.length));
+          assert.ok(err <= 2e-5, `m=${shape.m} k=${shape.k} n=[${shape.n.join(',')}] ${shape.epilogue}: ${name} differs by ${err}`);
+          worst = Math.max(worst, err);
+        }
+      }
+      // One weight f16 and one f32: the plain kernels (each matmul reads its own B's dtype).
+      const shape = WEBGPU_LINEAR_GROUPS.find((g) => g.epilogue === 'swiglu')!;
+      const mixed = linearGroupCase(new Rng(7), shape);
+      const w0 = mixed.inputs.w0 as Float32Array;
+      mixed.inputs.w0 = f32ArrayToF16(w0);
+      const call = mixed.call;
+      mixed.call = (be, b) => be.linearGroup(b.x!, [b.w0!, b.w1!], [b.b0!, b.b1!], null, [b.o0!],
+        { m: shape.m, k: shape.k, n: shape.n, wDtype: ['f16', 'f32'], epilogue: 'swiglu' });
+      const got = await runCaseAsync(gpu, mixed);
+      const reference = { ...mixed, inputs: { ...mixed.inputs, w0: f16ArrayToF32(f32ArrayToF16(w0)) }, call };
+      const err = relError(got.o0!, runCase(ref, reference).o0!.subarray(0, got.o0!.length));
+      assert.ok(err <= 2e-5, `mixed dtypes: ${err}`);
+      worst = Math.max(worst, err);
+      t.diagnostic(`max error / max |out| against f16-rounded weights: ${worst.toExponential(2)}`);
     });
   });
 

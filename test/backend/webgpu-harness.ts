@@ -83,3 +83,53 @@ export function rmsnormCase(rng: { floats(n: number, scale?: number): Float32Arr
     },
   };
 }
+
+/** A linearGroup call's shape: rows, inner size, the weights' widths, which have biases, residual, epilogue. */
+export interface LinearGroupShape {
+  m: number;
+  k: number;
+  n: number[];
+  bias: boolean[];
+  residual: boolean;
+  epilogue: 'none' | 'swiglu';
+  /** The residual's buffer is also the output (an in-place residual add). */
+  inPlace?: boolean;
+}
+
+/**
+ * linearGroup as a case: x, weights w0..w2 (HF's [out, in]), biases b0..b2, residual r; outputs
+ * o0..o2 (or r itself, in place). `weights` turns the f32 weights into what the backend is given
+ * (f16 bits, say), with `wDtype` to match.
+ */
+export function linearGroupCase(rng: { floats(n: number, scale?: number): Float32Array }, s: LinearGroupShape,
+  weights: (w: Float32Array) => Float32Array | Uint16Array = (w) => w, wDtype: 'f32' | 'f16' = 'f32'): Case {
+  const widths = s.epilogue === 'swiglu' ? [s.n[0]!] : s.n;
+  const inputs: Case['inputs'] = { x: rng.floats(s.m * s.k) };
+  s.n.forEach((n, i) => {
+    inputs[`w${i}`] = weights(rng.floats(n * s.k, 0.3));
+    if (s.bias[i]) inputs[`b${i}`] = rng.floats(n, 0.5);
+  });
+  if (s.residual) inputs.r = rng.floats(s.m * s.n[0]!);
+  const outputs: Record<string, number> = {};
+  if (!s.inPlace) widths.forEach((n, i) => { outputs[`o${i}`] = s.m * n; });
+  return {
+    inputs, outputs, compare: s.inPlace ? ['r'] : widths.map((_, i) => `o${i}`),
+    call: (be, b) => be.linearGroup(b.x!, s.n.map((_, i) => b[`w${i}`]!), s.n.map((_, i) => b[`b${i}`] ?? null), b.r ?? null,
+      s.inPlace ? [b.r!] : widths.map((_, i) => b[`o${i}`]!), { m: s.m, k: s.k, n: s.n, wDtype: s.n.map(() => wDtype), epilogue: s.epilogue }),
+  };
+}
+
+/**
+ * Groups for the WebGPU linearGroup: split along K and whole, one to three weights, several row
+ * and column tiles with a weight's columns ending mid-tile, every epilogue, biases on some weights.
+ */
+export const WEBGPU_LINEAR_GROUPS: LinearGroupShape[] = [
+  { m: 1, k: 37, n: [16, 8, 8], bias: [true, true, true], residual: false, epilogue: 'none' },
+  { m: 3, k: 300, n: [12, 5, 5], bias: [false, true, false], residual: false, epilogue: 'none' },
+  { m: 4, k: 19, n: [23], bias: [true], residual: true, epilogue: 'none' },
+  { m: 64, k: 1000, n: [70], bias: [false], residual: true, epilogue: 'none' },
+  { m: 5, k: 260, n: [30], bias: [true], residual: true, epilogue: 'none', inPlace: true },
+  { m: 9, k: 520, n: [14, 14], bias: [true, true], residual: false, epilogue: 'swiglu' },
+  { m: 70, k: 40, n: [66, 66], bias: [false, false], residual: false, epilogue: 'swiglu' },
+  { m: 130, k: 64, n: [65, 3, 130], bias: [true, false, true], residual: false, epilogue: 'none' },
+];

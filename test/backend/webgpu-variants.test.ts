@@ -9,7 +9,7 @@ import { dawnFlags } from '../../src/backend/webgpu/node.js';
 import { embeddingWgsl } from '../../src/backend/webgpu/wgsl/gather.js';
 import { MATMUL_TILE, matmulWgsl, SPLIT_K_MIN_SLICE, SPLIT_K_TARGET_GROUPS, splitKPlan } from '../../src/backend/webgpu/wgsl/matmul.js';
 import {
-  logprobEntropyWgsl, reduceRowWgsl, rmsnormDxWgsl, rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
+  logprobEntropyWgsl, reduceRowWgsl, rmsnormDwBlocks, rmsnormDxWgsl, rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
 } from '../../src/backend/webgpu/wgsl/rows.js';
 import { loadCausalLM } from '../../src/models/load.js';
 import * as T from '../../src/tensor/index.js';
@@ -108,4 +108,14 @@ test('matmul\'s split variant reads its K slice from the grid\'s z and has no ba
   assert.match(split, /let batch = 0u; let slice = wid\.z; let kBegin = slice \* pu\(8u\)/);
   assert.match(split, /let accumulate = false;/);
   assert.match(matmulWgsl(false, true), /let batch = wid\.z; let slice = batch; let kBegin = 0u; let kEnd = k;/);
+});
+
+test('RMSNorm dW row blocks: about 512 workgroups, at least 64 rows a block, every row in one block', () => {
+  for (const [rows, dim] of [[1, 896], [64, 896], [127, 896], [4096, 896], [4096, 4096], [100000, 64], [3, 1]]) {
+    const { blocks, rowsPerBlock } = rmsnormDwBlocks(rows!, dim!);
+    assert.ok(blocks >= 1 && (blocks - 1) * rowsPerBlock < rows! && blocks * rowsPerBlock >= rows!, `[${rows},${dim}]`);
+    assert.ok(blocks === 1 || rowsPerBlock >= 64, `[${rows},${dim}]: ${rowsPerBlock} rows a block`);
+    assert.ok(blocks * Math.ceil(dim! / 256) <= 512 + Math.ceil(dim! / 256), `[${rows},${dim}]: ${blocks} blocks`);
+  }
+  assert.equal(rmsnormDwBlocks(4096, 896).blocks, 64);
 });

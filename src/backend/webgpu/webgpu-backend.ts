@@ -13,7 +13,7 @@ import type {
   AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
   SampleArgs, StridedView, UnaryOp,
 } from '../backend.js';
-import { linearGroupComposed, ropeKvWriteComposed } from '../composed.js';
+import { checkLinearGroup, linearGroupComposed, ropeKvWriteComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
 import { f16ArrayToF32 } from '../../util/float16.js';
@@ -27,9 +27,11 @@ import {
   adamwWgsl, binaryWgsl, copyStridedWgsl, ELEMENT_GROUP, fillWgsl, MAX_RANK, swigluBackwardWgsl, swigluWgsl, unaryWgsl, whereWgsl,
 } from './wgsl/elementwise.js';
 import { embeddingBackwardWgsl, embeddingWgsl, ropeWgsl } from './wgsl/gather.js';
-import { MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl } from './wgsl/matmul.js';
 import {
-  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwWgsl, rmsnormDxWgsl,
+  linearEpilogueWgsl, linearGroupMatmulWgsl, MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl,
+} from './wgsl/matmul.js';
+import {
+  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwBlocks, rmsnormDwWgsl, rmsnormDxWgsl,
   rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
 } from './wgsl/rows.js';
 import { sampleWgsl } from './wgsl/sample.js';
@@ -64,6 +66,11 @@ export class WebGpuBackend implements Backend {
   readonly #queue: KernelQueue;
   /** Bound where a kernel's optional input (attention's keyBias) is absent. */
   readonly #dummy: GPUBuffer;
+  /**
+   * Bound where a kernel's optional outputs are absent, one each: WebGPU refuses a buffer bound
+   * writable twice in a dispatch, or bound read-only and writable (so #dummy cannot serve).
+   */
+  readonly #dummyOut: GPUBuffer[];
   #destroyed = false;
 
   constructor(readonly device: GPUDevice, readonly adapter: AdapterReport, options: WebGpuBackendOptions = {}) {
@@ -77,6 +84,7 @@ export class WebGpuBackend implements Backend {
     this.#pool = new BufferPool(device, device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     this.#queue = new KernelQueue(device);
     this.#dummy = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+    this.#dummyOut = [0, 1].map(() => device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE }));
   }
 
   /** Opens a device on `gpu` (navigator.gpu, or dawn.node's); null when no adapter exists. */
@@ -186,6 +194,7 @@ export class WebGpuBackend implements Backend {
     this.#pool.destroy();
     this.#queue.destroy();
     this.#dummy.destroy();
+    for (const d of this.#dummyOut) d.destroy();
     this.device.destroy();
   }
 
@@ -332,8 +341,20 @@ export class WebGpuBackend implements Backend {
     const op = 'rmsnormBackward';
     const params = new Params().u32(rows, dim);
     // dw first: dx may share a buffer with dy (an in-place backward), and dw reads dy.
-    this.#run(op, 'rmsnormDw', rmsnormDwWgsl, params,
-      [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim)], groupsFor(dim));
+    const { blocks, rowsPerBlock } = rmsnormDwBlocks(rows, dim);
+    const partials = blocks > 1 ? this.#pool.alloc(blocks * dim * 4, op) : null;
+    try {
+      this.#run(op, 'rmsnormDw', rmsnormDwWgsl, new Params().u32(rows, dim, rowsPerBlock, partials ? 0 : 1),
+        [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim),
+          partials ? this.#out(partials, op, blocks * dim) : { buffer: this.#dummyOut[0]!, write: true }],
+        [Math.ceil(dim / 256), blocks, 1]);
+      if (partials) {
+        this.#run(op, 'splitKSum', splitKSumWgsl, new Params().u32(dim, blocks, 1),
+          [this.#in(partials, op, blocks * dim), this.#out(dw, op, dim)], groupsFor(dim));
+      }
+    } finally {
+      if (partials) this.#pool.free(partials);
+    }
     this.#run(op, `rmsnormDx:${this.subgroups}`, () => rmsnormDxWgsl(this.subgroups), params,
       [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(w, op, dim), this.#in(rstd, op, rows),
         this.#out(dx, op, rows * dim)], rows);
@@ -419,10 +440,48 @@ export class WebGpuBackend implements Backend {
 
   // --- fused decoding routines ---------------------------------------------------------------
 
-  // No fused shaders yet: the plain kernels, queued in the order the tensor layer would queue them.
+  /**
+   * Two dispatches whatever the group: every weight's product in one (split along K where its tiles
+   * are few, as decoding's are), then one that sums the slices and applies bias, residual or
+   * swiglu. The plain kernels (linearGroupComposed) where the weights' dtypes differ or the
+   * partial products would not fit one binding.
+   */
   linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
     outs: DeviceBuffer[], args: LinearGroupArgs): void {
-    linearGroupComposed(this, x, weights, biases, residual, outs, args);
+    checkLinearGroup(weights, biases, residual, outs, args);
+    const { m, k, n, wDtype, epilogue } = args;
+    const total = n.reduce((a, b) => a + b, 0);
+    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    if (m === 0 || k === 0 || total === 0 || wDtype.some((d) => d !== wDtype[0]) || m * total * 4 > maxBinding) {
+      linearGroupComposed(this, x, weights, biases, residual, outs, args);
+      return;
+    }
+    const op = 'linearGroup';
+    const half = wDtype[0] === 'f16';
+    if (half) this.#half(op);
+    const { slices, sliceK } = (this.splitK ? splitKPlan(m, total, k, maxBinding) : null) ?? { slices: 1, sliceK: k };
+    const tiles = n.map((w) => Math.ceil(w / MATMUL_TILE));
+    const [n0, n1 = 0, n2 = 0] = n;
+    const partials = this.#pool.alloc(slices * m * total * 4, op);
+    try {
+      this.#run(op, `linearGroupMatmul:${half}`, () => linearGroupMatmulWgsl(half),
+        new Params().u32(m, k, sliceK, tiles[0]!, tiles[0]! + (tiles[1] ?? 0), n0!, n1, n2),
+        [this.#in(x, op, m * k), ...[0, 1, 2].map((w) => weights[w] ? this.#in(weights[w]!, op, half ? Math.ceil(n[w]! * k / 2) : n[w]! * k) : this.#optionalIn(null, op)),
+          this.#out(partials, op, slices * m * total)],
+        [tiles.reduce((a, b) => a + b, 0), Math.ceil(m / MATMUL_TILE), slices]);
+      const swiglu = epilogue === 'swiglu';
+      const inputs = [this.#in(partials, op, slices * m * total), ...[0, 1, 2].map((w) => this.#optionalIn(biases[w] ?? null, op))];
+      // Absent outputs are bound to distinct dummies: WebGPU refuses one buffer bound writable twice.
+      const written = swiglu ? [this.#out(outs[0]!, op, m * n0!)] : [
+        residual ? this.#in(residual, op, m * n0!) : this.#optionalIn(null, op),
+        ...[0, 1, 2].map((w) => outs[w] ? this.#out(outs[w]!, op, m * n[w]!) : { buffer: this.#dummyOut[w - 1]!, write: true }),
+      ];
+      this.#run(op, `linearEpilogue:${swiglu}`, () => linearEpilogueWgsl(swiglu),
+        new Params().u32(m, slices, n0!, n1, n2, residual ? 1 : 0, ...[0, 1, 2].map((w) => (biases[w] ? 1 : 0))),
+        [...inputs, ...written], groupsFor(m * (swiglu ? n0! : total)));
+    } finally {
+      this.#pool.free(partials);
+    }
   }
 
   ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,

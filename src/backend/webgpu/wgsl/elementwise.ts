@@ -44,7 +44,7 @@ export const unaryWgsl = (op: UnaryOp): string => header + storage([['X', 'f32',
   `\nfn f(x: f32, a: f32, b: f32) -> f32 { return ${unaryExpr[op]}; }` +
   elementMain('  Y[idx] = f(X[idx], pf(1u), pf(2u));');
 
-const siluFns = `\nfn silu(x: f32) -> f32 { return ${unaryExpr.silu}; }\nfn siluGrad(x: f32) -> f32 { return ${unaryExpr.siluGrad}; }`;
+export const siluFns = `\nfn silu(x: f32) -> f32 { return ${unaryExpr.silu}; }\nfn siluGrad(x: f32) -> f32 { return ${unaryExpr.siluGrad}; }`;
 
 /** params: n. Y = silu(G) * U, silu as unary 'silu' computes it. */
 export const swigluWgsl = (): string => header + storage([['G', 'f32', 'read'], ['U', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +

@@ -16,6 +16,7 @@
  * adds the slices in order.
  */
 import { enables, header, storage } from './common.js';
+import { siluFns } from './elementwise.js';
 
 export const MATMUL_TILE = 64;
 const K_STEP = 16;
@@ -40,22 +41,19 @@ export function splitKPlan(m: number, n: number, k: number, maxBindingBytes: num
   return slices < 2 ? null : { slices, sliceK };
 }
 
-export const matmulWgsl = (transA: boolean, transB: boolean, bHalf = false, splitK = false): string => enables(bHalf) + header +
-  storage([['A', 'f32', 'read'], ['B', bHalf ? 'f16' : 'f32', 'read'], ['C', 'f32', 'read_write']]) + /* wgsl */ `
+const tileDecls = /* wgsl */ `
 const TM = 64u;
 const TK = 16u;
 var<workgroup> As: array<f32, 1024>; // [TK][TM]
 var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
-  let m = pu(0u); let n = pu(1u); let k = pu(2u);
-  ${splitK
-    ? 'let batch = 0u; let slice = wid.z; let kBegin = slice * pu(8u); let kEnd = min(k, kBegin + pu(8u));'
-    : 'let batch = wid.z; let slice = batch; let kBegin = 0u; let kEnd = k;'}
-  let aBase = pu(5u) + batch * pu(3u);
-  let bBase = pu(6u) + batch * pu(4u);
-  let row0 = wid.y * TM;
-  let col0 = wid.x * TM;
+`;
+
+/**
+ * The K loop of one 64x64 tile, leaving its 4x4 micro-tile in \`acc\`. Expects m, n, k, aBase,
+ * bBase, row0, col0, kBegin, kEnd, tid and lid in scope; \`readB(index)\` is the WGSL reading one
+ * element of B as f32.
+ */
+const tileLoop = (transA: boolean, transB: boolean, readB: (index: string) => string): string => /* wgsl */ `
   var acc: array<array<f32, 4>, 4>;
   for (var r = 0u; r < 4u; r++) { for (var c = 0u; c < 4u; c++) { acc[r][c] = 0.0; } }
   for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
@@ -71,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gj = col0 + bj;
       let gq = k0 + bq;
       var bv = 0.0;
-      if (gj < n && gq < kEnd) { bv = f32(B[bBase + ${transB ? 'gj * k + gq' : 'gq * n + gj'}]); }
+      if (gj < n && gq < kEnd) { bv = ${readB(`bBase + ${transB ? 'gj * k + gq' : 'gq * n + gj'}`)}; }
       Bs[bq * TM + bj] = bv;
     }
     workgroupBarrier();
@@ -85,7 +83,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       }
     }
     workgroupBarrier();
-  }
+  }`;
+
+export const matmulWgsl = (transA: boolean, transB: boolean, bHalf = false, splitK = false): string => enables(bHalf) + header +
+  storage([['A', 'f32', 'read'], ['B', bHalf ? 'f16' : 'f32', 'read'], ['C', 'f32', 'read_write']]) + tileDecls + /* wgsl */ `
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let m = pu(0u); let n = pu(1u); let k = pu(2u);
+  ${splitK
+    ? 'let batch = 0u; let slice = wid.z; let kBegin = slice * pu(8u); let kEnd = min(k, kBegin + pu(8u));'
+    : 'let batch = wid.z; let slice = batch; let kBegin = 0u; let kEnd = k;'}
+  let aBase = pu(5u) + batch * pu(3u);
+  let bBase = pu(6u) + batch * pu(4u);
+  let row0 = wid.y * TM;
+  let col0 = wid.x * TM;
+${tileLoop(transA, transB, (i) => `f32(B[${i}])`)}
   let accumulate = ${splitK ? 'false' : 'pu(7u) != 0u'};
   for (var r = 0u; r < 4u; r++) {
     let gi = row0 + lid.y + 16u * r;
@@ -101,6 +113,99 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }`;
 
+/**
+ * Decoding's projections of one input (Backend.linearGroup: q, k and v; gate and up; o or down),
+ * x [m, k] times up to three weights W_w [n_w, k] (HF's [out, in]), in one dispatch: the grid's x
+ * walks the column tiles of W_0, then W_1, then W_2 (params 3, 4: where W_1's and W_2's tiles
+ * start), z the slices of K (param 2: a slice's length). Each slice writes its partial products to
+ * PART [slice][m][n_0 + n_1 + n_2], weight w's columns at n_0 + ... + n_(w-1);
+ * linearEpilogueWgsl sums the slices. params: m, k, sliceK, tiles0, tiles01, n0, n1, n2.
+ */
+export const linearGroupMatmulWgsl = (bHalf: boolean): string => enables(bHalf) + header +
+  storage([['A', 'f32', 'read'], ['B0', bHalf ? 'f16' : 'f32', 'read'], ['B1', bHalf ? 'f16' : 'f32', 'read'],
+    ['B2', bHalf ? 'f16' : 'f32', 'read'], ['PART', 'f32', 'read_write']]) + tileDecls + /* wgsl */ `
+fn readB(w: u32, i: u32) -> f32 {
+  if (w == 0u) { return f32(B0[i]); }
+  if (w == 1u) { return f32(B1[i]); }
+  return f32(B2[i]);
+}
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let m = pu(0u); let k = pu(1u);
+  let kBegin = wid.z * pu(2u);
+  let kEnd = min(k, kBegin + pu(2u));
+  let t0 = pu(3u); let t01 = pu(4u);
+  let n0 = pu(5u); let n1 = pu(6u); let n2 = pu(7u);
+  let total = n0 + n1 + n2;
+  var w = 0u; var tile = wid.x; var n = n0; var off = 0u;
+  if (wid.x >= t01) { w = 2u; tile = wid.x - t01; n = n2; off = n0 + n1; }
+  else if (wid.x >= t0) { w = 1u; tile = wid.x - t0; n = n1; off = n0; }
+  let aBase = 0u; let bBase = 0u;
+  let row0 = wid.y * TM;
+  let col0 = tile * TM;
+${tileLoop(false, true, (i) => `readB(w, ${i})`)}
+  for (var r = 0u; r < 4u; r++) {
+    let gi = row0 + lid.y + 16u * r;
+    if (gi >= m) { continue; }
+    for (var c = 0u; c < 4u; c++) {
+      let gj = col0 + lid.x + 16u * c;
+      if (gj >= n) { continue; }
+      PART[(wid.z * m + gi) * total + off + gj] = acc[r][c];
+    }
+  }
+}`;
+
+/**
+ * linearGroup's epilogue over linearGroupMatmulWgsl's partials: per output element, the slices
+ * summed in order, then weight w's bias added (param 6 + w: 1 where it has one), then
+ * 'none': O_w = that, or, with a residual (one weight), O_0 = RES + that;
+ * 'swiglu': O_0 = silu(gate) * up, gate from W_0's columns and up from W_1's.
+ * One invocation per output element. params: m, slices, n0, n1, n2, residual, hasBias0..2.
+ * Bindings: linearEpilogueBindings (swiglu has no residual and one output).
+ */
+export const linearEpilogueBindings = (swiglu: boolean): string[] =>
+  swiglu ? ['PART', 'BIAS0', 'BIAS1', 'BIAS2', 'O0'] : ['PART', 'BIAS0', 'BIAS1', 'BIAS2', 'RES', 'O0', 'O1', 'O2'];
+
+export const linearEpilogueWgsl = (swiglu: boolean): string => header +
+  storage(linearEpilogueBindings(swiglu).map((name) => [name, 'f32', name.startsWith('O') ? 'read_write' : 'read'])) +
+  (swiglu ? siluFns : '') + /* wgsl */ `
+fn summed(i: u32, col: u32) -> f32 {
+  let m = pu(0u);
+  let total = pu(2u) + pu(3u) + pu(4u);
+  var v = 0.0;
+  for (var s = 0u; s < pu(1u); s++) { v += PART[(s * m + i) * total + col]; }
+  return v;
+}
+fn bias(w: u32, j: u32) -> f32 {
+  if (pu(6u + w) == 0u) { return 0.0; }
+  if (w == 0u) { return BIAS0[j]; }
+  if (w == 1u) { return BIAS1[j]; }
+  return BIAS2[j];
+}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let idx = linearGroup(wid, nwg) * 256u + t;
+  let m = pu(0u);
+  let n0 = pu(2u); let n1 = pu(3u); let n2 = pu(4u);
+${swiglu ? `  if (idx >= m * n0) { return; }
+  let i = idx / n0; let j = idx % n0;
+  let gate = summed(i, j) + bias(0u, j);
+  let up = summed(i, n0 + j) + bias(1u, j);
+  O0[idx] = silu(gate) * up;` : `  let total = n0 + n1 + n2;
+  if (idx >= m * total) { return; }
+  let i = idx / total; let col = idx % total;
+  if (col < n0) {
+    var v = summed(i, col) + bias(0u, col);
+    if (pu(5u) != 0u) { v = RES[i * n0 + col] + v; }
+    O0[i * n0 + col] = v;
+  } else if (col < n0 + n1) {
+    let j = col - n0;
+    O1[i * n1 + j] = summed(i, col) + bias(1u, j);
+  } else {
+    let j = col - n0 - n1;
+    O2[i * n2 + j] = summed(i, col) + bias(2u, j);
+  }`}
+}`;
 
 /**
  * C[i] = (accumulate ? C[i] : 0) + sum over slices s of P[s * mn + i], the slices in order.

@@ -101,13 +101,33 @@ export const rmsnormDxWgsl = (sub = false): string => enables(false, sub) + head
   for (var c = t; c < cols; c += 256u) { let i = base + c; DX[i] = inv * DY[i] * W[c] - X[i] * coef; }`);
 
 /** params: rows, dim. dw[c] += sum over rows of dy*x*rstd: one invocation per column, no races. */
+/**
+ * dW of RMSNorm, a sum over rows per column, in blocks of rows so that a long batch (thousands of
+ * tokens, a few hundred columns) still fills the device: the grid is (column groups, row blocks).
+ * params: rows, dim, rowsPerBlock, direct. direct: one block, added into DW; otherwise each block
+ * writes its column sums to PART[block * dim + column] (then summed into DW by splitKSumWgsl).
+ */
 export const rmsnormDwWgsl = (): string => header +
-  storage([['DY', 'f32', 'read'], ['X', 'f32', 'read'], ['R', 'f32', 'read'], ['DW', 'f32', 'read_write']]) + threadMain(`
-  let rows = pu(0u); let dim = pu(1u);
+  storage([['DY', 'f32', 'read'], ['X', 'f32', 'read'], ['R', 'f32', 'read'], ['DW', 'f32', 'read_write'], ['PART', 'f32', 'read_write']]) + /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let rows = pu(0u); let dim = pu(1u); let per = pu(2u);
+  let idx = wid.x * 256u + t;
   if (idx >= dim) { return; }
+  let r0 = wid.y * per;
+  let r1 = min(rows, r0 + per);
   var acc = 0.0;
-  for (var r = 0u; r < rows; r++) { let i = r * dim + idx; acc += DY[i] * X[i] * R[r]; }
-  DW[idx] += acc;`);
+  for (var r = r0; r < r1; r++) { let i = r * dim + idx; acc += DY[i] * X[i] * R[r]; }
+  if (pu(3u) != 0u) { DW[idx] += acc; } else { PART[wid.y * dim + idx] = acc; }
+}`;
+
+/** Row blocks for rmsnormDwWgsl: about 512 workgroups in all, at least 64 rows a block. */
+export function rmsnormDwBlocks(rows: number, dim: number): { blocks: number; rowsPerBlock: number } {
+  const columnGroups = Math.max(1, Math.ceil(dim / 256));
+  const wanted = Math.max(1, Math.min(Math.ceil(512 / columnGroups), Math.ceil(rows / 64)));
+  const rowsPerBlock = Math.max(1, Math.ceil(rows / wanted));
+  return { blocks: Math.max(1, Math.ceil(rows / rowsPerBlock)), rowsPerBlock };
+}
 
 /** params: rows, vocab, invTemperature. logp, entropy and lse per row in one pass over the logits. */
 export const logprobEntropyWgsl = (sub = false): string => enables(false, sub) + header +
