@@ -177,7 +177,13 @@ export class WebGpuBackend implements Backend {
    */
   trimPool(): void {
     this.#queue.flush();
+    this.#queue.clearBindGroups();
     this.#pool.trim();
+  }
+
+  /** Bind groups made and reused by the kernel queue since the backend was opened. */
+  get bindGroupStats(): { made: number; reused: number } {
+    return { ...this.#queue.bindGroupStats };
   }
 
   /** Waits until every queued kernel has run (benchmarks). */
@@ -513,7 +519,7 @@ export class WebGpuBackend implements Backend {
 
   #run(op: string, key: string, code: () => string, params: Params, bindings: Binding[], groups: number | [number, number, number]): void {
     this.#alive(op);
-    const pipeline = this.#queue.pipeline(key, code);
+    const pipeline = this.#queue.pipeline(key, code, bindings.map((b) => b.write));
     this.#queue.dispatch(pipeline, params.words, bindings, groups, (bytes) => {
       const t = this.#pool.alloc(bytes, op);
       return { gpu: t.gpu, release: () => this.#pool.free(t) };
