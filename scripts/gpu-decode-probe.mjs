@@ -61,6 +61,8 @@ be.free(tiny);
 const HOST = new Set(['alloc', 'free', 'memoryStats', 'resetPeak', 'destroy', 'sync', 'read', 'write']);
 const names = Object.getOwnPropertyNames(Object.getPrototypeOf(be)).filter((k) => k !== 'constructor' && typeof be[k] === 'function');
 let counts = new Map();
+// Host milliseconds inside the backend's calls (outermost), by name: the rest of issuing is the tensor layer's.
+let hostMs = new Map();
 let depth = 0;
 let stepStart = 0;
 let issueEnd = 0;
@@ -74,9 +76,14 @@ for (const k of names) {
     continue;
   }
   be[k] = (...a) => {
-    if (depth === 0 && !HOST.has(k)) counts.set(k, (counts.get(k) ?? 0) + 1);
+    if (depth > 0) return f(...a);
+    if (!HOST.has(k)) counts.set(k, (counts.get(k) ?? 0) + 1);
+    const t0 = performance.now();
     depth++;
-    try { return f(...a); } finally { depth--; }
+    try { return f(...a); } finally {
+      depth--;
+      hostMs.set(k, (hostMs.get(k) ?? 0) + performance.now() - t0);
+    }
   };
 }
 
@@ -91,8 +98,9 @@ await generate(lm, prompts, {
   maxNewTokens: newTokens, temperature: 1, ignoreEos: true, seed: 1,
   onStep: (t) => {
     const now = performance.now();
-    steps.push({ step: t, issueMs: issueEnd - stepStart, waitMs: now - issueEnd, calls: Object.fromEntries(counts) });
+    steps.push({ step: t, issueMs: issueEnd - stepStart, waitMs: now - issueEnd, calls: Object.fromEntries(counts), backendMs: Object.fromEntries(hostMs) });
     counts = new Map();
+    hostMs = new Map();
     issueEnd = 0;
     stepStart = now;
   },
@@ -111,8 +119,14 @@ const result = {
     medianWaitMs: +median(decode.map((s) => s.waitMs)).toFixed(2),
     backendCalls: decode.length ? Object.values(decode[0].calls).reduce((a, b) => a + b, 0) : 0,
     callsByName: decode[0]?.calls ?? {},
+    // Median over decoding steps of the host time spent inside backend calls, in all and by name.
+    medianBackendMs: +median(decode.map((s) => Object.values(s.backendMs).reduce((a, b) => a + b, 0))).toFixed(2),
+    backendMsByName: Object.fromEntries(Object.keys(decode[0]?.backendMs ?? {}).map((k) =>
+      [k, +median(decode.map((s) => s.backendMs[k] ?? 0)).toFixed(3)])),
   },
   tokensPerSecond: +((batch * newTokens) / (totalMs / 1000)).toFixed(1),
+  // Bind groups made and reused over the whole run (where the build keeps them).
+  bindGroups: be.bindGroupStats ?? null,
 };
 
 const profileTokens = Number(opt('profile-tokens', '8'));

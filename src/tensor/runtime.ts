@@ -102,7 +102,12 @@ function closeScope<T>(scope: Set<Tensor>, result: T): T {
   if (i >= 0) scopes.splice(i, 1);
   const survivors = new Set<Tensor>();
   collectTensors(result, survivors);
-  for (const t of scope) {
+  // Newest first: a pool that hands back the last buffer freed then gives a repeated scope (a
+  // decoding step) the same buffers in the same order each time, so WebGPU's bind groups, named by
+  // their buffers, are found made (docs/gpu.md).
+  const tensors = [...scope];
+  for (let j = tensors.length - 1; j >= 0; j--) {
+    const t = tensors[j]!;
     if (survivors.has(t)) trackTensor(t);
     else t.dispose();
   }

@@ -120,16 +120,18 @@ export function linearGroupCase(rng: { floats(n: number, scale?: number): Float3
 }
 
 /**
- * Groups for the WebGPU linearGroup: split along K and whole, one to three weights, several row
- * and column tiles with a weight's columns ending mid-tile, every epilogue, biases on some weights.
+ * Groups for the WebGPU linearGroup: split along K (its fused path) and too short to split (the
+ * plain kernels), one to three weights, several row and column tiles with a weight's columns
+ * ending mid-tile, every epilogue, biases on some weights, an in-place residual.
  */
 export const WEBGPU_LINEAR_GROUPS: LinearGroupShape[] = [
   { m: 1, k: 37, n: [16, 8, 8], bias: [true, true, true], residual: false, epilogue: 'none' },
+  { m: 2, k: 384, n: [40, 8, 8], bias: [true, true, true], residual: false, epilogue: 'none' },
   { m: 3, k: 300, n: [12, 5, 5], bias: [false, true, false], residual: false, epilogue: 'none' },
   { m: 4, k: 19, n: [23], bias: [true], residual: true, epilogue: 'none' },
   { m: 64, k: 1000, n: [70], bias: [false], residual: true, epilogue: 'none' },
   { m: 5, k: 260, n: [30], bias: [true], residual: true, epilogue: 'none', inPlace: true },
   { m: 9, k: 520, n: [14, 14], bias: [true, true], residual: false, epilogue: 'swiglu' },
-  { m: 70, k: 40, n: [66, 66], bias: [false, false], residual: false, epilogue: 'swiglu' },
-  { m: 130, k: 64, n: [65, 3, 130], bias: [true, false, true], residual: false, epilogue: 'none' },
+  { m: 70, k: 400, n: [66, 66], bias: [false, false], residual: false, epilogue: 'swiglu' },
+  { m: 130, k: 300, n: [65, 3, 130], bias: [true, false, true], residual: false, epilogue: 'none' },
 ];

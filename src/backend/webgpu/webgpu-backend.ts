@@ -177,7 +177,13 @@ export class WebGpuBackend implements Backend {
    */
   trimPool(): void {
     this.#queue.flush();
+    this.#queue.clearBindGroups();
     this.#pool.trim();
+  }
+
+  /** Bind groups made and reused by the kernel queue since the backend was opened. */
+  get bindGroupStats(): { made: number; reused: number } {
+    return { ...this.#queue.bindGroupStats };
   }
 
   /** Waits until every queued kernel has run (benchmarks). */
@@ -441,10 +447,12 @@ export class WebGpuBackend implements Backend {
   // --- fused decoding routines ---------------------------------------------------------------
 
   /**
-   * Two dispatches whatever the group: every weight's product in one (split along K where its tiles
-   * are few, as decoding's are), then one that sums the slices and applies bias, residual or
-   * swiglu. The plain kernels (linearGroupComposed) where the weights' dtypes differ or the
-   * partial products would not fit one binding.
+   * Where the group's tiles are few (decoding: a row or two of tiles), two dispatches: every
+   * weight's product in one, split along K, then one that sums the slices and applies bias,
+   * residual or swiglu. Elsewhere the plain kernels (linearGroupComposed): with tiles enough, a
+   * Qwen2.5-0.5B layer's no-gradient forward over 4,096 tokens ran 4% slower on an H200 as one
+   * grouped product than as a matmul per weight (docs/gpu.md), and so where the weights' dtypes
+   * differ.
    */
   linearGroup(x: DeviceBuffer, weights: DeviceBuffer[], biases: (DeviceBuffer | null)[], residual: DeviceBuffer | null,
     outs: DeviceBuffer[], args: LinearGroupArgs): void {
@@ -452,14 +460,15 @@ export class WebGpuBackend implements Backend {
     const { m, k, n, wDtype, epilogue } = args;
     const total = n.reduce((a, b) => a + b, 0);
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
-    if (m === 0 || k === 0 || total === 0 || wDtype.some((d) => d !== wDtype[0]) || m * total * 4 > maxBinding) {
+    const plan = this.splitK && m > 0 && wDtype.every((d) => d === wDtype[0]) ? splitKPlan(m, total, k, maxBinding) : null;
+    if (!plan) {
       linearGroupComposed(this, x, weights, biases, residual, outs, args);
       return;
     }
     const op = 'linearGroup';
     const half = wDtype[0] === 'f16';
     if (half) this.#half(op);
-    const { slices, sliceK } = (this.splitK ? splitKPlan(m, total, k, maxBinding) : null) ?? { slices: 1, sliceK: k };
+    const { slices, sliceK } = plan;
     const tiles = n.map((w) => Math.ceil(w / MATMUL_TILE));
     const [n0, n1 = 0, n2 = 0] = n;
     const partials = this.#pool.alloc(slices * m * total * 4, op);
@@ -510,7 +519,7 @@ export class WebGpuBackend implements Backend {
 
   #run(op: string, key: string, code: () => string, params: Params, bindings: Binding[], groups: number | [number, number, number]): void {
     this.#alive(op);
-    const pipeline = this.#queue.pipeline(key, code);
+    const pipeline = this.#queue.pipeline(key, code, bindings.map((b) => b.write));
     this.#queue.dispatch(pipeline, params.words, bindings, groups, (bytes) => {
       const t = this.#pool.alloc(bytes, op);
       return { gpu: t.gpu, release: () => this.#pool.free(t) };
