@@ -412,11 +412,17 @@ describe('webgpu backend', { skip }, () => {
   });
 
   describe('attention', () => {
-    const configs: (AttentionArgs & { Tmax: number; bias: boolean })[] = [
+    const configs: (AttentionArgs & { Tmax: number; bias: boolean; maskFirst?: boolean })[] = [
       { B: 2, Tq: 5, H: 4, Hkv: 2, D: 8, pastLen: 3, Tmax: 10, kvBatchStride: 0, scale: 0, bias: true },
       { B: 1, Tq: 1, H: 2, Hkv: 1, D: 5, pastLen: 7, Tmax: 8, kvBatchStride: 0, scale: 0, bias: false },
       { B: 3, Tq: 9, H: 3, Hkv: 3, D: 16, pastLen: 0, Tmax: 9, kvBatchStride: 0, scale: 0, bias: true },
       { B: 1, Tq: 70, H: 4, Hkv: 2, D: 64, pastLen: 4, Tmax: 80, kvBatchStride: 0, scale: 0, bias: true },
+      // One query per (batch, head): the decoding kernel. Keys past one 64-key tile (and a partial
+      // last tile), D over 64 (two dimensions per invocation), no past at all, a masked first key.
+      { B: 3, Tq: 1, H: 6, Hkv: 2, D: 64, pastLen: 150, Tmax: 160, kvBatchStride: 0, scale: 0, bias: true },
+      { B: 2, Tq: 1, H: 2, Hkv: 2, D: 128, pastLen: 64, Tmax: 70, kvBatchStride: 0, scale: 0, bias: false },
+      { B: 2, Tq: 1, H: 4, Hkv: 1, D: 8, pastLen: 0, Tmax: 3, kvBatchStride: 0, scale: 0, bias: true },
+      { B: 1, Tq: 1, H: 2, Hkv: 1, D: 16, pastLen: 63, Tmax: 64, kvBatchStride: 0, scale: 0, bias: true, maskFirst: true },
     ];
     for (const cfg of configs) {
       const { B, Tq, H, Hkv, D, pastLen, Tmax } = cfg;
@@ -425,7 +431,9 @@ describe('webgpu backend', { skip }, () => {
         const Tk = pastLen + Tq;
         const qn = B * Tq * H * D, kvn = B * Tmax * Hkv * D;
         const bias = Float32Array.from({ length: B * Tk }, () => (rng.uniform() < 0.2 ? -1e9 : 0));
-        for (let b = 0; b < B; b++) bias[b * Tk] = 0;
+        // Each query sees some key (the first, or with maskFirst its own, the last).
+        for (let b = 0; b < B; b++) bias[b * Tk + (cfg.maskFirst ? Tk - 1 : 0)] = 0;
+        if (cfg.maskFirst) for (let b = 0; b < B; b++) bias[b * Tk] = -1e9;
         await assertSameAsync(gpu, ref, 'attention', {
           inputs: { q: rng.floats(qn), k: rng.floats(kvn), v: rng.floats(kvn), bias, dOut: rng.floats(qn), dk: rng.floats(kvn), dv: rng.floats(kvn) },
           outputs: { out: qn, lse: B * H * Tq, dq: qn }, compare: ['out', 'lse', 'dq', 'dk', 'dv'],

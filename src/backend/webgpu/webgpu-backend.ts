@@ -20,7 +20,7 @@ import { f16ArrayToF32 } from '../../util/float16.js';
 import { openDevice, type AdapterReport, type GpuOpenOptions } from './device.js';
 import { KernelQueue, type Binding, type KernelTime } from './queue.js';
 import {
-  ATTENTION_BLOCK, attentionDkDvWgsl, attentionDqWgsl, attentionForwardWgsl, attentionStatsWgsl,
+  ATTENTION_BLOCK, attentionDecodeWgsl, attentionDkDvWgsl, attentionDqWgsl, attentionForwardWgsl, attentionStatsWgsl,
 } from './wgsl/attention.js';
 import { Params } from './wgsl/common.js';
 import {
@@ -380,7 +380,9 @@ export class WebGpuBackend implements Backend {
     const op = 'attention';
     const { B, Tq, H, D } = args;
     const [params, groups] = attentionParams(args, Math.ceil(Tq / ATTENTION_BLOCK), H, keyBias !== null);
-    this.#run(op, `attention:${D}`, () => attentionForwardWgsl(D), params,
+    // One query per (batch, head), no keyStart: decoding's kernel, which spreads the keys over the workgroup.
+    const decode = Tq === 1 && !args.keyStart;
+    this.#run(op, `attention${decode ? 'Decode' : ''}:${D}`, () => (decode ? attentionDecodeWgsl(D) : attentionForwardWgsl(D)), params,
       [this.#in(q, op, B * Tq * H * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op),
         this.#out(out, op, B * Tq * H * D), this.#out(lse, op, B * H * Tq), this.#optionalIn(args.keyStart ?? null, op)], groups);
   }

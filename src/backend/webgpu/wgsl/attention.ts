@@ -133,6 +133,94 @@ export const attentionForwardWgsl = (D: number): string => queryKernel(D,
     for (var d = 0u; d < D; d++) { OUT[qBase + d] = acc[d] / l; }`,
   'u32(KS[b * Tq + min(i, Tq - 1u)])');
 
+/**
+ * The forward for one query per (batch, head) without keyStart (a decoding step): the per-query
+ * kernel gives each query one invocation of 64, which then walks every key alone. Here a
+ * 64-invocation workgroup per (batch, head) takes the keys 64 at a time: invocation t scores key
+ * k0 + t, the tile's max and sum go through workgroup memory (the online softmax), and invocation t
+ * accumulates output dimensions t, t + 64, ... over the tile's keys (neighbouring invocations read
+ * neighbouring elements of V). Same params and bindings as attentionForwardWgsl.
+ */
+export const attentionDecodeWgsl = (D: number): string => header +
+  storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
+    ['OUT', 'f32', 'read_write'], ['LSE', 'f32', 'read_write'], ['KS', 'i32', 'read']]) + /* wgsl */ `
+const D = ${D}u;
+const DPT = ${Math.ceil(D / 64)}u;
+var<workgroup> qs: array<f32, ${D}>;
+var<workgroup> probs: array<f32, 64>;
+// One array per reduction: with one shared by both, Mesa's OpenGL ES path gave invocations 0-7
+// another tile max than invocations 8-15 (seen 2026-12-04, cause not found; lavapipe's Vulkan was right).
+var<workgroup> redMax: array<f32, 64>;
+var<workgroup> redSum: array<f32, 64>;
+fn tileMax(v: f32, t: u32) -> f32 {
+  redMax[t] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (t < s) { redMax[t] = max(redMax[t], redMax[t + s]); }
+    workgroupBarrier();
+  }
+  let r = redMax[0];
+  workgroupBarrier();
+  return r;
+}
+fn tileSum(v: f32, t: u32) -> f32 {
+  redSum[t] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (t < s) { redSum[t] += redSum[t + s]; }
+    workgroupBarrier();
+  }
+  let r = redSum[0];
+  workgroupBarrier();
+  return r;
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+${prologue}
+  let h = g % H;
+  let b = g / H;
+  let kh = h / (H / Hkv);
+  let qBase = (b * H + h) * D;
+  for (var d = t; d < D; d += 64u) { qs[d] = Q[qBase + d]; }
+  workgroupBarrier();
+  var acc: array<f32, DPT>;
+  for (var r = 0u; r < DPT; r++) { acc[r] = 0.0; }
+  var mx = NEG_BIG;
+  var l = 0.0;
+  for (var k0 = 0u; k0 < Tk; k0 += 64u) {
+    let j = k0 + t;
+    var score = NEG_BIG;
+    if (j < Tk) {
+      let kOff = b * kvs + (j * Hkv + kh) * D;
+      ${dot('qs[d]', 'K[kOff + d]')}
+      score = s * scale;
+      if (hasBias) { score += KB[b * Tk + j]; }
+    }
+    let m = max(mx, tileMax(score, t));
+    var p = 0.0;
+    if (j < Tk) { p = exp(score - m); }
+    probs[t] = p;
+    let corr = exp(mx - m);
+    l = l * corr + tileSum(p, t);
+    mx = m;
+    let n = min(64u, Tk - k0);
+    for (var r = 0u; r < DPT; r++) {
+      let d = t + 64u * r;
+      if (d < D) {
+        var a = acc[r] * corr;
+        for (var jj = 0u; jj < n; jj++) { a += probs[jj] * V[b * kvs + ((k0 + jj) * Hkv + kh) * D + d]; }
+        acc[r] = a;
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var r = 0u; r < DPT; r++) {
+    let d = t + 64u * r;
+    if (d < D) { OUT[qBase + d] = acc[r] / l; }
+  }
+  if (t == 0u) { LSE[b * H + h] = mx + log(l); }
+}`;
+
 export const attentionDqWgsl = (D: number): string => queryKernel(D,
   storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
     ['ST', 'f32', 'read'], ['DO', 'f32', 'read'], ['DQ', 'f32', 'read_write']]),
