@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Everything a lent GPU machine without Node.js runs, in one call, within about 9 minutes:
 # unpacks .gpu/ (scripts/gpu-unpack.sh), writes the random Qwen2.5 models and the data on the CPUs
-# while the GPU runs scripts/gpu-check.sh, then scripts/gpu-decode-probe.mjs on the 0.5B model, then
-# scripts/gpu-qwen-run.sh on those models (8 files come back, the most a call returns). Each
+# while the GPU runs scripts/gpu-check.sh, then scripts/gpu-decode-probe.mjs and
+# scripts/gpu-step-profile.mjs on the 0.5B model, then scripts/gpu-qwen-run.sh on those models
+# (8 files come back, the most a call returns; lease.log holds nvidia-smi's view and the adapter's). Each
 # part has its own time limit, so one that overruns still leaves the others' results. Logs and JSON
 # go to $OUT (the device tool's folder; default ./gpu-out).
 # Here, first: npm run build && scripts/gpu-carry.sh; then the device call carries .gpu and dist and
-# runs `scripts/gpu-lease.sh`. Limits in seconds: INIT_LIMIT (200), CHECK_LIMIT (150), TRAIN_LIMIT
-# (130 per training run), PROBE_LIMIT (60). A rehearsal without a GPU (it unpacks into
-# node_modules/ and /tmp like the real one; run it in a copy of the repository without
+# runs `scripts/gpu-lease.sh`. Limits in seconds: INIT_LIMIT (200), CHECK_LIMIT (150), PROBE_LIMIT
+# (60 per probe), STEP_LIMIT (90), TRAIN_LIMIT (130 per training run). LEASE_QWEN_ARGS=--skip-3b
+# leaves out the 3B model (its init-model alone takes 150 s); PROBE_BEFORE_DIST=DIR (another build's
+# dist, carried too) makes the decoding probe a before/after pair. A rehearsal without a GPU (it
+# unpacks into node_modules/ and /tmp like the real one; run it in a copy of the repository without
 # node_modules):
 #   LEASE_CHECK_ARGS=--small LEASE_QWEN_ARGS='--layers 1 --small' OUT=/tmp/lease-out scripts/gpu-lease.sh
 set -uo pipefail
@@ -17,14 +20,14 @@ OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export GPU_CHECK_OUT=$OUT WORK=/tmp/tz-gpu-qwen
 . scripts/gpu-unpack.sh
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1 | tee "$OUT/nvidia-smi.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1 | tee "$OUT/lease.log"
 # No adapter, no point in the rest: say what the loader saw and stop (the lease's time is short).
 if ! VK_LOADER_DEBUG=error,warn "$NODE" --input-type=module -e "
   const { createNodeWebGpuBackend } = await import('./dist/src/backend/webgpu/node.js');
   const be = await createNodeWebGpuBackend();
   if (!be) process.exit(1);
   console.log('adapter:', JSON.stringify({ ...be.adapter, limits: undefined }));
-  be.destroy();" 2>&1 | tee "$OUT/adapter.log"; then
+  be.destroy();" 2>&1 | tee -a "$OUT/lease.log"; then
   echo "gpu-lease: no WebGPU adapter; the driver's files:"
   ls -la /usr/local/nvidia/lib64 2>&1 | grep -iE 'vulkan|glx|egl|dispatch' | head -20
   for l in /usr/local/nvidia/lib64/libGLX_nvidia.so.0 /usr/local/nvidia/lib64/libEGL_nvidia.so.0; do ldd "$l" 2>&1 | grep -E 'not found|=>' | head -20; done
@@ -57,5 +60,9 @@ fi
   const fs = require('node:fs');
   const runs = fs.readdirSync('/tmp/probes').sort().map((f) => ({ file: f, ...JSON.parse(fs.readFileSync('/tmp/probes/' + f, 'utf8')) }));
   fs.writeFileSync('$OUT/decode-probe.json', JSON.stringify({ runs }, null, 2) + '\n');" || true
+# Where an update's device time goes: one micro-batch of 4 x 256 tokens of the 0.5B model, forward,
+# log-probs through the chunked output layer, backward, gradient norm and AdamW, kernel by kernel.
+timeout "${STEP_LIMIT:-90}" "$NODE" scripts/gpu-step-profile.mjs --model "$WORK/Qwen2.5-0.5B" --batch 4 --seq 256 --fused \
+  --out "$OUT/step-profile.json" 2>&1 | grep -E '"(bestStepMs|tflops|profiledDeviceMs)"|Error' || true
 TRAIN_TIMEOUT=${TRAIN_LIMIT:-130} scripts/gpu-qwen-run.sh --no-init ${LEASE_QWEN_ARGS:-} 2>&1 | tee "$OUT/gpu-qwen.log"
 echo "== lease done at $(( $(date +%s) - t0 )) s"
