@@ -9,7 +9,7 @@ import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { Rng } from '../helpers/rng.js';
 import { createNodeWebGpuBackend } from '../../src/backend/webgpu/node.js';
 import { splitKPlan } from '../../src/backend/webgpu/wgsl/matmul.js';
-import { rmsnormDwBlocks } from '../../src/backend/webgpu/wgsl/rows.js';
+import { reduceRowChunks, rmsnormDwBlocks } from '../../src/backend/webgpu/wgsl/rows.js';
 import {
   assertSameAsync, linearGroupCase, type LinearGroupShape, openWebGpu, rmsnormCase, runCaseAsync, softmaxFamilyCase, WEBGPU_LINEAR_GROUPS,
 } from './webgpu-harness.js';
@@ -252,6 +252,22 @@ describe('webgpu backend', { skip }, () => {
           });
         }
       }
+    });
+
+    test('few long rows are reduced in chunks, then the chunks', async () => {
+      for (const op of ['sum', 'max'] as const) {
+        for (const [outer, len] of [[1, 20_000], [3, 100_003], [1, 1_000_000]] as const) {
+          const chunks = reduceRowChunks(outer, len);
+          assert.ok(chunks && chunks.chunks >= 2, `[${outer},${len}] should be chunked`);
+          await assertSameAsync(gpu, ref, `${op} [${outer},${len}] in ${chunks!.chunks} chunks`, {
+            inputs: { x: rng.floats(outer * len) }, outputs: { out: outer }, compare: ['out'],
+            call: (be, b) => be.reduce(op, b.x!, b.out!, outer, len, 1),
+          }, 1e-5);
+        }
+      }
+      assert.equal(reduceRowChunks(4096, 896), null, 'rows enough for the device');
+      assert.equal(reduceRowChunks(1, 8192), null, 'a row one workgroup reads quickly');
+      assert.equal(reduceRowChunks(2, 0), null);
     });
 
     test('more than 65535 workgroups: the grid is split in 2-D', async () => {

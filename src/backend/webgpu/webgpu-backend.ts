@@ -31,8 +31,8 @@ import {
   linearEpilogueWgsl, linearGroupMatmulWgsl, MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl,
 } from './wgsl/matmul.js';
 import {
-  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowWgsl, reduceStridedWgsl, rmsnormDwBlocks, rmsnormDwWgsl, rmsnormDxWgsl,
-  rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
+  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowChunks, reduceRowChunksWgsl, reduceRowWgsl, reduceStridedWgsl,
+  rmsnormDwBlocks, rmsnormDwWgsl, rmsnormDxWgsl, rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
 } from './wgsl/rows.js';
 import { sampleWgsl } from './wgsl/sample.js';
 
@@ -262,7 +262,20 @@ export class WebGpuBackend implements Backend {
 
   reduce(op: ReduceOp, x: DeviceBuffer, out: DeviceBuffer, outer: number, len: number, inner: number): void {
     const bindings = [this.#in(x, op, outer * len * inner), this.#out(out, op, outer * inner)];
-    if (inner === 1) {
+    const chunked = inner === 1 ? reduceRowChunks(outer, len) : null;
+    if (chunked) {
+      // Few long rows: chunks of each row first, then the chunks of each row (see reduceRowChunksWgsl).
+      const { chunks, chunkLen } = chunked;
+      const partials = this.#pool.alloc(outer * chunks * 4, op);
+      try {
+        this.#run(op, `reduceRowChunks:${op}:${this.subgroups}`, () => reduceRowChunksWgsl(op, this.subgroups),
+          new Params().u32(outer, len, chunks).f32(-Infinity).u32(chunkLen), [bindings[0]!, this.#out(partials, op, outer * chunks)], outer * chunks);
+        this.#run(op, `reduceRow:${op}:${this.subgroups}`, () => reduceRowWgsl(op, this.subgroups), new Params().u32(outer, chunks, 1).f32(-Infinity),
+          [this.#in(partials, op, outer * chunks), bindings[1]!], outer);
+      } finally {
+        this.#pool.free(partials);
+      }
+    } else if (inner === 1) {
       this.#run(op, `reduceRow:${op}:${this.subgroups}`, () => reduceRowWgsl(op, this.subgroups), new Params().u32(outer, len, 1).f32(-Infinity), bindings, outer);
     } else {
       this.#run(op, `reduce:${op}`, () => reduceStridedWgsl(op), new Params().u32(outer, len, inner).f32(-Infinity), bindings, groupsFor(outer * inner));

@@ -64,6 +64,41 @@ export const reduceRowWgsl = (op: 'sum' | 'max', sub = false): string => enables
   m = wgMax(m, t);
   if (t == 0u) { Y[row] = m; }`);
 
+/**
+ * The first pass of a row reduction with few rows and many columns (a gradient's sum of squares,
+ * one row of 136M elements for Qwen2.5-0.5B's embedding): a workgroup per (row, chunk of
+ * chunkLen columns), the chunk's sum or max to Y[row * chunks + chunk]; reduceRowWgsl then reduces
+ * each row's chunks. params: outer, len, chunks, -infinity, chunkLen.
+ */
+export const reduceRowChunksWgsl = (op: 'sum' | 'max', sub = false): string => enables(false, sub) + header +
+  storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) + workgroupReduce(sub) + /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let g = linearGroup(wid, nwg);
+  let chunks = pu(2u);
+  if (g >= pu(0u) * chunks) { return; }
+  let cols = pu(1u);
+  let row = g / chunks;
+  let c0 = (g % chunks) * pu(4u);
+  let c1 = min(cols, c0 + pu(4u));
+  let base = row * cols;
+${op === 'sum' ? `  var s = 0.0;
+  for (var c = c0 + t; c < c1; c += 256u) { s += X[base + c]; }
+  s = wgSum(s, t);
+  if (t == 0u) { Y[g] = s; }` : `  var m = pf(3u);
+  for (var c = c0 + t; c < c1; c += 256u) { m = max(m, X[base + c]); }
+  m = wgMax(m, t);
+  if (t == 0u) { Y[g] = m; }`}
+}`;
+
+/** How reduceRowChunksWgsl splits rows: null where a workgroup per row is enough (many rows, or short ones). */
+export function reduceRowChunks(outer: number, len: number): { chunks: number; chunkLen: number } | null {
+  const wanted = Math.min(Math.ceil(len / 8192), Math.ceil(2048 / Math.max(1, outer)));
+  if (wanted < 2) return null;
+  const chunkLen = Math.ceil(len / wanted);
+  return { chunks: Math.ceil(len / chunkLen), chunkLen };
+}
+
 /** params: outer, len, inner, -infinity. One invocation per output, looping over the reduced axis. */
 export const reduceStridedWgsl = (op: 'sum' | 'max'): string => header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
   threadMain(`
