@@ -85,6 +85,18 @@ const tileLoop = (transA: boolean, transB: boolean, readB: (index: string) => st
     workgroupBarrier();
   }`;
 
+/** The tile's elements inside [m, n], each as (gi, gj) with its value in acc[r][c]: `store` writes it. */
+const tileStore = (store: string): string => /* wgsl */ `
+  for (var r = 0u; r < 4u; r++) {
+    let gi = row0 + lid.y + 16u * r;
+    if (gi >= m) { continue; }
+    for (var c = 0u; c < 4u; c++) {
+      let gj = col0 + lid.x + 16u * c;
+      if (gj >= n) { continue; }
+${store}
+    }
+  }`;
+
 export const matmulWgsl = (transA: boolean, transB: boolean, bHalf = false, splitK = false): string => enables(bHalf) + header +
   storage([['A', 'f32', 'read'], ['B', bHalf ? 'f16' : 'f32', 'read'], ['C', 'f32', 'read_write']]) + tileDecls + /* wgsl */ `
 @compute @workgroup_size(16, 16)
@@ -99,18 +111,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let col0 = wid.x * TM;
 ${tileLoop(transA, transB, (i) => `f32(B[${i}])`)}
   let accumulate = ${splitK ? 'false' : 'pu(7u) != 0u'};
-  for (var r = 0u; r < 4u; r++) {
-    let gi = row0 + lid.y + 16u * r;
-    if (gi >= m) { continue; }
-    for (var c = 0u; c < 4u; c++) {
-      let gj = col0 + lid.x + 16u * c;
-      if (gj >= n) { continue; }
-      let o = (slice * m + gi) * n + gj;
+${tileStore(`      let o = (slice * m + gi) * n + gj;
       var v = acc[r][c];
       if (accumulate) { v += C[o]; }
-      C[o] = v;
-    }
-  }
+      C[o] = v;`)}
 }`;
 
 /**
@@ -144,15 +148,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let row0 = wid.y * TM;
   let col0 = tile * TM;
 ${tileLoop(false, true, (i) => `readB(w, ${i})`)}
-  for (var r = 0u; r < 4u; r++) {
-    let gi = row0 + lid.y + 16u * r;
-    if (gi >= m) { continue; }
-    for (var c = 0u; c < 4u; c++) {
-      let gj = col0 + lid.x + 16u * c;
-      if (gj >= n) { continue; }
-      PART[(wid.z * m + gi) * total + off + gj] = acc[r][c];
-    }
-  }
+${tileStore('      PART[(wid.z * m + gi) * total + off + gj] = acc[r][c];')}
 }`;
 
 /**
