@@ -222,7 +222,8 @@ export function memoryPlan(model: ModelConfig, critic: ModelConfig | null, confi
   const resident = rows.reduce((s, r) => s + r.bytes, 0);
 
   // Phases: the rollout (KV cache + one step's logits), the log-prob forwards, the update.
-  // rollout.micro_batch_size and ppo_micro_batch_size count prompts (x n rows), log_prob_micro_batch_size rows.
+  // rollout.micro_batch_size and ppo_micro_batch_size count prompts (x n rows), log_prob_micro_batch_size rows
+  // (docs/verl-compat.md#forward-batch-units).
   const prompts = Math.max(config.data.train_batch_size, config.data.gen_batch_size ?? 0);
   const genRows = Math.min(arr.rollout.micro_batch_size ?? prompts, prompts) * n;
   const kv = genRows * S * model.num_hidden_layers * 2 * model.num_key_value_heads * model.head_dim * 4;
