@@ -14,6 +14,7 @@ import * as T from '../../src/tensor/index.js';
 import { CharTokenizer } from '../../src/tokenizer/index.js';
 import { modelLogits } from '../helpers/model-logits.js';
 import { openWebGpu } from '../backend/webgpu-harness.js';
+import { generate } from '../../src/generation/index.js';
 import { Rng } from '../helpers/rng.js';
 import { tinyLlamaDir } from '../helpers/assets.js';
 
@@ -115,5 +116,29 @@ describe('models on webgpu', { skip }, () => {
     }
     t.diagnostic(`largest absolute weight difference ${worst.toExponential(2)} (${worstName}), step size 1e-2`);
     assert.ok(worst <= 1e-5, `weights differ by up to ${worst} in ${worstName}`);
+  });
+
+  test('decoding finds its bind groups made: after the first steps, a step makes at most one a layer', async (t) => {
+    T.setBackend(gpu);
+    const lm = loadCausalLM(dir, { backend: gpu, frozen: true });
+    const layers = lm.config.num_hidden_layers;
+    const made: number[] = [];
+    const reused: number[] = [];
+    let last = gpu.bindGroupStats;
+    // Prompts of different lengths (padding, a key bias); every row runs to the end.
+    await generate(lm, [[5, 6, 7, 8, 9], [10, 11, 12], [13, 14, 15, 2]], {
+      maxNewTokens: 16, temperature: 1, ignoreEos: true, seed: 3,
+      onStep: () => {
+        const now = gpu.bindGroupStats;
+        made.push(now.made - last.made);
+        reused.push(now.reused - last.reused);
+        last = now;
+      },
+    });
+    lm.dispose();
+    t.diagnostic(`bind groups made per step: ${made.join(' ')}; reused: ${reused.join(' ')}`);
+    const later = made.slice(4);
+    assert.ok(later.every((x) => x <= layers), `a later step made more than ${layers}: ${made.join(' ')}`);
+    assert.ok(reused.slice(4).every((x) => x > 0));
   });
 });

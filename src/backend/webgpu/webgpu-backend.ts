@@ -266,15 +266,12 @@ export class WebGpuBackend implements Backend {
     if (chunked) {
       // Few long rows: chunks of each row first, then the chunks of each row (see reduceRowChunksWgsl).
       const { chunks, chunkLen } = chunked;
-      const partials = this.#pool.alloc(outer * chunks * 4, op);
-      try {
+      this.#withScratch(outer * chunks * 4, op, (partials) => {
         this.#run(op, `reduceRowChunks:${op}:${this.subgroups}`, () => reduceRowChunksWgsl(op, this.subgroups),
           new Params().u32(outer, len, chunks).f32(-Infinity).u32(chunkLen), [bindings[0]!, this.#out(partials, op, outer * chunks)], outer * chunks);
         this.#run(op, `reduceRow:${op}:${this.subgroups}`, () => reduceRowWgsl(op, this.subgroups), new Params().u32(outer, chunks, 1).f32(-Infinity),
           [this.#in(partials, op, outer * chunks), bindings[1]!], outer);
-      } finally {
-        this.#pool.free(partials);
-      }
+      });
     } else if (inner === 1) {
       this.#run(op, `reduceRow:${op}:${this.subgroups}`, () => reduceRowWgsl(op, this.subgroups), new Params().u32(outer, len, 1).f32(-Infinity), bindings, outer);
     } else {
@@ -296,16 +293,13 @@ export class WebGpuBackend implements Backend {
     const inputs = [this.#in(a, 'matmul', 0), this.#in(b, 'matmul', 0)];
     const split = batch === 1 && this.splitK ? splitKPlan(m, n, k, this.device.limits.maxStorageBufferBindingSize) : null;
     if (split) {
-      const partials = this.#pool.alloc(split.slices * m * n * 4, 'matmul');
-      try {
+      this.#withScratch(split.slices * m * n * 4, 'matmul', (partials) => {
         this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}:splitK`, () => matmulWgsl(transA, transB, bHalf, true),
           new Params().u32(m, n, k, 0, 0, aOff, bOff, 0, split.sliceK), [...inputs, this.#out(partials, 'matmul', 0)],
           [...tiles, split.slices]);
         this.#run('matmul', 'splitKSum', splitKSumWgsl, new Params().u32(m * n, split.slices, accumulate ? 1 : 0),
           [this.#in(partials, 'matmul', 0), this.#out(out, 'matmul', m * n)], groupsFor(m * n));
-      } finally {
-        this.#pool.free(partials);
-      }
+      });
       return;
     }
     const params = new Params().u32(m, n, k, aBatchStride, bBatchStride, aOff, bOff, accumulate ? 1 : 0);
@@ -361,18 +355,18 @@ export class WebGpuBackend implements Backend {
     const params = new Params().u32(rows, dim);
     // dw first: dx may share a buffer with dy (an in-place backward), and dw reads dy.
     const { blocks, rowsPerBlock } = rmsnormDwBlocks(rows, dim);
-    const partials = blocks > 1 ? this.#pool.alloc(blocks * dim * 4, op) : null;
-    try {
-      this.#run(op, 'rmsnormDw', rmsnormDwWgsl, new Params().u32(rows, dim, rowsPerBlock, partials ? 0 : 1),
-        [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim),
-          partials ? this.#out(partials, op, blocks * dim) : { buffer: this.#dummyOut[0]!, write: true }],
-        [Math.ceil(dim / 256), blocks, 1]);
-      if (partials) {
+    const dwInputs = [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(rstd, op, rows), this.#out(dw, op, dim)];
+    const dwGrid: [number, number, number] = [Math.ceil(dim / 256), blocks, 1];
+    if (blocks === 1) {
+      this.#run(op, 'rmsnormDw', rmsnormDwWgsl, new Params().u32(rows, dim, rowsPerBlock, 1),
+        [...dwInputs, { buffer: this.#dummyOut[0]!, write: true }], dwGrid);
+    } else {
+      this.#withScratch(blocks * dim * 4, op, (partials) => {
+        this.#run(op, 'rmsnormDw', rmsnormDwWgsl, new Params().u32(rows, dim, rowsPerBlock, 0),
+          [...dwInputs, this.#out(partials, op, blocks * dim)], dwGrid);
         this.#run(op, 'splitKSum', splitKSumWgsl, new Params().u32(dim, blocks, 1),
           [this.#in(partials, op, blocks * dim), this.#out(dw, op, dim)], groupsFor(dim));
-      }
-    } finally {
-      if (partials) this.#pool.free(partials);
+      });
     }
     this.#run(op, `rmsnormDx:${this.subgroups}`, () => rmsnormDxWgsl(this.subgroups), params,
       [this.#in(dy, op, rows * dim), this.#in(x, op, rows * dim), this.#in(w, op, dim), this.#in(rstd, op, rows),
@@ -408,8 +402,7 @@ export class WebGpuBackend implements Backend {
     if (rows === 0) return;
     const keyStart = args.keyStart ?? null;
     // [lse | delta], then each row's first key when there is a keyStart.
-    const stats = this.#pool.alloc((keyStart ? 3 : 2) * rows * 4, op);
-    try {
+    this.#withScratch((keyStart ? 3 : 2) * rows * 4, op, (stats) => {
       this.#run(op, 'attentionStats', attentionStatsWgsl, new Params().u32(rows, Tq, H, D, rows, keyStart ? 1 : 0),
         [this.#in(out, op, rows * D), this.#in(dOut, op, rows * D), this.#in(lse, op, rows), { buffer: stats.gpu, write: true },
           this.#optionalIn(keyStart, op)],
@@ -423,10 +416,7 @@ export class WebGpuBackend implements Backend {
       this.#run(op, `attentionDkDv:${D}`, () => attentionDkDvWgsl(D), kp,
         [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op), st,
           this.#in(dOut, op, rows * D), this.#out(dk, op, 0), this.#out(dv, op, 0)], kGroups);
-    } finally {
-      // Safe at once: later users of this buffer are queued after these kernels.
-      this.#pool.free(stats);
-    }
+    });
   }
 
   logprobEntropy(logits: DeviceBuffer, ids: DeviceBuffer, logp: DeviceBuffer, entropy: DeviceBuffer, lse: DeviceBuffer,
@@ -486,8 +476,7 @@ export class WebGpuBackend implements Backend {
     const { slices, sliceK } = plan;
     const tiles = n.map((w) => Math.ceil(w / MATMUL_TILE));
     const [n0, n1 = 0, n2 = 0] = n;
-    const partials = this.#pool.alloc(slices * m * total * 4, op);
-    try {
+    this.#withScratch(slices * m * total * 4, op, (partials) => {
       this.#run(op, `linearGroupMatmul:${half}`, () => linearGroupMatmulWgsl(half),
         new Params().u32(m, k, sliceK, tiles[0]!, tiles[0]! + (tiles[1] ?? 0), n0!, n1, n2),
         [this.#in(x, op, m * k), ...[0, 1, 2].map((w) => weights[w] ? this.#in(weights[w]!, op, half ? Math.ceil(n[w]! * k / 2) : n[w]! * k) : this.#optionalIn(null, op)),
@@ -503,9 +492,7 @@ export class WebGpuBackend implements Backend {
       this.#run(op, `linearEpilogue:${swiglu}`, () => linearEpilogueWgsl(swiglu),
         new Params().u32(m, slices, n0!, n1, n2, residual ? 1 : 0, ...[0, 1, 2].map((w) => (biases[w] ? 1 : 0))),
         [...inputs, ...written], groupsFor(m * (swiglu ? n0! : total)));
-    } finally {
-      this.#pool.free(partials);
-    }
+    });
   }
 
   ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
@@ -530,6 +517,19 @@ export class WebGpuBackend implements Backend {
     const sub = this.subgroups;
     this.#run(op, `${key}:${sub}`, () => code(sub), new Params().u32(rows, cols),
       [...inputs.map((b) => this.#in(b, op, rows * cols)), this.#out(out, op, rows * cols)], rows);
+  }
+
+  /**
+   * Runs `queue` with a scratch buffer of `bytes` from the pool, freed when it returns: safe at once,
+   * since whatever uses the buffer next is queued after the kernels `queue` recorded.
+   */
+  #withScratch(bytes: number, op: string, queue: (scratch: GpuBuffer) => void): void {
+    const scratch = this.#pool.alloc(bytes, op);
+    try {
+      queue(scratch);
+    } finally {
+      this.#pool.free(scratch);
+    }
   }
 
   #run(op: string, key: string, code: () => string, params: Params, bindings: Binding[], groups: number | [number, number, number]): void {
