@@ -31,7 +31,7 @@ import {
   linearEpilogueWgsl, linearGroupMatmulWgsl, MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl,
 } from './wgsl/matmul.js';
 import {
-  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowChunks, reduceRowChunksWgsl, reduceRowWgsl, reduceStridedWgsl,
+  logprobEntropyBackwardWgsl, logprobEntropyWgsl, reduceRowChunks, reduceRowWgsl, reduceStridedWgsl,
   rmsnormDwBlocks, rmsnormDwWgsl, rmsnormDxWgsl, rmsnormWgsl, softmaxBackwardWgsl, softmaxWgsl,
 } from './wgsl/rows.js';
 import { sampleWgsl } from './wgsl/sample.js';
@@ -262,18 +262,20 @@ export class WebGpuBackend implements Backend {
 
   reduce(op: ReduceOp, x: DeviceBuffer, out: DeviceBuffer, outer: number, len: number, inner: number): void {
     const bindings = [this.#in(x, op, outer * len * inner), this.#out(out, op, outer * inner)];
+    const key = `reduceRow:${op}:${this.subgroups}`;
+    const code = (): string => reduceRowWgsl(op, this.subgroups);
     const chunked = inner === 1 ? reduceRowChunks(outer, len) : null;
     if (chunked) {
-      // Few long rows: chunks of each row first, then the chunks of each row (see reduceRowChunksWgsl).
+      // Few long rows: chunks of each row first, then the chunks of each row.
       const { chunks, chunkLen } = chunked;
       this.#withScratch(outer * chunks * 4, op, (partials) => {
-        this.#run(op, `reduceRowChunks:${op}:${this.subgroups}`, () => reduceRowChunksWgsl(op, this.subgroups),
-          new Params().u32(outer, len, chunks).f32(-Infinity).u32(chunkLen), [bindings[0]!, this.#out(partials, op, outer * chunks)], outer * chunks);
-        this.#run(op, `reduceRow:${op}:${this.subgroups}`, () => reduceRowWgsl(op, this.subgroups), new Params().u32(outer, chunks, 1).f32(-Infinity),
+        this.#run(op, key, code, new Params().u32(outer, len, chunks).f32(-Infinity).u32(chunkLen),
+          [bindings[0]!, this.#out(partials, op, outer * chunks)], outer * chunks);
+        this.#run(op, key, code, new Params().u32(outer, chunks, 1).f32(-Infinity).u32(chunks),
           [this.#in(partials, op, outer * chunks), bindings[1]!], outer);
       });
     } else if (inner === 1) {
-      this.#run(op, `reduceRow:${op}:${this.subgroups}`, () => reduceRowWgsl(op, this.subgroups), new Params().u32(outer, len, 1).f32(-Infinity), bindings, outer);
+      this.#run(op, key, code, new Params().u32(outer, len, 1).f32(-Infinity).u32(len), bindings, outer);
     } else {
       this.#run(op, `reduce:${op}`, () => reduceStridedWgsl(op), new Params().u32(outer, len, inner).f32(-Infinity), bindings, groupsFor(outer * inner));
     }

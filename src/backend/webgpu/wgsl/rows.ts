@@ -50,27 +50,14 @@ export const softmaxBackwardWgsl = (log: boolean, sub = false): string => enable
     DX[i] = ${log ? 'DY[i] - exp(Yv[i]) * s' : 'Yv[i] * (DY[i] - s)'};
   }`);
 
-/** params: outer (rows), len, inner = 1, -infinity. A workgroup reduces each row. */
-export const reduceRowWgsl = (op: 'sum' | 'max', sub = false): string => enables(false, sub) + header + storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) +
-  workgroupReduce(sub) + rowMain(op === 'sum' ? `
-  var s = 0.0;
-  for (var c = t; c < cols; c += 256u) { s += X[base + c]; }
-  s = wgSum(s, t);
-  if (t == 0u) { Y[row] = s; }` : `
-  // Starts at -infinity (param 3, a runtime value: WGSL rejects an infinite constant) so an empty
-  // row gives -inf like the reference.
-  var m = pf(3u);
-  for (var c = t; c < cols; c += 256u) { m = max(m, X[base + c]); }
-  m = wgMax(m, t);
-  if (t == 0u) { Y[row] = m; }`);
-
 /**
- * The first pass of a row reduction with few rows and many columns (a gradient's sum of squares,
- * one row of 136M elements for Qwen2.5-0.5B's embedding): a workgroup per (row, chunk of
- * chunkLen columns), the chunk's sum or max to Y[row * chunks + chunk]; reduceRowWgsl then reduces
- * each row's chunks. params: outer, len, chunks, -infinity, chunkLen.
+ * Row sums or maxes, a workgroup per (row, chunk of chunkLen columns), the chunk's result to
+ * Y[row * chunks + chunk]. With chunks = 1 and chunkLen = len, a workgroup reduces each row whole;
+ * few long rows (a gradient's sum of squares, one row of 136M elements for Qwen2.5-0.5B's
+ * embedding) are reduced in chunks, then each row's chunks by this kernel again.
+ * params: outer (rows), len, chunks, -infinity, chunkLen.
  */
-export const reduceRowChunksWgsl = (op: 'sum' | 'max', sub = false): string => enables(false, sub) + header +
+export const reduceRowWgsl = (op: 'sum' | 'max', sub = false): string => enables(false, sub) + header +
   storage([['X', 'f32', 'read'], ['Y', 'f32', 'read_write']]) + workgroupReduce(sub) + /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -85,13 +72,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${op === 'sum' ? `  var s = 0.0;
   for (var c = c0 + t; c < c1; c += 256u) { s += X[base + c]; }
   s = wgSum(s, t);
-  if (t == 0u) { Y[g] = s; }` : `  var m = pf(3u);
+  if (t == 0u) { Y[g] = s; }` : `  // Starts at -infinity (param 3, a runtime value: WGSL rejects an infinite constant) so an empty
+  // row gives -inf like the reference.
+  var m = pf(3u);
   for (var c = c0 + t; c < c1; c += 256u) { m = max(m, X[base + c]); }
   m = wgMax(m, t);
   if (t == 0u) { Y[g] = m; }`}
 }`;
 
-/** How reduceRowChunksWgsl splits rows: null where a workgroup per row is enough (many rows, or short ones). */
+/** How reduceRowWgsl splits rows into chunks: null where a workgroup per row is enough (many rows, or short ones). */
 export function reduceRowChunks(outer: number, len: number): { chunks: number; chunkLen: number } | null {
   const wanted = Math.min(Math.ceil(len / 8192), Math.ceil(2048 / Math.max(1, outer)));
   if (wanted < 2) return null;
