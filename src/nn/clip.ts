@@ -23,10 +23,11 @@ function checkMaxNorm(maxNorm: number): void {
 /**
  * Sum of squares of each gradient, on the device: [numGrads]. Reading them back once and adding
  * on the host in float64 keeps one round trip (which matters on WebGPU) and limits float32
- * accumulation to within one tensor.
+ * accumulation to within one tensor. Each square is freed before the next is made, so the
+ * temporaries peak at one gradient's size (all of them at once would double the gradients' memory).
  */
 function squaredNorms(grads: Tensor[]): Tensor {
-  return noGrad(() => tidy(() => concat(grads.map((g) => reshape(sum(square(g)), [1])), 0)));
+  return noGrad(() => tidy(() => concat(grads.map((g) => tidy(() => reshape(sum(square(g)), [1]))), 0)));
 }
 
 function total(squares: ArrayLike<number>): number {

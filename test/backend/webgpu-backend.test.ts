@@ -433,6 +433,8 @@ describe('webgpu backend', { skip }, () => {
       { B: 1, Tq: 1, H: 2, Hkv: 1, D: 5, pastLen: 7, Tmax: 8, kvBatchStride: 0, scale: 0, bias: false },
       { B: 3, Tq: 9, H: 3, Hkv: 3, D: 16, pastLen: 0, Tmax: 9, kvBatchStride: 0, scale: 0, bias: true },
       { B: 1, Tq: 70, H: 4, Hkv: 2, D: 64, pastLen: 4, Tmax: 80, kvBatchStride: 0, scale: 0, bias: true },
+      // Qwen2.5-0.5B's grouping (7 query heads a kv head) over two key blocks.
+      { B: 2, Tq: 70, H: 14, Hkv: 2, D: 64, pastLen: 4, Tmax: 80, kvBatchStride: 0, scale: 0, bias: true },
       // One query per (batch, head): the decoding kernel. Keys past one 64-key tile (and a partial
       // last tile), D over 64 (two dimensions per invocation), no past at all, a masked first key.
       { B: 3, Tq: 1, H: 6, Hkv: 2, D: 64, pastLen: 150, Tmax: 160, kvBatchStride: 0, scale: 0, bias: true },
@@ -443,7 +445,7 @@ describe('webgpu backend', { skip }, () => {
     for (const cfg of configs) {
       const { B, Tq, H, Hkv, D, pastLen, Tmax } = cfg;
       const args: AttentionArgs = { B, Tq, H, Hkv, D, pastLen, kvBatchStride: Tmax * Hkv * D, scale: 1 / Math.sqrt(D) };
-      test(`forward and backward B=${B} Tq=${Tq} H=${H} Hkv=${Hkv} D=${D} past=${pastLen} bias=${cfg.bias}`, async () => {
+      const backward = async (): Promise<void> => {
         const Tk = pastLen + Tq;
         const qn = B * Tq * H * D, kvn = B * Tmax * Hkv * D;
         const bias = Float32Array.from({ length: B * Tk }, () => (rng.uniform() < 0.2 ? -1e9 : 0));
@@ -459,7 +461,18 @@ describe('webgpu backend', { skip }, () => {
             be.attentionBackward(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, b.dOut!, b.dq!, b.dk!, b.dv!, args);
           },
         }, 1e-4);
-      });
+      };
+      test(`forward and backward B=${B} Tq=${Tq} H=${H} Hkv=${Hkv} D=${D} past=${pastLen} bias=${cfg.bias}`, backward);
+      if (H > Hkv && Tq > 1) {
+        test(`the same with dk and dv summed over the group's heads in one workgroup (dkdvPerHead off)`, async () => {
+          gpu.dkdvPerHead = false;
+          try {
+            await backward();
+          } finally {
+            gpu.dkdvPerHead = true;
+          }
+        });
+      }
     }
   });
 

@@ -52,6 +52,18 @@ describe('clipGradNorm', () => {
     assert.deepEqual(grads(inf)[1], [5, 5]);
   });
 
+  test('holds one gradient-sized temporary at a time, not one per gradient', () => {
+    const n = 4096;
+    const ps = Array.from({ length: 8 }, (_, i) => paramWithGrad(Array.from({ length: n }, (_, j) => Math.sin(i * n + j)), [n]));
+    const backend = getBackend();
+    const before = backend.memoryStats().bytesInUse;
+    backend.resetPeak();
+    clipGradNorm(ps, 1e-3);
+    const extra = backend.memoryStats().peakBytesInUse - before;
+    // The squares of one gradient, its scaled copy, and a few small per-tensor sums.
+    assert.ok(extra <= 2 * n * 4 + 1024, `peak ${extra} bytes above the gradients, one gradient is ${n * 4}`);
+  });
+
   test('the async variant agrees, and clipping leaks no buffers even inside a scope', async () => {
     const ps = [paramWithGrad([6, 8], [2])];
     const live = getBackend().memoryStats().liveBuffers;

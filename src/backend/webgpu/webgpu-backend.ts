@@ -20,7 +20,7 @@ import { f16ArrayToF32 } from '../../util/float16.js';
 import { openDevice, type AdapterReport, type GpuOpenOptions } from './device.js';
 import { KernelQueue, type Binding, type KernelTime } from './queue.js';
 import {
-  ATTENTION_BLOCK, attentionDecodeWgsl, attentionDkDvWgsl, attentionDqWgsl, attentionForwardWgsl, attentionStatsWgsl,
+  ATTENTION_BLOCK, attentionDecodeWgsl, attentionDkDvWgsl, attentionGroupSumWgsl, attentionDqWgsl, attentionForwardWgsl, attentionStatsWgsl,
 } from './wgsl/attention.js';
 import { Params } from './wgsl/common.js';
 import {
@@ -62,6 +62,11 @@ export class WebGpuBackend implements Backend {
   readonly subgroups: boolean;
   /** Products with few tiles are split along K (splitKPlan); false runs them whole, for A/B timings. */
   splitK = true;
+  /**
+   * Attention's dk and dv run a workgroup per query head and then sum the group's heads, where
+   * query heads share kv heads (attentionDkDvWgsl); false walks a group's heads in one workgroup, for A/B timings.
+   */
+  dkdvPerHead = true;
   readonly #pool: BufferPool;
   readonly #queue: KernelQueue;
   /** Bound where a kernel's optional input (attention's keyBias) is absent. */
@@ -414,10 +419,26 @@ export class WebGpuBackend implements Backend {
       this.#run(op, `attentionDq:${D}`, () => attentionDqWgsl(D), qp,
         [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op), st,
           this.#in(dOut, op, rows * D), this.#out(dq, op, rows * D)], qGroups);
-      const [kp, kGroups] = attentionParams(args, Math.ceil((pastLen + Tq) / ATTENTION_BLOCK), Hkv, keyBias !== null);
+      const Tk = pastLen + Tq;
+      const blocks = Math.ceil(Tk / ATTENTION_BLOCK);
+      const inputs = [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op), st,
+        this.#in(dOut, op, rows * D)];
+      const shareBytes = B * H * Tk * D * 4;
+      if (H > Hkv && this.dkdvPerHead && shareBytes <= this.device.limits.maxStorageBufferBindingSize) {
+        const [kp, kGroups] = attentionParams(args, blocks, H, keyBias !== null);
+        this.#withScratch(shareBytes, op, (pk) => this.#withScratch(shareBytes, op, (pv) => {
+          this.#run(op, `attentionDkDvPerHead:${D}`, () => attentionDkDvWgsl(D, true), kp,
+            [...inputs, { buffer: pk.gpu, write: true }, { buffer: pv.gpu, write: true }], kGroups);
+          const n = B * Tk * Hkv * D;
+          this.#run(op, 'attentionGroupSum', attentionGroupSumWgsl, new Params().u32(n, Tk, H, Hkv, D, args.kvBatchStride),
+            [{ buffer: pk.gpu, write: false }, { buffer: pv.gpu, write: false }, this.#out(dk, op, 0), this.#out(dv, op, 0)],
+            groupsFor(n));
+        }));
+        return;
+      }
+      const [kp, kGroups] = attentionParams(args, blocks, Hkv, keyBias !== null);
       this.#run(op, `attentionDkDv:${D}`, () => attentionDkDvWgsl(D), kp,
-        [this.#in(q, op, rows * D), this.#in(k, op, 0), this.#in(v, op, 0), this.#optionalIn(keyBias, op), st,
-          this.#in(dOut, op, rows * D), this.#out(dk, op, 0), this.#out(dv, op, 0)], kGroups);
+        [...inputs, this.#out(dk, op, 0), this.#out(dv, op, 0)], kGroups);
     });
   }
 

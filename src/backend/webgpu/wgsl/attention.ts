@@ -259,8 +259,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (pu(5u) != 0u) { ST[2u * pu(4u) + sIdx] = f32(KS[b * Tq + i]); }
 }`;
 
-export const attentionDkDvWgsl = (D: number): string => {
+/**
+ * dk and dv. Grouped (perHead false): a workgroup per 64 keys of one (batch, kv head), walking every
+ * head of the group and adding into DK and DV. Per head: a workgroup per 64 keys of one (batch,
+ * query head), writing that head's share to DK and DV as [B, H, Tk, D] scratch, which
+ * `attentionGroupSumWgsl` then adds in head order; the group's heads then run in parallel (Qwen2.5's
+ * 14 heads over 2 kv heads gave a 4 x 256-token batch 32 workgroups grouped, 224 per head).
+ */
+export const attentionDkDvWgsl = (D: number, perHead = false): string => {
   const TQ = attentionTile(D);
+  const heads = perHead
+    ? `  let bk = g / nb;
+  let h = bk % H;
+  let b = bk / H;
+  let group = H / Hkv;
+  let kh = h / group;`
+    : `  let bk = g / nb;
+  let kh = bk % Hkv;
+  let b = bk / Hkv;
+  let group = H / Hkv;`;
+  const headLoop = perHead ? '  {' : `  for (var hh = 0u; hh < group; hh++) {
+    let h = kh * group + hh;`;
+  const store = perHead
+    ? `    let pBase = ((b * H + h) * Tk + j) * D;
+    for (var d = 0u; d < D; d++) {
+      DK[pBase + d] = dk[d];
+      DV[pBase + d] = dv[d];
+    }`
+    : `    for (var d = 0u; d < D; d++) {
+      DK[kBase + d] += dk[d];
+      DV[kBase + d] += dv[d];
+    }`;
   return header + storage([['Q', 'f32', 'read'], ['K', 'f32', 'read'], ['V', 'f32', 'read'], ['KB', 'f32', 'read'],
     ['ST', 'f32', 'read'], ['DO', 'f32', 'read'], ['DK', 'f32', 'read_write'], ['DV', 'f32', 'read_write']]) + /* wgsl */ `
 const D = ${D}u;
@@ -274,10 +303,7 @@ var<workgroup> Ss: array<u32, ${TQ}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
 ${prologue}
   let kb = g % nb;
-  let bk = g / nb;
-  let kh = bk % Hkv;
-  let b = bk / Hkv;
-  let group = H / Hkv;
+${heads}
   let j = kb * 64u + t;
   let live = j < Tk;
   let kBase = b * kvs + (min(j, Tk - 1u) * Hkv + kh) * D;
@@ -290,8 +316,7 @@ ${prologue}
   if (hasBias && live) { bj = KB[b * Tk + j]; }
   // The first query that sees this block's first key.
   let iStart = max(kb * 64u, past) - past;
-  for (var hh = 0u; hh < group; hh++) {
-    let h = kh * group + hh;
+${headLoop}
     for (var i0 = iStart; i0 < Tq; i0 += TQ) {
       for (var e = t; e < TQ * D; e += 64u) {
         let i = i0 + e / D;
@@ -339,10 +364,35 @@ ${prologue}
     }
   }
   if (live) {
-    for (var d = 0u; d < D; d++) {
-      DK[kBase + d] += dk[d];
-      DV[kBase + d] += dv[d];
-    }
+${store}
   }
 }`;
 };
+
+/**
+ * params: 0 n (B*Tk*Hkv*D), 1 Tk, 2 H, 3 Hkv, 4 D, 5 kvBatchStride. DK[b, j, kh, d] (batch stride
+ * kvBatchStride) += the sum over the group's heads, in order, of PK[b, h, j, d]; DV likewise.
+ */
+export const attentionGroupSumWgsl = (): string => header +
+  storage([['PK', 'f32', 'read'], ['PV', 'f32', 'read'], ['DK', 'f32', 'read_write'], ['DV', 'f32', 'read_write']]) + /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let idx = linearGroup(wid, nwg) * 256u + t;
+  if (idx >= pu(0u)) { return; }
+  let Tk = pu(1u); let H = pu(2u); let Hkv = pu(3u); let D = pu(4u);
+  let group = H / Hkv;
+  let d = idx % D;
+  let kh = (idx / D) % Hkv;
+  let j = (idx / (D * Hkv)) % Tk;
+  let b = idx / (D * Hkv * Tk);
+  var sk = 0.0;
+  var sv = 0.0;
+  for (var hh = 0u; hh < group; hh++) {
+    let p = ((b * H + kh * group + hh) * Tk + j) * D + d;
+    sk += PK[p];
+    sv += PV[p];
+  }
+  let o = b * pu(5u) + (j * Hkv + kh) * D + d;
+  DK[o] += sk;
+  DV[o] += sv;
+}`;
