@@ -9,8 +9,9 @@
 # Here, first: npm run build && scripts/gpu-carry.sh; then the device call carries .gpu and dist and
 # runs `scripts/gpu-lease.sh`. Limits in seconds: INIT_LIMIT (200), CHECK_LIMIT (150), PROBE_LIMIT
 # (60 per probe), STEP_LIMIT (90), TRAIN_LIMIT (130 per training run). LEASE_QWEN_ARGS=--skip-3b
-# leaves out the 3B model (its init-model alone takes 150 s); PROBE_BEFORE_DIST=DIR (another build's
-# dist, carried too) makes the decoding probe a before/after pair. A rehearsal without a GPU (it
+# leaves out the 3B model (its init-model alone takes 150 s); PROBE_BEFORE_DIST=DIR and
+# STEP_BEFORE_DIST=DIR (another build's dist, carried too) make the decoding probe and the step
+# profile before/after pairs. A rehearsal without a GPU (it
 # unpacks into node_modules/ and /tmp like the real one; run it in a copy of the repository without
 # node_modules):
 #   LEASE_CHECK_ARGS=--small LEASE_QWEN_ARGS='--layers 1 --small' OUT=/tmp/lease-out scripts/gpu-lease.sh
@@ -62,7 +63,24 @@ fi
   fs.writeFileSync('$OUT/decode-probe.json', JSON.stringify({ runs }, null, 2) + '\n');" || true
 # Where an update's device time goes: one micro-batch of 4 x 256 tokens of the 0.5B model, forward,
 # log-probs through the chunked output layer, backward, gradient norm and AdamW, kernel by kernel.
-timeout "${STEP_LIMIT:-90}" "$NODE" scripts/gpu-step-profile.mjs --model "$WORK/Qwen2.5-0.5B" --batch 4 --seq 256 --fused \
-  --out "$OUT/step-profile.json" 2>&1 | grep -E '"(bestStepMs|tflops|profiledDeviceMs)"|Error' || true
+# STEP_BEFORE_DIST=DIR (another build's dist, carried) makes it a before/after pair, twice in
+# alternation, all runs in one step-profile.json.
+profile() {
+  timeout "${STEP_LIMIT:-90}" "$NODE" scripts/gpu-step-profile.mjs --model "$WORK/Qwen2.5-0.5B" --batch 4 --seq 256 --fused \
+    "$@" 2>&1 | grep -E '"(bestStepMs|tflops|profiledDeviceMs|peakBytesInUse)"|Error' || true
+}
+mkdir -p /tmp/profiles
+if [ -n "${STEP_BEFORE_DIST:-}" ]; then
+  for i in 1 2; do
+    echo "== step profile $i, before ($STEP_BEFORE_DIST)"; profile --dist "$STEP_BEFORE_DIST" --out "/tmp/profiles/before-$i.json"
+    echo "== step profile $i, after"; profile --out "/tmp/profiles/after-$i.json"
+  done
+else
+  profile --out /tmp/profiles/after-1.json
+fi
+"$NODE" -e "
+  const fs = require('node:fs');
+  const runs = fs.readdirSync('/tmp/profiles').sort().map((f) => ({ file: f, ...JSON.parse(fs.readFileSync('/tmp/profiles/' + f, 'utf8')) }));
+  fs.writeFileSync('$OUT/step-profile.json', JSON.stringify({ runs }, null, 2) + '\n');" || true
 TRAIN_TIMEOUT=${TRAIN_LIMIT:-130} scripts/gpu-qwen-run.sh --no-init ${LEASE_QWEN_ARGS:-} 2>&1 | tee "$OUT/gpu-qwen.log"
 echo "== lease done at $(( $(date +%s) - t0 )) s"

@@ -3,19 +3,23 @@
 // --fused, at most 441 rows of the vocabulary's logits at a time), the backward of their mean, the
 // gradient norm (as the trainer clips) and one AdamW step. Says where an update's device time goes.
 // Usage: npm run build && node scripts/gpu-step-profile.mjs --model DIR [--batch 4] [--seq 256]
-//          [--fused] [--reps 3] [--out FILE]
+//          [--fused] [--reps 3] [--dist DIR] [--out FILE]
+// --dist DIR: another build's dist folder (a before/after pair in one lease).
 import { writeFileSync } from 'node:fs';
-import { createNodeWebGpuBackend } from '../dist/src/backend/webgpu/node.js';
-import { loadCausalLM } from '../dist/src/models/load.js';
-import { fusedChunkRows } from '../dist/src/trainer/forward.js';
-import { AdamW, clipGradNormAsync } from '../dist/src/nn/index.js';
-import * as T from '../dist/src/tensor/index.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const argv = process.argv.slice(2);
 const opt = (name, fallback) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : fallback;
 };
+const dist = opt('dist') ? pathToFileURL(resolve(opt('dist'))).href : new URL('../dist', import.meta.url).href;
+const { createNodeWebGpuBackend } = await import(`${dist}/src/backend/webgpu/node.js`);
+const { loadCausalLM } = await import(`${dist}/src/models/load.js`);
+const { fusedChunkRows } = await import(`${dist}/src/trainer/forward.js`);
+const { AdamW, clipGradNormAsync } = await import(`${dist}/src/nn/index.js`);
+const T = await import(`${dist}/src/tensor/index.js`);
 const modelDir = opt('model');
 if (!modelDir) {
   console.error('usage: node scripts/gpu-step-profile.mjs --model DIR [--batch 4] [--seq 256] [--fused] [--reps 3] [--out FILE]');
@@ -55,6 +59,7 @@ async function step() {
 }
 
 await step(); // compiles the pipelines and fills the buffer pool
+be.resetPeak(); // the peak of the timed steps, not of loading the model
 const times = [];
 for (let r = 0; r < reps; r++) {
   const t0 = performance.now();
@@ -75,7 +80,7 @@ const best = Math.min(...times);
 // 6 FLOPs per parameter per token (forward and backward), the usual estimate.
 const result = {
   adapter: { ...be.adapter, limits: undefined, features: undefined },
-  model: modelDir, parameters: params, batch: B, seq: L, fused, chunkRows,
+  dist: opt('dist') ?? 'dist', model: modelDir, parameters: params, batch: B, seq: L, fused, chunkRows,
   stepMs: times.map((t) => +t.toFixed(1)), bestStepMs: +best.toFixed(1),
   tflops: +((6 * params * B * L) / (best / 1e3) / 1e12).toFixed(2),
   profiledDeviceMs: +deviceMs.toFixed(2),

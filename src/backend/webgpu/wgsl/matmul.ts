@@ -1,8 +1,11 @@
 /**
  * Tiled matmul: a 16x16 workgroup computes a 64x64 block of C, each invocation a 4x4 micro-tile
- * (rows ly + 16r, columns lx + 16c, so stores are coalesced). K advances in steps of 16 through
- * workgroup memory; tiles are loaded so that neighbouring invocations read neighbouring elements
- * whichever way A and B are stored. The transposes are compiled in (four pipelines); the batch is
+ * (rows 4ly..4ly+3, columns 4lx..4lx+3). K advances in steps of 16 through workgroup memory, held
+ * as vec4s so that each step of the inner loop reads its 4 values of A and of B as one load each
+ * (scalar reads took four, and the inner loop was bound by them). Tiles are loaded so that
+ * neighbouring invocations read neighbouring elements of A and B whichever way they are stored;
+ * a loaded tile's rows are 68 floats apart, not 64, so that invocations writing down a column
+ * (A row-major, B transposed) hit distinct banks. The transposes are compiled in (four pipelines); the batch is
  * the grid's z. params: m, n, k, aBatchStride, bBatchStride, aOffset, bOffset, accumulate.
  *
  * `bHalf`: B is stored as f16 (frozen weights on a device with shader-f16). Its elements are
@@ -41,21 +44,25 @@ export function splitKPlan(m: number, n: number, k: number, maxBindingBytes: num
   return slices < 2 ? null : { slices, sliceK };
 }
 
+/** A loaded tile's row stride in vec4s: 16 (its 64 floats) plus one, against bank conflicts. */
+const TILE_ROW_VEC4 = 17;
+
 const tileDecls = /* wgsl */ `
 const TM = 64u;
 const TK = 16u;
-var<workgroup> As: array<f32, 1024>; // [TK][TM]
-var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
+const ROW = ${TILE_ROW_VEC4}u;
+var<workgroup> As: array<vec4<f32>, ${16 * TILE_ROW_VEC4}>; // [TK][TM / 4], rows ROW apart
+var<workgroup> Bs: array<vec4<f32>, ${16 * TILE_ROW_VEC4}>; // [TK][TN / 4]
 `;
 
 /**
- * The K loop of one 64x64 tile, leaving its 4x4 micro-tile in \`acc\`. Expects m, n, k, aBase,
- * bBase, row0, col0, kBegin, kEnd, tid and lid in scope; \`readB(index)\` is the WGSL reading one
- * element of B as f32.
+ * The K loop of one 64x64 tile, leaving its 4x4 micro-tile in \`acc\` (acc[r][c]: row 4ly + r,
+ * column 4lx + c). Expects m, n, k, aBase, bBase, row0, col0, kBegin, kEnd, tid and lid in scope;
+ * \`readB(index)\` is the WGSL reading one element of B as f32.
  */
 const tileLoop = (transA: boolean, transB: boolean, readB: (index: string) => string): string => /* wgsl */ `
-  var acc: array<array<f32, 4>, 4>;
-  for (var r = 0u; r < 4u; r++) { for (var c = 0u; c < 4u; c++) { acc[r][c] = 0.0; } }
+  var acc: array<vec4<f32>, 4>;
+  for (var r = 0u; r < 4u; r++) { acc[r] = vec4<f32>(0.0); }
   for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
     for (var l = 0u; l < 4u; l++) {
       let e = tid + l * 256u;
@@ -64,34 +71,33 @@ const tileLoop = (transA: boolean, transB: boolean, readB: (index: string) => st
       let gp = k0 + ap;
       var av = 0.0;
       if (gi < m && gp < kEnd) { av = A[aBase + ${transA ? 'gp * m + gi' : 'gi * k + gp'}]; }
-      As[ap * TM + ai] = av;
+      As[ap * ROW + ai / 4u][ai % 4u] = av;
       ${transB ? 'let bj = e / TK; let bq = e % TK;' : 'let bq = e / TM; let bj = e % TM;'}
       let gj = col0 + bj;
       let gq = k0 + bq;
       var bv = 0.0;
       if (gj < n && gq < kEnd) { bv = ${readB(`bBase + ${transB ? 'gj * k + gq' : 'gq * n + gj'}`)}; }
-      Bs[bq * TM + bj] = bv;
+      Bs[bq * ROW + bj / 4u][bj % 4u] = bv;
     }
     workgroupBarrier();
     for (var p = 0u; p < TK; p++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var r = 0u; r < 4u; r++) { a[r] = As[p * TM + lid.y + 16u * r]; }
-      for (var c = 0u; c < 4u; c++) { b[c] = Bs[p * TM + lid.x + 16u * c]; }
-      for (var r = 0u; r < 4u; r++) {
-        for (var c = 0u; c < 4u; c++) { acc[r][c] = fma(a[r], b[c], acc[r][c]); }
-      }
+      let a = As[p * ROW + lid.y];
+      let b = Bs[p * ROW + lid.x];
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
     }
     workgroupBarrier();
   }`;
 
-/** The tile's elements inside [m, n], each as (gi, gj) with its value in acc[r][c]: `store` writes it. */
+/** The tile's elements inside [m, n], each as (gi, gj) with its value in acc[r][c]: \`store\` writes it. */
 const tileStore = (store: string): string => /* wgsl */ `
   for (var r = 0u; r < 4u; r++) {
-    let gi = row0 + lid.y + 16u * r;
+    let gi = row0 + 4u * lid.y + r;
     if (gi >= m) { continue; }
     for (var c = 0u; c < 4u; c++) {
-      let gj = col0 + lid.x + 16u * c;
+      let gj = col0 + 4u * lid.x + c;
       if (gj >= n) { continue; }
 ${store}
     }
