@@ -476,6 +476,33 @@ describe('webgpu backend', { skip }, () => {
     }
   });
 
+  describe('ropeKvWrite (the queries rotated, the keys rotated and the values copied into the caches)', () => {
+    const cases = [
+      { B: 1, T: 1, H: 4, Hkv: 2, D: 8, pastLen: 3, maxLen: 6 },
+      { B: 3, T: 2, H: 2, Hkv: 2, D: 6, pastLen: 1, maxLen: 5 },
+      { B: 2, T: 4, H: 6, Hkv: 3, D: 16, pastLen: 0, maxLen: 4 },
+      { B: 64, T: 1, H: 14, Hkv: 2, D: 64, pastLen: 40, maxLen: 48 },
+    ];
+    for (const c of cases) {
+      test(`B=${c.B} T=${c.T} H=${c.H} Hkv=${c.Hkv} D=${c.D} at ${c.pastLen} of ${c.maxLen}`, async () => {
+        const rows = c.B * c.T;
+        const maxPos = 64;
+        const cache = c.B * c.maxLen * c.Hkv * c.D;
+        await assertSameAsync(gpu, ref, 'ropeKvWrite', {
+          inputs: {
+            q: rng.floats(rows * c.H * c.D), k: rng.floats(rows * c.Hkv * c.D), v: rng.floats(rows * c.Hkv * c.D),
+            pos: Int32Array.from({ length: rows }, () => Math.floor(rng.uniform() * maxPos)),
+            cos: rng.floats(maxPos * c.D / 2), sin: rng.floats(maxPos * c.D / 2),
+            // Earlier cache contents must survive outside the written slots.
+            kc: rng.floats(cache), vc: rng.floats(cache),
+          },
+          outputs: { qOut: rows * c.H * c.D }, compare: ['qOut', 'kc', 'vc'],
+          call: (be, b) => be.ropeKvWrite(b.q!, b.k!, b.v!, b.pos!, b.cos!, b.sin!, b.qOut!, b.kc!, b.vc!, c),
+        }, 1e-6);
+      });
+    }
+  });
+
   describe('attention with keyStart (sequences packed in one row)', () => {
     for (const cfg of VARLEN_ATTENTION_CONFIGS) {
       const { B, Tq, H, Hkv, D, pastLen, lengths } = cfg;

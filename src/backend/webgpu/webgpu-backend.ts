@@ -13,7 +13,7 @@ import type {
   AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
   SampleArgs, StridedView, UnaryOp,
 } from '../backend.js';
-import { checkLinearGroup, linearGroupComposed, ropeKvWriteComposed } from '../composed.js';
+import { checkLinearGroup, checkRopeKvWrite, linearGroupComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
 import { f16ArrayToF32 } from '../../util/float16.js';
@@ -26,7 +26,7 @@ import { Params } from './wgsl/common.js';
 import {
   adamwWgsl, binaryWgsl, copyStridedWgsl, ELEMENT_GROUP, fillWgsl, MAX_RANK, swigluBackwardWgsl, swigluWgsl, unaryWgsl, whereWgsl,
 } from './wgsl/elementwise.js';
-import { embeddingBackwardWgsl, embeddingWgsl, ropeWgsl } from './wgsl/gather.js';
+import { embeddingBackwardWgsl, embeddingWgsl, ropeKvCacheWgsl, ropeWgsl } from './wgsl/gather.js';
 import {
   linearEpilogueWgsl, linearGroupMatmulWgsl, MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl,
 } from './wgsl/matmul.js';
@@ -520,7 +520,17 @@ export class WebGpuBackend implements Backend {
 
   ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
     qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void {
-    ropeKvWriteComposed(this, q, k, v, positions, cos, sin, qOut, kCache, vCache, args);
+    checkRopeKvWrite(args);
+    const { B, T, H, Hkv, D, pastLen, maxLen } = args;
+    const rows = B * T;
+    if (rows === 0) return;
+    this.rope(q, positions, cos, sin, qOut, rows, H, D, false);
+    const op = 'ropeKvWrite';
+    const cache = B * maxLen * Hkv * D;
+    this.#run(op, 'ropeKvCache', ropeKvCacheWgsl, new Params().u32(rows, T, Hkv, D, pastLen, maxLen),
+      [this.#in(k, op, rows * Hkv * D), this.#in(v, op, rows * Hkv * D), this.#in(positions, op, rows), this.#in(cos, op, 0),
+        this.#in(sin, op, 0), this.#out(kCache, op, cache), this.#out(vCache, op, cache)],
+      groupsFor(rows * Hkv * D));
   }
 
   // --- optimizer -------------------------------------------------------------------------------
