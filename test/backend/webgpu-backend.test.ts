@@ -476,6 +476,19 @@ describe('webgpu backend', { skip }, () => {
     }
   });
 
+  test('batchLimit: a submit every 2 kernels gives what one every 64 gives; 0 is refused before a device opens', async () => {
+    await assert.rejects(createNodeWebGpuBackend({ batchLimit: 0 }), /batchLimit must be a positive integer, got 0/);
+    const small = (await createNodeWebGpuBackend({ batchLimit: 2 }))!;
+    try {
+      const c = linearGroupCase(rng, WEBGPU_LINEAR_GROUPS[0]!);
+      const want = await runCaseAsync(gpu, c);
+      const got = await runCaseAsync(small, c);
+      for (const name of c.compare) assert.deepEqual(got[name], want[name], name);
+    } finally {
+      small.destroy();
+    }
+  });
+
   describe('ropeKvWrite (the queries rotated, the keys rotated and the values copied into the caches)', () => {
     const cases = [
       { B: 1, T: 1, H: 4, Hkv: 2, D: 8, pastLen: 3, maxLen: 6 },

@@ -48,6 +48,8 @@ export interface WebGpuBackendOptions {
   weightDtype?: 'f32' | 'f16';
   /** Use subgroup reductions where the adapter has `subgroups` (default true); false forces the workgroup-memory path. */
   subgroups?: boolean;
+  /** Kernels recorded before they are submitted (default 64): fewer submits against an earlier start on the device. */
+  batchLimit?: number;
 }
 
 export class WebGpuBackend implements Backend {
@@ -87,13 +89,14 @@ export class WebGpuBackend implements Backend {
       : null;
     this.subgroups = (options.subgroups ?? true) && adapter.subgroups;
     this.#pool = new BufferPool(device, device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
-    this.#queue = new KernelQueue(device);
+    this.#queue = new KernelQueue(device, batchLimitOf(options));
     this.#dummy = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
     this.#dummyOut = [0, 1].map(() => device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE }));
   }
 
   /** Opens a device on `gpu` (navigator.gpu, or dawn.node's); null when no adapter exists. */
   static async create(gpu: GPU, options: GpuOpenOptions & WebGpuBackendOptions = {}): Promise<WebGpuBackend | null> {
+    batchLimitOf(options); // refused before a device is opened
     const opened = await openDevice(gpu, options);
     return opened ? new WebGpuBackend(opened.device, opened.report, options) : null;
   }
@@ -618,6 +621,12 @@ function describeAdapter(a: AdapterReport): string {
 }
 
 /** Parameters for `blocks` workgroups per (batch, head) of `heads` heads (H for queries, Hkv for keys). */
+function batchLimitOf(options: WebGpuBackendOptions): number {
+  const limit = options.batchLimit ?? 64;
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`WebGPU backend: batchLimit must be a positive integer, got ${limit}`);
+  return limit;
+}
+
 function attentionParams(args: AttentionArgs, blocks: number, heads: number, hasBias: boolean): [Params, number] {
   const { B, Tq, H, Hkv, pastLen, kvBatchStride, scale } = args;
   if (H % Hkv !== 0) throw new Error(`attention: H = ${H} is not a multiple of Hkv = ${Hkv}`);
