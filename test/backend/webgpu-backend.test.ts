@@ -371,6 +371,23 @@ describe('webgpu backend', { skip }, () => {
       }
     });
 
+    test('without prefetching the next step of K (matmulPrefetch off): transposes, a split along K, a linearGroup', async () => {
+      gpu.matmulPrefetch = false;
+      try {
+        for (const [m, n, k] of [[5, 7, 31], [130, 67, 129], [64, 70, 1000]] as const) {
+          for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+            await assertSameAsync(gpu, ref, `no prefetch ${m}x${n}x${k} tA=${transA} tB=${transB}`, {
+              inputs: { a: rng.floats(m * k), b: rng.floats(k * n) }, outputs: { out: m * n }, compare: ['out'],
+              call: (be, b) => be.matmul(b.a!, b.b!, b.out!, mm({ m, n, k, transA, transB })),
+            }, 1e-4);
+          }
+        }
+        await assertSameAsync(gpu, ref, 'linearGroup split along K', linearGroupCase(rng, WEBGPU_LINEAR_GROUPS[1]!), 2e-5);
+      } finally {
+        gpu.matmulPrefetch = true;
+      }
+    });
+
     test('batches with offsets, broadcast B, per-item B and accumulate', async () => {
       for (const [batch, m, n, k] of [[3, 5, 7, 9], [2, 33, 17, 40]]) {
         for (const transB of [false, true]) {

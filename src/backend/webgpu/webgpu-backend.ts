@@ -69,6 +69,8 @@ export class WebGpuBackend implements Backend {
    * query heads share kv heads (attentionDkDvWgsl); false walks a group's heads in one workgroup, for A/B timings.
    */
   dkdvPerHead = true;
+  /** The matmul kernels read the next step of K while multiplying the current one; false reads it after, for A/B timings. */
+  matmulPrefetch = true;
   readonly #pool: BufferPool;
   readonly #queue: KernelQueue;
   /** Bound where a kernel's optional input (attention's keyBias) is absent. */
@@ -304,7 +306,7 @@ export class WebGpuBackend implements Backend {
     const split = batch === 1 && this.splitK ? splitKPlan(m, n, k, this.device.limits.maxStorageBufferBindingSize) : null;
     if (split) {
       this.#withScratch(split.slices * m * n * 4, 'matmul', (partials) => {
-        this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}:splitK`, () => matmulWgsl(transA, transB, bHalf, true),
+        this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}:splitK${this.#noPrefetch()}`, () => matmulWgsl(transA, transB, bHalf, true, this.matmulPrefetch),
           new Params().u32(m, n, k, 0, 0, aOff, bOff, 0, split.sliceK), [...inputs, this.#out(partials, 'matmul', 0)],
           [...tiles, split.slices]);
         this.#run('matmul', 'splitKSum', splitKSumWgsl, new Params().u32(m * n, split.slices, accumulate ? 1 : 0),
@@ -313,7 +315,7 @@ export class WebGpuBackend implements Backend {
       return;
     }
     const params = new Params().u32(m, n, k, aBatchStride, bBatchStride, aOff, bOff, accumulate ? 1 : 0);
-    this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}`, () => matmulWgsl(transA, transB, bHalf), params,
+    this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}${this.#noPrefetch()}`, () => matmulWgsl(transA, transB, bHalf, false, this.matmulPrefetch), params,
       [...inputs, this.#out(out, 'matmul', batch * m * n)], [...tiles, batch]);
   }
 
@@ -503,7 +505,7 @@ export class WebGpuBackend implements Backend {
     const tiles = n.map((w) => Math.ceil(w / MATMUL_TILE));
     const [n0, n1 = 0, n2 = 0] = n;
     this.#withScratch(slices * m * total * 4, op, (partials) => {
-      this.#run(op, `linearGroupMatmul:${half}`, () => linearGroupMatmulWgsl(half),
+      this.#run(op, `linearGroupMatmul:${half}${this.#noPrefetch()}`, () => linearGroupMatmulWgsl(half, this.matmulPrefetch),
         new Params().u32(m, k, sliceK, tiles[0]!, tiles[0]! + (tiles[1] ?? 0), n0!, n1, n2),
         [this.#in(x, op, m * k), ...[0, 1, 2].map((w) => weights[w] ? this.#in(weights[w]!, op, half ? Math.ceil(n[w]! * k / 2) : n[w]! * k) : this.#optionalIn(null, op)),
           this.#out(partials, op, slices * m * total)],
@@ -559,6 +561,11 @@ export class WebGpuBackend implements Backend {
    * Runs `queue` with a scratch buffer of `bytes` from the pool, freed when it returns: safe at once,
    * since whatever uses the buffer next is queued after the kernels `queue` recorded.
    */
+  /** The pipeline-key suffix of the matmul kernels that do not prefetch. */
+  #noPrefetch(): string {
+    return this.matmulPrefetch ? '' : ':noPrefetch';
+  }
+
   #withScratch(bytes: number, op: string, queue: (scratch: GpuBuffer) => void): void {
     const scratch = this.#pool.alloc(bytes, op);
     try {
