@@ -2,7 +2,8 @@
 // (hidden 896, 14 heads, 2 KV heads, head dim 64, intermediate 4864; random weights) forward and
 // forward+backward in GFLOP/s; where the adapter has them, matmul with f16 weights (shader-f16) and
 // the row kernels with subgroup reductions against the workgroup-memory path (subgroups); products
-// with few tiles (decoding's projections, a LoRA weight gradient) whole and split along K.
+// with few tiles (decoding's projections, a LoRA weight gradient) whole and split along K; the
+// matmul kernels with and without prefetching the next step of K.
 // The layer's passes are also profiled kernel by kernel where the device has timestamp-query.
 // Prints one JSON object (also written to --out FILE).
 // Usage: npm run build && node scripts/gpu-bench.mjs [--small] [--backend vulkan|opengles] [--out FILE]
@@ -85,6 +86,42 @@ for (const { m, n, k, transA, transB } of skinny) {
   row.speedup = +(row.wholeMs / row.splitMs).toFixed(2);
   result.skinny.push(row);
   console.error(`skinny ${m}x${n}x${k} tA=${transA} tB=${transB}: whole ${row.wholeMs} ms, split ${row.splitMs} ms (${row.speedup}x)`);
+  for (const x of [a, b, out]) be.free(x);
+}
+
+// The matmul kernels with the next step of K read while the current one is multiplied, and without
+// (the backend's matmulPrefetch), alternating: the large shapes above, the update's products of
+// 1,024 tokens (x W^T, dX = dY W split along K, dW = X^T dY) and a decoding projection.
+const prefetchShapes = small
+  ? [{ m: 128, n: 128, k: 128, transA: false, transB: false }, { m: 8, n: 64, k: 1024, transA: false, transB: true }]
+  : [
+    ...shapes.map((s) => ({ ...s, transA: false })),
+    { m: 1024, n: 4864, k: 896, transA: false, transB: true },
+    { m: 1024, n: 896, k: 4864, transA: false, transB: false },
+    { m: 896, n: 4864, k: 1024, transA: true, transB: false },
+    { m: 64, n: 4864, k: 896, transA: false, transB: true },
+  ];
+result.prefetch = [];
+for (const { m, n, k, transA, transB } of prefetchShapes) {
+  const [a, b, out] = [be.alloc(m * k * 4), be.alloc(k * n * 4), be.alloc(m * n * 4)];
+  be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
+  be.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
+  const args = { batch: 1, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+  const iters = small ? 2 : 20;
+  const best = { on: Infinity, off: Infinity };
+  for (let round = 0; round < 2; round++) {
+    for (const on of [true, false]) {
+      be.matmulPrefetch = on;
+      const s = await bestTime(() => { for (let i = 0; i < iters; i++) be.matmul(a, b, out, args); }, 3);
+      best[on ? 'on' : 'off'] = Math.min(best[on ? 'on' : 'off'], s / iters);
+    }
+  }
+  be.matmulPrefetch = true;
+  const tflops = (s) => +((2 * m * n * k) / s / 1e12).toFixed(2);
+  const row = { m, n, k, transA, transB, prefetchMs: +(best.on * 1e3).toFixed(4), plainMs: +(best.off * 1e3).toFixed(4),
+    prefetchTflops: tflops(best.on), plainTflops: tflops(best.off), speedup: +(best.off / best.on).toFixed(3) };
+  result.prefetch.push(row);
+  console.error(`prefetch ${m}x${n}x${k} tA=${transA} tB=${transB}: ${row.prefetchTflops} against ${row.plainTflops} TFLOP/s (${row.speedup}x)`);
   for (const x of [a, b, out]) be.free(x);
 }
 

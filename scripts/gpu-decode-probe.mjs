@@ -4,7 +4,8 @@
 // empty sync and of a one-element read. A model folder, random prompts, every row to the full length.
 // Usage: npm run build && node scripts/gpu-decode-probe.mjs --model DIR [--batch 64] [--prompt-len 40]
 //          [--new-tokens 32] [--weight-dtype f32|f16] [--backend vulkan|opengles] [--dist DIR] [--out FILE]
-//          [--profile-tokens 8]
+//          [--profile-tokens 8] [--batch-limit N]
+// --batch-limit N: kernels recorded before a submit (the backend's batchLimit; default 64).
 // --profile-tokens N: afterwards, N more tokens with each kernel timed on the device (timestamp
 // queries, a pass per kernel: slower than unprofiled, so only the split between kernels counts),
 // reported per decoding step by pipeline; 0, or a build or device without profiling, skips it.
@@ -33,7 +34,7 @@ const promptLen = Number(opt('prompt-len', '40'));
 const newTokens = Number(opt('new-tokens', '32'));
 // Timestamps at full resolution (Dawn may round them to 100 µs otherwise).
 const be = await createNodeWebGpuBackend({ backend: opt('backend'), weightDtype: opt('weight-dtype', 'f32'),
-  flags: ['disable-dawn-features=timestamp_quantization'] });
+  ...(opt('batch-limit') ? { batchLimit: Number(opt('batch-limit')) } : {}), flags: ['disable-dawn-features=timestamp_quantization'] });
 if (!be) {
   console.error('gpu-decode-probe: no WebGPU adapter');
   process.exit(2);
@@ -110,7 +111,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const decode = steps.slice(1);
 const result = {
   adapter: { ...be.adapter, limits: undefined, features: undefined },
-  dist: opt('dist') ?? 'dist', model: modelDir, layers: lm.config.num_hidden_layers, hidden: lm.config.hidden_size, batch, promptLen, newTokens,
+  dist: opt('dist') ?? 'dist', batchLimit: Number(opt('batch-limit', '64')), model: modelDir, layers: lm.config.num_hidden_layers, hidden: lm.config.hidden_size, batch, promptLen, newTokens,
   weightDtype: opt('weight-dtype', 'f32'), loadMs: +loadMs.toFixed(0),
   roundTrip: { syncMedianMs: +median(rtt.syncMs).toFixed(3), readMedianMs: +median(rtt.readMs).toFixed(3) },
   prefill: { issueMs: +steps[0].issueMs.toFixed(2), waitMs: +steps[0].waitMs.toFixed(2) },

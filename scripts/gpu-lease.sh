@@ -11,7 +11,8 @@
 # (60 per probe), STEP_LIMIT (90), TRAIN_LIMIT (130 per training run). LEASE_QWEN_ARGS=--skip-3b
 # leaves out the 3B model (its init-model alone takes 150 s); PROBE_BEFORE_DIST=DIR and
 # STEP_BEFORE_DIST=DIR (another build's dist, carried too) make the decoding probe and the step
-# profile before/after pairs. A rehearsal without a GPU (it
+# profile before/after pairs; PROBE_VARIANT_ARGS adds to each pair a run of this build with those
+# probe arguments (e.g. '--batch-limit 256'); PAIR_ROUNDS (2) is how many times each pair runs. A rehearsal without a GPU (it
 # unpacks into node_modules/ and /tmp like the real one; run it in a copy of the repository without
 # node_modules):
 #   LEASE_CHECK_ARGS=--small LEASE_QWEN_ARGS='--layers 1 --small' OUT=/tmp/lease-out scripts/gpu-lease.sh
@@ -50,9 +51,12 @@ probe() {
 }
 mkdir -p /tmp/probes
 if [ -n "${PROBE_BEFORE_DIST:-}" ]; then
-  for i in 1 2; do
+  for i in $(seq "${PAIR_ROUNDS:-2}"); do
     echo "== decoding probe $i, before ($PROBE_BEFORE_DIST)"; probe --dist "$PROBE_BEFORE_DIST" --out "/tmp/probes/before-$i.json"
     echo "== decoding probe $i, after"; probe --out "/tmp/probes/after-$i.json"
+    if [ -n "${PROBE_VARIANT_ARGS:-}" ]; then
+      echo "== decoding probe $i, after with $PROBE_VARIANT_ARGS"; probe $PROBE_VARIANT_ARGS --out "/tmp/probes/variant-$i.json"
+    fi
   done
 else
   probe --out /tmp/probes/after-1.json
@@ -71,7 +75,7 @@ profile() {
 }
 mkdir -p /tmp/profiles
 if [ -n "${STEP_BEFORE_DIST:-}" ]; then
-  for i in 1 2; do
+  for i in $(seq "${PAIR_ROUNDS:-2}"); do
     echo "== step profile $i, before ($STEP_BEFORE_DIST)"; profile --dist "$STEP_BEFORE_DIST" --out "/tmp/profiles/before-$i.json"
     echo "== step profile $i, after"; profile --out "/tmp/profiles/after-$i.json"
   done

@@ -84,6 +84,13 @@ export function backward(root: Tensor, seed?: Tensor): void {
       if (!g) continue;
       grads.delete(t);
       if (!t.node) {
+        // A first gradient made here and held by nothing else becomes the leaf's .grad as it is,
+        // saving a copy per parameter (and its dispatch, on a GPU) in every backward.
+        if (!t.grad && owned.has(g) && adoptable(g) && ![...grads.values()].includes(g)) {
+          owned.delete(g);
+          t.grad = keep(g);
+          continue;
+        }
         accumulateLeafGrad(t, g);
         release(g);
         continue;
@@ -121,6 +128,11 @@ function fullLike(t: Tensor, value: number): Tensor {
   const out = Tensor.empty(t.shape, 'f32', t.backend);
   out.backend.fill(out.buffer, out.size, value, 'f32');
   return out;
+}
+
+/** A dense f32 tensor that alone uses all of its storage, so it can stand as a leaf's gradient. */
+function adoptable(g: Tensor): boolean {
+  return g.dtype === 'f32' && g.offset === 0 && g.isContiguous() && g.storage.refs === 1 && g.storage.length === g.size;
 }
 
 /** leaf.grad += g, keeping the gradient alive beyond any scope. */

@@ -371,6 +371,23 @@ describe('webgpu backend', { skip }, () => {
       }
     });
 
+    test('without prefetching the next step of K (matmulPrefetch off): transposes, a split along K, a linearGroup', async () => {
+      gpu.matmulPrefetch = false;
+      try {
+        for (const [m, n, k] of [[5, 7, 31], [130, 67, 129], [64, 70, 1000]] as const) {
+          for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+            await assertSameAsync(gpu, ref, `no prefetch ${m}x${n}x${k} tA=${transA} tB=${transB}`, {
+              inputs: { a: rng.floats(m * k), b: rng.floats(k * n) }, outputs: { out: m * n }, compare: ['out'],
+              call: (be, b) => be.matmul(b.a!, b.b!, b.out!, mm({ m, n, k, transA, transB })),
+            }, 1e-4);
+          }
+        }
+        await assertSameAsync(gpu, ref, 'linearGroup split along K', linearGroupCase(rng, WEBGPU_LINEAR_GROUPS[1]!), 2e-5);
+      } finally {
+        gpu.matmulPrefetch = true;
+      }
+    });
+
     test('batches with offsets, broadcast B, per-item B and accumulate', async () => {
       for (const [batch, m, n, k] of [[3, 5, 7, 9], [2, 33, 17, 40]]) {
         for (const transB of [false, true]) {
@@ -473,6 +490,46 @@ describe('webgpu backend', { skip }, () => {
           }
         });
       }
+    }
+  });
+
+  test('batchLimit: a submit every 2 kernels gives what one every 64 gives; 0 is refused before a device opens', async () => {
+    await assert.rejects(createNodeWebGpuBackend({ batchLimit: 0 }), /batchLimit must be a positive integer, got 0/);
+    const small = (await createNodeWebGpuBackend({ batchLimit: 2 }))!;
+    try {
+      const c = linearGroupCase(rng, WEBGPU_LINEAR_GROUPS[0]!);
+      const want = await runCaseAsync(gpu, c);
+      const got = await runCaseAsync(small, c);
+      for (const name of c.compare) assert.deepEqual(got[name], want[name], name);
+    } finally {
+      small.destroy();
+    }
+  });
+
+  describe('ropeKvWrite (the queries rotated, the keys rotated and the values copied into the caches)', () => {
+    const cases = [
+      { B: 1, T: 1, H: 4, Hkv: 2, D: 8, pastLen: 3, maxLen: 6 },
+      { B: 3, T: 2, H: 2, Hkv: 2, D: 6, pastLen: 1, maxLen: 5 },
+      { B: 2, T: 4, H: 6, Hkv: 3, D: 16, pastLen: 0, maxLen: 4 },
+      { B: 64, T: 1, H: 14, Hkv: 2, D: 64, pastLen: 40, maxLen: 48 },
+    ];
+    for (const c of cases) {
+      test(`B=${c.B} T=${c.T} H=${c.H} Hkv=${c.Hkv} D=${c.D} at ${c.pastLen} of ${c.maxLen}`, async () => {
+        const rows = c.B * c.T;
+        const maxPos = 64;
+        const cache = c.B * c.maxLen * c.Hkv * c.D;
+        await assertSameAsync(gpu, ref, 'ropeKvWrite', {
+          inputs: {
+            q: rng.floats(rows * c.H * c.D), k: rng.floats(rows * c.Hkv * c.D), v: rng.floats(rows * c.Hkv * c.D),
+            pos: Int32Array.from({ length: rows }, () => Math.floor(rng.uniform() * maxPos)),
+            cos: rng.floats(maxPos * c.D / 2), sin: rng.floats(maxPos * c.D / 2),
+            // Earlier cache contents must survive outside the written slots.
+            kc: rng.floats(cache), vc: rng.floats(cache),
+          },
+          outputs: { qOut: rows * c.H * c.D }, compare: ['qOut', 'kc', 'vc'],
+          call: (be, b) => be.ropeKvWrite(b.q!, b.k!, b.v!, b.pos!, b.cos!, b.sin!, b.qOut!, b.kc!, b.vc!, c),
+        }, 1e-6);
+      });
     }
   });
 

@@ -105,6 +105,39 @@ describe('lifetimes', () => {
     x.dispose();
   });
 
+  test('a leaf\'s first gradient, made in the backward and held by nothing else, becomes its .grad without a copy', () => {
+    T.setBackend(backend);
+    const a = T.keep(T.tensor([1, 2, 3]));
+    const b = T.keep(T.tensor([4, 5, 6]));
+    a.requiresGrad = true;
+    b.requiresGrad = true;
+    const copies: boolean[] = [];
+    const copyStrided = backend.copyStrided.bind(backend);
+    backend.copyStrided = (src, dst, shape, accumulate) => {
+      copies.push(accumulate);
+      copyStrided(src, dst, shape, accumulate);
+    };
+    try {
+      T.tidy(() => T.mul(a, b).sum().backward());
+      assert.deepEqual(copies, [], 'a.grad and b.grad are the backward\'s own tensors');
+      assert.deepEqual(Array.from(a.grad!.dataSync()), [4, 5, 6]);
+      assert.deepEqual(Array.from(b.grad!.dataSync()), [1, 2, 3]);
+      // add's backward hands one tensor to both inputs: the first leaf may not adopt what the second still holds.
+      a.grad!.dispose();
+      b.grad!.dispose();
+      a.grad = null;
+      b.grad = null;
+      T.tidy(() => T.add(a, b).sum().backward());
+      T.tidy(() => T.mul(a, 2).sum().backward());
+      assert.deepEqual(Array.from(a.grad!.dataSync()), [3, 3, 3]);
+      assert.deepEqual(Array.from(b.grad!.dataSync()), [1, 1, 1]);
+      assert.ok(copies.length >= 2, 'one copy where the gradient was shared, one accumulation');
+    } finally {
+      backend.copyStrided = copyStrided;
+    }
+    for (const t of [a.grad!, b.grad!, a, b]) t.dispose();
+  });
+
   test('a backward pass leaves no buffers behind inside tidy', () => {
     T.setBackend(backend);
     const w = T.keep(T.tensor([0.5, -0.25, 1, 2], [2, 2]));

@@ -69,7 +69,7 @@ export async function createNodeWebGpuBackend(options: NodeWebGpuOptions = {}): 
     } catch {
       continue; // dawn.node throws for a backend it was not built with
     }
-    const be = await WebGpuBackend.create(gpu, { featureLevel, weightDtype: options.weightDtype, subgroups: options.subgroups });
+    const be = await WebGpuBackend.create(gpu, { featureLevel, weightDtype: options.weightDtype, subgroups: options.subgroups, batchLimit: options.batchLimit });
     if (be) {
       gpus.push(gpu);
       return be;

@@ -13,7 +13,7 @@ import type {
   AdamWArgs, AttentionArgs, Backend, BinaryOp, DeviceBuffer, DType, LinearGroupArgs, MatmulArgs, MemoryStats, ReduceOp, RopeKvWriteArgs,
   SampleArgs, StridedView, UnaryOp,
 } from '../backend.js';
-import { checkLinearGroup, linearGroupComposed, ropeKvWriteComposed } from '../composed.js';
+import { checkLinearGroup, checkRopeKvWrite, linearGroupComposed } from '../composed.js';
 import { requireZeroOffsets } from '../views.js';
 import { BufferPool, GpuBuffer } from './buffers.js';
 import { f16ArrayToF32 } from '../../util/float16.js';
@@ -26,7 +26,7 @@ import { Params } from './wgsl/common.js';
 import {
   adamwWgsl, binaryWgsl, copyStridedWgsl, ELEMENT_GROUP, fillWgsl, MAX_RANK, swigluBackwardWgsl, swigluWgsl, unaryWgsl, whereWgsl,
 } from './wgsl/elementwise.js';
-import { embeddingBackwardWgsl, embeddingWgsl, ropeWgsl } from './wgsl/gather.js';
+import { embeddingBackwardWgsl, embeddingWgsl, ropeKvCacheWgsl, ropeWgsl } from './wgsl/gather.js';
 import {
   linearEpilogueWgsl, linearGroupMatmulWgsl, MATMUL_TILE, matmulWgsl, splitKPlan, splitKSumWgsl,
 } from './wgsl/matmul.js';
@@ -48,6 +48,8 @@ export interface WebGpuBackendOptions {
   weightDtype?: 'f32' | 'f16';
   /** Use subgroup reductions where the adapter has `subgroups` (default true); false forces the workgroup-memory path. */
   subgroups?: boolean;
+  /** Kernels recorded before they are submitted (default 64): fewer submits against an earlier start on the device. */
+  batchLimit?: number;
 }
 
 export class WebGpuBackend implements Backend {
@@ -67,6 +69,8 @@ export class WebGpuBackend implements Backend {
    * query heads share kv heads (attentionDkDvWgsl); false walks a group's heads in one workgroup, for A/B timings.
    */
   dkdvPerHead = true;
+  /** The matmul kernels read the next step of K while multiplying the current one; false reads it after, for A/B timings. */
+  matmulPrefetch = true;
   readonly #pool: BufferPool;
   readonly #queue: KernelQueue;
   /** Bound where a kernel's optional input (attention's keyBias) is absent. */
@@ -87,13 +91,14 @@ export class WebGpuBackend implements Backend {
       : null;
     this.subgroups = (options.subgroups ?? true) && adapter.subgroups;
     this.#pool = new BufferPool(device, device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
-    this.#queue = new KernelQueue(device);
+    this.#queue = new KernelQueue(device, batchLimitOf(options));
     this.#dummy = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
     this.#dummyOut = [0, 1].map(() => device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE }));
   }
 
   /** Opens a device on `gpu` (navigator.gpu, or dawn.node's); null when no adapter exists. */
   static async create(gpu: GPU, options: GpuOpenOptions & WebGpuBackendOptions = {}): Promise<WebGpuBackend | null> {
+    batchLimitOf(options); // refused before a device is opened
     const opened = await openDevice(gpu, options);
     return opened ? new WebGpuBackend(opened.device, opened.report, options) : null;
   }
@@ -301,7 +306,7 @@ export class WebGpuBackend implements Backend {
     const split = batch === 1 && this.splitK ? splitKPlan(m, n, k, this.device.limits.maxStorageBufferBindingSize) : null;
     if (split) {
       this.#withScratch(split.slices * m * n * 4, 'matmul', (partials) => {
-        this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}:splitK`, () => matmulWgsl(transA, transB, bHalf, true),
+        this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}:splitK${this.#noPrefetch()}`, () => matmulWgsl(transA, transB, bHalf, true, this.matmulPrefetch),
           new Params().u32(m, n, k, 0, 0, aOff, bOff, 0, split.sliceK), [...inputs, this.#out(partials, 'matmul', 0)],
           [...tiles, split.slices]);
         this.#run('matmul', 'splitKSum', splitKSumWgsl, new Params().u32(m * n, split.slices, accumulate ? 1 : 0),
@@ -310,7 +315,7 @@ export class WebGpuBackend implements Backend {
       return;
     }
     const params = new Params().u32(m, n, k, aBatchStride, bBatchStride, aOff, bOff, accumulate ? 1 : 0);
-    this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}`, () => matmulWgsl(transA, transB, bHalf), params,
+    this.#run('matmul', `matmul:${transA}:${transB}:${bHalf}${this.#noPrefetch()}`, () => matmulWgsl(transA, transB, bHalf, false, this.matmulPrefetch), params,
       [...inputs, this.#out(out, 'matmul', batch * m * n)], [...tiles, batch]);
   }
 
@@ -500,7 +505,7 @@ export class WebGpuBackend implements Backend {
     const tiles = n.map((w) => Math.ceil(w / MATMUL_TILE));
     const [n0, n1 = 0, n2 = 0] = n;
     this.#withScratch(slices * m * total * 4, op, (partials) => {
-      this.#run(op, `linearGroupMatmul:${half}`, () => linearGroupMatmulWgsl(half),
+      this.#run(op, `linearGroupMatmul:${half}${this.#noPrefetch()}`, () => linearGroupMatmulWgsl(half, this.matmulPrefetch),
         new Params().u32(m, k, sliceK, tiles[0]!, tiles[0]! + (tiles[1] ?? 0), n0!, n1, n2),
         [this.#in(x, op, m * k), ...[0, 1, 2].map((w) => weights[w] ? this.#in(weights[w]!, op, half ? Math.ceil(n[w]! * k / 2) : n[w]! * k) : this.#optionalIn(null, op)),
           this.#out(partials, op, slices * m * total)],
@@ -520,7 +525,17 @@ export class WebGpuBackend implements Backend {
 
   ropeKvWrite(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, positions: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer,
     qOut: DeviceBuffer, kCache: DeviceBuffer, vCache: DeviceBuffer, args: RopeKvWriteArgs): void {
-    ropeKvWriteComposed(this, q, k, v, positions, cos, sin, qOut, kCache, vCache, args);
+    checkRopeKvWrite(args);
+    const { B, T, H, Hkv, D, pastLen, maxLen } = args;
+    const rows = B * T;
+    if (rows === 0) return;
+    this.rope(q, positions, cos, sin, qOut, rows, H, D, false);
+    const op = 'ropeKvWrite';
+    const cache = B * maxLen * Hkv * D;
+    this.#run(op, 'ropeKvCache', ropeKvCacheWgsl, new Params().u32(rows, T, Hkv, D, pastLen, maxLen),
+      [this.#in(k, op, rows * Hkv * D), this.#in(v, op, rows * Hkv * D), this.#in(positions, op, rows), this.#in(cos, op, 0),
+        this.#in(sin, op, 0), this.#out(kCache, op, cache), this.#out(vCache, op, cache)],
+      groupsFor(rows * Hkv * D));
   }
 
   // --- optimizer -------------------------------------------------------------------------------
@@ -546,6 +561,11 @@ export class WebGpuBackend implements Backend {
    * Runs `queue` with a scratch buffer of `bytes` from the pool, freed when it returns: safe at once,
    * since whatever uses the buffer next is queued after the kernels `queue` recorded.
    */
+  /** The pipeline-key suffix of the matmul kernels that do not prefetch. */
+  #noPrefetch(): string {
+    return this.matmulPrefetch ? '' : ':noPrefetch';
+  }
+
   #withScratch(bytes: number, op: string, queue: (scratch: GpuBuffer) => void): void {
     const scratch = this.#pool.alloc(bytes, op);
     try {
@@ -608,6 +628,12 @@ function describeAdapter(a: AdapterReport): string {
 }
 
 /** Parameters for `blocks` workgroups per (batch, head) of `heads` heads (H for queries, Hkv for keys). */
+function batchLimitOf(options: WebGpuBackendOptions): number {
+  const limit = options.batchLimit ?? 64;
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`WebGPU backend: batchLimit must be a positive integer, got ${limit}`);
+  return limit;
+}
+
 function attentionParams(args: AttentionArgs, blocks: number, heads: number, hasBias: boolean): [Params, number] {
   const { B, Tq, H, Hkv, pastLen, kvBatchStride, scale } = args;
   if (H % Hkv !== 0) throw new Error(`attention: H = ${H} is not a multiple of Hkv = ${Hkv}`);

@@ -52,3 +52,35 @@ export const ropeWgsl = (): string => header +
   let x2 = X[base + j + half];
   Y[base + j] = x1 * c - x2 * s;
   Y[base + j + half] = x2 * c + x1 * s;`);
+
+/**
+ * ropeKvWrite's keys and values (the queries go through ropeWgsl): K [rows, Hkv, D] rotated as
+ * ropeWgsl does, and V copied, into the caches KC, VC [B, maxLen, Hkv, D] at positions
+ * pastLen..pastLen+T of their batch item, in one dispatch where rope, a temporary and two strided
+ * copies took four. params: rows (B*T), T, Hkv, D, pastLen, maxLen. One invocation per rotated
+ * pair of a key head and per pair of a value head.
+ */
+export const ropeKvCacheWgsl = (): string => header +
+  storage([['K', 'f32', 'read'], ['V', 'f32', 'read'], ['POS', 'i32', 'read'], ['COS', 'f32', 'read'], ['SIN', 'f32', 'read'],
+    ['KC', 'f32', 'read_write'], ['VC', 'f32', 'read_write']]) + threadMain(`
+  let rows = pu(0u); let T = pu(1u); let Hkv = pu(2u); let D = pu(3u);
+  let half = D / 2u;
+  if (idx >= rows * 2u * Hkv * half) { return; }
+  let j = idx % half;
+  let slot = (idx / half) % (2u * Hkv);
+  let r = idx / (half * 2u * Hkv);
+  let kh = slot % Hkv;
+  let src = (r * Hkv + kh) * D;
+  let dst = (((r / T) * pu(5u) + pu(4u) + r % T) * Hkv + kh) * D;
+  if (slot < Hkv) {
+    let tab = u32(POS[r]) * half + j;
+    let c = COS[tab];
+    let s = SIN[tab];
+    let x1 = K[src + j];
+    let x2 = K[src + j + half];
+    KC[dst + j] = x1 * c - x2 * s;
+    KC[dst + j + half] = x2 * c + x1 * s;
+  } else {
+    VC[dst + j] = V[src + j];
+    VC[dst + j + half] = V[src + j + half];
+  }`);

@@ -58,28 +58,46 @@ var<workgroup> Bs: array<vec4<f32>, ${16 * TILE_ROW_VEC4}>; // [TK][TN / 4]
 /**
  * The K loop of one 64x64 tile, leaving its 4x4 micro-tile in \`acc\` (acc[r][c]: row 4ly + r,
  * column 4lx + c). Expects m, n, k, aBase, bBase, row0, col0, kBegin, kEnd, tid and lid in scope;
- * \`readB(index)\` is the WGSL reading one element of B as f32.
+ * \`readB(index)\` is the WGSL reading one element of B as f32. Each invocation loads 4 elements of
+ * A's tile and 4 of B's into registers; with \`prefetch\`, the next step's are read from memory
+ * before the current step is multiplied, so that their latency overlaps the multiply-adds.
  */
-const tileLoop = (transA: boolean, transB: boolean, readB: (index: string) => string): string => /* wgsl */ `
-  var acc: array<vec4<f32>, 4>;
-  for (var r = 0u; r < 4u; r++) { acc[r] = vec4<f32>(0.0); }
-  for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
+const tileLoop = (transA: boolean, transB: boolean, readB: (index: string) => string, prefetch: boolean): string => {
+  const aIndex = transA ? 'let ap = e / TM; let ai = e % TM;' : 'let ai = e / TK; let ap = e % TK;';
+  const bIndex = transB ? 'let bj = e / TK; let bq = e % TK;' : 'let bq = e / TM; let bj = e % TM;';
+  const fetch = (kStart: string): string => /* wgsl */ `
     for (var l = 0u; l < 4u; l++) {
       let e = tid + l * 256u;
-      ${transA ? 'let ap = e / TM; let ai = e % TM;' : 'let ai = e / TK; let ap = e % TK;'}
+      ${aIndex}
       let gi = row0 + ai;
-      let gp = k0 + ap;
+      let gp = ${kStart} + ap;
       var av = 0.0;
       if (gi < m && gp < kEnd) { av = A[aBase + ${transA ? 'gp * m + gi' : 'gi * k + gp'}]; }
-      As[ap * ROW + ai / 4u][ai % 4u] = av;
-      ${transB ? 'let bj = e / TK; let bq = e % TK;' : 'let bq = e / TM; let bj = e % TM;'}
+      pa[l] = av;
+      ${bIndex}
       let gj = col0 + bj;
-      let gq = k0 + bq;
+      let gq = ${kStart} + bq;
       var bv = 0.0;
       if (gj < n && gq < kEnd) { bv = ${readB(`bBase + ${transB ? 'gj * k + gq' : 'gq * n + gj'}`)}; }
-      Bs[bq * ROW + bj / 4u][bj % 4u] = bv;
+      pb[l] = bv;
+    }`;
+  return /* wgsl */ `
+  var acc: array<vec4<f32>, 4>;
+  for (var r = 0u; r < 4u; r++) { acc[r] = vec4<f32>(0.0); }
+  var pa: array<f32, 4>;
+  var pb: array<f32, 4>;
+  ${prefetch ? fetch('kBegin') : ''}
+  for (var k0 = kBegin; k0 < kEnd; k0 += TK) {${prefetch ? '' : fetch('k0')}
+    for (var l = 0u; l < 4u; l++) {
+      let e = tid + l * 256u;
+      ${aIndex}
+      As[ap * ROW + ai / 4u][ai % 4u] = pa[l];
+      ${bIndex}
+      Bs[bq * ROW + bj / 4u][bj % 4u] = pb[l];
     }
-    workgroupBarrier();
+    workgroupBarrier();${prefetch ? `
+    if (k0 + TK < kEnd) {${fetch('k0 + TK')}
+    }` : ''}
     for (var p = 0u; p < TK; p++) {
       let a = As[p * ROW + lid.y];
       let b = Bs[p * ROW + lid.x];
@@ -90,6 +108,7 @@ const tileLoop = (transA: boolean, transB: boolean, readB: (index: string) => st
     }
     workgroupBarrier();
   }`;
+};
 
 /** The tile's elements inside [m, n], each as (gi, gj) with its value in acc[r][c]: \`store\` writes it. */
 const tileStore = (store: string): string => /* wgsl */ `
@@ -103,7 +122,7 @@ ${store}
     }
   }`;
 
-export const matmulWgsl = (transA: boolean, transB: boolean, bHalf = false, splitK = false): string => enables(bHalf) + header +
+export const matmulWgsl = (transA: boolean, transB: boolean, bHalf = false, splitK = false, prefetch = true): string => enables(bHalf) + header +
   storage([['A', 'f32', 'read'], ['B', bHalf ? 'f16' : 'f32', 'read'], ['C', 'f32', 'read_write']]) + tileDecls + /* wgsl */ `
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
@@ -115,7 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let bBase = pu(6u) + batch * pu(4u);
   let row0 = wid.y * TM;
   let col0 = wid.x * TM;
-${tileLoop(transA, transB, (i) => `f32(B[${i}])`)}
+${tileLoop(transA, transB, (i) => `f32(B[${i}])`, prefetch)}
   let accumulate = ${splitK ? 'false' : 'pu(7u) != 0u'};
 ${tileStore(`      let o = (slice * m + gi) * n + gj;
       var v = acc[r][c];
@@ -131,7 +150,7 @@ ${tileStore(`      let o = (slice * m + gi) * n + gj;
  * PART [slice][m][n_0 + n_1 + n_2], weight w's columns at n_0 + ... + n_(w-1);
  * linearEpilogueWgsl sums the slices. params: m, k, sliceK, tiles0, tiles01, n0, n1, n2.
  */
-export const linearGroupMatmulWgsl = (bHalf: boolean): string => enables(bHalf) + header +
+export const linearGroupMatmulWgsl = (bHalf: boolean, prefetch = true): string => enables(bHalf) + header +
   storage([['A', 'f32', 'read'], ['B0', bHalf ? 'f16' : 'f32', 'read'], ['B1', bHalf ? 'f16' : 'f32', 'read'],
     ['B2', bHalf ? 'f16' : 'f32', 'read'], ['PART', 'f32', 'read_write']]) + tileDecls + /* wgsl */ `
 fn readB(w: u32, i: u32) -> f32 {
@@ -153,7 +172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let aBase = 0u; let bBase = 0u;
   let row0 = wid.y * TM;
   let col0 = tile * TM;
-${tileLoop(false, true, (i) => `readB(w, ${i})`)}
+${tileLoop(false, true, (i) => `readB(w, ${i})`, prefetch)}
 ${tileStore('      PART[(wid.z * m + gi) * total + off + gj] = acc[r][c];')}
 }`;
 
