@@ -51,6 +51,14 @@ async function bestTime(fn, reps) {
   return best;
 }
 
+/** A, B (random) and out of one f32 product, with its matmul arguments. */
+function product(m, n, k, transA, transB) {
+  const [a, b, out] = [be.alloc(m * k * 4), be.alloc(k * n * 4), be.alloc(m * n * 4)];
+  be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
+  be.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
+  return { a, b, out, args: { batch: 1, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false } };
+}
+
 const shapes = small
   ? [{ m: 128, n: 128, k: 128, transB: false }, { m: 256, n: 256, k: 256, transB: true }]
   : [
@@ -71,10 +79,7 @@ const skinny = small
     { m: 16, n: 896, k: 4096, transA: true, transB: false },
   ];
 for (const { m, n, k, transA, transB } of skinny) {
-  const [a, b, out] = [be.alloc(m * k * 4), be.alloc(k * n * 4), be.alloc(m * n * 4)];
-  be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
-  be.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
-  const args = { batch: 1, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+  const { a, b, out, args } = product(m, n, k, transA, transB);
   const iters = small ? 2 : 50;
   const row = { m, n, k, transA, transB };
   for (const split of [false, true]) {
@@ -103,10 +108,7 @@ const prefetchShapes = small
   ];
 result.prefetch = [];
 for (const { m, n, k, transA, transB } of prefetchShapes) {
-  const [a, b, out] = [be.alloc(m * k * 4), be.alloc(k * n * 4), be.alloc(m * n * 4)];
-  be.write(a, Float32Array.from({ length: m * k }, () => Math.random() - 0.5));
-  be.write(b, Float32Array.from({ length: k * n }, () => Math.random() - 0.5));
-  const args = { batch: 1, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0, accumulate: false };
+  const { a, b, out, args } = product(m, n, k, transA, transB);
   const iters = small ? 2 : 20;
   const best = { on: Infinity, off: Infinity };
   for (let round = 0; round < 2; round++) {

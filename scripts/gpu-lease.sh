@@ -42,49 +42,39 @@ init_pid=$!
 timeout "${CHECK_LIMIT:-150}" scripts/gpu-check.sh ${LEASE_CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu-check.log"
 echo "== gpu-check done at $(( $(date +%s) - t0 )) s; waiting for init-model"
 wait "$init_pid"; echo "init exited $? at $(( $(date +%s) - t0 )) s"; tail -n 5 "$OUT/init.log"
+# Runs the function $1 once, or, with $2 (another build's dist, carried) set, as a before/after pair
+# PAIR_ROUNDS times in alternation, adding a run with the arguments $4 to each pair where given; every
+# run's JSON goes to /tmp/$3 and then all of them, as { runs }, to $OUT/$3.json.
+paired() {
+  local run=$1 before=$2 name=$3 variant=$4
+  mkdir -p "/tmp/$name"
+  if [ -n "$before" ]; then
+    for i in $(seq "${PAIR_ROUNDS:-2}"); do
+      echo "== $name $i, before ($before)"; $run --dist "$before" --out "/tmp/$name/before-$i.json"
+      echo "== $name $i, after"; $run --out "/tmp/$name/after-$i.json"
+      if [ -n "$variant" ]; then echo "== $name $i, after with $variant"; $run $variant --out "/tmp/$name/variant-$i.json"; fi
+    done
+  else
+    $run --out "/tmp/$name/after-1.json"
+  fi
+  "$NODE" -e "
+    const fs = require('node:fs');
+    const runs = fs.readdirSync('/tmp/$name').sort().map((f) => ({ file: f, ...JSON.parse(fs.readFileSync('/tmp/$name/' + f, 'utf8')) }));
+    fs.writeFileSync('$OUT/$name.json', JSON.stringify({ runs }, null, 2) + '\n');" || true
+}
 # Where a decoding step's time goes (host issuing against device work, and kernel by kernel), on
-# the 0.5B model. PROBE_BEFORE_DIST=DIR (another build's dist, carried) makes it a before/after pair,
-# twice in alternation, all runs in one decode-probe.json.
+# the 0.5B model.
 probe() {
   timeout "${PROBE_LIMIT:-60}" "$NODE" scripts/gpu-decode-probe.mjs --model "$WORK/Qwen2.5-0.5B" --batch 64 --prompt-len 40 \
     --new-tokens 48 "$@" 2>&1 | grep -E 'IssueMs|WaitMs|tokensPerSecond|deviceMsPerStep|Error' || true
 }
-mkdir -p /tmp/probes
-if [ -n "${PROBE_BEFORE_DIST:-}" ]; then
-  for i in $(seq "${PAIR_ROUNDS:-2}"); do
-    echo "== decoding probe $i, before ($PROBE_BEFORE_DIST)"; probe --dist "$PROBE_BEFORE_DIST" --out "/tmp/probes/before-$i.json"
-    echo "== decoding probe $i, after"; probe --out "/tmp/probes/after-$i.json"
-    if [ -n "${PROBE_VARIANT_ARGS:-}" ]; then
-      echo "== decoding probe $i, after with $PROBE_VARIANT_ARGS"; probe $PROBE_VARIANT_ARGS --out "/tmp/probes/variant-$i.json"
-    fi
-  done
-else
-  probe --out /tmp/probes/after-1.json
-fi
-"$NODE" -e "
-  const fs = require('node:fs');
-  const runs = fs.readdirSync('/tmp/probes').sort().map((f) => ({ file: f, ...JSON.parse(fs.readFileSync('/tmp/probes/' + f, 'utf8')) }));
-  fs.writeFileSync('$OUT/decode-probe.json', JSON.stringify({ runs }, null, 2) + '\n');" || true
+paired probe "${PROBE_BEFORE_DIST:-}" decode-probe "${PROBE_VARIANT_ARGS:-}"
 # Where an update's device time goes: one micro-batch of 4 x 256 tokens of the 0.5B model, forward,
 # log-probs through the chunked output layer, backward, gradient norm and AdamW, kernel by kernel.
-# STEP_BEFORE_DIST=DIR (another build's dist, carried) makes it a before/after pair, twice in
-# alternation, all runs in one step-profile.json.
 profile() {
   timeout "${STEP_LIMIT:-90}" "$NODE" scripts/gpu-step-profile.mjs --model "$WORK/Qwen2.5-0.5B" --batch 4 --seq 256 --fused \
     "$@" 2>&1 | grep -E '"(bestStepMs|tflops|profiledDeviceMs|peakBytesInUse)"|Error' || true
 }
-mkdir -p /tmp/profiles
-if [ -n "${STEP_BEFORE_DIST:-}" ]; then
-  for i in $(seq "${PAIR_ROUNDS:-2}"); do
-    echo "== step profile $i, before ($STEP_BEFORE_DIST)"; profile --dist "$STEP_BEFORE_DIST" --out "/tmp/profiles/before-$i.json"
-    echo "== step profile $i, after"; profile --out "/tmp/profiles/after-$i.json"
-  done
-else
-  profile --out /tmp/profiles/after-1.json
-fi
-"$NODE" -e "
-  const fs = require('node:fs');
-  const runs = fs.readdirSync('/tmp/profiles').sort().map((f) => ({ file: f, ...JSON.parse(fs.readFileSync('/tmp/profiles/' + f, 'utf8')) }));
-  fs.writeFileSync('$OUT/step-profile.json', JSON.stringify({ runs }, null, 2) + '\n');" || true
+paired profile "${STEP_BEFORE_DIST:-}" step-profile ""
 TRAIN_TIMEOUT=${TRAIN_LIMIT:-130} scripts/gpu-qwen-run.sh --no-init ${LEASE_QWEN_ARGS:-} 2>&1 | tee "$OUT/gpu-qwen.log"
 echo "== lease done at $(( $(date +%s) - t0 )) s"

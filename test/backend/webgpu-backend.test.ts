@@ -13,7 +13,7 @@ import { reduceRowChunks, rmsnormDwBlocks } from '../../src/backend/webgpu/wgsl/
 import {
   assertSameAsync, linearGroupCase, type LinearGroupShape, openWebGpu, rmsnormCase, runCaseAsync, softmaxFamilyCase, WEBGPU_LINEAR_GROUPS,
 } from './webgpu-harness.js';
-import { packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
+import { type Case, packedKeyStart, VARLEN_ATTENTION_CONFIGS, varlenAttentionCase } from './cpu-harness.js';
 
 const { gpu: maybeGpu, skip } = await openWebGpu();
 const gpu = maybeGpu!;
@@ -469,7 +469,7 @@ describe('webgpu backend', { skip }, () => {
         // Each query sees some key (the first, or with maskFirst its own, the last).
         for (let b = 0; b < B; b++) bias[b * Tk + (cfg.maskFirst ? Tk - 1 : 0)] = 0;
         if (cfg.maskFirst) for (let b = 0; b < B; b++) bias[b * Tk] = -1e9;
-        await assertSameAsync(gpu, ref, 'attention', {
+        const c: Case = {
           inputs: { q: rng.floats(qn), k: rng.floats(kvn), v: rng.floats(kvn), bias, dOut: rng.floats(qn), dk: rng.floats(kvn), dv: rng.floats(kvn) },
           outputs: { out: qn, lse: B * H * Tq, dq: qn }, compare: ['out', 'lse', 'dq', 'dk', 'dv'],
           call: (be, b) => {
@@ -477,7 +477,17 @@ describe('webgpu backend', { skip }, () => {
             be.attention(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, args);
             be.attentionBackward(b.q!, b.k!, b.v!, kb, b.out!, b.lse!, b.dOut!, b.dq!, b.dk!, b.dv!, args);
           },
-        }, 1e-4);
+        };
+        if (Tk > 1) {
+          await assertSameAsync(gpu, ref, 'attention', c, 1e-4);
+          return;
+        }
+        // One key: its weight is 1 whatever the score, so dq is 0 (dOut . v - rowsum(dOut * out), out = v) and
+        // what either backend returns is rounding; relative to the reference's exact 0 any of it looks huge
+        // (the H200 gave 2.3e-7). dq is bounded absolutely, the rest compared as usual.
+        await assertSameAsync(gpu, ref, 'attention', { ...c, compare: ['out', 'lse', 'dk', 'dv'] }, 1e-4);
+        const { dq } = await runCaseAsync(gpu, { ...c, compare: ['dq'] });
+        assert.ok(dq!.every((x) => Math.abs(x) <= 1e-5), `dq with one key: max |dq| ${Math.max(...dq!.map(Math.abs))}, want about 0`);
       };
       test(`forward and backward B=${B} Tq=${Tq} H=${H} Hkv=${Hkv} D=${D} past=${pastLen} bias=${cfg.bias}`, backward);
       if (H > Hkv && Tq > 1) {
