@@ -10,20 +10,12 @@
 // queries, a pass per kernel: slower than unprofiled, so only the split between kernels counts),
 // reported per decoding step by pipeline; 0, or a build or device without profiling, skips it.
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fromDist, opt } from './dist-options.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
-// --dist DIR: another build's dist folder (a before/after pair in one lease).
-const dist = opt('dist') ? pathToFileURL(resolve(opt('dist'))).href : new URL('../dist', import.meta.url).href;
-const { createNodeWebGpuBackend } = await import(`${dist}/src/backend/webgpu/node.js`);
-const { loadCausalLM } = await import(`${dist}/src/models/load.js`);
-const { generate } = await import(`${dist}/src/generation/index.js`);
-const T = await import(`${dist}/src/tensor/index.js`);
+const { createNodeWebGpuBackend } = await fromDist('src/backend/webgpu/node.js');
+const { loadCausalLM } = await fromDist('src/models/load.js');
+const { generate } = await fromDist('src/generation/index.js');
+const T = await fromDist('src/tensor/index.js');
 const modelDir = opt('model');
 if (!modelDir) {
   console.error('usage: node scripts/gpu-decode-probe.mjs --model DIR [--batch 64] [--prompt-len 40] [--new-tokens 32] [--weight-dtype f16]');

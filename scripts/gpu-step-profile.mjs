@@ -6,20 +6,13 @@
 //          [--fused] [--reps 3] [--dist DIR] [--out FILE]
 // --dist DIR: another build's dist folder (a before/after pair in one lease).
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { flag, fromDist, opt } from './dist-options.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
-const dist = opt('dist') ? pathToFileURL(resolve(opt('dist'))).href : new URL('../dist', import.meta.url).href;
-const { createNodeWebGpuBackend } = await import(`${dist}/src/backend/webgpu/node.js`);
-const { loadCausalLM } = await import(`${dist}/src/models/load.js`);
-const { fusedChunkRows } = await import(`${dist}/src/trainer/forward.js`);
-const { AdamW, clipGradNormAsync } = await import(`${dist}/src/nn/index.js`);
-const T = await import(`${dist}/src/tensor/index.js`);
+const { createNodeWebGpuBackend } = await fromDist('src/backend/webgpu/node.js');
+const { loadCausalLM } = await fromDist('src/models/load.js');
+const { fusedChunkRows } = await fromDist('src/trainer/forward.js');
+const { AdamW, clipGradNormAsync } = await fromDist('src/nn/index.js');
+const T = await fromDist('src/tensor/index.js');
 const modelDir = opt('model');
 if (!modelDir) {
   console.error('usage: node scripts/gpu-step-profile.mjs --model DIR [--batch 4] [--seq 256] [--fused] [--reps 3] [--out FILE]');
@@ -28,7 +21,7 @@ if (!modelDir) {
 const B = Number(opt('batch', '4'));
 const L = Number(opt('seq', '256'));
 const reps = Number(opt('reps', '3'));
-const fused = argv.includes('--fused');
+const fused = flag('fused');
 // Timestamps at full resolution (Dawn may round them to 100 µs otherwise).
 const be = await createNodeWebGpuBackend({ flags: ['disable-dawn-features=timestamp_quantization'] });
 if (!be) {

@@ -72,9 +72,13 @@ export function backward(root: Tensor, seed?: Tensor): void {
     if (!seed) owned.add(initial);
     grads.set(root, initial);
 
+    // Whether a gradient still waits in the map for another tensor (add's backward hands one to both inputs).
+    const pending = (g: Tensor): boolean => {
+      for (const v of grads.values()) if (v === g) return true;
+      return false;
+    };
     const release = (g: Tensor): void => {
-      if (!owned.has(g)) return;
-      for (const v of grads.values()) if (v === g) return;
+      if (!owned.has(g) || pending(g)) return;
       owned.delete(g);
       g.dispose();
     };
@@ -84,9 +88,9 @@ export function backward(root: Tensor, seed?: Tensor): void {
       if (!g) continue;
       grads.delete(t);
       if (!t.node) {
-        // A first gradient made here and held by nothing else becomes the leaf's .grad as it is,
-        // saving a copy per parameter (and its dispatch, on a GPU) in every backward.
-        if (!t.grad && owned.has(g) && adoptable(g) && ![...grads.values()].includes(g)) {
+        // A leaf without a .grad yet takes a gradient made here and held by nothing else as it is,
+        // saving a copy per parameter (and its dispatch, on a GPU) in the first backward after zeroGrad.
+        if (!t.grad && owned.has(g) && adoptable(g) && !pending(g)) {
           owned.delete(g);
           t.grad = keep(g);
           continue;

@@ -557,15 +557,15 @@ export class WebGpuBackend implements Backend {
       [...inputs.map((b) => this.#in(b, op, rows * cols)), this.#out(out, op, rows * cols)], rows);
   }
 
-  /**
-   * Runs `queue` with a scratch buffer of `bytes` from the pool, freed when it returns: safe at once,
-   * since whatever uses the buffer next is queued after the kernels `queue` recorded.
-   */
   /** The pipeline-key suffix of the matmul kernels that do not prefetch. */
   #noPrefetch(): string {
     return this.matmulPrefetch ? '' : ':noPrefetch';
   }
 
+  /**
+   * Runs `queue` with a scratch buffer of `bytes` from the pool, freed when it returns: safe at once,
+   * since whatever uses the buffer next is queued after the kernels `queue` recorded.
+   */
   #withScratch(bytes: number, op: string, queue: (scratch: GpuBuffer) => void): void {
     const scratch = this.#pool.alloc(bytes, op);
     try {
@@ -627,13 +627,14 @@ function describeAdapter(a: AdapterReport): string {
   return [a.vendor, a.architecture, a.description].filter((x) => x).join(' ') || 'unnamed';
 }
 
-/** Parameters for `blocks` workgroups per (batch, head) of `heads` heads (H for queries, Hkv for keys). */
+/** The option's kernels per submit, or a clear error for a value that is not a positive integer. */
 function batchLimitOf(options: WebGpuBackendOptions): number {
   const limit = options.batchLimit ?? 64;
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`WebGPU backend: batchLimit must be a positive integer, got ${limit}`);
   return limit;
 }
 
+/** Parameters for `blocks` workgroups per (batch, head) of `heads` heads (H for queries, Hkv for keys). */
 function attentionParams(args: AttentionArgs, blocks: number, heads: number, hasBias: boolean): [Params, number] {
   const { B, Tq, H, Hkv, pastLen, kvBatchStride, scale } = args;
   if (H % Hkv !== 0) throw new Error(`attention: H = ${H} is not a multiple of Hkv = ${Hkv}`);
