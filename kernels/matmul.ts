@@ -553,16 +553,20 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
 // tile at a time down its k block: every k step of a tile is another line of A, 4m bytes on, a
 // stride the hardware prefetcher does not follow past 2 KB, so each tile waits on memory
 // (docs/benchmarks.md). Here a thread takes its whole range of A's columns and sweeps it
-// NARROW_KS rows at a time, left to right, with the same 4x8 tiles: NARROW_KS sequential streams,
-// one per row, each read once. The range's partial sums (every column of B for every row of the
+// NARROW_KS rows at a time, left to right, in 5x8 tiles (narrowTile5): NARROW_KS sequential
+// streams, one per row, each read once. The range's partial sums (every column of B for every row of the
 // range: 32 KB at 256 rows x 32 columns) stay in the thread's scratch between sweeps. Each output
 // still sums its k terms in order from zero with the same multiply-add, so the result is bit for
 // bit that of gemm on A stored row-major.
 
 /** Rows of A per sweep: 16 and 32 ran alike; 4 and 8 reload the partial sums too often, 64 and 128 lost 15-45% (docs/benchmarks.md). */
 const NARROW_KS = 16;
-/** Columns of A per copied chunk, and the bytes between a chunk's rows in the copy (not a multiple of 4 KB). */
-const NARROW_CHUNK = 64;
+/** Rows of out per tile (narrowTile5), and so per block of the partial sums. */
+const NARROW_ROWS = 5;
+/** Bytes of a block's partial sums for one panel: NARROW_ROWS rows of 8 floats. */
+const NARROW_SLOT: usize = NARROW_ROWS * NR * 4;
+/** Columns of A per copied chunk (a multiple of NARROW_ROWS), and the bytes between a chunk's rows in the copy (not a multiple of 4 KB). */
+const NARROW_CHUNK = 80;
 const NARROW_COPY_STRIDE: usize = (NARROW_CHUNK + 16) << 2;
 /** Floats of the two copies, at the end of the thread's scratch (CpuBackend's TN_NARROW_COPY_FLOATS). */
 const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
@@ -571,7 +575,7 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 // @ts-ignore: decorator
 @inline function copyRowPart(src: usize, dst: usize, cols: i32): void {
   if (cols == NARROW_CHUNK) {
-    // A whole chunk's row, unrolled: 16 loads and stores at fixed offsets.
+    // A whole chunk's row, unrolled: 20 loads and stores at fixed offsets.
     v128.store(dst, v128.load(src)); v128.store(dst, v128.load(src, 16), 16);
     v128.store(dst, v128.load(src, 32), 32); v128.store(dst, v128.load(src, 48), 48);
     v128.store(dst, v128.load(src, 64), 64); v128.store(dst, v128.load(src, 80), 80);
@@ -580,6 +584,8 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
     v128.store(dst, v128.load(src, 160), 160); v128.store(dst, v128.load(src, 176), 176);
     v128.store(dst, v128.load(src, 192), 192); v128.store(dst, v128.load(src, 208), 208);
     v128.store(dst, v128.load(src, 224), 224); v128.store(dst, v128.load(src, 240), 240);
+    v128.store(dst, v128.load(src, 256), 256); v128.store(dst, v128.load(src, 272), 272);
+    v128.store(dst, v128.load(src, 288), 288); v128.store(dst, v128.load(src, 304), 304);
     return;
   }
   let s = src, d = dst;
@@ -597,17 +603,53 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 }
 
 /**
- * One block of 4 rows of out (`rows` of them real) through every panel over kn steps: A's 4 floats
- * of each step at p, the steps rs bytes apart; B's panels at pb, ps bytes apart; partial sums at pc,
- * one 128-byte block per panel.
+ * The narrow products' tile: 5 rows of out by one panel's 8 columns over kn steps, from and back to
+ * the partial sums at pc (rows 32 bytes apart). A's 5 floats of a step are at pa (steps rs bytes
+ * apart), B's 8 at pb (steps 32 bytes apart). Ten sums where tileTN keeps eight: the 4x8 tile ran at
+ * NN's rate here, this one 1.08-1.15x faster at 1 thread (docs/benchmarks.md). A's first four floats
+ * are one load spread to the lanes by shuffles, because TurboFan issues a loop's loads ahead of its
+ * arithmetic: five splat loads are then all live beside the 10 sums and 2 vectors of B, 17 where it
+ * has 15 registers, and two sums went to the stack (0.63 of NN).
+ */
+// @ts-ignore: decorator
+@inline function narrowTile5(pa: usize, rs: usize, pb: usize, kn: i32, pc: usize): void {
+  let c00 = v128.load(pc), c01 = v128.load(pc, 16), c10 = v128.load(pc, 32), c11 = v128.load(pc, 48);
+  let c20 = v128.load(pc, 64), c21 = v128.load(pc, 80), c30 = v128.load(pc, 96), c31 = v128.load(pc, 112);
+  let c40 = v128.load(pc, 128), c41 = v128.load(pc, 144);
+  for (let kk = 0; kk < kn; kk++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    const a = v128.load(pa);
+    const a4 = v128.load32_splat(pa, 16);
+    const a0 = v128.shuffle<i32>(a, a, 0, 0, 0, 0);
+    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+    const a1 = v128.shuffle<i32>(a, a, 1, 1, 1, 1);
+    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+    const a2 = v128.shuffle<i32>(a, a, 2, 2, 2, 2);
+    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+    const a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
+    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+    c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
+    pa += rs;
+    pb += NR * 4;
+  }
+  v128.store(pc, c00); v128.store(pc, c01, 16); v128.store(pc, c10, 32); v128.store(pc, c11, 48);
+  v128.store(pc, c20, 64); v128.store(pc, c21, 80); v128.store(pc, c30, 96); v128.store(pc, c31, 112);
+  v128.store(pc, c40, 128); v128.store(pc, c41, 144);
+}
+
+/**
+ * One block of NARROW_ROWS rows of out (`rows` of them real) through every panel over kn steps: A's
+ * floats of each step at p, the steps rs bytes apart; B's panels at pb, ps bytes apart; partial sums
+ * at pc, one NARROW_SLOT per panel.
  */
 // @ts-ignore: decorator
 @inline function narrowTiles(p: usize, rs: usize, pb: usize, ps: usize, kn: i32, pc: usize, panels: i32, rows: i32): void {
   let pbq = pb, pcq = pc;
   for (let q = 0; q < panels; q++) {
-    if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0);
+    if (rows == NARROW_ROWS) narrowTile5(p, rs, pbq, kn, pcq);
+    else if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0);
     else {
-      // The range's last 1-3 rows (m not a multiple of 4): a row at a time, never reading past m.
+      // The range's last 1-3 rows: a row at a time, never reading past the range (nor past m).
       for (let r = 0; r < rows; r++) {
         const pr = pcq + (<usize>r << 5);
         let c0 = v128.load(pr), c1 = v128.load(pr, 16);
@@ -621,7 +663,7 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
         v128.store(pr, c0); v128.store(pr, c1, 16);
       }
     }
-    pcq += NR * 16;
+    pcq += NARROW_SLOT;
     pbq += ps;
   }
 }
@@ -629,8 +671,8 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 /**
  * The partial sums of rows [i0, i1) of one batch item added into ct (zeroed by the caller), k steps [0, k), from A [k, m]
  * (op(A) = A^T) and B packed by packB (panels of 8 columns, k steps of 8 floats). ct holds one
- * 128-byte block per (4 rows, panel): block (v, q) at ct + (v*panels + q)*32 floats holds rows
- * i0+4v..i0+4v+4, 8 floats each, of panel q's columns.
+ * NARROW_SLOT per (5 rows, panel): slot (v, q) at ct + (v*panels + q)*40 floats holds rows
+ * i0+5v..i0+5v+5, 8 floats each, of panel q's columns.
  */
 function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i32, i0: i32, i1: i32): void {
   const ms = <usize>m << 2;
@@ -640,9 +682,9 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
     const ak = a + <usize>k0 * ms;
     const pb = bp + (<usize>k0 * NR << 2);
     let pc = ct;
-    for (let i = i0; i < i1; i += 4) {
-      narrowTiles(ak + (<usize>i << 2), ms, pb, ps, kn, pc, panels, min(4, i1 - i));
-      pc += <usize>panels * NR << 4;
+    for (let i = i0; i < i1; i += NARROW_ROWS) {
+      narrowTiles(ak + (<usize>i << 2), ms, pb, ps, kn, pc, panels, min(NARROW_ROWS, i1 - i));
+      pc += <usize>panels * NARROW_SLOT;
     }
   }
 }
@@ -678,9 +720,9 @@ function narrowTNRangeCopied(a: usize, bp: usize, ct: usize, m: i32, panels: i32
       const ncols = min(NARROW_CHUNK, i1 - nc0);
       const nsrc = a + <usize>nk0 * ms + (<usize>nc0 << 2);
       let row = 0;
-      for (let i = c0; i < c0 + cols; i += 4) {
-        narrowTiles(cur + (<usize>(i - c0) << 2), NARROW_COPY_STRIDE, pb, ps, kn, pc, panels, min(4, i1 - i));
-        pc += <usize>panels * NR << 4;
+      for (let i = c0; i < c0 + cols; i += NARROW_ROWS) {
+        narrowTiles(cur + (<usize>(i - c0) << 2), NARROW_COPY_STRIDE, pb, ps, kn, pc, panels, min(NARROW_ROWS, i1 - i));
+        pc += <usize>panels * NARROW_SLOT;
         if (row < nkn) {
           copyRowPart(nsrc + <usize>row * ms, next + <usize>row * NARROW_COPY_STRIDE, ncols);
           row++;
@@ -697,7 +739,7 @@ function narrowTNRangeCopied(a: usize, bp: usize, ct: usize, m: i32, panels: i32
 /**
  * gemm for op(A) = A^T, A [k, m] per item, with a narrow B packed by packB (bp; bpBatchStride as in
  * gemm). Units are (batch item, range of `rangeRows` rows of out, which are columns of A; a multiple
- * of 4): the thread builds a range's partial sums (8*panels*rangeRows floats at most) in its block
+ * of NARROW_ROWS): the thread builds a range's partial sums (8*panels*(rangeRows+4) floats at most) in its block
  * of the scratch, at ws + tid*PACK_MC*KC floats as in gemmTN, then writes them to out (adding them to
  * it if accumulate, after the whole sum, as gemm does). With copyRows (m % 1024 == 0) the sweeps read
  * copies of A's rows (narrowTNRangeCopied) kept in the last NARROW_COPY_FLOATS of that block.
@@ -709,7 +751,7 @@ export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32,
   const per = (m + rangeRows - 1) / rangeRows;
   const panels = (n + NR - 1) / NR;
   const ns = <usize>n << 2;
-  const blockBytes = <usize>panels * NR << 4;
+  const blockBytes = <usize>panels * NARROW_SLOT;
   for (let u = start; u < end; u++) {
     const t = u / per;
     const i0 = (u - t * per) * rangeRows;
@@ -717,17 +759,18 @@ export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32,
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
     const at = a + (<usize>t * <usize>aBatchStride << 2), bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const zero = f32x4.splat(0);
-    for (let v = 0; v < ((i1 - i0 + 3) >> 2) * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
+    const slots = (i1 - i0 + NARROW_ROWS - 1) / NARROW_ROWS * panels;
+    for (let v = 0; v < slots * NARROW_ROWS * 2; v++) v128.store(ct + (<usize>v << 4), zero);
     if (copy) narrowTNRangeCopied(at, bt, ct, m, panels, k, i0, i1, copy);
     else narrowTNRange(at, bt, ct, m, panels, k, i0, i1);
     for (let i = i0; i < i1; i++) {
       const r = i - i0;
-      let src = ct + <usize>(r >> 2) * blockBytes + (<usize>(r & 3) << 5);
+      let src = ct + <usize>(r / NARROW_ROWS) * blockBytes + (<usize>(r % NARROW_ROWS) << 5);
       let dst = ot + <usize>i * ns;
       // A row's 8 columns of each panel are 32 contiguous bytes of its block (storeRow adds the old out).
       for (let j0 = 0; j0 < n; j0 += NR) {
         storeRow(dst, v128.load(src), v128.load(src, 16), min(NR, n - j0), accumulate);
-        src += NR * 16;
+        src += NARROW_SLOT;
         dst += NR * 4;
       }
     }

@@ -113,7 +113,9 @@ function tnNarrow(m: number, n: number): boolean {
   return n <= 32 && m >= 256;
 }
 /** Floats at the end of a thread's TN scratch that gemmTNNarrow copies A's rows to (kernels/matmul.ts NARROW_COPY_FLOATS). */
-const TN_NARROW_COPY_FLOATS = 2 * 16 * 80;
+const TN_NARROW_COPY_FLOATS = 2 * 16 * 96;
+/** Rows of out per tile of gemmTNNarrow, which its partial sums are kept in blocks of (kernels/matmul.ts NARROW_ROWS). */
+const TN_NARROW_ROWS = 5;
 /**
  * Whether gemmTNNarrow's sweeps read copies of A's rows (kernels/matmul.ts narrowTNRangeCopied):
  * when A's rows are a multiple of 4 KB apart (Qwen2.5-3B's hidden size, 2048), all 16 rows of a
@@ -463,7 +465,9 @@ export class CpuBackend implements Backend {
           // One range of out rows (columns of A) per thread, unless its partial sums outgrow the
           // scratch: each thread then sweeps the longest runs of A's rows it can.
           const ranges = Math.max(1, Math.ceil(this.threads / cnt));
-          const rangeRows = Math.min(Math.floor((TN_BLOCK_FLOATS - TN_NARROW_COPY_FLOATS) / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
+          // A range's partial sums take whole blocks of TN_NARROW_ROWS rows: up to 4 rows more than it has.
+          const fits = Math.floor((TN_BLOCK_FLOATS - TN_NARROW_COPY_FLOATS) / (8 * panels)) - (TN_NARROW_ROWS - 1);
+          const rangeRows = Math.min(fits - fits % TN_NARROW_ROWS, Math.ceil(m / ranges / TN_NARROW_ROWS) * TN_NARROW_ROWS);
           const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, rangeRows, tnNarrowCopies(m) ? 1 : 0];
           this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / rangeRows), flops);
           continue;
