@@ -278,7 +278,7 @@ const IN_PLACE_MIN_KC = 64;
 const A_PACKED = 0, A_IN_PLACE = 1, A_GROUPS = 2;
 /** How gemmTN reads B: panels packed by packB beforehand, B [k, n] in place, or B [k, n] packed a k block at a time (packBSlice). */
 const B_PACKED = 0, B_IN_PLACE = 1, B_SLICES = 2;
-/** Floats of a thread's B slices (1 MB), after its PACK_MC*KC floats of A (CpuBackend's TN_SLICE_FLOATS). */
+/** Floats of a thread's B slices (1 MB), after its A_BLOCK_FLOATS of A (CpuBackend's TN_SLICE_FLOATS). */
 const SLICE_FLOATS = 262144;
 /** Panels of B in a thread's slices at 16 steps (gemmBlockTN takes wider ranges a part at a time). */
 const SLICE_PANELS = SLICE_FLOATS / (16 * NR);
@@ -290,6 +290,8 @@ const SLICE_PANELS = SLICE_FLOATS / (16 * NR);
  */
 const PACK_MC = 256;
 const PACK_KK = 16;
+/** Floats of a thread's block of A: PACK_MC rows of KC steps, and room for the 4 rows by which blocks of 5 (packABlock5) can pass them. */
+const A_BLOCK_FLOATS = (PACK_MC + 4) * KC;
 
 /**
  * Packs op(A)[rc..rcEnd, k0..k0+kn) of A [k, m] (op(A) = A^T) into blocks of 4 rows: block b holds
@@ -323,6 +325,41 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
         }
       }
       i += 4;
+    }
+  }
+}
+
+/**
+ * packABlock for tileTN5: blocks of 5 rows, block b holding kn groups of 5 floats (rows rc+5b..
+ * rc+5b+5 at one kk) at ws + b*kn*5 floats. Rows >= m are zero.
+ */
+function packABlock5(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32): void {
+  const zero = f32x4.splat(0);
+  const ms = <usize>m << 2;
+  const blocks = (rcEnd - rc + 4) / 5;
+  const bs = <usize>kn * 20;
+  for (let kg = 0; kg < kn; kg += PACK_KK) {
+    const kgEnd = min(kn, kg + PACK_KK);
+    let i = rc;
+    for (let b = 0; b < blocks; b++) {
+      const rows = min(5, m - i);
+      const s = a + <usize>k0 * ms + (<usize>i << 2);
+      let d = ws + <usize>b * bs + <usize>kg * 20;
+      if (rows == 5) {
+        for (let kk = kg; kk < kgEnd; kk++) {
+          const r = s + <usize>kk * ms;
+          v128.store(d, v128.load(r));
+          store<f32>(d, load<f32>(r, 16), 16);
+          d += 20;
+        }
+      } else {
+        for (let kk = kg; kk < kgEnd; kk++) {
+          v128.store(d, loadN(s + <usize>kk * ms, min(4, rows), zero));
+          store<f32>(d, 0, 16);
+          d += 20;
+        }
+      }
+      i += 5;
     }
   }
 }
@@ -428,6 +465,40 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
   if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
 }
 
+/** tileTN for 5 rows of out from A packed by packABlock5 (5 floats a step, 20 bytes apart): see narrowTile5. */
+// @ts-ignore: decorator
+@inline function tileTN5(pa: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+  if (resume) {
+    c00 = loadRow(c, cols, 0); c01 = loadRow(c, cols, 1);
+    if (rows > 1) { c10 = loadRow(c + cs, cols, 0); c11 = loadRow(c + cs, cols, 1); }
+    if (rows > 2) { c20 = loadRow(c + 2 * cs, cols, 0); c21 = loadRow(c + 2 * cs, cols, 1); }
+    if (rows > 3) { c30 = loadRow(c + 3 * cs, cols, 0); c31 = loadRow(c + 3 * cs, cols, 1); }
+    if (rows > 4) { c40 = loadRow(c + 4 * cs, cols, 0); c41 = loadRow(c + 4 * cs, cols, 1); }
+  }
+  for (let kk = 0; kk < kn; kk++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    const a = v128.load(pa);
+    const a4 = v128.load32_splat(pa, 16);
+    const a0 = v128.shuffle<i32>(a, a, 0, 0, 0, 0);
+    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+    const a1 = v128.shuffle<i32>(a, a, 1, 1, 1, 1);
+    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+    const a2 = v128.shuffle<i32>(a, a, 2, 2, 2, 2);
+    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+    const a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
+    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+    c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
+    pa += 20;
+    pb += bStep;
+  }
+  storeRow(c, c00, c01, cols, add);
+  if (rows > 1) storeRow(c + cs, c10, c11, cols, add);
+  if (rows > 2) storeRow(c + 2 * cs, c20, c21, cols, add);
+  if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
+  if (rows > 4) storeRow(c + 4 * cs, c40, c41, cols, add);
+}
+
 /**
  * out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T, in blocks of
  * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4. aMode (the choice is CpuBackend's:
@@ -506,14 +577,30 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
         }
         continue;
       }
-      packABlock(a, ws, m, k0, kn, rc, rcEnd);
+      if (m < 64) {
+        packABlock(a, ws, m, k0, kn, rc, rcEnd);
+        for (let p = p0; p < p1; p++) {
+          const panel = bk + <usize>p * ps;
+          const j0 = p * NR;
+          const cols = min(NR, n - j0);
+          for (let i = rc; i < rcEnd; i += 4) {
+            const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
+            tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add);
+          }
+        }
+        continue;
+      }
+      packABlock5(a, ws, m, k0, kn, rc, rcEnd);
       for (let p = p0; p < p1; p++) {
         const panel = bk + <usize>p * ps;
         const j0 = p * NR;
         const cols = min(NR, n - j0);
-        for (let i = rc; i < rcEnd; i += 4) {
+        for (let i = rc; i < rcEnd; i += 5) {
           const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-          tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add);
+          const pa = ws + <usize>(i - rc) * <usize>kn * 4;
+          const rows = rcEnd - i;
+          if (rows >= 5) tileTN5(pa, panel, bStep, kn, dst, ns, !first, 5, cols, add);
+          else tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, rows, cols, add);
         }
       }
     }
@@ -522,17 +609,17 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
 
 /**
  * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is `unitRows` rows (a
- * multiple of 4). ws is the scratch of the pool's threads, PACK_MC*KC floats each; thread tid packs
- * its blocks of A at ws + tid*PACK_MC*KC floats, or reads A as aMode says (A_IN_PLACE, A_GROUPS: m % 4 == 0).
+ * multiple of 4). ws is the scratch of the pool's threads, A_BLOCK_FLOATS each; thread tid packs
+ * its blocks of A at ws + tid*A_BLOCK_FLOATS floats, or reads A as aMode says (A_IN_PLACE, A_GROUPS: m % 4 == 0).
  * bp is B packed by packB (bMode B_PACKED), or B [k, n] itself (bpBatchStride is then B's own batch
  * stride), read where it lies (B_IN_PLACE: n % 8 == 0, so that no tile reads past a row) or packed
  * a k block at a time (B_SLICES) into the thread's SLICE_FLOATS after its floats of A: with
- * B_SLICES the threads' scratch is (PACK_MC*KC + SLICE_FLOATS) floats each.
+ * B_SLICES the threads' scratch is (A_BLOCK_FLOATS + SLICE_FLOATS) floats each.
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
   bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, aMode: i32, bMode: i32, start: i32, end: i32, tid: i32): void {
-  const wt = ws + (<usize>tid * (PACK_MC * KC + (bMode == B_SLICES ? SLICE_FLOATS : 0)) << 2);
-  const wb = wt + (PACK_MC * KC << 2);
+  const wt = ws + (<usize>tid * (A_BLOCK_FLOATS + (bMode == B_SLICES ? SLICE_FLOATS : 0)) << 2);
+  const wb = wt + (A_BLOCK_FLOATS << 2);
   const per = splitCols ? p1 - p0 : (m + unitRows - 1) / unitRows;
   let u = start;
   while (u < end) {
@@ -740,14 +827,14 @@ function narrowTNRangeCopied(a: usize, bp: usize, ct: usize, m: i32, panels: i32
  * gemm for op(A) = A^T, A [k, m] per item, with a narrow B packed by packB (bp; bpBatchStride as in
  * gemm). Units are (batch item, range of `rangeRows` rows of out, which are columns of A; a multiple
  * of NARROW_ROWS): the thread builds a range's partial sums (8*panels*(rangeRows+4) floats at most) in its block
- * of the scratch, at ws + tid*PACK_MC*KC floats as in gemmTN, then writes them to out (adding them to
+ * of the scratch, at ws + tid*A_BLOCK_FLOATS floats as in gemmTN, then writes them to out (adding them to
  * it if accumulate, after the whole sum, as gemm does). With copyRows (m % 1024 == 0) the sweeps read
  * copies of A's rows (narrowTNRangeCopied) kept in the last NARROW_COPY_FLOATS of that block.
  */
 export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
   bpBatchStride: i32, accumulate: i32, rangeRows: i32, copyRows: i32, start: i32, end: i32, tid: i32): void {
-  const ct = ws + (<usize>tid * PACK_MC * KC << 2);
-  const copy: usize = copyRows ? ct + (<usize>(PACK_MC * KC - NARROW_COPY_FLOATS) << 2) : 0;
+  const ct = ws + (<usize>tid * A_BLOCK_FLOATS << 2);
+  const copy: usize = copyRows ? ct + (<usize>(A_BLOCK_FLOATS - NARROW_COPY_FLOATS) << 2) : 0;
   const per = (m + rangeRows - 1) / rangeRows;
   const panels = (n + NR - 1) / NR;
   const ns = <usize>n << 2;

@@ -432,7 +432,10 @@ describe('matmul', () => {
     // through all its panels (the last of 384 x 37 holds 5 columns) in a 512-step block and one of 88.
     // Packed in units of more than 64 rows: 600 x 300 (a wide B) in 152-row units, and 2102 in
     // 212-row units, of which the pool hands a thread two at a time (ten units: so one call walks two
-    // packed blocks, the last with 2 rows past a block of 4). Swept (n <= 32, m >= 256:
+    // packed blocks, the last with 2 rows past a block of 4). From m = 64 the packed blocks hold 5 rows
+    // (packABlock5), a unit's last 1-4 rows a shorter tile: 1024 x 264 in 256-row units (52 blocks, the
+    // most a thread's scratch holds, the last with 1 row), 133 x 264 in units of 68 and 65 rows (3 rows
+    // past a block, and none). Swept (n <= 32, m >= 256:
     // gemmTNNarrow, tiles of 5 rows): 896 x 16 (a LoRA dA), 1030 x 32, 259 x 3 and 262 x 8 (at 2
     // threads ranges ending 0-4 rows past a block of 5, a panel mostly padding; 600 = 37 sweeps of
     // 16 steps and one of 8); 1024 x 16 and 2048 x 5 (rows 4 KB apart or a multiple: the sweeps read
@@ -440,7 +443,7 @@ describe('matmul', () => {
     // a unit at a time, n % 8 == 0) for 72 x 24, 72 x 40, 384 x 40, 1028 x 40, 1024 x 40 and 512 x 128.
     for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [72, 24, 600], [72, 40, 600], [384, 37, 600], [384, 40, 600], [1028, 40, 600],
       [1024, 40, 600], [512, 128, 600], [600, 300, 600], [2102, 40, 600], [896, 16, 600], [1030, 32, 600], [259, 3, 600],
-      [262, 8, 600], [1024, 16, 600], [2048, 5, 37]] as const) {
+      [262, 8, 600], [1024, 16, 600], [2048, 5, 37], [1024, 264, 520], [133, 264, 100]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);
       for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;

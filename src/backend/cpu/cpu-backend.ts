@@ -76,8 +76,8 @@ const GROUP_ROWS_UP_BYTES = 512 * 8 * 4;
 /** The TN kernel's k block and most rows of A it packs per block: KC and PACK_MC of kernels/matmul.ts gemmTN. */
 const TN_KC = 512;
 const TN_PACK_ROWS = 256;
-/** Floats of one thread's block of A in the TN kernel. */
-const TN_BLOCK_FLOATS = TN_PACK_ROWS * TN_KC;
+/** Floats of one thread's block of A in the TN kernel (A_BLOCK_FLOATS of kernels/matmul.ts: 4 rows more, for blocks of 5). */
+const TN_BLOCK_FLOATS = (TN_PACK_ROWS + 4) * TN_KC;
 /** Floats of one thread's slices of B in the TN kernel (SLICE_FLOATS of kernels/matmul.ts: 1 MB). */
 const TN_SLICE_FLOATS = 262144;
 /** How the TN kernel reads B: gemmTN's bMode (B_PACKED, B_IN_PLACE, B_SLICES of kernels/matmul.ts). */
