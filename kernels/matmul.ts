@@ -274,7 +274,7 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 const KC = 512;
 /** The shortest k block of the in-place path (a wide A): shorter blocks reload and store the partial sums too often. */
 const IN_PLACE_MIN_KC = 64;
-/** How gemmTN reads A: packed a unit's rows at a time (packABlock), in place, or packed 16 columns at a time (packAGroup). */
+/** How gemmTN reads A: packed a unit's rows at a time (packABlock, packABlock5), in place, or packed 20 columns at a time (packAGroup). */
 const A_PACKED = 0, A_IN_PLACE = 1, A_GROUPS = 2;
 /** How gemmTN reads B: panels packed by packB beforehand, B [k, n] in place, or B [k, n] packed a k block at a time (packBSlice). */
 const B_PACKED = 0, B_IN_PLACE = 1, B_SLICES = 2;
@@ -365,30 +365,26 @@ function packABlock5(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcE
 }
 
 /**
- * Packs op(A)[g..g+4*blocks, k0..k0+kn) of A [k, m] (op(A) = A^T; blocks 1-4, every row < m) into
- * blocks of 4 rows as packABlock lays them out (block b: kn groups of 4 floats at ws + b*kn*4
- * floats). The 16 columns of a k step are one 64-byte line of A when g is a multiple of 16, so
- * each line is read once, whatever L1 set it maps to. (packABlock over the same 16 columns, block
- * by block PACK_KK steps at a time, made the products 0.88-0.95x as fast: docs/benchmarks.md.)
+ * Packs op(A)[g..g+cols, k0..k0+kn) of A [k, m] (cols <= 20, a multiple of 4, every row < m) step by
+ * step: step kk's cols floats at ws + kk*80 bytes, for tileTN5 and tileTN with aStep 80.
  */
-function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, blocks: i32): void {
+function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, cols: i32): void {
   const ms = <usize>m << 2;
-  const bs = <usize>kn << 4;
   let s = a + ((<usize>k0 * <usize>m + <usize>g) << 2);
   let d = ws;
-  if (blocks == 4) {
+  if (cols == 20) {
     for (let kk = 0; kk < kn; kk++) {
-      const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32), v3 = v128.load(s, 48);
-      v128.store(d, v0); v128.store(d + bs, v1); v128.store(d + 2 * bs, v2); v128.store(d + 3 * bs, v3);
+      const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32), v3 = v128.load(s, 48), v4 = v128.load(s, 64);
+      v128.store(d, v0); v128.store(d, v1, 16); v128.store(d, v2, 32); v128.store(d, v3, 48); v128.store(d, v4, 64);
       s += ms;
-      d += 16;
+      d += 80;
     }
     return;
   }
   for (let kk = 0; kk < kn; kk++) {
-    for (let b = 0; b < blocks; b++) v128.store(d + <usize>b * bs, v128.load(s + (<usize>b << 4)));
+    for (let c = 0; c < cols; c += 4) v128.store(d + (<usize>c << 2), v128.load(s + (<usize>c << 2)));
     s += ms;
-    d += 16;
+    d += 80;
   }
 }
 
@@ -467,7 +463,7 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
 
 /** tileTN for 5 rows of out from A packed by packABlock5 (5 floats a step, 20 bytes apart): see narrowTile5. */
 // @ts-ignore: decorator
-@inline function tileTN5(pa: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
+@inline function tileTN5(pa: usize, aStep: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
   if (resume) {
     c00 = loadRow(c, cols, 0); c01 = loadRow(c, cols, 1);
@@ -489,7 +485,7 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
     const a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
     c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
     c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
-    pa += 20;
+    pa += aStep;
     pb += bStep;
   }
   storeRow(c, c00, c01, cols, add);
@@ -503,7 +499,7 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
  * out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T, in blocks of
  * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4. aMode (the choice is CpuBackend's:
  * tnAMode) is A_PACKED, or A_IN_PLACE or A_GROUPS, only when m % 4 == 0 so that no row block reads
- * past m: A read where it lies, or packed 16 columns at a time.
+ * past m: A read where it lies, or packed 20 columns at a time.
  */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
   r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, aMode: i32, bMode: i32, wb: usize): void {
@@ -542,19 +538,22 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
       const rcEnd = min(r1, rc + chunkRows);
       // Later blocks continue from the partial sums in out (stored, not added again).
       if (aMode == A_GROUPS) {
-        // 16 columns of A (4 row blocks, one line per k step) packed, then every panel in turn
-        // through the 4 row blocks: the group's kn*64 bytes of A and the panel's slice of B stay in
-        // L1 across them. In place, each line was read 4 times and each tile waited on strided
-        // lines; packed a unit at a time (packABlock), the tiles read A from L2 (docs/benchmarks.md).
-        for (let g = rc; g < rcEnd; g += 16) {
-          const blocks = min(4, (rcEnd - g) >> 2);
-          packAGroup(a, ws, m, k0, kn, g, blocks);
+        // 20 columns of A packed, then every panel in turn through their 5-row tiles: the group's
+        // kn*80 bytes of A and the panel's slice of B stay near (L1, L2) across them. In place, each
+        // line was read 4 times and each tile waited on strided lines; packed a unit at a time
+        // (packABlock), the tiles read A from L2. Groups of 16 columns (one line of A per k step) in
+        // 4x8 tiles ran 0.94-0.97x as fast at 1 thread (docs/benchmarks.md).
+        for (let g = rc; g < rcEnd; g += 20) {
+          const gc = min(20, rcEnd - g);
+          packAGroup(a, ws, m, k0, kn, g, gc);
           for (let p = p0; p < p1; p++) {
             const j0 = p * NR;
             const panel = bk + <usize>p * ps;
-            for (let b = 0; b < blocks; b++) {
-              const dst = out + ((<usize>(g + 4 * b) * <usize>n + <usize>j0) << 2);
-              tileTN(ws + ((<usize>b * <usize>kn) << 4), 16, panel, bStep, kn, dst, ns, !first, 4, min(NR, n - j0), add);
+            for (let t = 0; t < gc; t += 5) {
+              const dst = out + ((<usize>(g + t) * <usize>n + <usize>j0) << 2);
+              const rows = gc - t;
+              if (rows >= 5) tileTN5(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, 5, min(NR, n - j0), add);
+              else tileTN(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
             }
           }
         }
@@ -599,7 +598,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
           const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
           const pa = ws + <usize>(i - rc) * <usize>kn * 4;
           const rows = rcEnd - i;
-          if (rows >= 5) tileTN5(pa, panel, bStep, kn, dst, ns, !first, 5, cols, add);
+          if (rows >= 5) tileTN5(pa, 20, panel, bStep, kn, dst, ns, !first, 5, cols, add);
           else tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, rows, cols, add);
         }
       }

@@ -427,9 +427,10 @@ describe('matmul', () => {
   test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
     // m = 70 packs A a block at a time; m = 72 (rows in whole blocks of 4) reads it in place with up
     // to 32 columns, each row block through all its panels before the next. With 33-256 columns A
-    // is packed 16 columns at a time (72 x 40: two 36-row units, groups of 16, 16 and 4 columns), as
-    // for m = 384, 1028 and 1024 and 512 (multiples of 512: a row of A is 2 or 4 KB), each group
-    // through all its panels (the last of 384 x 37 holds 5 columns) in a 512-step block and one of 88.
+    // is packed 20 columns at a time in tiles of 5 rows (72 x 40: two 36-row units, groups of 20 and
+    // 16, the last tile 1 row; 104 x 40: groups of 20, 20 and 12, the last tile 2 rows), as for m =
+    // 384, 1028 and 1024 and 512 (multiples of 512: a row of A is 2 or 4 KB), each group through all
+    // its panels (the last of 384 x 37 holds 5 columns) in a 512-step block and one of 88.
     // Packed in units of more than 64 rows: 600 x 300 (a wide B) in 152-row units, and 2102 in
     // 212-row units, of which the pool hands a thread two at a time (ten units: so one call walks two
     // packed blocks, the last with 2 rows past a block of 4). From m = 64 the packed blocks hold 5 rows
@@ -443,7 +444,7 @@ describe('matmul', () => {
     // a unit at a time, n % 8 == 0) for 72 x 24, 72 x 40, 384 x 40, 1028 x 40, 1024 x 40 and 512 x 128.
     for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [72, 24, 600], [72, 40, 600], [384, 37, 600], [384, 40, 600], [1028, 40, 600],
       [1024, 40, 600], [512, 128, 600], [600, 300, 600], [2102, 40, 600], [896, 16, 600], [1030, 32, 600], [259, 3, 600],
-      [262, 8, 600], [1024, 16, 600], [2048, 5, 37], [1024, 264, 520], [133, 264, 100]] as const) {
+      [262, 8, 600], [1024, 16, 600], [2048, 5, 37], [1024, 264, 520], [133, 264, 100], [104, 40, 600]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);
       for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;
