@@ -274,11 +274,11 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 const KC = 512;
 /** The shortest k block of the in-place path (a wide A): shorter blocks reload and store the partial sums too often. */
 const IN_PLACE_MIN_KC = 64;
-/** How gemmTN reads A: packed a unit's rows at a time (packABlock), in place, or packed 16 columns at a time (packAGroup). */
+/** How gemmTN reads A: packed a unit's rows at a time (packABlock, packABlock5), in place, or packed 20 columns at a time (packAGroup). */
 const A_PACKED = 0, A_IN_PLACE = 1, A_GROUPS = 2;
 /** How gemmTN reads B: panels packed by packB beforehand, B [k, n] in place, or B [k, n] packed a k block at a time (packBSlice). */
 const B_PACKED = 0, B_IN_PLACE = 1, B_SLICES = 2;
-/** Floats of a thread's B slices (1 MB), after its PACK_MC*KC floats of A (CpuBackend's TN_SLICE_FLOATS). */
+/** Floats of a thread's B slices (1 MB), after its A_BLOCK_FLOATS of A (CpuBackend's TN_SLICE_FLOATS). */
 const SLICE_FLOATS = 262144;
 /** Panels of B in a thread's slices at 16 steps (gemmBlockTN takes wider ranges a part at a time). */
 const SLICE_PANELS = SLICE_FLOATS / (16 * NR);
@@ -290,6 +290,8 @@ const SLICE_PANELS = SLICE_FLOATS / (16 * NR);
  */
 const PACK_MC = 256;
 const PACK_KK = 16;
+/** Floats of a thread's block of A: PACK_MC rows of KC steps, and room for the 4 rows by which blocks of 5 (packABlock5) can pass them. */
+const A_BLOCK_FLOATS = (PACK_MC + 4) * KC;
 
 /**
  * Packs op(A)[rc..rcEnd, k0..k0+kn) of A [k, m] (op(A) = A^T) into blocks of 4 rows: block b holds
@@ -328,30 +330,61 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
 }
 
 /**
- * Packs op(A)[g..g+4*blocks, k0..k0+kn) of A [k, m] (op(A) = A^T; blocks 1-4, every row < m) into
- * blocks of 4 rows as packABlock lays them out (block b: kn groups of 4 floats at ws + b*kn*4
- * floats). The 16 columns of a k step are one 64-byte line of A when g is a multiple of 16, so
- * each line is read once, whatever L1 set it maps to. (packABlock over the same 16 columns, block
- * by block PACK_KK steps at a time, made the products 0.88-0.95x as fast: docs/benchmarks.md.)
+ * packABlock for tileTN5: blocks of 5 rows, block b holding kn groups of 5 floats (rows rc+5b..
+ * rc+5b+5 at one kk) at ws + b*kn*5 floats. Rows >= m are zero.
  */
-function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, blocks: i32): void {
+function packABlock5(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32): void {
+  const zero = f32x4.splat(0);
   const ms = <usize>m << 2;
-  const bs = <usize>kn << 4;
+  const blocks = (rcEnd - rc + 4) / 5;
+  const bs = <usize>kn * 20;
+  for (let kg = 0; kg < kn; kg += PACK_KK) {
+    const kgEnd = min(kn, kg + PACK_KK);
+    let i = rc;
+    for (let b = 0; b < blocks; b++) {
+      const rows = min(5, m - i);
+      const s = a + <usize>k0 * ms + (<usize>i << 2);
+      let d = ws + <usize>b * bs + <usize>kg * 20;
+      if (rows == 5) {
+        for (let kk = kg; kk < kgEnd; kk++) {
+          const r = s + <usize>kk * ms;
+          v128.store(d, v128.load(r));
+          store<f32>(d, load<f32>(r, 16), 16);
+          d += 20;
+        }
+      } else {
+        for (let kk = kg; kk < kgEnd; kk++) {
+          v128.store(d, loadN(s + <usize>kk * ms, min(4, rows), zero));
+          store<f32>(d, 0, 16);
+          d += 20;
+        }
+      }
+      i += 5;
+    }
+  }
+}
+
+/**
+ * Packs op(A)[g..g+cols, k0..k0+kn) of A [k, m] (cols <= 20, a multiple of 4, every row < m) step by
+ * step: step kk's cols floats at ws + kk*80 bytes, for tileTN5 and tileTN with aStep 80.
+ */
+function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, cols: i32): void {
+  const ms = <usize>m << 2;
   let s = a + ((<usize>k0 * <usize>m + <usize>g) << 2);
   let d = ws;
-  if (blocks == 4) {
+  if (cols == 20) {
     for (let kk = 0; kk < kn; kk++) {
-      const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32), v3 = v128.load(s, 48);
-      v128.store(d, v0); v128.store(d + bs, v1); v128.store(d + 2 * bs, v2); v128.store(d + 3 * bs, v3);
+      const v0 = v128.load(s), v1 = v128.load(s, 16), v2 = v128.load(s, 32), v3 = v128.load(s, 48), v4 = v128.load(s, 64);
+      v128.store(d, v0); v128.store(d, v1, 16); v128.store(d, v2, 32); v128.store(d, v3, 48); v128.store(d, v4, 64);
       s += ms;
-      d += 16;
+      d += 80;
     }
     return;
   }
   for (let kk = 0; kk < kn; kk++) {
-    for (let b = 0; b < blocks; b++) v128.store(d + <usize>b * bs, v128.load(s + (<usize>b << 4)));
+    for (let c = 0; c < cols; c += 4) v128.store(d + (<usize>c << 2), v128.load(s + (<usize>c << 2)));
     s += ms;
-    d += 16;
+    d += 80;
   }
 }
 
@@ -428,11 +461,45 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
   if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
 }
 
+/** tileTN for 5 rows of out from A packed by packABlock5 (5 floats a step, 20 bytes apart): see narrowTile5. */
+// @ts-ignore: decorator
+@inline function tileTN5(pa: usize, aStep: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+  if (resume) {
+    c00 = loadRow(c, cols, 0); c01 = loadRow(c, cols, 1);
+    if (rows > 1) { c10 = loadRow(c + cs, cols, 0); c11 = loadRow(c + cs, cols, 1); }
+    if (rows > 2) { c20 = loadRow(c + 2 * cs, cols, 0); c21 = loadRow(c + 2 * cs, cols, 1); }
+    if (rows > 3) { c30 = loadRow(c + 3 * cs, cols, 0); c31 = loadRow(c + 3 * cs, cols, 1); }
+    if (rows > 4) { c40 = loadRow(c + 4 * cs, cols, 0); c41 = loadRow(c + 4 * cs, cols, 1); }
+  }
+  for (let kk = 0; kk < kn; kk++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    const a = v128.load(pa);
+    const a4 = v128.load32_splat(pa, 16);
+    const a0 = v128.shuffle<i32>(a, a, 0, 0, 0, 0);
+    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+    const a1 = v128.shuffle<i32>(a, a, 1, 1, 1, 1);
+    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+    const a2 = v128.shuffle<i32>(a, a, 2, 2, 2, 2);
+    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+    const a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
+    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+    c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
+    pa += aStep;
+    pb += bStep;
+  }
+  storeRow(c, c00, c01, cols, add);
+  if (rows > 1) storeRow(c + cs, c10, c11, cols, add);
+  if (rows > 2) storeRow(c + 2 * cs, c20, c21, cols, add);
+  if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
+  if (rows > 4) storeRow(c + 4 * cs, c40, c41, cols, add);
+}
+
 /**
  * out rows [r0, r1) x panels [p0, p1) of one batch item, A [k, m] read as A^T, in blocks of
  * chunkRows rows (<= PACK_MC); r0 and chunkRows multiples of 4. aMode (the choice is CpuBackend's:
  * tnAMode) is A_PACKED, or A_IN_PLACE or A_GROUPS, only when m % 4 == 0 so that no row block reads
- * past m: A read where it lies, or packed 16 columns at a time.
+ * past m: A read where it lies, or packed 20 columns at a time.
  */
 function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, accumulate: i32,
   r0: i32, r1: i32, p0: i32, p1: i32, chunkRows: i32, aMode: i32, bMode: i32, wb: usize): void {
@@ -471,19 +538,22 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
       const rcEnd = min(r1, rc + chunkRows);
       // Later blocks continue from the partial sums in out (stored, not added again).
       if (aMode == A_GROUPS) {
-        // 16 columns of A (4 row blocks, one line per k step) packed, then every panel in turn
-        // through the 4 row blocks: the group's kn*64 bytes of A and the panel's slice of B stay in
-        // L1 across them. In place, each line was read 4 times and each tile waited on strided
-        // lines; packed a unit at a time (packABlock), the tiles read A from L2 (docs/benchmarks.md).
-        for (let g = rc; g < rcEnd; g += 16) {
-          const blocks = min(4, (rcEnd - g) >> 2);
-          packAGroup(a, ws, m, k0, kn, g, blocks);
+        // 20 columns of A packed, then every panel in turn through their 5-row tiles: the group's
+        // kn*80 bytes of A and the panel's slice of B stay near (L1, L2) across them. In place, each
+        // line was read 4 times and each tile waited on strided lines; packed a unit at a time
+        // (packABlock), the tiles read A from L2. Groups of 16 columns (one line of A per k step) in
+        // 4x8 tiles ran 0.94-0.97x as fast at 1 thread (docs/benchmarks.md).
+        for (let g = rc; g < rcEnd; g += 20) {
+          const gc = min(20, rcEnd - g);
+          packAGroup(a, ws, m, k0, kn, g, gc);
           for (let p = p0; p < p1; p++) {
             const j0 = p * NR;
             const panel = bk + <usize>p * ps;
-            for (let b = 0; b < blocks; b++) {
-              const dst = out + ((<usize>(g + 4 * b) * <usize>n + <usize>j0) << 2);
-              tileTN(ws + ((<usize>b * <usize>kn) << 4), 16, panel, bStep, kn, dst, ns, !first, 4, min(NR, n - j0), add);
+            for (let t = 0; t < gc; t += 5) {
+              const dst = out + ((<usize>(g + t) * <usize>n + <usize>j0) << 2);
+              const rows = gc - t;
+              if (rows >= 5) tileTN5(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, 5, min(NR, n - j0), add);
+              else tileTN(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
             }
           }
         }
@@ -493,27 +563,45 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
         // Row block by row block, every panel in turn: a row block's kc lines of A are read from
         // memory once and serve every panel from L1, where panel by panel the whole unit's block
         // (up to 128 KB at m = 128) came back from L2 for each panel; 1.05-1.09x at 2 threads on
-        // most in-place shapes (docs/benchmarks.md). Each output's sum order is unchanged.
-        for (let i = rc; i < rcEnd; i += 4) {
-          const rows = min(4, m - i);
+        // most in-place shapes (docs/benchmarks.md). Each output's sum order is unchanged. Tiles of
+        // 5 rows (the last 1-4 rows of a unit a 4-row tile): 1.04-1.08x on 128 x 16 and 128 x 32.
+        for (let i = rc; i < rcEnd; i += 5) {
+          const rows = rcEnd - i;
           const pa = a + ((<usize>k0 * <usize>m + <usize>i) << 2);
           for (let p = p0; p < p1; p++) {
             const j0 = p * NR;
             const panel = bk + <usize>p * ps;
             const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-            tileTN(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
+            if (rows >= 5) tileTN5(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, 5, min(NR, n - j0), add);
+            else tileTN(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
           }
         }
         continue;
       }
-      packABlock(a, ws, m, k0, kn, rc, rcEnd);
+      if (m < 64) {
+        packABlock(a, ws, m, k0, kn, rc, rcEnd);
+        for (let p = p0; p < p1; p++) {
+          const panel = bk + <usize>p * ps;
+          const j0 = p * NR;
+          const cols = min(NR, n - j0);
+          for (let i = rc; i < rcEnd; i += 4) {
+            const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
+            tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add);
+          }
+        }
+        continue;
+      }
+      packABlock5(a, ws, m, k0, kn, rc, rcEnd);
       for (let p = p0; p < p1; p++) {
         const panel = bk + <usize>p * ps;
         const j0 = p * NR;
         const cols = min(NR, n - j0);
-        for (let i = rc; i < rcEnd; i += 4) {
+        for (let i = rc; i < rcEnd; i += 5) {
           const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-          tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add);
+          const pa = ws + <usize>(i - rc) * <usize>kn * 4;
+          const rows = rcEnd - i;
+          if (rows >= 5) tileTN5(pa, 20, panel, bStep, kn, dst, ns, !first, 5, cols, add);
+          else tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, rows, cols, add);
         }
       }
     }
@@ -522,17 +610,17 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
 
 /**
  * gemm for op(A) = A^T, A [k, m] per item: units as in gemm, but a row unit is `unitRows` rows (a
- * multiple of 4). ws is the scratch of the pool's threads, PACK_MC*KC floats each; thread tid packs
- * its blocks of A at ws + tid*PACK_MC*KC floats, or reads A as aMode says (A_IN_PLACE, A_GROUPS: m % 4 == 0).
+ * multiple of 4). ws is the scratch of the pool's threads, A_BLOCK_FLOATS each; thread tid packs
+ * its blocks of A at ws + tid*A_BLOCK_FLOATS floats, or reads A as aMode says (A_IN_PLACE, A_GROUPS: m % 4 == 0).
  * bp is B packed by packB (bMode B_PACKED), or B [k, n] itself (bpBatchStride is then B's own batch
  * stride), read where it lies (B_IN_PLACE: n % 8 == 0, so that no tile reads past a row) or packed
  * a k block at a time (B_SLICES) into the thread's SLICE_FLOATS after its floats of A: with
- * B_SLICES the threads' scratch is (PACK_MC*KC + SLICE_FLOATS) floats each.
+ * B_SLICES the threads' scratch is (A_BLOCK_FLOATS + SLICE_FLOATS) floats each.
  */
 export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
   bpBatchStride: i32, accumulate: i32, splitCols: i32, p0: i32, p1: i32, unitRows: i32, aMode: i32, bMode: i32, start: i32, end: i32, tid: i32): void {
-  const wt = ws + (<usize>tid * (PACK_MC * KC + (bMode == B_SLICES ? SLICE_FLOATS : 0)) << 2);
-  const wb = wt + (PACK_MC * KC << 2);
+  const wt = ws + (<usize>tid * (A_BLOCK_FLOATS + (bMode == B_SLICES ? SLICE_FLOATS : 0)) << 2);
+  const wb = wt + (A_BLOCK_FLOATS << 2);
   const per = splitCols ? p1 - p0 : (m + unitRows - 1) / unitRows;
   let u = start;
   while (u < end) {
@@ -553,16 +641,20 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
 // tile at a time down its k block: every k step of a tile is another line of A, 4m bytes on, a
 // stride the hardware prefetcher does not follow past 2 KB, so each tile waits on memory
 // (docs/benchmarks.md). Here a thread takes its whole range of A's columns and sweeps it
-// NARROW_KS rows at a time, left to right, with the same 4x8 tiles: NARROW_KS sequential streams,
-// one per row, each read once. The range's partial sums (every column of B for every row of the
+// NARROW_KS rows at a time, left to right, in 5x8 tiles (narrowTile5): NARROW_KS sequential
+// streams, one per row, each read once. The range's partial sums (every column of B for every row of the
 // range: 32 KB at 256 rows x 32 columns) stay in the thread's scratch between sweeps. Each output
 // still sums its k terms in order from zero with the same multiply-add, so the result is bit for
 // bit that of gemm on A stored row-major.
 
 /** Rows of A per sweep: 16 and 32 ran alike; 4 and 8 reload the partial sums too often, 64 and 128 lost 15-45% (docs/benchmarks.md). */
 const NARROW_KS = 16;
-/** Columns of A per copied chunk, and the bytes between a chunk's rows in the copy (not a multiple of 4 KB). */
-const NARROW_CHUNK = 64;
+/** Rows of out per tile (narrowTile5), and so per block of the partial sums. */
+const NARROW_ROWS = 5;
+/** Bytes of a block's partial sums for one panel: NARROW_ROWS rows of 8 floats. */
+const NARROW_SLOT: usize = NARROW_ROWS * NR * 4;
+/** Columns of A per copied chunk (a multiple of NARROW_ROWS), and the bytes between a chunk's rows in the copy (not a multiple of 4 KB). */
+const NARROW_CHUNK = 80;
 const NARROW_COPY_STRIDE: usize = (NARROW_CHUNK + 16) << 2;
 /** Floats of the two copies, at the end of the thread's scratch (CpuBackend's TN_NARROW_COPY_FLOATS). */
 const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
@@ -571,7 +663,7 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 // @ts-ignore: decorator
 @inline function copyRowPart(src: usize, dst: usize, cols: i32): void {
   if (cols == NARROW_CHUNK) {
-    // A whole chunk's row, unrolled: 16 loads and stores at fixed offsets.
+    // A whole chunk's row, unrolled: 20 loads and stores at fixed offsets.
     v128.store(dst, v128.load(src)); v128.store(dst, v128.load(src, 16), 16);
     v128.store(dst, v128.load(src, 32), 32); v128.store(dst, v128.load(src, 48), 48);
     v128.store(dst, v128.load(src, 64), 64); v128.store(dst, v128.load(src, 80), 80);
@@ -580,6 +672,8 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
     v128.store(dst, v128.load(src, 160), 160); v128.store(dst, v128.load(src, 176), 176);
     v128.store(dst, v128.load(src, 192), 192); v128.store(dst, v128.load(src, 208), 208);
     v128.store(dst, v128.load(src, 224), 224); v128.store(dst, v128.load(src, 240), 240);
+    v128.store(dst, v128.load(src, 256), 256); v128.store(dst, v128.load(src, 272), 272);
+    v128.store(dst, v128.load(src, 288), 288); v128.store(dst, v128.load(src, 304), 304);
     return;
   }
   let s = src, d = dst;
@@ -597,17 +691,53 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 }
 
 /**
- * One block of 4 rows of out (`rows` of them real) through every panel over kn steps: A's 4 floats
- * of each step at p, the steps rs bytes apart; B's panels at pb, ps bytes apart; partial sums at pc,
- * one 128-byte block per panel.
+ * The narrow products' tile: 5 rows of out by one panel's 8 columns over kn steps, from and back to
+ * the partial sums at pc (rows 32 bytes apart). A's 5 floats of a step are at pa (steps rs bytes
+ * apart), B's 8 at pb (steps 32 bytes apart). Ten sums where tileTN keeps eight: the 4x8 tile ran at
+ * NN's rate here, this one 1.08-1.15x faster at 1 thread (docs/benchmarks.md). A's first four floats
+ * are one load spread to the lanes by shuffles, because TurboFan issues a loop's loads ahead of its
+ * arithmetic: five splat loads are then all live beside the 10 sums and 2 vectors of B, 17 where it
+ * has 15 registers, and two sums went to the stack (0.63 of NN).
+ */
+// @ts-ignore: decorator
+@inline function narrowTile5(pa: usize, rs: usize, pb: usize, kn: i32, pc: usize): void {
+  let c00 = v128.load(pc), c01 = v128.load(pc, 16), c10 = v128.load(pc, 32), c11 = v128.load(pc, 48);
+  let c20 = v128.load(pc, 64), c21 = v128.load(pc, 80), c30 = v128.load(pc, 96), c31 = v128.load(pc, 112);
+  let c40 = v128.load(pc, 128), c41 = v128.load(pc, 144);
+  for (let kk = 0; kk < kn; kk++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    const a = v128.load(pa);
+    const a4 = v128.load32_splat(pa, 16);
+    const a0 = v128.shuffle<i32>(a, a, 0, 0, 0, 0);
+    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+    const a1 = v128.shuffle<i32>(a, a, 1, 1, 1, 1);
+    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+    const a2 = v128.shuffle<i32>(a, a, 2, 2, 2, 2);
+    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+    const a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
+    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+    c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
+    pa += rs;
+    pb += NR * 4;
+  }
+  v128.store(pc, c00); v128.store(pc, c01, 16); v128.store(pc, c10, 32); v128.store(pc, c11, 48);
+  v128.store(pc, c20, 64); v128.store(pc, c21, 80); v128.store(pc, c30, 96); v128.store(pc, c31, 112);
+  v128.store(pc, c40, 128); v128.store(pc, c41, 144);
+}
+
+/**
+ * One block of NARROW_ROWS rows of out (`rows` of them real) through every panel over kn steps: A's
+ * floats of each step at p, the steps rs bytes apart; B's panels at pb, ps bytes apart; partial sums
+ * at pc, one NARROW_SLOT per panel.
  */
 // @ts-ignore: decorator
 @inline function narrowTiles(p: usize, rs: usize, pb: usize, ps: usize, kn: i32, pc: usize, panels: i32, rows: i32): void {
   let pbq = pb, pcq = pc;
   for (let q = 0; q < panels; q++) {
-    if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0);
+    if (rows == NARROW_ROWS) narrowTile5(p, rs, pbq, kn, pcq);
+    else if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0);
     else {
-      // The range's last 1-3 rows (m not a multiple of 4): a row at a time, never reading past m.
+      // The range's last 1-3 rows: a row at a time, never reading past the range (nor past m).
       for (let r = 0; r < rows; r++) {
         const pr = pcq + (<usize>r << 5);
         let c0 = v128.load(pr), c1 = v128.load(pr, 16);
@@ -621,7 +751,7 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
         v128.store(pr, c0); v128.store(pr, c1, 16);
       }
     }
-    pcq += NR * 16;
+    pcq += NARROW_SLOT;
     pbq += ps;
   }
 }
@@ -629,8 +759,8 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 /**
  * The partial sums of rows [i0, i1) of one batch item added into ct (zeroed by the caller), k steps [0, k), from A [k, m]
  * (op(A) = A^T) and B packed by packB (panels of 8 columns, k steps of 8 floats). ct holds one
- * 128-byte block per (4 rows, panel): block (v, q) at ct + (v*panels + q)*32 floats holds rows
- * i0+4v..i0+4v+4, 8 floats each, of panel q's columns.
+ * NARROW_SLOT per (5 rows, panel): slot (v, q) at ct + (v*panels + q)*40 floats holds rows
+ * i0+5v..i0+5v+5, 8 floats each, of panel q's columns.
  */
 function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i32, i0: i32, i1: i32): void {
   const ms = <usize>m << 2;
@@ -640,9 +770,9 @@ function narrowTNRange(a: usize, bp: usize, ct: usize, m: i32, panels: i32, k: i
     const ak = a + <usize>k0 * ms;
     const pb = bp + (<usize>k0 * NR << 2);
     let pc = ct;
-    for (let i = i0; i < i1; i += 4) {
-      narrowTiles(ak + (<usize>i << 2), ms, pb, ps, kn, pc, panels, min(4, i1 - i));
-      pc += <usize>panels * NR << 4;
+    for (let i = i0; i < i1; i += NARROW_ROWS) {
+      narrowTiles(ak + (<usize>i << 2), ms, pb, ps, kn, pc, panels, min(NARROW_ROWS, i1 - i));
+      pc += <usize>panels * NARROW_SLOT;
     }
   }
 }
@@ -678,9 +808,9 @@ function narrowTNRangeCopied(a: usize, bp: usize, ct: usize, m: i32, panels: i32
       const ncols = min(NARROW_CHUNK, i1 - nc0);
       const nsrc = a + <usize>nk0 * ms + (<usize>nc0 << 2);
       let row = 0;
-      for (let i = c0; i < c0 + cols; i += 4) {
-        narrowTiles(cur + (<usize>(i - c0) << 2), NARROW_COPY_STRIDE, pb, ps, kn, pc, panels, min(4, i1 - i));
-        pc += <usize>panels * NR << 4;
+      for (let i = c0; i < c0 + cols; i += NARROW_ROWS) {
+        narrowTiles(cur + (<usize>(i - c0) << 2), NARROW_COPY_STRIDE, pb, ps, kn, pc, panels, min(NARROW_ROWS, i1 - i));
+        pc += <usize>panels * NARROW_SLOT;
         if (row < nkn) {
           copyRowPart(nsrc + <usize>row * ms, next + <usize>row * NARROW_COPY_STRIDE, ncols);
           row++;
@@ -697,19 +827,19 @@ function narrowTNRangeCopied(a: usize, bp: usize, ct: usize, m: i32, panels: i32
 /**
  * gemm for op(A) = A^T, A [k, m] per item, with a narrow B packed by packB (bp; bpBatchStride as in
  * gemm). Units are (batch item, range of `rangeRows` rows of out, which are columns of A; a multiple
- * of 4): the thread builds a range's partial sums (8*panels*rangeRows floats at most) in its block
- * of the scratch, at ws + tid*PACK_MC*KC floats as in gemmTN, then writes them to out (adding them to
+ * of NARROW_ROWS): the thread builds a range's partial sums (8*panels*(rangeRows+4) floats at most) in its block
+ * of the scratch, at ws + tid*A_BLOCK_FLOATS floats as in gemmTN, then writes them to out (adding them to
  * it if accumulate, after the whole sum, as gemm does). With copyRows (m % 1024 == 0) the sweeps read
  * copies of A's rows (narrowTNRangeCopied) kept in the last NARROW_COPY_FLOATS of that block.
  */
 export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32, k: i32, aBatchStride: i32,
   bpBatchStride: i32, accumulate: i32, rangeRows: i32, copyRows: i32, start: i32, end: i32, tid: i32): void {
-  const ct = ws + (<usize>tid * PACK_MC * KC << 2);
-  const copy: usize = copyRows ? ct + (<usize>(PACK_MC * KC - NARROW_COPY_FLOATS) << 2) : 0;
+  const ct = ws + (<usize>tid * A_BLOCK_FLOATS << 2);
+  const copy: usize = copyRows ? ct + (<usize>(A_BLOCK_FLOATS - NARROW_COPY_FLOATS) << 2) : 0;
   const per = (m + rangeRows - 1) / rangeRows;
   const panels = (n + NR - 1) / NR;
   const ns = <usize>n << 2;
-  const blockBytes = <usize>panels * NR << 4;
+  const blockBytes = <usize>panels * NARROW_SLOT;
   for (let u = start; u < end; u++) {
     const t = u / per;
     const i0 = (u - t * per) * rangeRows;
@@ -717,17 +847,18 @@ export function gemmTNNarrow(a: usize, bp: usize, out: usize, ws: usize, m: i32,
     const ot = out + (<usize>t * <usize>m * <usize>n << 2);
     const at = a + (<usize>t * <usize>aBatchStride << 2), bt = bp + (<usize>t * <usize>bpBatchStride << 2);
     const zero = f32x4.splat(0);
-    for (let v = 0; v < ((i1 - i0 + 3) >> 2) * panels * NR; v++) v128.store(ct + (<usize>v << 4), zero);
+    const slots = (i1 - i0 + NARROW_ROWS - 1) / NARROW_ROWS * panels;
+    for (let v = 0; v < slots * NARROW_ROWS * 2; v++) v128.store(ct + (<usize>v << 4), zero);
     if (copy) narrowTNRangeCopied(at, bt, ct, m, panels, k, i0, i1, copy);
     else narrowTNRange(at, bt, ct, m, panels, k, i0, i1);
     for (let i = i0; i < i1; i++) {
       const r = i - i0;
-      let src = ct + <usize>(r >> 2) * blockBytes + (<usize>(r & 3) << 5);
+      let src = ct + <usize>(r / NARROW_ROWS) * blockBytes + (<usize>(r % NARROW_ROWS) << 5);
       let dst = ot + <usize>i * ns;
       // A row's 8 columns of each panel are 32 contiguous bytes of its block (storeRow adds the old out).
       for (let j0 = 0; j0 < n; j0 += NR) {
         storeRow(dst, v128.load(src), v128.load(src, 16), min(NR, n - j0), accumulate);
-        src += NR * 16;
+        src += NARROW_SLOT;
         dst += NR * 4;
       }
     }

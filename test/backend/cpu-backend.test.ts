@@ -404,7 +404,7 @@ describe('matmul', () => {
     // steps) and 5 x 300 (one unit, its panels split between the threads); 5 x 131100 has 16388
     // panels, more than a thread's slices hold at 16 steps when a thread takes 2049 or all of them,
     // which then go a part at a time (kernels/matmul.ts SLICE_PANELS). 1024 x 20 over 2 items sweeps
-    // copies of A's rows (4 KB apart), each item's 1024 columns in 16 chunks, the last sweep 5 steps.
+    // copies of A's rows (4 KB apart), each item's 1024 columns in chunks of 80, the last sweep 5 steps.
     for (const [batch, m, n, k] of [[1, 130, 37, 777], [3, 7, 9, 513], [2, 68, 24, 256], [3, 72, 16, 100], [1, 5, 300, 1030], [1, 5, 131100, 3],
       [1, 516, 36, 300], [1, 516, 40, 300], [2, 72, 40, 1100], [1, 36, 64, 600], [1, 516, 20, 300], [2, 258, 5, 37], [3, 300, 32, 40],
       [2, 1024, 20, 37]]) {
@@ -426,20 +426,26 @@ describe('matmul', () => {
 
   test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
     // m = 70 packs A a block at a time; m = 72 (rows in whole blocks of 4) reads it in place with up
-    // to 32 columns, each row block through all its panels before the next. With 33-256 columns A
-    // is packed 16 columns at a time (72 x 40: two 36-row units, groups of 16, 16 and 4 columns), as
-    // for m = 384, 1028 and 1024 and 512 (multiples of 512: a row of A is 2 or 4 KB), each group
-    // through all its panels (the last of 384 x 37 holds 5 columns) in a 512-step block and one of 88.
+    // to 32 columns, each row block through all its panels before the next (36-row units: tiles of 5
+    // rows and a last one of 1). With 33-256 columns A
+    // is packed 20 columns at a time in tiles of 5 rows (72 x 40: two 36-row units, groups of 20 and
+    // 16, the last tile 1 row; 104 x 40: groups of 20, 20 and 12, the last tile 2 rows), as for m =
+    // 384, 1028 and 1024 and 512 (multiples of 512: a row of A is 2 or 4 KB), each group through all
+    // its panels (the last of 384 x 37 holds 5 columns) in a 512-step block and one of 88.
     // Packed in units of more than 64 rows: 600 x 300 (a wide B) in 152-row units, and 2102 in
     // 212-row units, of which the pool hands a thread two at a time (ten units: so one call walks two
-    // packed blocks, the last with 2 rows past a block of 4). Swept (n <= 32, m >= 256:
-    // gemmTNNarrow): 896 x 16 (a LoRA dA), 1030 x 32 and 259 x 3 (rows past a block of 4, a panel
-    // mostly padding; 600 = 37 sweeps of 16 steps and one of 8); 1024 x 16 and 2048 x 5 (rows 4 KB
-    // apart or a multiple: the sweeps read copies, 64 columns at a time). B is read where it lies (A not packed
+    // packed blocks, the last with 2 rows past a block of 4). From m = 64 the packed blocks hold 5 rows
+    // (packABlock5), a unit's last 1-4 rows a shorter tile: 1024 x 264 in 256-row units (52 blocks, the
+    // most a thread's scratch holds, the last with 1 row), 133 x 264 in units of 68 and 65 rows (3 rows
+    // past a block, and none). Swept (n <= 32, m >= 256:
+    // gemmTNNarrow, tiles of 5 rows): 896 x 16 (a LoRA dA), 1030 x 32, 259 x 3 and 262 x 8 (at 2
+    // threads ranges ending 0-4 rows past a block of 5, a panel mostly padding; 600 = 37 sweeps of
+    // 16 steps and one of 8); 1024 x 16 and 2048 x 5 (rows 4 KB apart or a multiple: the sweeps read
+    // copies, 80 columns at a time, a range's last chunk ending 4 and 3 rows past a block). B is read where it lies (A not packed
     // a unit at a time, n % 8 == 0) for 72 x 24, 72 x 40, 384 x 40, 1028 x 40, 1024 x 40 and 512 x 128.
     for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [72, 24, 600], [72, 40, 600], [384, 37, 600], [384, 40, 600], [1028, 40, 600],
       [1024, 40, 600], [512, 128, 600], [600, 300, 600], [2102, 40, 600], [896, 16, 600], [1030, 32, 600], [259, 3, 600],
-      [1024, 16, 600], [2048, 5, 37]] as const) {
+      [262, 8, 600], [1024, 16, 600], [2048, 5, 37], [1024, 264, 520], [133, 264, 100], [104, 40, 600]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);
       for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;

@@ -76,8 +76,8 @@ const GROUP_ROWS_UP_BYTES = 512 * 8 * 4;
 /** The TN kernel's k block and most rows of A it packs per block: KC and PACK_MC of kernels/matmul.ts gemmTN. */
 const TN_KC = 512;
 const TN_PACK_ROWS = 256;
-/** Floats of one thread's block of A in the TN kernel. */
-const TN_BLOCK_FLOATS = TN_PACK_ROWS * TN_KC;
+/** Floats of one thread's block of A in the TN kernel (A_BLOCK_FLOATS of kernels/matmul.ts: 4 rows more, for blocks of 5). */
+const TN_BLOCK_FLOATS = (TN_PACK_ROWS + 4) * TN_KC;
 /** Floats of one thread's slices of B in the TN kernel (SLICE_FLOATS of kernels/matmul.ts: 1 MB). */
 const TN_SLICE_FLOATS = 262144;
 /** How the TN kernel reads B: gemmTN's bMode (B_PACKED, B_IN_PLACE, B_SLICES of kernels/matmul.ts). */
@@ -89,10 +89,11 @@ const TN_A_PACKED = 0, TN_A_IN_PLACE = 1, TN_A_GROUPS = 2;
 /**
  * How the TN kernel reads A. With B up to 256 columns (32 panels or fewer) a packed block of up to
  * 256 rows is reused too few times to repay packing it, so those products (m % 4 == 0, so that no
- * row block reads past m) take A 16 columns at a time: each group's lines (one per k step) packed
- * once into 4 row blocks that every panel then reads from L1. That ran 1.04-1.12x faster than
- * reading A in place down 64-row units (or packing whole blocks, at m = 512) at 2 threads, and at
- * 0.98-1.09 of NN at 1 thread, where those were at 0.92-1.03 (docs/benchmarks.md). As it reads each
+ * row block reads past m) take A 20 columns at a time: each group's k steps packed once (80 bytes
+ * each) and read by every panel's 5-row tiles. In groups of 16 (one line of A per k step, 4-row
+ * tiles) that ran 1.04-1.12x faster than reading A in place down 64-row units (or packing whole
+ * blocks, at m = 512) at 2 threads; groups of 20 in 5-row tiles 1.03-1.06x faster again at 1 thread
+ * (docs/benchmarks.md). As it reads each
  * line of A once, a row stride that is a multiple of 2 KB (m = 512, 1536, 2048: in place every line
  * of a block falls in 2 L1 sets) is no reason to pack whole blocks any more. With 32 columns or
  * fewer a group's packing is a large share of its work, and m < 256 (the wider ones are tnNarrow's)
@@ -113,7 +114,9 @@ function tnNarrow(m: number, n: number): boolean {
   return n <= 32 && m >= 256;
 }
 /** Floats at the end of a thread's TN scratch that gemmTNNarrow copies A's rows to (kernels/matmul.ts NARROW_COPY_FLOATS). */
-const TN_NARROW_COPY_FLOATS = 2 * 16 * 80;
+const TN_NARROW_COPY_FLOATS = 2 * 16 * 96;
+/** Rows of out per tile of gemmTNNarrow, which its partial sums are kept in blocks of (kernels/matmul.ts NARROW_ROWS). */
+const TN_NARROW_ROWS = 5;
 /**
  * Whether gemmTNNarrow's sweeps read copies of A's rows (kernels/matmul.ts narrowTNRangeCopied):
  * when A's rows are a multiple of 4 KB apart (Qwen2.5-3B's hidden size, 2048), all 16 rows of a
@@ -148,7 +151,7 @@ function tnBMode(m: number, n: number, transB: boolean, bHalf: boolean, rowUnits
 }
 /**
  * Rows of one unit of the TN kernel (kernels/matmul.ts gemmTN), which is also the block of rows it
- * packs or reads per k block. Read in place or in groups of 16 columns, that kernel takes a row
+ * packs or reads per k block. Read in place or in groups of 20 columns, that kernel takes a row
  * block or a group through every panel before the next, so a unit's size sets how evenly the work
  * is shared, not what stays in L1: about 64 rows (small enough that a thread the OS holds up leaves
  * little undone: two units per thread of 224 rows lost up to 10% on 896 x 128 on a busy machine),
@@ -426,7 +429,7 @@ export class CpuBackend implements Backend {
     // or packed by slices needs no packed copy, so all at once.
     const per = shared || bRaw ? batch : Math.max(1, Math.min(batch, Math.floor(PACK_CHUNK_BYTES / (packFloats * 4))));
     // A stored transposed (a Linear's weight gradient, k = tokens) runs k-blocked, each thread
-    // packing its rows of A a block or 16 columns at a time (kernels/matmul.ts gemmTN, tnAMode):
+    // packing its rows of A a block or 20 columns at a time (kernels/matmul.ts gemmTN, tnAMode):
     // read in place, down its columns, every k step of a tile is a new line of A, and when m is a
     // multiple of 1024 every such line maps to the same L1 set. With a narrow B (tnNarrow) each thread
     // sweeps its rows of A instead and keeps their partial sums in the same per-thread scratch.
@@ -463,7 +466,9 @@ export class CpuBackend implements Backend {
           // One range of out rows (columns of A) per thread, unless its partial sums outgrow the
           // scratch: each thread then sweeps the longest runs of A's rows it can.
           const ranges = Math.max(1, Math.ceil(this.threads / cnt));
-          const rangeRows = Math.min(Math.floor((TN_BLOCK_FLOATS - TN_NARROW_COPY_FLOATS) / (8 * panels)) & ~3, Math.ceil(m / ranges / 4) * 4);
+          // A range's partial sums take whole blocks of TN_NARROW_ROWS rows: up to 4 rows more than it has.
+          const fits = Math.floor((TN_BLOCK_FLOATS - TN_NARROW_COPY_FLOATS) / (8 * panels)) - (TN_NARROW_ROWS - 1);
+          const rangeRows = Math.min(fits - fits % TN_NARROW_ROWS, Math.ceil(m / ranges / TN_NARROW_ROWS) * TN_NARROW_ROWS);
           const narrowArgs = [a0, base, op + t0 * m * n * 4, ws, m, n, k, aBatchStride, shared ? 0 : packFloats, acc, rangeRows, tnNarrowCopies(m) ? 1 : 0];
           this.#pool.run('gemmTNNarrow', narrowArgs, cnt * Math.ceil(m / rangeRows), flops);
           continue;
