@@ -461,7 +461,15 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
   if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
 }
 
-/** tileTN for 5 rows of out from A packed by packABlock5 (5 floats a step, 20 bytes apart): see narrowTile5. */
+/**
+ * tileTN for 5 rows of out: A's 5 floats of a step at pa (the steps aStep bytes apart: in place,
+ * packed by packABlock5 or packAGroup, or a narrow sweep's rows). Ten sums where tileTN keeps eight:
+ * the 4x8 sweeps of the narrow products ran at NN's rate, these 1.08-1.15x faster at 1 thread
+ * (docs/benchmarks.md). A's first four floats are one load spread to the lanes by shuffles, because
+ * TurboFan issues a loop's loads ahead of its arithmetic: five splat loads are then all live beside
+ * the 10 sums and 2 vectors of B, 17 where it has 15 registers, and two sums went to the stack (0.63
+ * of NN).
+ */
 // @ts-ignore: decorator
 @inline function tileTN5(pa: usize, aStep: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
@@ -641,7 +649,7 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
 // tile at a time down its k block: every k step of a tile is another line of A, 4m bytes on, a
 // stride the hardware prefetcher does not follow past 2 KB, so each tile waits on memory
 // (docs/benchmarks.md). Here a thread takes its whole range of A's columns and sweeps it
-// NARROW_KS rows at a time, left to right, in 5x8 tiles (narrowTile5): NARROW_KS sequential
+// NARROW_KS rows at a time, left to right, in 5x8 tiles (tileTN5): NARROW_KS sequential
 // streams, one per row, each read once. The range's partial sums (every column of B for every row of the
 // range: 32 KB at 256 rows x 32 columns) stay in the thread's scratch between sweeps. Each output
 // still sums its k terms in order from zero with the same multiply-add, so the result is bit for
@@ -649,7 +657,7 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
 
 /** Rows of A per sweep: 16 and 32 ran alike; 4 and 8 reload the partial sums too often, 64 and 128 lost 15-45% (docs/benchmarks.md). */
 const NARROW_KS = 16;
-/** Rows of out per tile (narrowTile5), and so per block of the partial sums. */
+/** Rows of out per tile (tileTN5), and so per block of the partial sums. */
 const NARROW_ROWS = 5;
 /** Bytes of a block's partial sums for one panel: NARROW_ROWS rows of 8 floats. */
 const NARROW_SLOT: usize = NARROW_ROWS * NR * 4;
@@ -691,41 +699,6 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 }
 
 /**
- * The narrow products' tile: 5 rows of out by one panel's 8 columns over kn steps, from and back to
- * the partial sums at pc (rows 32 bytes apart). A's 5 floats of a step are at pa (steps rs bytes
- * apart), B's 8 at pb (steps 32 bytes apart). Ten sums where tileTN keeps eight: the 4x8 tile ran at
- * NN's rate here, this one 1.08-1.15x faster at 1 thread (docs/benchmarks.md). A's first four floats
- * are one load spread to the lanes by shuffles, because TurboFan issues a loop's loads ahead of its
- * arithmetic: five splat loads are then all live beside the 10 sums and 2 vectors of B, 17 where it
- * has 15 registers, and two sums went to the stack (0.63 of NN).
- */
-// @ts-ignore: decorator
-@inline function narrowTile5(pa: usize, rs: usize, pb: usize, kn: i32, pc: usize): void {
-  let c00 = v128.load(pc), c01 = v128.load(pc, 16), c10 = v128.load(pc, 32), c11 = v128.load(pc, 48);
-  let c20 = v128.load(pc, 64), c21 = v128.load(pc, 80), c30 = v128.load(pc, 96), c31 = v128.load(pc, 112);
-  let c40 = v128.load(pc, 128), c41 = v128.load(pc, 144);
-  for (let kk = 0; kk < kn; kk++) {
-    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    const a = v128.load(pa);
-    const a4 = v128.load32_splat(pa, 16);
-    const a0 = v128.shuffle<i32>(a, a, 0, 0, 0, 0);
-    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-    const a1 = v128.shuffle<i32>(a, a, 1, 1, 1, 1);
-    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-    const a2 = v128.shuffle<i32>(a, a, 2, 2, 2, 2);
-    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-    const a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
-    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-    c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
-    pa += rs;
-    pb += NR * 4;
-  }
-  v128.store(pc, c00); v128.store(pc, c01, 16); v128.store(pc, c10, 32); v128.store(pc, c11, 48);
-  v128.store(pc, c20, 64); v128.store(pc, c21, 80); v128.store(pc, c30, 96); v128.store(pc, c31, 112);
-  v128.store(pc, c40, 128); v128.store(pc, c41, 144);
-}
-
-/**
  * One block of NARROW_ROWS rows of out (`rows` of them real) through every panel over kn steps: A's
  * floats of each step at p, the steps rs bytes apart; B's panels at pb, ps bytes apart; partial sums
  * at pc, one NARROW_SLOT per panel.
@@ -734,7 +707,7 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 @inline function narrowTiles(p: usize, rs: usize, pb: usize, ps: usize, kn: i32, pc: usize, panels: i32, rows: i32): void {
   let pbq = pb, pcq = pc;
   for (let q = 0; q < panels; q++) {
-    if (rows == NARROW_ROWS) narrowTile5(p, rs, pbq, kn, pcq);
+    if (rows == NARROW_ROWS) tileTN5(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 5, NR, 0);
     else if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0);
     else {
       // The range's last 1-3 rows: a row at a time, never reading past the range (nor past m).
