@@ -330,7 +330,7 @@ function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEn
 }
 
 /**
- * packABlock for tileTN5: blocks of 5 rows, block b holding kn groups of 5 floats (rows rc+5b..
+ * packABlock for 5-row tiles: blocks of 5 rows, block b holding kn groups of 5 floats (rows rc+5b..
  * rc+5b+5 at one kk) at ws + b*kn*5 floats. Rows >= m are zero.
  */
 function packABlock5(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32): void {
@@ -366,7 +366,7 @@ function packABlock5(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcE
 
 /**
  * Packs op(A)[g..g+cols, k0..k0+kn) of A [k, m] (cols <= 20, a multiple of 4, every row < m) step by
- * step: step kk's cols floats at ws + kk*80 bytes, for tileTN5 and tileTN with aStep 80.
+ * step: step kk's cols floats at ws + kk*80 bytes, for tileTN with aStep 80.
  */
 function packAGroup(a: usize, ws: usize, m: i32, k0: i32, kn: i32, g: i32, cols: i32): void {
   const ms = <usize>m << 2;
@@ -427,72 +427,47 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
 }
 
 /**
- * The TN kernels' 4x8 tile: rows i..i+3 of out (4 consecutive floats of each k step of A, the steps
- * aStep bytes apart) by 8 columns of B (8 consecutive floats at pb, the k steps bStep bytes apart:
- * 32 in a packed panel, 4n in B read in place), over kn steps. It starts from the partial sums
- * at c (rows cs bytes apart) when `resume`, else from zero, and stores there (rows past `rows` are
- * neither loaded nor stored; cols and add as storeRow's).
+ * The TN kernels' tile: rows i..i+3 of out, or i..i+4 when `five` (a constant at every call), by 8
+ * columns of B, over kn steps. A's floats of a k step are consecutive at pa (the steps aStep bytes
+ * apart: in place, packed by packABlock, packABlock5 or packAGroup, or a narrow sweep's rows); B's 8
+ * floats at pb (the k steps bStep bytes apart: 32 in a packed panel, 4n in B read in place). It starts
+ * from the partial sums at c (rows cs bytes apart) when `resume`, else from zero, and stores there
+ * (rows past `rows` are neither loaded nor stored; cols and add as storeRow's). Five rows keep ten
+ * sums: the 4x8 sweeps of the narrow products ran at NN's rate, the 5x8 ones 1.08-1.15x faster at 1
+ * thread (docs/benchmarks.md). There A's first four floats are one load spread to the lanes by
+ * shuffles, because TurboFan issues a loop's loads ahead of its arithmetic: five splat loads are then
+ * all live beside the 10 sums and 2 vectors of B, 17 where it has 15 registers, and two sums went to
+ * the stack (0.63 of NN). Four rows keep four splat loads: with the shuffles, m = 16 ran 0.93-0.95x.
  */
 // @ts-ignore: decorator
-@inline function tileTN(pa: usize, aStep: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
-  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  if (resume) {
-    c00 = loadRow(c, cols, 0); c01 = loadRow(c, cols, 1);
-    if (rows > 1) { c10 = loadRow(c + cs, cols, 0); c11 = loadRow(c + cs, cols, 1); }
-    if (rows > 2) { c20 = loadRow(c + 2 * cs, cols, 0); c21 = loadRow(c + 2 * cs, cols, 1); }
-    if (rows > 3) { c30 = loadRow(c + 3 * cs, cols, 0); c31 = loadRow(c + 3 * cs, cols, 1); }
-  }
-  for (let kk = 0; kk < kn; kk++) {
-    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    const a0 = v128.load32_splat(pa);
-    const a1 = v128.load32_splat(pa, 4);
-    const a2 = v128.load32_splat(pa, 8);
-    const a3 = v128.load32_splat(pa, 12);
-    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-    pa += aStep;
-    pb += bStep;
-  }
-  storeRow(c, c00, c01, cols, add);
-  if (rows > 1) storeRow(c + cs, c10, c11, cols, add);
-  if (rows > 2) storeRow(c + 2 * cs, c20, c21, cols, add);
-  if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
-}
-
-/**
- * tileTN for 5 rows of out: A's 5 floats of a step at pa (the steps aStep bytes apart: in place,
- * packed by packABlock5 or packAGroup, or a narrow sweep's rows). Ten sums where tileTN keeps eight:
- * the 4x8 sweeps of the narrow products ran at NN's rate, these 1.08-1.15x faster at 1 thread
- * (docs/benchmarks.md). A's first four floats are one load spread to the lanes by shuffles, because
- * TurboFan issues a loop's loads ahead of its arithmetic: five splat loads are then all live beside
- * the 10 sums and 2 vectors of B, 17 where it has 15 registers, and two sums went to the stack (0.63
- * of NN).
- */
-// @ts-ignore: decorator
-@inline function tileTN5(pa: usize, aStep: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32): void {
+@inline function tileTN(pa: usize, aStep: usize, pb: usize, bStep: usize, kn: i32, c: usize, cs: usize, resume: bool, rows: i32, cols: i32, add: i32, five: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
   if (resume) {
     c00 = loadRow(c, cols, 0); c01 = loadRow(c, cols, 1);
     if (rows > 1) { c10 = loadRow(c + cs, cols, 0); c11 = loadRow(c + cs, cols, 1); }
     if (rows > 2) { c20 = loadRow(c + 2 * cs, cols, 0); c21 = loadRow(c + 2 * cs, cols, 1); }
     if (rows > 3) { c30 = loadRow(c + 3 * cs, cols, 0); c31 = loadRow(c + 3 * cs, cols, 1); }
-    if (rows > 4) { c40 = loadRow(c + 4 * cs, cols, 0); c41 = loadRow(c + 4 * cs, cols, 1); }
+    if (five) { c40 = loadRow(c + 4 * cs, cols, 0); c41 = loadRow(c + 4 * cs, cols, 1); }
   }
   for (let kk = 0; kk < kn; kk++) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    const a = v128.load(pa);
-    const a4 = v128.load32_splat(pa, 16);
-    const a0 = v128.shuffle<i32>(a, a, 0, 0, 0, 0);
+    let a0: v128, a1: v128, a2: v128, a3: v128;
+    if (five) {
+      const a = v128.load(pa);
+      a0 = v128.shuffle<i32>(a, a, 0, 0, 0, 0); a1 = v128.shuffle<i32>(a, a, 1, 1, 1, 1);
+      a2 = v128.shuffle<i32>(a, a, 2, 2, 2, 2); a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
+    } else {
+      a0 = v128.load32_splat(pa); a1 = v128.load32_splat(pa, 4);
+      a2 = v128.load32_splat(pa, 8); a3 = v128.load32_splat(pa, 12);
+    }
     c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-    const a1 = v128.shuffle<i32>(a, a, 1, 1, 1, 1);
     c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-    const a2 = v128.shuffle<i32>(a, a, 2, 2, 2, 2);
     c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-    const a3 = v128.shuffle<i32>(a, a, 3, 3, 3, 3);
     c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-    c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
+    if (five) {
+      const a4 = v128.load32_splat(pa, 16);
+      c40 = madd(a4, b0, c40); c41 = madd(a4, b1, c41);
+    }
     pa += aStep;
     pb += bStep;
   }
@@ -500,7 +475,7 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
   if (rows > 1) storeRow(c + cs, c10, c11, cols, add);
   if (rows > 2) storeRow(c + 2 * cs, c20, c21, cols, add);
   if (rows > 3) storeRow(c + 3 * cs, c30, c31, cols, add);
-  if (rows > 4) storeRow(c + 4 * cs, c40, c41, cols, add);
+  if (five) storeRow(c + 4 * cs, c40, c41, cols, add);
 }
 
 /**
@@ -560,8 +535,8 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
             for (let t = 0; t < gc; t += 5) {
               const dst = out + ((<usize>(g + t) * <usize>n + <usize>j0) << 2);
               const rows = gc - t;
-              if (rows >= 5) tileTN5(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, 5, min(NR, n - j0), add);
-              else tileTN(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
+              if (rows >= 5) tileTN(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, 5, min(NR, n - j0), add, true);
+              else tileTN(ws + (<usize>t << 2), 80, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add, false);
             }
           }
         }
@@ -572,16 +547,18 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
         // memory once and serve every panel from L1, where panel by panel the whole unit's block
         // (up to 128 KB at m = 128) came back from L2 for each panel; 1.05-1.09x at 2 threads on
         // most in-place shapes (docs/benchmarks.md). Each output's sum order is unchanged. Tiles of
-        // 5 rows (the last 1-4 rows of a unit a 4-row tile): 1.04-1.08x on 128 x 16 and 128 x 32.
-        for (let i = rc; i < rcEnd; i += 5) {
-          const rows = rcEnd - i;
+        // 5 rows (1.04-1.08x on 128 x 16 and 128 x 32) in runs of 20, then of 4, so that a unit's rows
+        // (a multiple of 4) end with a whole tile and no tile reads past m.
+        const fiveEnd = rc + (rcEnd - rc) / 20 * 20;
+        for (let i = rc; i < rcEnd; i += i < fiveEnd ? 5 : 4) {
+          const five = i < fiveEnd;
           const pa = a + ((<usize>k0 * <usize>m + <usize>i) << 2);
           for (let p = p0; p < p1; p++) {
             const j0 = p * NR;
             const panel = bk + <usize>p * ps;
             const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-            if (rows >= 5) tileTN5(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, 5, min(NR, n - j0), add);
-            else tileTN(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, rows, min(NR, n - j0), add);
+            if (five) tileTN(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, 5, min(NR, n - j0), add, true);
+            else tileTN(pa, <usize>m << 2, panel, bStep, kn, dst, ns, !first, min(4, m - i), min(NR, n - j0), add, false);
           }
         }
         continue;
@@ -594,7 +571,7 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
           const cols = min(NR, n - j0);
           for (let i = rc; i < rcEnd; i += 4) {
             const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-            tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add);
+            tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add, false);
           }
         }
         continue;
@@ -608,8 +585,8 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
           const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
           const pa = ws + <usize>(i - rc) * <usize>kn * 4;
           const rows = rcEnd - i;
-          if (rows >= 5) tileTN5(pa, 20, panel, bStep, kn, dst, ns, !first, 5, cols, add);
-          else tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, rows, cols, add);
+          if (rows >= 5) tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, 5, cols, add, true);
+          else tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, rows, cols, add, false);
         }
       }
     }
@@ -649,7 +626,7 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
 // tile at a time down its k block: every k step of a tile is another line of A, 4m bytes on, a
 // stride the hardware prefetcher does not follow past 2 KB, so each tile waits on memory
 // (docs/benchmarks.md). Here a thread takes its whole range of A's columns and sweeps it
-// NARROW_KS rows at a time, left to right, in 5x8 tiles (tileTN5): NARROW_KS sequential
+// NARROW_KS rows at a time, left to right, in 5x8 tiles (tileTN): NARROW_KS sequential
 // streams, one per row, each read once. The range's partial sums (every column of B for every row of the
 // range: 32 KB at 256 rows x 32 columns) stay in the thread's scratch between sweeps. Each output
 // still sums its k terms in order from zero with the same multiply-add, so the result is bit for
@@ -657,7 +634,7 @@ export function gemmTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i3
 
 /** Rows of A per sweep: 16 and 32 ran alike; 4 and 8 reload the partial sums too often, 64 and 128 lost 15-45% (docs/benchmarks.md). */
 const NARROW_KS = 16;
-/** Rows of out per tile (tileTN5), and so per block of the partial sums. */
+/** Rows of out per tile (tileTN with `five`), and so per block of the partial sums. */
 const NARROW_ROWS = 5;
 /** Bytes of a block's partial sums for one panel: NARROW_ROWS rows of 8 floats. */
 const NARROW_SLOT: usize = NARROW_ROWS * NR * 4;
@@ -707,8 +684,8 @@ const NARROW_COPY_FLOATS = 2 * NARROW_KS * (NARROW_CHUNK + 16);
 @inline function narrowTiles(p: usize, rs: usize, pb: usize, ps: usize, kn: i32, pc: usize, panels: i32, rows: i32): void {
   let pbq = pb, pcq = pc;
   for (let q = 0; q < panels; q++) {
-    if (rows == NARROW_ROWS) tileTN5(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 5, NR, 0);
-    else if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0);
+    if (rows == NARROW_ROWS) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 5, NR, 0, true);
+    else if (rows == 4) tileTN(p, rs, pbq, NR * 4, kn, pcq, NR * 4, true, 4, NR, 0, false);
     else {
       // The range's last 1-3 rows: a row at a time, never reading past the range (nor past m).
       for (let r = 0; r < rows; r++) {
