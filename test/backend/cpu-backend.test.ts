@@ -441,11 +441,13 @@ describe('matmul', () => {
     // gemmTNNarrow, tiles of 5 rows): 896 x 16 (a LoRA dA), 1030 x 32, 259 x 3 and 262 x 8 (at 2
     // threads ranges ending 0-4 rows past a block of 5, a panel mostly padding; 600 = 37 sweeps of
     // 16 steps and one of 8); 1024 x 16 and 2048 x 5 (rows 4 KB apart or a multiple: the sweeps read
-    // copies, 80 columns at a time, a range's last chunk ending 4 and 3 rows past a block). B is read where it lies (A not packed
+    // copies, 80 columns at a time, a range's last chunk ending 4 and 3 rows past a block); 9000 x 32
+    // and 10240 x 32 (copied) in ranges of 4060 rows, the most whose partial sums a thread's scratch
+    // holds beside the copies, so three ranges where the threads are two. B is read where it lies (A not packed
     // a unit at a time, n % 8 == 0) for 72 x 24, 72 x 40, 384 x 40, 1028 x 40, 1024 x 40 and 512 x 128.
     for (const [m, n, k] of [[70, 19, 600], [72, 19, 600], [72, 24, 600], [72, 40, 600], [384, 37, 600], [384, 40, 600], [1028, 40, 600],
       [1024, 40, 600], [512, 128, 600], [600, 300, 600], [2102, 40, 600], [896, 16, 600], [1030, 32, 600], [259, 3, 600],
-      [262, 8, 600], [1024, 16, 600], [2048, 5, 37], [1024, 264, 520], [133, 264, 100], [104, 40, 600]] as const) {
+      [262, 8, 600], [1024, 16, 600], [2048, 5, 37], [1024, 264, 520], [133, 264, 100], [104, 40, 600], [9000, 32, 20], [10240, 32, 20]] as const) {
       const aT = rng.floats(k * m);
       const aN = new Float32Array(m * k);
       for (let p = 0; p < k; p++) for (let i = 0; i < m; i++) aN[i * k + p] = aT[p * m + i]!;
