@@ -426,8 +426,8 @@ describe('matmul', () => {
 
   test('A stored transposed gives bit for bit the product of the same A stored row-major (one k-long sum per output)', async () => {
     // m = 70 packs A a block at a time; m = 72 (rows in whole blocks of 4) reads it in place with up
-    // to 32 columns, each row block through all its panels before the next (36-row units: tiles of 5
-    // rows and a last one of 1). With 33-256 columns A
+    // to 32 columns, each row block through all its panels before the next (36-row units: four tiles
+    // of 5 rows, then four of 4). With 33-256 columns A
     // is packed 20 columns at a time in tiles of 5 rows (72 x 40: two 36-row units, groups of 20 and
     // 16, the last tile 1 row; 104 x 40: groups of 20, 20 and 12, the last tile 2 rows), as for m =
     // 384, 1028 and 1024 and 512 (multiples of 512: a row of A is 2 or 4 KB), each group through all
