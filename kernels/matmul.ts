@@ -274,7 +274,7 @@ export function gemvTBlock(at: usize, b0: usize, dst: usize, ds: usize, m: i32, 
 const KC = 512;
 /** The shortest k block of the in-place path (a wide A): shorter blocks reload and store the partial sums too often. */
 const IN_PLACE_MIN_KC = 64;
-/** How gemmTN reads A: packed a unit's rows at a time (packABlock, packABlock5), in place, or packed 20 columns at a time (packAGroup). */
+/** How gemmTN reads A: packed a unit's rows at a time (packABlock), in place, or packed 20 columns at a time (packAGroup). */
 const A_PACKED = 0, A_IN_PLACE = 1, A_GROUPS = 2;
 /** How gemmTN reads B: panels packed by packB beforehand, B [k, n] in place, or B [k, n] packed a k block at a time (packBSlice). */
 const B_PACKED = 0, B_IN_PLACE = 1, B_SLICES = 2;
@@ -290,76 +290,71 @@ const SLICE_PANELS = SLICE_FLOATS / (16 * NR);
  */
 const PACK_MC = 256;
 const PACK_KK = 16;
-/** Floats of a thread's block of A: PACK_MC rows of KC steps, and room for the 4 rows by which blocks of 5 (packABlock5) can pass them. */
+/** Floats of a thread's block of A: PACK_MC rows of KC steps, and room for the 4 rows by which blocks of 5 (packABlock) can pass them. */
 const A_BLOCK_FLOATS = (PACK_MC + 4) * KC;
 
 /**
- * Packs op(A)[rc..rcEnd, k0..k0+kn) of A [k, m] (op(A) = A^T) into blocks of 4 rows: block b holds
- * kn groups of 4 floats (rows rc+4b..rc+4b+4 at one kk) at ws + b*kn*4 floats. Rows >= m are zero.
+ * Packs op(A)[rc..rcEnd, k0..k0+kn) of A [k, m] (op(A) = A^T) into blocks of r rows (4 or 5, a
+ * constant at each call): block b holds kn groups of r floats (rows rc+r*b..rc+r*b+r at one kk) at
+ * ws + b*kn*r floats. Rows >= m are zero.
  */
-function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32): void {
+// @ts-ignore: decorator
+@inline function packABlock(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32, r: i32): void {
   const zero = f32x4.splat(0);
   const ms = <usize>m << 2;
-  const blocks = (rcEnd - rc + 3) >> 2;
-  const bs = <usize>kn << 4;
-  // PACK_KK steps at a time, block by block: the blocks' destinations are kn*16 bytes apart (8 KB
-  // at kn = 512), so writing one group of 4 floats to every block per step would keep 16 streams
-  // in the same L1 sets; this way each block gets PACK_KK*16 contiguous bytes while the PACK_KK
-  // source rows stay in L1.
+  const blocks = (rcEnd - rc + r - 1) / r;
+  const step = <usize>r << 2;
+  const bs = <usize>kn * step;
+  // PACK_KK steps at a time, block by block: the blocks' destinations are kn*4r bytes apart (8-10 KB
+  // at kn = 512), so writing one group to every block per step would keep many streams in the same
+  // L1 sets; this way each block gets PACK_KK*4r contiguous bytes while the PACK_KK source rows stay
+  // in L1.
   for (let kg = 0; kg < kn; kg += PACK_KK) {
     const kgEnd = min(kn, kg + PACK_KK);
     let i = rc;
     for (let b = 0; b < blocks; b++) {
-      const rows = min(4, m - i);
+      const rows = min(r, m - i);
       const s = a + <usize>k0 * ms + (<usize>i << 2);
-      let d = ws + <usize>b * bs + (<usize>kg << 4);
-      if (rows == 4) {
+      let d = ws + <usize>b * bs + <usize>kg * step;
+      if (rows == r) {
         for (let kk = kg; kk < kgEnd; kk++) {
-          v128.store(d, v128.load(s + <usize>kk * ms));
-          d += 16;
+          const src = s + <usize>kk * ms;
+          v128.store(d, v128.load(src));
+          if (r == 5) store<f32>(d, load<f32>(src, 16), 16);
+          d += step;
         }
       } else {
         for (let kk = kg; kk < kgEnd; kk++) {
-          v128.store(d, loadN(s + <usize>kk * ms, rows, zero));
-          d += 16;
+          v128.store(d, loadN(s + <usize>kk * ms, min(4, rows), zero));
+          if (r == 5) store<f32>(d, 0, 16);
+          d += step;
         }
       }
-      i += 4;
+      i += r;
     }
   }
 }
 
 /**
- * packABlock for 5-row tiles: blocks of 5 rows, block b holding kn groups of 5 floats (rows rc+5b..
- * rc+5b+5 at one kk) at ws + b*kn*5 floats. Rows >= m are zero.
+ * gemmBlockTN's packed path for rows [rc, rcEnd) at one k block of kn steps: A packed in blocks of r
+ * rows (4 or 5, a constant at each call), then every panel of [p0, p1) through them (tileTN; the
+ * arguments as gemmBlockTN's).
  */
-function packABlock5(a: usize, ws: usize, m: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32): void {
-  const zero = f32x4.splat(0);
-  const ms = <usize>m << 2;
-  const blocks = (rcEnd - rc + 4) / 5;
-  const bs = <usize>kn * 20;
-  for (let kg = 0; kg < kn; kg += PACK_KK) {
-    const kgEnd = min(kn, kg + PACK_KK);
-    let i = rc;
-    for (let b = 0; b < blocks; b++) {
-      const rows = min(5, m - i);
-      const s = a + <usize>k0 * ms + (<usize>i << 2);
-      let d = ws + <usize>b * bs + <usize>kg * 20;
-      if (rows == 5) {
-        for (let kk = kg; kk < kgEnd; kk++) {
-          const r = s + <usize>kk * ms;
-          v128.store(d, v128.load(r));
-          store<f32>(d, load<f32>(r, 16), 16);
-          d += 20;
-        }
-      } else {
-        for (let kk = kg; kk < kgEnd; kk++) {
-          v128.store(d, loadN(s + <usize>kk * ms, min(4, rows), zero));
-          store<f32>(d, 0, 16);
-          d += 20;
-        }
-      }
-      i += 5;
+// @ts-ignore: decorator
+@inline function packedBlockTN(a: usize, ws: usize, out: usize, m: i32, n: i32, k0: i32, kn: i32, rc: i32, rcEnd: i32, r: i32,
+  bk: usize, ps: usize, bStep: usize, p0: i32, p1: i32, resume: bool, add: i32): void {
+  packABlock(a, ws, m, k0, kn, rc, rcEnd, r);
+  const ns = <usize>n << 2;
+  for (let p = p0; p < p1; p++) {
+    const panel = bk + <usize>p * ps;
+    const j0 = p * NR;
+    const cols = min(NR, n - j0);
+    for (let i = rc; i < rcEnd; i += r) {
+      const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
+      const pa = ws + <usize>(i - rc) * <usize>kn * 4;
+      const rows = min(r, rcEnd - i);
+      if (r == 5 && rows == 5) tileTN(pa, 20, panel, bStep, kn, dst, ns, resume, 5, cols, add, true);
+      else tileTN(pa, <usize>r << 2, panel, bStep, kn, dst, ns, resume, rows, cols, add, false);
     }
   }
 }
@@ -429,7 +424,7 @@ function packBSlice(b: usize, dst: usize, n: i32, k0: i32, kn: i32, p0: i32, p1:
 /**
  * The TN kernels' tile: rows i..i+3 of out, or i..i+4 when `five` (a constant at every call), by 8
  * columns of B, over kn steps. A's floats of a k step are consecutive at pa (the steps aStep bytes
- * apart: in place, packed by packABlock, packABlock5 or packAGroup, or a narrow sweep's rows); B's 8
+ * apart: in place, packed by packABlock or packAGroup, or a narrow sweep's rows); B's 8
  * floats at pb (the k steps bStep bytes apart: 32 in a packed panel, 4n in B read in place). It starts
  * from the partial sums at c (rows cs bytes apart) when `resume`, else from zero, and stores there
  * (rows past `rows` are neither loaded nor stored; cols and add as storeRow's). Five rows keep ten
@@ -563,32 +558,9 @@ function gemmBlockTN(a: usize, bp: usize, out: usize, ws: usize, m: i32, n: i32,
         }
         continue;
       }
-      if (m < 64) {
-        packABlock(a, ws, m, k0, kn, rc, rcEnd);
-        for (let p = p0; p < p1; p++) {
-          const panel = bk + <usize>p * ps;
-          const j0 = p * NR;
-          const cols = min(NR, n - j0);
-          for (let i = rc; i < rcEnd; i += 4) {
-            const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-            tileTN(ws + ((<usize>(i - rc) * <usize>kn) << 2), 16, panel, bStep, kn, dst, ns, !first, min(4, m - i), cols, add, false);
-          }
-        }
-        continue;
-      }
-      packABlock5(a, ws, m, k0, kn, rc, rcEnd);
-      for (let p = p0; p < p1; p++) {
-        const panel = bk + <usize>p * ps;
-        const j0 = p * NR;
-        const cols = min(NR, n - j0);
-        for (let i = rc; i < rcEnd; i += 5) {
-          const dst = out + ((<usize>i * <usize>n + <usize>j0) << 2);
-          const pa = ws + <usize>(i - rc) * <usize>kn * 4;
-          const rows = rcEnd - i;
-          if (rows >= 5) tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, 5, cols, add, true);
-          else tileTN(pa, 20, panel, bStep, kn, dst, ns, !first, rows, cols, add, false);
-        }
-      }
+      // Blocks of 5 rows from m = 64; below it (m = 16: a LoRA dB) they would compute 20 rows for 16.
+      if (m < 64) packedBlockTN(a, ws, out, m, n, k0, kn, rc, rcEnd, 4, bk, ps, bStep, p0, p1, !first, add);
+      else packedBlockTN(a, ws, out, m, n, k0, kn, rc, rcEnd, 5, bk, ps, bStep, p0, p1, !first, add);
     }
   }
 }

@@ -435,7 +435,7 @@ describe('matmul', () => {
     // Packed in units of more than 64 rows: 600 x 300 (a wide B) in 152-row units, and 2102 in
     // 212-row units, of which the pool hands a thread two at a time (ten units: so one call walks two
     // packed blocks, the last with 2 rows past a block of 4). From m = 64 the packed blocks hold 5 rows
-    // (packABlock5), a unit's last 1-4 rows a shorter tile: 1024 x 264 in 256-row units (52 blocks, the
+    // (packABlock), a unit's last 1-4 rows a shorter tile: 1024 x 264 in 256-row units (52 blocks, the
     // most a thread's scratch holds, the last with 1 row), 133 x 264 in units of 68 and 65 rows (3 rows
     // past a block, and none). Swept (n <= 32, m >= 256:
     // gemmTNNarrow, tiles of 5 rows): 896 x 16 (a LoRA dA), 1030 x 32, 259 x 3 and 262 x 8 (at 2
